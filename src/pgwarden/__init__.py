@@ -1,0 +1,35 @@
+"""pgwarden: declare what your PostgreSQL data needs in one file; pgwarden builds it inside the
+database, keeps it healthy, and proves it.
+
+The public Python surface is small: :class:`Warden` and the exceptions in
+:mod:`pgwarden.errors`. Everything else is reached through them or the ``pgwarden`` CLI.
+"""
+
+__version__ = "0.1.0"
+
+from pgwarden.errors import (
+    ApplyError,
+    ConfigError,
+    DatabaseUnavailable,
+    FeatureNotApplicable,
+    LockNotGranted,
+    PgwardenError,
+    ServerError,
+    SpecError,
+    UnknownTable,
+)
+from pgwarden.warden import Warden
+
+__all__ = [
+    "ApplyError",
+    "ConfigError",
+    "DatabaseUnavailable",
+    "FeatureNotApplicable",
+    "LockNotGranted",
+    "PgwardenError",
+    "ServerError",
+    "SpecError",
+    "UnknownTable",
+    "Warden",
+    "__version__",
+]

@@ -1,0 +1,66 @@
+"""Where the database is: ``PGWARDEN_DATABASE_URL``, then ``DATABASE_URL``, then the file's
+``[database] url`` (``env:NAME`` reads another variable), else the embedded server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgwarden.db import redact_url
+from pgwarden.errors import ConfigError
+from pgwarden.spec import Spec, load_spec
+
+DEFAULT_CONFIG = Path("pgwarden.toml")
+ENV_URLS = ("PGWARDEN_DATABASE_URL", "DATABASE_URL")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database to use and where its URL came from (for ``status`` and errors)."""
+
+    url: str | None
+    """None: use the embedded server."""
+    source: str
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    def display(self) -> str:
+        return "embedded server" if self.url is None else redact_url(self.url)
+
+
+def load_config(path: Path | None = None) -> Spec:
+    """The declaration at ``path`` (default ``./pgwarden.toml``; a missing file declares nothing,
+    unless a path was given explicitly)."""
+    if path is not None and not path.exists():
+        raise ConfigError(f"{path}: no such file", hint="run `pgwarden init` to write one")
+    return load_spec(path or DEFAULT_CONFIG)
+
+
+def resolve_target(
+    spec: Spec, *, url: str | None = None, environ: Mapping[str, str] | None = None
+) -> Target:
+    """Pick the database URL by precedence: explicit, environment, file, embedded."""
+    env = os.environ if environ is None else environ
+    if url:
+        return Target(url, "--database-url")
+    for name in ENV_URLS:
+        if env.get(name):
+            return Target(env[name], name)
+    file_url = spec.database.url
+    if not file_url:
+        return Target(None, "embedded")
+    if file_url.startswith("env:"):
+        name = file_url[4:]
+        value = env.get(name)
+        if not value:
+            # No silent fallback to the embedded server: the file asked for a real database.
+            raise ConfigError(
+                f"{spec.file}: [database] url = {file_url!r}, but ${name} is not set",
+                hint=f"export {name}=postgresql://... or remove the url to use the embedded server",
+            )
+        return Target(value, f"{spec.file} via ${name}")
+    return Target(file_url, spec.file)

@@ -1,0 +1,204 @@
+"""The objects pgwarden owns in a database, and one comparator per object kind.
+
+A feature describes what it wants as :class:`DesiredObject` values. The engine compares
+each with the ledger (what pgwarden created, and how) and with the live catalog, through
+the :data:`KINDS` dispatch table: each kind knows its creation order and how to read a
+fingerprint of the live object, so that an object altered or dropped by hand shows as drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+
+from pgwarden._names import QualifiedName
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The strongest table lock a statement takes (``None`` relation: catalog rows only)."""
+
+    mode: str | None = None
+    relation: QualifiedName | None = None
+
+    def __str__(self) -> str:
+        if self.mode is None or self.relation is None:
+            return "no table lock"
+        return f"{self.mode} on {self.relation}"
+
+    def to_json(self) -> dict[str, Any] | None:
+        if self.mode is None or self.relation is None:
+            return None
+        return {"mode": self.mode, "relation": str(self.relation)}
+
+
+NO_LOCK = Lock()
+
+Statement = sql.SQL | sql.Composed
+"""One SQL statement, composed (never formatted) so identifiers are always quoted."""
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identity of one database object: its kind, schema and name, and the relation it lives on
+    (for columns, triggers and policies)."""
+
+    kind: str
+    schema: str
+    name: str
+    relation: QualifiedName | None = None
+
+    @property
+    def key(self) -> str:
+        where = f"{self.relation}/" if self.relation else f"{self.schema}."
+        return f"{self.kind} {where}{self.name}"
+
+    def __str__(self) -> str:
+        return self.key
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "schema": self.schema, "name": self.name}
+        if self.relation:
+            data["relation"] = {"schema": self.relation.schema, "name": self.relation.name}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectRef:
+        rel = data.get("relation")
+        relation = QualifiedName(rel["schema"], rel["name"]) if rel else None
+        return cls(data["kind"], data["schema"], data["name"], relation)
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    """One object a feature wants to exist, with the SQL that creates and drops it."""
+
+    ref: ObjectRef
+    feature: str
+    table: QualifiedName
+    """The declared table this object serves."""
+    create: Statement
+    drop: Statement
+    description: str
+    lock: Lock = NO_LOCK
+    destructive: bool = False
+    """Dropping it loses data (a column, a table): the plan says so."""
+    transactional: bool = True
+    create_sql: str = field(init=False)
+    drop_sql: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "create_sql", self.create.as_string(None))
+        object.__setattr__(self, "drop_sql", self.drop.as_string(None))
+
+    @property
+    def definition_hash(self) -> str:
+        return hashlib.sha256(self.create_sql.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How the engine handles one kind of object."""
+
+    name: str
+    rank: int
+    """Creation order (lower first); drops run in the reverse order."""
+    fingerprint: LiteralString
+    """A query taking ``regclass``, ``schema`` and ``name`` that returns one text, or no row."""
+    or_replace: bool = False
+    """Its CREATE statement replaces in place (CREATE OR REPLACE): no drop before a redefinition."""
+    drop_lock: str | None = "ACCESS EXCLUSIVE"
+    """The lock its DROP takes on the relation it lives on (or is)."""
+
+    def lock_for_drop(self, ref: ObjectRef) -> Lock:
+        if self.drop_lock is None:
+            return NO_LOCK
+        return Lock(self.drop_lock, ref.relation or QualifiedName(ref.schema, ref.name))
+
+
+def _regclass(ref: ObjectRef) -> str:
+    # Columns, triggers and policies are found through the relation they live on;
+    # tables, indexes and views are relations themselves.
+    if ref.relation is not None and ref.kind in ("column", "trigger", "policy"):
+        return ref.relation.regclass_text
+    return QualifiedName(ref.schema, ref.name).regclass_text
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind(
+            "schema",
+            0,
+            "select 'schema' from pg_namespace where nspname = %(name)s",
+            drop_lock=None,
+        ),
+        Kind(
+            "table",
+            10,
+            """select md5(string_agg(a.attname || ':' || format_type(a.atttypid, a.atttypmod),
+                                     ',' order by a.attnum))
+               from pg_attribute a where a.attrelid = to_regclass(%(regclass)s)
+               and a.attnum > 0 and not a.attisdropped having count(*) > 0""",
+        ),
+        Kind(
+            "column",
+            20,
+            """select format_type(a.atttypid, a.atttypmod) || ' not null=' || a.attnotnull
+                      || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+               from pg_attribute a
+               left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+               where a.attrelid = to_regclass(%(regclass)s) and a.attname = %(name)s
+               and not a.attisdropped""",
+        ),
+        Kind(
+            "function",
+            30,
+            """select md5(pg_get_functiondef(p.oid)) from pg_proc p
+               join pg_namespace n on n.oid = p.pronamespace
+               where n.nspname = %(schema)s and p.proname = %(name)s""",
+            or_replace=True,
+            drop_lock=None,
+        ),
+        Kind(
+            "trigger",
+            40,
+            """select md5(pg_get_triggerdef(t.oid) || t.tgenabled::text) from pg_trigger t
+               where t.tgrelid = to_regclass(%(regclass)s) and t.tgname = %(name)s""",
+            or_replace=True,
+        ),
+        Kind(
+            "index",
+            50,
+            "select md5(pg_get_indexdef(to_regclass(%(regclass)s)))"
+            " where to_regclass(%(regclass)s) is not null",
+        ),
+        Kind(
+            "view",
+            60,
+            "select md5(pg_get_viewdef(to_regclass(%(regclass)s)))"
+            " where to_regclass(%(regclass)s) is not null",
+        ),
+        Kind(
+            "policy",
+            70,
+            """select md5(p.polcmd::text || p.polpermissive::text || p.polroles::text
+                          || coalesce(pg_get_expr(p.polqual, p.polrelid), '')
+                          || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''))
+               from pg_policy p
+               where p.polrelid = to_regclass(%(regclass)s) and p.polname = %(name)s""",
+        ),
+    )
+}
+
+
+def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | None:
+    """A fingerprint of the object as it is now, or None if it does not exist."""
+    kind = KINDS[ref.kind]
+    params = {"regclass": _regclass(ref), "schema": ref.schema, "name": ref.name}
+    row = conn.execute(kind.fingerprint, params).fetchone()
+    return None if row is None or row[0] is None else str(row[0])

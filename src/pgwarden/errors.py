@@ -1,0 +1,123 @@
+"""Exceptions raised by pgwarden.
+
+Every failure kind has its own class and a stable ``code`` (kept when messages are
+reworded), so scripts can branch on ``err.code`` and the CLI can print it next to the
+message. Errors that happened while running SQL carry the ``statement``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApplyError",
+    "ConfigError",
+    "DatabaseUnavailable",
+    "FeatureNotApplicable",
+    "LockNotGranted",
+    "PgwardenError",
+    "ServerError",
+    "SpecError",
+    "UnknownTable",
+]
+
+
+class PgwardenError(Exception):
+    """Base class of every error pgwarden raises on purpose."""
+
+    code = "pgwarden"
+
+    def __init__(self, message: str, *, hint: str | None = None, statement: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.statement = statement
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(PgwardenError):
+    """The configuration file or environment cannot be used (missing file, bad TOML, bad URL)."""
+
+    code = "config"
+
+
+class SpecError(ConfigError):
+    """A declaration in ``pgwarden.toml`` is invalid.
+
+    ``file``, ``table`` and ``key`` locate it; ``suggestion`` is the closest valid key when
+    the error looks like a typo.
+    """
+
+    code = "spec"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        table: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        suggestion: str | None = None,
+    ):
+        where = file + (f":{line}" if line else "")
+        if table:
+            where += f": [tables.{_quote(table)}]"
+        if key:
+            where += f" {key}"
+        hint = f"did you mean {suggestion!r}?" if suggestion else None
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.file = file
+        self.table = table
+        self.key = key
+        self.line = line
+        self.suggestion = suggestion
+
+
+class UnknownTable(SpecError):
+    """The file declares a table the database does not have."""
+
+    code = "unknown-table"
+
+
+class FeatureNotApplicable(PgwardenError):
+    """A declared feature cannot be built on a table as it is; the message says why."""
+
+    code = "not-applicable"
+
+    def __init__(self, table: str, feature: str, reason: str):
+        super().__init__(f"{table}: {feature} cannot apply: {reason}")
+        self.table = table
+        self.feature = feature
+        self.reason = reason
+
+
+class DatabaseUnavailable(PgwardenError):
+    """No connection could be made (the URL shown never includes the password)."""
+
+    code = "db-unavailable"
+
+
+class LockNotGranted(PgwardenError):
+    """A lock was not granted within ``lock_timeout``, after every retry."""
+
+    code = "lock-timeout"
+
+
+class ApplyError(PgwardenError):
+    """A statement of the plan failed; the transaction was rolled back."""
+
+    code = "apply"
+
+
+class ServerError(PgwardenError):
+    """The embedded PostgreSQL server could not be started, stopped or inspected."""
+
+    code = "server"
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'

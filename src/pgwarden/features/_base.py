@@ -1,0 +1,64 @@
+"""What a feature is: a name, an options model, and a function from a table to owned objects."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib import resources
+from typing import ClassVar
+
+from psycopg import sql
+
+from pgwarden.catalog import Catalog, Table
+from pgwarden.engine import DesiredObject, ObjectRef
+from pgwarden.spec import FeatureOptions, Spec
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything a feature may look at while deciding what it needs."""
+
+    catalog: Catalog
+    spec: Spec
+    owned: frozenset[str] = frozenset()
+    """Keys of the objects pgwarden owns already (see ``ObjectRef.key``)."""
+
+    def owns(self, ref: ObjectRef) -> bool:
+        """True when pgwarden created this object (so it is not the user's to adopt)."""
+        return ref.key in self.owned
+
+
+class Feature(ABC):
+    """A capability declared per table in ``pgwarden.toml``.
+
+    Subclasses set ``name`` (the key in the file), ``summary`` (one line for ``init`` and
+    ``--help``) and ``options`` (a :class:`FeatureOptions` model), and implement
+    :meth:`objects`. The engine does the rest: ordering, ledger, drift, exact removal.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    options: ClassVar[type[FeatureOptions]]
+
+    @abstractmethod
+    def objects(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[DesiredObject]:
+        """The objects this feature needs on ``table``; raise ``FeatureNotApplicable`` when
+        the table cannot have it (saying why)."""
+
+
+def sql_template(package: str, filename: str) -> str:
+    """A PL/pgSQL body kept beside its feature as a ``.sql`` file."""
+    return resources.files(package).joinpath(filename).read_text()
+
+
+def function_body(template: str, **parts: sql.Composable) -> sql.Literal:
+    """Fill a ``.sql`` template's ``{placeholders}`` with composed identifiers, and return the
+    body as a literal ready for ``CREATE FUNCTION ... AS {}``.
+
+    The template is package data (ours), the parts are :class:`psycopg.sql` objects: nothing
+    from the user's file is pasted in as text.
+    """
+    body = sql.SQL(template).format(**parts).as_string(None)
+    return sql.Literal(body)

@@ -1,0 +1,127 @@
+"""``timestamps``: ``created_at`` / ``updated_at`` kept by the database itself.
+
+Declared as ``timestamps = true`` or ``timestamps = { created = "inserted_at" }``. Missing
+columns are added (``timestamptz not null default now()``); existing ones are adopted, and
+then never dropped by pgwarden. A BEFORE trigger fills them on INSERT, keeps the creation
+time immutable, and moves ``updated`` only when an UPDATE really changes the row.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from psycopg import sql
+from pydantic import model_validator
+
+from pgwarden._names import owned_name
+from pgwarden.catalog import Table
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.errors import FeatureNotApplicable
+from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.spec import FeatureOptions
+
+_TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone")
+TRIGGER_NAME = "pgwarden_timestamps"
+
+
+class TimestampsOptions(FeatureOptions):
+    created: str = "created_at"
+    """Column holding the creation time."""
+    updated: str = "updated_at"
+    """Column holding the time of the last real change."""
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TimestampsOptions:
+        if self.created == self.updated:
+            raise ValueError("created and updated must be different columns")
+        return self
+
+
+class Timestamps(Feature):
+    name = "timestamps"
+    summary = "created_at / updated_at kept by trigger (names configurable, existing adopted)"
+    options: ClassVar[type[FeatureOptions]] = TimestampsOptions
+
+    def objects(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[DesiredObject]:
+        assert isinstance(options, TimestampsOptions)
+        found: list[DesiredObject] = []
+        for column in (options.created, options.updated):
+            obj = self._column(table, column, ctx)
+            if obj is not None:
+                found.append(obj)
+        function = ObjectRef(
+            "function", "warden", owned_name(table.name.schema, table.name.name, suffix=self.name)
+        )
+        body = function_body(
+            sql_template(__package__ or "pgwarden.features", "timestamps.sql"),
+            created=sql.Identifier(options.created),
+            updated=sql.Identifier(options.updated),
+        )
+        found.append(
+            DesiredObject(
+                ref=function,
+                feature=self.name,
+                table=table.name,
+                create=sql.SQL(
+                    "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}"
+                ).format(sql.Identifier(function.schema, function.name), body),
+                drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
+                    sql.Identifier(function.schema, function.name)
+                ),
+                description=f"function keeping {options.created}/{options.updated} of {table.name}",
+            )
+        )
+        found.append(
+            DesiredObject(
+                ref=ObjectRef("trigger", table.name.schema, TRIGGER_NAME, table.name),
+                feature=self.name,
+                table=table.name,
+                create=sql.SQL(
+                    "CREATE OR REPLACE TRIGGER {} BEFORE INSERT OR UPDATE ON {} "
+                    "FOR EACH ROW EXECUTE FUNCTION {}()"
+                ).format(
+                    sql.Identifier(TRIGGER_NAME),
+                    table.name.ident,
+                    sql.Identifier(function.schema, function.name),
+                ),
+                drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                    sql.Identifier(TRIGGER_NAME), table.name.ident
+                ),
+                description=f"trigger filling timestamps on {table.name}",
+                lock=Lock("SHARE ROW EXCLUSIVE", table.name),
+            )
+        )
+        return found
+
+    def _column(self, table: Table, column: str, ctx: PlanContext) -> DesiredObject | None:
+        ref = ObjectRef("column", table.name.schema, column, table.name)
+        existing = table.column(column)
+        if existing is not None and not ctx.owns(ref):
+            if existing.type not in _TIMESTAMP_TYPES:
+                raise FeatureNotApplicable(
+                    str(table.name),
+                    self.name,
+                    f"column {column} exists with type {existing.type}; it must be a timestamp "
+                    f'(or name another column with timestamps = {{ ... = "other" }})',
+                )
+            if existing.generated:
+                raise FeatureNotApplicable(
+                    str(table.name), self.name, f"column {column} is a generated column"
+                )
+            return None  # adopted: the user's column, kept when the feature goes
+        return DesiredObject(
+            ref=ref,
+            feature=self.name,
+            table=table.name,
+            create=sql.SQL(
+                "ALTER TABLE {} ADD COLUMN {} timestamptz NOT NULL DEFAULT now()"
+            ).format(table.name.ident, sql.Identifier(column)),
+            drop=sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
+                table.name.ident, sql.Identifier(column)
+            ),
+            description=f"column {column} on {table.name}",
+            lock=Lock("ACCESS EXCLUSIVE", table.name),
+            destructive=True,
+        )

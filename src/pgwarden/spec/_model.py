@@ -1,0 +1,80 @@
+"""The typed model of ``pgwarden.toml``: what the user declares, already validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from pgwarden._names import QualifiedName
+from pgwarden.spec._durations import Duration
+
+
+def _to_duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Duration(text=f"{value}s", seconds=float(value))
+    if isinstance(value, str):
+        return Duration.parse(value)
+    raise ValueError("expected a duration such as '5s' or '90 days'")
+
+
+DurationField = Annotated[
+    Duration, BeforeValidator(_to_duration), PlainSerializer(lambda d: d.text, return_type=str)
+]
+
+
+class FeatureOptions(BaseModel):
+    """Base of every feature's options: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSection(BaseModel):
+    """``[database]``: where the database is and how pgwarden may lock it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = None
+    """``postgresql://...``, or ``env:NAME`` to read it from an environment variable."""
+    lock_timeout: DurationField = Duration.parse("5s")
+    """Longest wait for one lock while applying; then pgwarden backs off and retries."""
+    retries: int = 5
+    """How many times a statement that hit ``lock_timeout`` is retried."""
+
+
+class ServerSection(BaseModel):
+    """``[server]``: the embedded PostgreSQL used when no database URL is given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: str = ".pgwarden"
+    database: str = "postgres"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One ``[tables."schema.table"]`` section: the features declared for it, by name."""
+
+    name: QualifiedName
+    key: str
+    """The section name exactly as written in the file (for error messages)."""
+    features: dict[str, FeatureOptions] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated ``pgwarden.toml``."""
+
+    file: str
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    tables: dict[QualifiedName, TableSpec] = field(default_factory=dict)
+    path: Path | None = None
+
+    @classmethod
+    def empty(cls, file: str = "pgwarden.toml") -> Spec:
+        return cls(file=file)

@@ -1,0 +1,176 @@
+"""The Python entry point: :class:`Warden`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from pgwarden import __version__
+from pgwarden.catalog import Catalog, read_catalog
+from pgwarden.config import Target, load_config, resolve_target
+from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
+from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
+from pgwarden.features import REGISTRY, Feature
+from pgwarden.spec import Spec
+
+T = TypeVar("T")
+
+
+class Warden:
+    """pgwarden bound to one database and one declaration.
+
+    Build it from the configuration (file + environment)::
+
+        warden = Warden.from_config()            # ./pgwarden.toml, env URL or embedded server
+        print(warden.plan().changes)
+        warden.apply()
+
+    and run application work with a session context that the database's triggers see::
+
+        with warden.session(actor="user:42", reason="import") as db:
+            db.execute("update entries set count_value = 3 where entry_id = %s", [42])
+
+    A ``Warden`` owns a small connection pool, opened on first use; ``close()`` it (or use it
+    as a context manager) when done.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        spec: Spec | None = None,
+        target: Target | None = None,
+        features: Mapping[str, Feature] | None = None,
+        pool_size: int = 10,
+    ):
+        self.url = url
+        self.spec = spec or Spec.empty()
+        self.target = target or Target(url, "argument")
+        self.features = dict(features or REGISTRY)
+        self._pool_size = pool_size
+        self._pool: ConnectionPool[Any] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        pool_size: int = 10,
+    ) -> Warden:
+        """Read ``pgwarden.toml`` (or ``path``) and find the database: ``url`` if given, then
+        ``PGWARDEN_DATABASE_URL``, ``DATABASE_URL``, the file's ``[database] url``, and last
+        the embedded server (started if needed)."""
+        spec = load_config(Path(path) if path is not None else None)
+        target = resolve_target(spec, url=url, environ=environ)
+        resolved = target.url
+        if resolved is None:
+            from pgwarden.server import EmbeddedServer
+
+            server = EmbeddedServer(Path(spec.server.data_dir))
+            resolved = server.ensure_running().url(spec.server.database)
+        return cls(resolved, spec=spec, target=target, pool_size=pool_size)
+
+    # -- connections ---------------------------------------------------------------------
+
+    @property
+    def pool(self) -> ConnectionPool[Any]:
+        """The connection pool used by :meth:`session` and :meth:`run` (opened lazily)."""
+        if self._pool is None:
+            self._pool = ConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                kwargs={"application_name": APPLICATION_NAME},
+                open=True,
+                name="pgwarden",
+            )
+        return self._pool
+
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        """A new connection of its own (not from the pool); the caller closes it."""
+        return connect(self.url, autocommit=autocommit)
+
+    @contextmanager
+    def session(
+        self,
+        *,
+        actor: str | None = None,
+        tenant: str | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> Iterator[Session]:
+        """A transaction from the pool with ``pgwarden.actor`` / ``tenant`` / ``reason`` /
+        ``request_id`` set for that transaction only. Commits when the block ends normally,
+        rolls back on an exception."""
+        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
+        with open_session(self.pool, context) as session:
+            yield session
+
+    def run(
+        self,
+        work: Callable[[Session], T],
+        *,
+        actor: str | None = None,
+        tenant: str | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+        retries: int = 5,
+    ) -> T:
+        """Run ``work(session)`` in a session, re-running it with jittered backoff when the
+        transaction fails with a serialization failure or a deadlock. ``work`` must be safe to
+        run again (its earlier attempt was rolled back)."""
+        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
+        return run_with_retry(self.pool, context, work, retries=retries)
+
+    # -- declaration -> database ---------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        """A snapshot of the database's tables and server facts."""
+        with self.connect(autocommit=True) as conn:
+            return read_catalog(conn)
+
+    def plan(self) -> Plan:
+        """The changes that would make the database match the declaration (reads only)."""
+        with self.connect(autocommit=True) as conn:
+            return build_plan(conn, self.spec, self.features)
+
+    def apply(
+        self, *, expected: str | None = None, on_change: Callable[[Change], None] | None = None
+    ) -> ApplyResult:
+        """Apply the plan (computed again under pgwarden's apply lock).
+
+        Pass ``expected=plan.fingerprint`` to refuse running anything but the plan that was
+        reviewed. Idempotent: a second call finds nothing to do.
+        """
+        with self.connect(autocommit=True) as conn:
+            return apply_plan(
+                conn,
+                self.spec,
+                self.features,
+                expected=expected,
+                on_change=on_change,
+                version=__version__,
+            )
+
+    def status(self) -> Status:
+        """What pgwarden owns in the database, drift, and pending changes."""
+        with self.connect(autocommit=True) as conn:
+            return read_status(conn, self.spec, self.features)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Warden:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

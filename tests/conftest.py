@@ -1,0 +1,113 @@
+"""Test databases on a real PostgreSQL: the embedded server by default, or PGWARDEN_TEST_DSN.
+
+One server per test process (pytest-xdist worker), one template database per process, and a
+fresh clone of it for every test that asks for ``db_url``: cheap isolation, no shared state.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pgwarden import Warden
+from pgwarden.spec import parse_spec
+
+TEST_DSN = os.environ.get("PGWARDEN_TEST_DSN")
+
+# Throwaway test clusters need no durability; these make them several times faster.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _with_db(url: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a maintenance database on the server under test."""
+    if TEST_DSN:
+        yield TEST_DSN
+        return
+    from pgwarden.server import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded") / "pg")
+    status = server.start(settings=FAST_SETTINGS)
+    try:
+        yield status.url("postgres")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_url: str) -> Iterator[str]:
+    """A template database each test clones; add extensions here once if tests need them."""
+    name = f"pgwarden_tpl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def db_url(admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh database of its own for one test."""
+    name = f"pgwarden_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    try:
+        yield _with_db(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to the test's database."""
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def make_warden(db_url: str) -> Iterator[Callable[[str], Warden]]:
+    """Build a :class:`Warden` on the test database from declaration text."""
+    made: list[Warden] = []
+
+    def make(spec_text: str = "", **kw: Any) -> Warden:
+        warden = Warden(db_url, spec=parse_spec(spec_text, file="pgwarden.toml"), **kw)
+        made.append(warden)
+        return warden
+
+    yield make
+    for warden in made:
+        warden.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
+    """A project directory (cwd) whose pgwarden.toml the test writes; the test database is
+    given through PGWARDEN_DATABASE_URL, as a user would."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PGWARDEN_DATABASE_URL", db_url)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return tmp_path
