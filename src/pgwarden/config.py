@@ -52,7 +52,7 @@ def resolve_target(
             return Target(env[name], name)
     file_url = spec.database.url
     if not file_url:
-        return Target(None, "embedded")
+        return Target(None, "no URL given")
     if file_url.startswith("env:"):
         name = file_url[4:]
         value = env.get(name)

@@ -37,7 +37,10 @@ class Options:
         return Warden.from_config(self.config, url=self.database_url)
 
     def target_display(self) -> str:
-        target = resolve_target(self.spec(), url=self.database_url)
+        spec = self.spec()
+        target = resolve_target(spec, url=self.database_url)
+        if target.embedded:
+            return f"embedded server in {spec.server.data_dir}/ (no database URL given)"
         return f"{target.display()} (from {target.source})"
 
 

@@ -55,7 +55,9 @@ def demo(ctx: typer.Context) -> None:
             conn.execute(DEMO_SCHEMA.encode())
         console.print(f"[bold]1.[/] Example schema [bold]demo[/] ready in {base.target.display()}.")
         console.print("[bold]2.[/] The declaration:")
-        console.print(Syntax(DEMO_SPEC, "toml", theme="ansi_dark", background_color="default"))
+        console.print(
+            Syntax(DEMO_SPEC, "toml", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
         plan = warden.plan()
         console.print("[bold]3.[/] The plan:")
         render_plan(console, plan, where=opts.target_display())
@@ -64,7 +66,10 @@ def demo(ctx: typer.Context) -> None:
             expected=plan.fingerprint,
             on_change=lambda c: render_change(console, c, show_sql=False),
         )
-        console.print(f"[green]Applied {len(result.applied)} change(s).[/]")
+        if result.applied:
+            console.print(f"[green]Applied {len(result.applied)} change(s).[/]")
+        else:
+            console.print("Nothing to apply: an earlier demo already built it.")
         _show_effect(warden)
         again = warden.plan()
         console.print(
@@ -79,14 +84,21 @@ def _show_effect(warden: Warden) -> None:
     with warden.session(actor="demo", reason="show timestamps") as db:
         db.execute(
             "insert into demo.authors (name, email) values ('Ibn Battuta', 'ib@example.org') "
-            "on conflict (email) do update set name = excluded.name || ''"
+            "on conflict (email) do nothing"
         )
-        row = db.execute(
-            "select name, created_at, updated_at from demo.authors where email = 'ib@example.org'"
+        book_id = db.execute(
+            "insert into demo.books (author_id, title) select author_id, 'Rihla (draft)' "
+            "from demo.authors where email = 'ib@example.org' returning book_id"
+        ).fetchone()[0]
+    with warden.session(actor="demo", reason="retitle") as db:
+        db.execute("update demo.books set title = 'Rihla' where book_id = %s", [book_id])
+        title, created, changed = db.execute(
+            "select title, created_at, changed_at from demo.books where book_id = %s", [book_id]
         ).fetchone()
     console.print(
-        f"[bold]5.[/] A row written with plain SQL got its timestamps from the database: "
-        f"{row[0]!r} created {row[1]:%H:%M:%S.%f}, updated {row[2]:%H:%M:%S.%f}."
+        "\n[bold]5.[/] Rows written with plain SQL get their times from the database: "
+        f"book {title!r} created {created:%H:%M:%S.%f}, changed {changed:%H:%M:%S.%f} "
+        "(a later transaction)."
     )
 
 

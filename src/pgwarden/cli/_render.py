@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -29,10 +27,9 @@ def render_plan(console: Console, plan: Plan, *, where: str, show_sql: bool = Tr
             f"({plan.declared_tables} table(s) declared)."
         )
         return
-    for table, changes in groupby(plan.changes, key=lambda c: str(c.table or "pgwarden")):
-        console.print(f"\n[bold]{table}[/]")
-        for change in changes:
-            render_change(console, change, show_sql=show_sql)
+    console.print()
+    for change in plan.changes:  # in the order apply runs them
+        render_change(console, change, show_sql=show_sql)
     counts = {a: sum(1 for c in plan.changes if c.action == a) for a in _STYLE}
     summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n)
     console.print(f"\nPlan: {summary}.")
@@ -52,7 +49,8 @@ def render_change(console: Console, change: Change, *, show_sql: bool) -> None:
     reason = f" ([italic]{change.reason}[/])" if change.reason else ""
     console.print(
         f"  [{style}]{change.symbol} {change.action:<7}[/] {change.description}{reason}"
-        f"  [dim]{' · '.join(notes)}[/]"
+        f"  [dim]{' · '.join(notes)}[/]",
+        soft_wrap=True,
     )
     if show_sql and change.statements:
         for line in change.sql.splitlines():
