@@ -1,0 +1,75 @@
+"""Shared helpers for bench programs: a server to measure on, a scratch database, a timer,
+and a table printer. Benchmarks are programs, not tests: they print figures, never assert."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+
+@contextlib.contextmanager
+def server_url(dsn: str | None) -> Iterator[str]:
+    """``dsn`` as given, or a throwaway embedded server (default settings: durable)."""
+    if dsn:
+        yield dsn
+        return
+    from pgwarden.server import EmbeddedServer
+
+    with tempfile.TemporaryDirectory(prefix="pgwarden-bench-") as tmp:
+        server = EmbeddedServer(Path(tmp) / "pg")
+        status = server.start()
+        try:
+            yield status.url("postgres")
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
+def scratch_db(admin_url: str) -> Iterator[str]:
+    name = f"pgwarden_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = psycopg.conninfo.conninfo_to_dict(admin_url)
+    params["dbname"] = name
+    try:
+        yield psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
+    """Median wall time of ``fn`` in seconds over ``repeat`` runs."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
