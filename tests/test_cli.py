@@ -124,7 +124,7 @@ def test_plan_json_lists_pending_changes(table_t: Path, conn: psycopg.Connection
     changes = json.loads(result.stdout)["changes"]
     assert changes
     for change in changes:
-        assert CHANGE_FIELDS <= change.keys()
+        assert change.keys() >= CHANGE_FIELDS
     assert changes[0]["action"] == "migrate"
     creates = {c["description"]: c for c in changes if c["action"] == "create"}
     trigger = creates["trigger filling timestamps on public.t"]
@@ -218,7 +218,7 @@ def test_apply_json(table_t: Path, conn: psycopg.Connection[Any]) -> None:
     data = json.loads(result.stdout)
     assert isinstance(data["apply_id"], int)
     assert [c["action"] for c in data["applied"]] == ["migrate"] + ["create"] * 4
-    assert all(CHANGE_FIELDS <= c.keys() for c in data["applied"])
+    assert all(c.keys() >= CHANGE_FIELDS for c in data["applied"])
     assert trigger_exists(conn, "public.t")
 
     again = run("apply", "--yes", "--json")
@@ -419,16 +419,29 @@ def test_demo_on_a_given_database(
     assert trigger_exists(conn, "demo.books")
     assert not (no_project / ".pgwarden").exists()  # no embedded server was started
 
+    # The rows the demo wrote got their times from the trigger.
+    assert conn.execute(
+        "select count(*), bool_and(changed_at > created_at) from demo.books"
+    ).fetchone() == (1, True)
+
     again = run("--database-url", db_url, "demo")
     assert again.exit_code == 0, again.output
-    assert "Applied 0 change(s)." in again.stdout
+    out = flat(again.stdout)
+    assert "No changes." in out
+    assert "Planning again: 0 change(s)" in out
     assert conn.execute("select count(*) from demo.authors").fetchone() == (1,)
+    assert trigger_exists(conn, "demo.books")
 
 
 def test_demo_leaves_what_pgwarden_manages_elsewhere_alone(
-    applied: Path, db_url: str, conn: psycopg.Connection[Any]
+    applied: Path, db_url: str, conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # public.t is pgwarden's (applied above); the demo, run from another directory against
+    # the same database, must not drop its columns and trigger.
     conn.execute("insert into t (id) values (1)")
+    elsewhere = applied / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     result = run("--database-url", db_url, "demo")
     assert result.exit_code == 0, result.output
     assert trigger_exists(conn, "public.t")

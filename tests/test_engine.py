@@ -269,3 +269,71 @@ def test_concurrent_applies_are_serialised(
     assert errors == []
     assert sorted(results) == [0, 0, 5]
     assert conn.execute("select count(*) from warden.applies").fetchone() == (1,)
+
+
+def test_altered_column_is_repaired_in_place_keeping_data(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table t (id int primary key)")
+    warden = make_warden(SPEC)
+    warden.apply()
+    conn.execute("insert into t (id, created_at) values (1, '2001-01-01Z')")
+    conn.execute("alter table t alter column created_at drop default")
+    (change,) = warden.plan().changes
+    assert change.action == "repair" and not change.destructive
+    assert "DROP" not in change.sql and "SET DEFAULT now()" in change.sql
+    warden.apply()
+    assert warden.plan().empty
+    row = conn.execute("select extract(year from created_at) from t where id = 1").fetchone()
+    assert row == (2001,)
+
+
+def test_replace_reverses_to_the_previous_definition(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table t (id int primary key, made timestamptz)")
+    make_warden(SPEC).apply()
+    plan = make_warden(
+        '[tables."public.t"]\ntimestamps = { updated = "updated_at", created = "made" }\n'
+    ).plan()
+    function = next(c for c in plan.changes if c.ref and c.ref.kind == "function")
+    assert function.action == "replace"
+    back = function.reverse()
+    assert back is not None and back.action == "replace"
+    assert '"created_at"' in back.sql and '"made"' in function.sql
+
+
+def test_tables_whose_joined_names_coincide_get_distinct_objects(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(
+        "create schema public_a; create table public.a_b (id int); create table public_a.b (id int)"
+    )
+    warden = make_warden(
+        '[tables."public.a_b"]\ntimestamps = true\n[tables."public_a.b"]\ntimestamps = true\n'
+    )
+    warden.apply()
+    functions = {
+        r[0]
+        for r in conn.execute(
+            "select proname from pg_proc where pronamespace = 'warden'::regnamespace"
+        )
+    }
+    assert len(functions) == 2
+    make_warden('[tables."public_a.b"]\ntimestamps = true\n').apply()
+    conn.execute("insert into public_a.b (id) values (1)")  # its function is still there
+    assert conn.execute("select created_at is not null from public_a.b").fetchone() == (True,)
+
+
+def test_internal_migrations_upgrade_a_managed_database(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table t (id int primary key)")
+    warden = make_warden(SPEC)
+    assert make_warden("").plan().empty  # an untouched database gets no warden schema
+    warden.apply()
+    # Pretend this database was managed by an older pgwarden that lacked migration 1.
+    conn.execute("delete from warden.migrations")
+    conn.execute("drop table warden.owned_objects, warden.applies")
+    plan = warden.plan()
+    assert plan.changes[0].action == "migrate"

@@ -71,7 +71,7 @@ timestamps = false
             r"created and updated must be different",
             None,
         ),
-        ("[databse]\nurl = 'x'\n", r"app\.toml:1 \[databse\]: unknown section", "database"),
+        ("[databse]\nurl = 'x'\n", r"app\.toml:1: \[databse\]: unknown section", "database"),
         (
             "[database]\nlock_timeout = 'soon'\n",
             r"database\.lock_timeout: 'soon' is not a duration",
@@ -83,6 +83,12 @@ timestamps = false
             "lock_timeout",
         ),
         ('[tables."a.b.c"]\ntimestamps = true\n', r"is not a table name", None),
+        ("[database]\nretries = -1\n", r"database\.retries: .*greater than or equal to 0", None),
+        (
+            "[database]\nlock_timeout = '0s'\n",
+            r"database\.lock_timeout: must be at least 1ms",
+            None,
+        ),
         ("[tables\nx", r"not valid TOML", None),
     ],
 )

@@ -115,3 +115,16 @@ def test_incompatible_column_is_refused_with_reason(
     with pytest.raises(FeatureNotApplicable, match=r"created_at exists with type text"):
         warden.plan()
     assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
+
+
+def test_types_without_equality_operator_still_update(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table t (id int primary key, doc json, p point)")
+    _apply(make_warden, '[tables."public.t"]\ntimestamps = true\n')
+    conn.execute("""insert into t (id, doc, p) values (1, '{"a": 1}', '(1,2)')""")
+    before = conn.execute("select updated_at from t").fetchone()
+    conn.execute("""update t set doc = '{"a": 1}'""")  # same bytes: not a modification
+    assert conn.execute("select updated_at from t").fetchone() == before
+    conn.execute("update t set p = '(3,4)'")
+    assert conn.execute("select updated_at > created_at from t").fetchone() == (True,)

@@ -81,16 +81,19 @@ def _split_dotted(text: str) -> list[str]:
 
 
 def owned_name(*parts: str, suffix: str) -> str:
-    """A deterministic identifier ``<parts>__<suffix>`` that fits in 63 bytes.
+    """A deterministic identifier ``<parts>__<suffix>`` that fits in 63 bytes and is unique
+    for distinct ``parts``.
 
-    Long names are cut and given a short hash of the full name, so two long tables
-    never collide on the same owned object.
+    Readable (``public_items__timestamps``) when joining cannot be ambiguous; otherwise
+    (``public.a_b`` vs ``public_a.b``, or a name too long) a short hash of the exact parts is
+    added, so two tables never share an owned object.
     """
     base = "_".join(parts)
     full = f"{base}__{suffix}"
-    if len(full.encode()) <= MAX_IDENTIFIER:
+    plain = all(p and "_" not in p for p in parts[:-1]) and "\0" not in base
+    if plain and len(full.encode()) <= MAX_IDENTIFIER:
         return full
-    digest = hashlib.sha1(full.encode()).hexdigest()[:8]
+    digest = hashlib.sha1("\0".join([*parts, suffix]).encode()).hexdigest()[:8]
     room = MAX_IDENTIFIER - len(suffix.encode()) - len(digest) - 3
     cut = base.encode()[:room].decode(errors="ignore")
     return f"{cut}_{digest}__{suffix}"

@@ -67,7 +67,7 @@ class SpecError(ConfigError):
         if table:
             where += f": [tables.{_quote(table)}]"
         if key:
-            where += f" {key}"
+            where += f" {key}" if table else f": {key}"
         hint = f"did you mean {suggestion!r}?" if suggestion else None
         super().__init__(f"{where}: {message}", hint=hint)
         self.file = file

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from pgwarden import __version__
+from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.config import Target, load_config, resolve_target
 from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
@@ -19,6 +21,28 @@ from pgwarden.features import REGISTRY, Feature
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
+
+
+def embedded_data_dir(spec: Spec) -> Path:
+    """``[server] data_dir``, relative to the declaration file's folder (or the cwd)."""
+    base = spec.path.parent if spec.path is not None else Path.cwd()
+    return base / spec.server.data_dir
+
+
+def embedded_url(spec: Spec) -> str:
+    """Start the embedded server if needed, create ``[server] database`` if missing, and
+    return its URL."""
+    from psycopg import sql
+
+    from pgwarden.server import EmbeddedServer
+
+    status = EmbeddedServer(embedded_data_dir(spec)).ensure_running()
+    name = spec.server.database
+    with connect(status.url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return status.url(name)
 
 
 class Warden:
@@ -54,6 +78,7 @@ class Warden:
         self.features = dict(features or REGISTRY)
         self._pool_size = pool_size
         self._pool: ConnectionPool[Any] | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def from_config(
@@ -69,12 +94,7 @@ class Warden:
         the embedded server (started if needed)."""
         spec = load_config(Path(path) if path is not None else None)
         target = resolve_target(spec, url=url, environ=environ)
-        resolved = target.url
-        if resolved is None:
-            from pgwarden.server import EmbeddedServer
-
-            server = EmbeddedServer(Path(spec.server.data_dir))
-            resolved = server.ensure_running().url(spec.server.database)
+        resolved = target.url or embedded_url(spec)
         return cls(resolved, spec=spec, target=target, pool_size=pool_size)
 
     # -- connections ---------------------------------------------------------------------
@@ -82,16 +102,17 @@ class Warden:
     @property
     def pool(self) -> ConnectionPool[Any]:
         """The connection pool used by :meth:`session` and :meth:`run` (opened lazily)."""
-        if self._pool is None:
-            self._pool = ConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self._pool_size,
-                kwargs={"application_name": APPLICATION_NAME},
-                open=True,
-                name="pgwarden",
-            )
-        return self._pool
+        with self._pool_lock:  # threads racing on first use must share one pool
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self.url,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    kwargs={"application_name": APPLICATION_NAME},
+                    open=True,
+                    name="pgwarden",
+                )
+            return self._pool
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A new connection of its own (not from the pool); the caller closes it."""
@@ -136,18 +157,26 @@ class Warden:
         with self.connect(autocommit=True) as conn:
             return read_catalog(conn)
 
-    def plan(self) -> Plan:
-        """The changes that would make the database match the declaration (reads only)."""
+    def plan(self, *, only: Collection[QualifiedName] | None = None) -> Plan:
+        """The changes that would make the database match the declaration (reads only).
+
+        ``only`` limits the plan to those tables; what pgwarden owns elsewhere is left alone.
+        """
         with self.connect(autocommit=True) as conn:
-            return build_plan(conn, self.spec, self.features)
+            return build_plan(conn, self.spec, self.features, only=only)
 
     def apply(
-        self, *, expected: str | None = None, on_change: Callable[[Change], None] | None = None
+        self,
+        *,
+        expected: str | None = None,
+        on_change: Callable[[Change], None] | None = None,
+        only: Collection[QualifiedName] | None = None,
     ) -> ApplyResult:
         """Apply the plan (computed again under pgwarden's apply lock).
 
         Pass ``expected=plan.fingerprint`` to refuse running anything but the plan that was
-        reviewed. Idempotent: a second call finds nothing to do.
+        reviewed, and ``only`` as given to :meth:`plan`. Idempotent: a second call finds
+        nothing to do.
         """
         with self.connect(autocommit=True) as conn:
             return apply_plan(
@@ -157,6 +186,7 @@ class Warden:
                 expected=expected,
                 on_change=on_change,
                 version=__version__,
+                only=only,
             )
 
     def status(self) -> Status:
@@ -165,9 +195,10 @@ class Warden:
             return read_status(conn, self.spec, self.features)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def __enter__(self) -> Warden:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -22,6 +23,7 @@ from pgwarden.catalog._model import (
 from pgwarden.errors import PgwardenError
 
 MIN_VERSION, MAX_TESTED = 140000, 189999
+log = logging.getLogger("pgwarden.catalog")
 
 # Schemas that never hold user tables. pgwarden's own schema is managed, not declared.
 _SKIP = "('pg_catalog', 'information_schema', 'pg_toast', 'warden')"
@@ -130,6 +132,10 @@ def read_server(conn: psycopg.Connection[Any]) -> ServerInfo:
         extensions=dict(row["extensions"]),
         available_extensions=frozenset(row["available"] or ()),
     )
+    if info.version_num > MAX_TESTED:
+        log.warning(
+            "PostgreSQL %s is newer than pgwarden has been tested with (14 to 18)", info.version
+        )
     if info.version_num < MIN_VERSION:
         raise PgwardenError(
             f"PostgreSQL {info.version} is not supported: pgwarden needs 14 or newer",

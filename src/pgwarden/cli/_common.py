@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pgwarden.config import load_config, resolve_target
 from pgwarden.errors import PgwardenError
@@ -50,11 +51,11 @@ def options(ctx: typer.Context) -> Options:
 
 
 def fail(error: PgwardenError) -> NoReturn:
-    err_console.print(f"[bold red]error[/] [dim]({error.code})[/]: {error.message}")
+    err_console.print(f"[bold red]error[/] [dim]({error.code})[/]: {escape(error.message)}")
     if error.hint:
-        err_console.print(f"  [yellow]hint[/]: {error.hint}")
+        err_console.print(f"  [yellow]hint[/]: {escape(error.hint)}")
     if error.statement:
-        err_console.print(f"  [dim]statement[/]: {error.statement}")
+        err_console.print(f"  [dim]statement[/]: {escape(error.statement)}")
     raise typer.Exit(EXIT_ERROR)
 
 

@@ -12,7 +12,7 @@ from pgwarden.cli._common import console, fail, options
 from pgwarden.cli._render import render_change, render_plan
 from pgwarden.errors import PgwardenError
 from pgwarden.spec import parse_spec
-from pgwarden.warden import Warden
+from pgwarden.warden import Warden, embedded_data_dir
 
 DEMO_SCHEMA = """
 create schema if not exists demo;
@@ -58,26 +58,30 @@ def demo(ctx: typer.Context) -> None:
         console.print(
             Syntax(DEMO_SPEC, "toml", theme="ansi_dark", background_color="default", word_wrap=True)
         )
-        plan = warden.plan()
+        # The demo owns only its own tables: what pgwarden manages elsewhere in this
+        # database is not the demo's to change.
+        only = list(spec.tables)
+        plan = warden.plan(only=only)
         console.print("[bold]3.[/] The plan:")
         render_plan(console, plan, where=opts.target_display())
         console.print("\n[bold]4.[/] Applying:")
         result = warden.apply(
             expected=plan.fingerprint,
             on_change=lambda c: render_change(console, c, show_sql=False),
+            only=only,
         )
         if result.applied:
             console.print(f"[green]Applied {len(result.applied)} change(s).[/]")
         else:
             console.print("Nothing to apply: an earlier demo already built it.")
         _show_effect(warden)
-        again = warden.plan()
+        again = warden.plan(only=only)
         console.print(
             f"[bold]6.[/] Planning again: {len(again.changes)} change(s) — apply is idempotent."
         )
     except PgwardenError as exc:
         fail(exc)
-    _next_steps(base.target.embedded, Path(base.spec.server.data_dir))
+    _next_steps(base.target.embedded, embedded_data_dir(base.spec))
 
 
 def _show_effect(warden: Warden) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from pgwarden.engine import Change, Plan, Status
@@ -46,15 +47,15 @@ def render_change(console: Console, change: Change, *, show_sql: bool) -> None:
         notes.append("outside a transaction")
     if change.destructive:
         notes.append("[red]destroys data[/]")
-    reason = f" ([italic]{change.reason}[/])" if change.reason else ""
+    reason = f" ([italic]{escape(change.reason)}[/])" if change.reason else ""
     console.print(
-        f"  [{style}]{change.symbol} {change.action:<7}[/] {change.description}{reason}"
+        f"  [{style}]{change.symbol} {change.action:<7}[/] {escape(change.description)}{reason}"
         f"  [dim]{' · '.join(notes)}[/]",
         soft_wrap=True,
     )
     if show_sql and change.statements:
         for line in change.sql.splitlines():
-            console.print(f"      [dim]{line}[/]", markup=True, soft_wrap=True)
+            console.print(f"      [dim]{escape(line)}[/]", soft_wrap=True)
 
 
 def render_status(console: Console, status: Status, *, where: str) -> None:

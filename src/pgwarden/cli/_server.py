@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from pgwarden.cli._app import app
-from pgwarden.cli._common import EXIT_ERROR, console, fail, options, print_json
+from pgwarden.cli._common import EXIT_ERROR, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 from pgwarden.server import EmbeddedServer, ServerStatus
+from pgwarden.warden import embedded_data_dir
 
 server_app = typer.Typer(
     help="Start, stop and inspect the embedded PostgreSQL (data under .pgwarden/).",
@@ -28,7 +29,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 def _server(ctx: typer.Context, data_dir: Path | None) -> EmbeddedServer:
     if data_dir is None:
         try:
-            data_dir = Path(options(ctx).spec().server.data_dir)
+            data_dir = embedded_data_dir(options(ctx).spec())
         except PgwardenError as exc:
             fail(exc)
     return EmbeddedServer(data_dir)
@@ -101,10 +102,10 @@ def url(
     """Print the server's connection URL (for psql, DATABASE_URL, other tools)."""
     try:
         result = _server(ctx, data_dir).status()
+        name = database or options(ctx).spec().server.database
     except PgwardenError as exc:
         fail(exc)
     if not result.running:
-        console.print("the embedded server is not running: `pgwarden server start`")
+        err_console.print("the embedded server is not running: `pgwarden server start`")
         raise typer.Exit(EXIT_ERROR)
-    name = database or options(ctx).spec().server.database
     typer.echo(result.socket_url(name) if socket else result.url(name))

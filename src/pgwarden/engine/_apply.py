@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from pgwarden._names import QualifiedName
 from pgwarden.engine import _ledger
 from pgwarden.engine._change import Change, Plan
 from pgwarden.engine._objects import live_fingerprint
@@ -47,6 +48,7 @@ def apply_plan(
     retries: int | None = None,
     on_change: Callable[[Change], None] | None = None,
     version: str = "",
+    only: Collection[QualifiedName] | None = None,
 ) -> ApplyResult:
     """Plan again under the apply lock and run the changes.
 
@@ -62,7 +64,7 @@ def apply_plan(
     _take_apply_lock(conn, lock_timeout)
     try:
         for attempt in range(1, retries + 2):
-            plan = build_plan(conn, spec, features)
+            plan = build_plan(conn, spec, features, only=only)
             if plan.server.in_recovery:
                 raise PgwardenError("the server is a standby (in recovery): apply on the primary")
             if expected is not None and plan.fingerprint != expected:
@@ -73,12 +75,12 @@ def apply_plan(
             if plan.empty:
                 return ApplyResult(plan, (), attempt, None)
             try:
-                apply_id = _run(conn, plan, lock_timeout, on_change, version)
+                apply_id = _run(conn, plan, lock_timeout, retries, on_change, version)
             except pg_errors.LockNotAvailable as exc:
                 blocked = getattr(exc, "pgwarden_change", None)
                 if attempt > retries:
                     raise _lock_error(conn, blocked, lock_timeout, attempt) from None
-                pause = min(30.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                pause = _backoff(attempt)
                 log.warning(
                     "lock not granted within %s (%s); retry %d/%d in %.1fs",
                     lock_timeout,
@@ -99,31 +101,56 @@ def _run(
     conn: psycopg.Connection[Any],
     plan: Plan,
     lock_timeout: Duration,
+    retries: int,
     on_change: Callable[[Change], None] | None,
     version: str,
 ) -> int:
     in_tx = [c for c in plan.changes if c.transactional]
     outside = [c for c in plan.changes if not c.transactional]
+    timeout = sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds))
     with conn.transaction():
-        conn.execute(
-            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds))
-        )
+        conn.execute(timeout)
         for change in in_tx:
             _execute(conn, change)
             if on_change:
                 on_change(change)
-        apply_id = _ledger.log_apply(
-            conn, version, plan.fingerprint, [c.to_json() for c in plan.changes]
-        )
+        if not outside:
+            return _ledger.log_apply(
+                conn, version, plan.fingerprint, [c.to_json() for c in plan.changes]
+            )
+    # CREATE INDEX CONCURRENTLY and friends cannot run in a transaction block: each runs on
+    # its own once the rest is committed, and a lock timeout retries that change alone (a
+    # replan would no longer match the approved plan, part of which is now applied).
     for change in outside:
-        # CREATE INDEX CONCURRENTLY and friends cannot run in a transaction block.
-        conn.execute(
-            sql.SQL("SET lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds))
-        )
-        _execute(conn, change)
+        _execute_alone(conn, change, lock_timeout, retries)
         if on_change:
             on_change(change)
-    return apply_id
+    with conn.transaction():
+        return _ledger.log_apply(
+            conn, version, plan.fingerprint, [c.to_json() for c in plan.changes]
+        )
+
+
+def _execute_alone(
+    conn: psycopg.Connection[Any], change: Change, lock_timeout: Duration, retries: int
+) -> None:
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds)))
+    try:
+        for attempt in range(1, retries + 2):
+            try:
+                _execute(conn, change)
+                return
+            except pg_errors.LockNotAvailable:
+                if attempt > retries:
+                    raise _lock_error(conn, change, lock_timeout, attempt) from None
+                time.sleep(_backoff(attempt))
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential with jitter, so that retrying appliers and app traffic spread out."""
+    return float(min(30.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
 
 
 def _execute(conn: psycopg.Connection[Any], change: Change) -> None:

@@ -13,6 +13,10 @@ from pgwarden.engine._objects import NO_LOCK, DesiredObject, Lock, ObjectRef, St
 
 Action = Literal["migrate", "create", "replace", "repair", "drop", "forget"]
 
+_FLIP: dict[Action, Action] = {
+    "create": "drop", "drop": "create", "replace": "replace", "repair": "repair",
+    "migrate": "migrate", "forget": "forget",
+}  # fmt: skip
 _SYMBOL = {"migrate": "*", "create": "+", "replace": "~", "repair": "!", "drop": "-", "forget": "x"}
 
 
@@ -49,10 +53,11 @@ class Change:
         )
 
     def reverse(self) -> Change | None:
-        """The change that undoes this one, or None when nothing can (a forget, a migration)."""
+        """The change that undoes this one, or None when nothing can (a forget, a migration,
+        a repair: the broken state is not worth restoring)."""
         if not self.undo:
             return None
-        flipped: Action = "drop" if self.action in ("create", "replace", "repair") else "create"
+        flipped = _FLIP[self.action]
         return replace(
             self,
             action=flipped,

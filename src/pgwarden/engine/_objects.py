@@ -51,11 +51,14 @@ class ObjectRef:
     schema: str
     name: str
     relation: QualifiedName | None = None
+    args: str = ""
+    """For functions: the argument types, as in ``regprocedure`` (``""`` for none)."""
 
     @property
     def key(self) -> str:
         where = f"{self.relation}/" if self.relation else f"{self.schema}."
-        return f"{self.kind} {where}{self.name}"
+        signature = f"({self.args})" if self.kind == "function" and self.args else ""
+        return f"{self.kind} {where}{self.name}{signature}"
 
     def __str__(self) -> str:
         return self.key
@@ -64,13 +67,15 @@ class ObjectRef:
         data: dict[str, Any] = {"kind": self.kind, "schema": self.schema, "name": self.name}
         if self.relation:
             data["relation"] = {"schema": self.relation.schema, "name": self.relation.name}
+        if self.args:
+            data["args"] = self.args
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectRef:
         rel = data.get("relation")
         relation = QualifiedName(rel["schema"], rel["name"]) if rel else None
-        return cls(data["kind"], data["schema"], data["name"], relation)
+        return cls(data["kind"], data["schema"], data["name"], relation, data.get("args", ""))
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,9 @@ class DesiredObject:
     drop: Statement
     description: str
     lock: Lock = NO_LOCK
+    alter: Statement | None = None
+    """Brings an existing object back to this definition in place (e.g. ALTER COLUMN), used
+    instead of drop + create when its definition changed or it was altered by hand."""
     destructive: bool = False
     """Dropping it loses data (a column, a table): the plan says so."""
     transactional: bool = True
@@ -158,9 +166,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             "function",
             30,
-            """select md5(pg_get_functiondef(p.oid)) from pg_proc p
-               join pg_namespace n on n.oid = p.pronamespace
-               where n.nspname = %(schema)s and p.proname = %(name)s""",
+            """select md5(pg_get_functiondef(to_regprocedure(%(regproc)s)))
+               where to_regprocedure(%(regproc)s) is not null""",
             or_replace=True,
             drop_lock=None,
         ),
@@ -199,6 +206,11 @@ KINDS: dict[str, Kind] = {
 def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | None:
     """A fingerprint of the object as it is now, or None if it does not exist."""
     kind = KINDS[ref.kind]
-    params = {"regclass": _regclass(ref), "schema": ref.schema, "name": ref.name}
+    params = {
+        "regclass": _regclass(ref),
+        "regproc": f"{sql.Identifier(ref.schema, ref.name).as_string(None)}({ref.args})",
+        "schema": ref.schema,
+        "name": ref.name,
+    }
     row = conn.execute(kind.fingerprint, params).fetchone()
     return None if row is None or row[0] is None else str(row[0])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.engine._change import Change, Plan
 from pgwarden.engine._ledger import OwnedObject, pending_migrations, read_ledger, stored_sql
-from pgwarden.engine._objects import KINDS, NO_LOCK, DesiredObject, live_fingerprint
+from pgwarden.engine._objects import KINDS, NO_LOCK, DesiredObject, Statement, live_fingerprint
 from pgwarden.errors import FeatureNotApplicable, PgwardenError, UnknownTable
 from pgwarden.spec import Spec
 
@@ -27,10 +29,19 @@ def build_plan(
     features: Mapping[str, Feature],
     *,
     catalog: Catalog | None = None,
+    only: Collection[QualifiedName] | None = None,
 ) -> Plan:
-    """The ordered changes that make the database match ``spec``. Reads only."""
+    """The ordered changes that make the database match ``spec``. Reads only.
+
+    ``only`` limits the plan to those tables: objects pgwarden owns for other tables are
+    left as they are even though ``spec`` does not declare them.
+    """
     catalog = catalog or read_catalog(conn)
     ledger = read_ledger(conn)
+    if only is not None:
+        scope = set(only)
+        ledger = {k: o for k, o in ledger.items() if o.table in scope}
+        spec = replace(spec, tables={n: t for n, t in spec.tables.items() if n in scope})
     desired = desired_objects(spec, catalog, features, owned=frozenset(ledger))
     changes: list[Change] = []
     for key, obj in desired.items():
@@ -40,20 +51,21 @@ def build_plan(
     for key, owned in ledger.items():
         if key not in desired:
             changes.append(_removal(conn, owned))
-    if changes:
-        pending = pending_migrations(conn)
-        if pending:
-            changes.append(
-                Change(
-                    action="migrate",
-                    feature="warden",
-                    description=(
-                        f"bring pgwarden's warden schema to version {pending[-1].version} "
-                        f"({', '.join(m.name for m in pending)})"
-                    ),
-                    statements=(),
-                )
+    pending = pending_migrations(conn)
+    # A database pgwarden never touched gets its schema only when something is to be built;
+    # one it manages gets pgwarden's own upgrades as soon as they exist.
+    if pending and (changes or pending[0].version > 1):
+        changes.append(
+            Change(
+                action="migrate",
+                feature="warden",
+                description=(
+                    f"bring pgwarden's warden schema to version {pending[-1].version} "
+                    f"({', '.join(m.name for m in pending)})"
+                ),
+                statements=(),
             )
+        )
     changes.sort(key=_order)
     return Plan(changes=tuple(changes), server=catalog.server, declared_tables=len(spec.tables))
 
@@ -78,15 +90,18 @@ def desired_objects(
                 f"no such table in database {catalog.server.database!r}",
                 file=spec.file,
                 table=table_spec.key,
+                line=table_spec.line,
                 suggestion=str(near) if near else None,
             )
         for name, options in table_spec.features.items():
             for obj in features[name].objects(table, options, ctx):
                 clash = desired.get(obj.ref.key)
-                if clash is not None and clash.create_sql != obj.create_sql:
+                if clash is not None and (
+                    clash.table != obj.table or clash.create_sql != obj.create_sql
+                ):
                     raise PgwardenError(
                         f"{obj.ref} is wanted by {clash.feature} on {clash.table} and by "
-                        f"{obj.feature} on {obj.table}, defined differently"
+                        f"{obj.feature} on {obj.table}; one object cannot serve both"
                     )
                 desired[obj.ref.key] = obj
     return desired
@@ -95,7 +110,6 @@ def desired_objects(
 def _compare(
     conn: psycopg.Connection[Any], obj: DesiredObject, owned: OwnedObject | None
 ) -> Change | None:
-    kind = KINDS[obj.ref.kind]
     live = live_fingerprint(conn, obj.ref)
     common: dict[str, Any] = {
         "feature": obj.feature,
@@ -103,46 +117,60 @@ def _compare(
         "ref": obj.ref,
         "lock": obj.lock,
         "transactional": obj.transactional,
+        "description": obj.description,
         "desired": obj,
-        "undo": (obj.drop,),
     }
     if owned is None:
-        if live is not None and not kind.or_replace:
-            raise FeatureNotApplicable(
-                str(obj.table), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
-            )
+        reason = None
+        if live is not None:
+            if not KINDS[obj.ref.kind].or_replace:
+                raise FeatureNotApplicable(
+                    str(obj.table), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
+                )
+            reason = "replaces an object of that name pgwarden has no record of"
         return Change(
-            action="create", description=obj.description, statements=(obj.create,), **common
+            action="create",
+            statements=(obj.create,),
+            reason=reason,
+            undo=(obj.drop,),
+            **common,
         )
     if owned.definition_hash != obj.definition_hash:
-        rebuild = (obj.create,) if kind.or_replace or live is None else (obj.drop, obj.create)
+        statements = _rebuild(obj, exists=live is not None)
+        # Undo puts back the previous definition, as the ledger recorded it.
+        previous = stored_sql(owned.create_sql)
+        undo = (previous,) if len(statements) == 1 else (obj.drop, previous)
         return Change(
             action="replace",
-            description=obj.description,
-            statements=rebuild,
+            statements=statements,
             reason="its definition changed",
-            destructive=obj.destructive and len(rebuild) > 1,
+            destructive=obj.destructive and len(statements) > 1,
+            undo=undo,
             **common,
         )
     if live is None:
         return Change(
-            action="repair",
-            description=obj.description,
-            statements=(obj.create,),
-            reason="dropped outside pgwarden",
-            **common,
+            action="repair", statements=(obj.create,), reason="dropped outside pgwarden", **common
         )
     if live != owned.fingerprint:
-        rebuild = (obj.create,) if kind.or_replace else (obj.drop, obj.create)
+        statements = _rebuild(obj, exists=True)
         return Change(
             action="repair",
-            description=obj.description,
-            statements=rebuild,
+            statements=statements,
             reason="altered outside pgwarden",
-            destructive=obj.destructive and len(rebuild) > 1,
+            destructive=obj.destructive and len(statements) > 1,
             **common,
         )
     return None
+
+
+def _rebuild(obj: DesiredObject, *, exists: bool) -> tuple[Statement, ...]:
+    """The least disruptive way to bring an existing object to ``obj``'s definition."""
+    if not exists or KINDS[obj.ref.kind].or_replace:
+        return (obj.create,)
+    if obj.alter is not None:
+        return (obj.alter,)
+    return (obj.drop, obj.create)
 
 
 def _removal(conn: psycopg.Connection[Any], owned: OwnedObject) -> Change:

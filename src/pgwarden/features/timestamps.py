@@ -121,6 +121,10 @@ class Timestamps(Feature):
             drop=sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
                 table.name.ident, sql.Identifier(column)
             ),
+            alter=sql.SQL(
+                "ALTER TABLE {0} ALTER COLUMN {1} TYPE timestamptz, "
+                "ALTER COLUMN {1} SET DEFAULT now(), ALTER COLUMN {1} SET NOT NULL"
+            ).format(table.name.ident, sql.Identifier(column)),
             description=f"column {column} on {table.name}",
             lock=Lock("ACCESS EXCLUSIVE", table.name),
             destructive=True,

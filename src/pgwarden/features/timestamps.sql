@@ -7,8 +7,9 @@ begin
         return NEW;
     end if;
     NEW.{created} := OLD.{created};
-    -- An UPDATE that changes nothing is not a modification.
-    if NEW is distinct from OLD then
+    -- An UPDATE that changes nothing is not a modification. *<> compares the stored bytes,
+    -- so it works for every column type (json, point, xml have no equality operator).
+    if NEW *<> OLD then
         NEW.{updated} := now();
     end if;
     return NEW;

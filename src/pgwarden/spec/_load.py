@@ -131,7 +131,7 @@ def _table(
             raise _from_validation(
                 exc, model, file=file, table=key, prefix=feature, locate=locate
             ) from None
-    return TableSpec(name=name, key=key, features=declared)
+    return TableSpec(name=name, key=key, features=declared, line=locate.table(key))
 
 
 def _from_validation(

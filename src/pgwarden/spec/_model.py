@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from pgwarden._names import QualifiedName
 from pgwarden.spec._durations import Duration
@@ -42,8 +42,15 @@ class DatabaseSection(BaseModel):
     """``postgresql://...``, or ``env:NAME`` to read it from an environment variable."""
     lock_timeout: DurationField = Duration.parse("5s")
     """Longest wait for one lock while applying; then pgwarden backs off and retries."""
-    retries: int = 5
+    retries: int = Field(default=5, ge=0, le=100)
     """How many times a statement that hit ``lock_timeout`` is retried."""
+
+    @field_validator("lock_timeout")
+    @classmethod
+    def _positive(cls, value: Duration) -> Duration:
+        if value.milliseconds < 1:
+            raise ValueError("must be at least 1ms (0 would mean waiting forever)")
+        return value
 
 
 class ServerSection(BaseModel):
@@ -62,6 +69,7 @@ class TableSpec:
     name: QualifiedName
     key: str
     """The section name exactly as written in the file (for error messages)."""
+    line: int | None = None
     features: dict[str, FeatureOptions] = field(default_factory=dict)
 
 
