@@ -7,6 +7,8 @@ fresh clone of it for every test that asks for ``db_url``: cheap isolation, no s
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,19 +34,23 @@ def _with_db(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def admin_url() -> Iterator[str]:
     """A URL to a maintenance database on the server under test."""
     if TEST_DSN:
         yield TEST_DSN
         return
     from pgwarden.server import EmbeddedServer
 
-    server = EmbeddedServer(tmp_path_factory.mktemp("embedded") / "pg")
+    # Not under pytest's basetemp: pytest prunes old run folders there, and a concurrent
+    # pytest run by the same user could delete this server's data while it runs.
+    home = Path(tempfile.mkdtemp(prefix="pgwarden-test-"))
+    server = EmbeddedServer(home / "pg")
     status = server.start(settings=FAST_SETTINGS)
     try:
         yield status.url("postgres")
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,7 @@ def demo(ctx: typer.Context) -> None:
     try:
         with console.status("Starting the database…"):
             base = opts.warden()
+        base.close()
         spec = parse_spec(DEMO_SPEC, file="demo.toml")
         warden = Warden(base.url, spec=spec, target=base.target)
         with warden.connect(autocommit=True) as conn:
@@ -79,6 +80,7 @@ def demo(ctx: typer.Context) -> None:
         console.print(
             f"[bold]6.[/] Planning again: {len(again.changes)} change(s) — apply is idempotent."
         )
+        warden.close()
     except PgwardenError as exc:
         fail(exc)
     _next_steps(base.target.embedded, embedded_data_dir(base.spec))
