@@ -121,6 +121,8 @@ class Kind:
     """Its CREATE statement replaces in place (CREATE OR REPLACE): no drop before a redefinition."""
     drop_lock: str | None = "ACCESS EXCLUSIVE"
     """The lock its DROP takes on the relation it lives on (or is)."""
+    needs: str | None = None
+    """A pgwarden table the fingerprint query reads; absent (not migrated yet): no object."""
 
     def lock_for_drop(self, ref: ObjectRef) -> Lock:
         if self.drop_lock is None:
@@ -131,7 +133,7 @@ class Kind:
 def _regclass(ref: ObjectRef) -> str:
     # Columns, triggers and policies are found through the relation they live on;
     # tables, indexes and views are relations themselves.
-    if ref.relation is not None and ref.kind in ("column", "trigger", "policy"):
+    if ref.relation is not None and ref.kind in ("column", "trigger", "policy", "registration"):
         return ref.relation.regclass_text
     return QualifiedName(ref.schema, ref.name).regclass_text
 
@@ -172,6 +174,16 @@ KINDS: dict[str, Kind] = {
             drop_lock=None,
         ),
         Kind(
+            "registration",
+            25,
+            """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
+                          || schema_name || '.' || table_name)
+               from warden.audit_tables where relid = to_regclass(%(regclass)s)""",
+            or_replace=True,  # its INSERT ... ON CONFLICT DO UPDATE updates in place
+            drop_lock=None,
+            needs="warden.audit_tables",
+        ),
+        Kind(
             "trigger",
             40,
             """select md5(pg_get_triggerdef(t.oid) || t.tgenabled::text) from pg_trigger t
@@ -206,6 +218,10 @@ KINDS: dict[str, Kind] = {
 def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | None:
     """A fingerprint of the object as it is now, or None if it does not exist."""
     kind = KINDS[ref.kind]
+    if kind.needs is not None:
+        present = conn.execute("select to_regclass(%s) is not null", (kind.needs,)).fetchone()
+        if not present or not present[0]:
+            return None
     params = {
         "regclass": _regclass(ref),
         "regproc": f"{sql.Identifier(ref.schema, ref.name).as_string(None)}({ref.args})",

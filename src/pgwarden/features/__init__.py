@@ -7,10 +7,11 @@ To add a feature: subclass :class:`Feature` in its own module, keep its PL/pgSQL
 from __future__ import annotations
 
 from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.features.audit import Audit
 from pgwarden.features.timestamps import Timestamps
 from pgwarden.spec import FeatureOptions
 
-REGISTRY: dict[str, Feature] = {feature.name: feature for feature in (Timestamps(),)}
+REGISTRY: dict[str, Feature] = {feature.name: feature for feature in (Timestamps(), Audit())}
 """Every feature pgwarden has, by the key users write in ``pgwarden.toml``."""
 
 

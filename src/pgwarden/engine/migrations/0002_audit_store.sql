@@ -1,0 +1,71 @@
+-- The audit event store: shared by every audited table, append-only, survives table drops.
+--
+-- One row per audited transaction (its context), one per statement-level capture (ordering of
+-- removals before additions inside a statement), one per changed row. Row images are jsonb so
+-- that history stays readable whatever happens to the table's columns later.
+
+create sequence warden.audit_context_seq;
+create sequence warden.audit_statement_seq;
+
+create table warden.audit_tables (
+    table_id      int generated always as identity primary key,
+    relid         oid unique,
+    schema_name   text not null,
+    table_name    text not null,
+    key_columns   text[],
+    key_types     text[],
+    registered_at timestamptz not null default now(),
+    dropped_at    timestamptz
+);
+comment on table warden.audit_tables is
+    'Every table pgwarden audits or has audited. relid is NULL once the table is dropped; its '
+    'events stay. key_columns identify a row (NULL: the whole row is its identity).';
+
+create table warden.audit_contexts (
+    context_id       bigint primary key,
+    txid             xid8 not null,
+    tx_started_at    timestamptz not null,
+    actor            text,
+    tenant           text,
+    reason           text,
+    request_id       text,
+    login_role       text not null,
+    acting_role      text not null,
+    client_addr      inet,
+    application_name text,
+    backend_pid      int not null
+);
+create index audit_contexts_txid on warden.audit_contexts (txid);
+comment on table warden.audit_contexts is
+    'Who, why and from where, once per audited transaction (pgwarden.actor/tenant/reason/'
+    'request_id settings, roles, client address, application).';
+
+create table warden.audit_events (
+    event_id     bigint generated always as identity,
+    statement_id bigint not null,
+    context_id   bigint not null,
+    table_id     int not null,
+    op           "char" not null check (op in ('I', 'U', 'D', 'T')),
+    at           timestamptz not null,
+    row_key      jsonb,
+    old_key      jsonb,
+    old_row      jsonb,
+    new_row      jsonb
+);
+comment on table warden.audit_events is
+    'One row per changed row (op I/U/D) or truncate (T). row_key: the key after the change '
+    '(the removed key for D); old_key: the key before an UPDATE that changed it; old_row: the '
+    'removed row (D) or the old values of the changed columns (U); new_row: the row after.';
+comment on column warden.audit_events.at is
+    'clock_timestamp() when the statement''s changes were captured (after its row locks).';
+
+create index audit_events_row on warden.audit_events (table_id, row_key, statement_id);
+create index audit_events_old_key on warden.audit_events (table_id, old_key, statement_id)
+    where old_key is not null;
+create index audit_events_feed on warden.audit_events using brin (event_id);
+create index audit_events_context on warden.audit_events (context_id);
+
+-- Append-only: only the owner of the warden schema writes; capture runs as that owner
+-- (SECURITY DEFINER trigger functions), so application roles need no privilege here at all.
+revoke all on warden.audit_tables, warden.audit_contexts, warden.audit_events from public;
+revoke all on sequence warden.audit_context_seq, warden.audit_statement_seq from public;

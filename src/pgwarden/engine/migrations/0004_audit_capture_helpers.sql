@@ -1,0 +1,34 @@
+-- Helpers the generated capture functions call.
+
+-- A per-database secret for redaction: a redacted value is stored as a keyed hash, equal for
+-- equal values (so changes still show) but not reversible by guessing common values.
+create table warden.secrets (
+    name  text primary key,
+    value text not null
+);
+insert into warden.secrets values ('audit_redaction', md5(random()::text || clock_timestamp()::text)
+                                                      || md5(random()::text || pg_backend_pid()));
+revoke all on warden.secrets from public;
+
+create function warden.audit_redact(p_row jsonb, p_columns text[]) returns jsonb
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select p_row || coalesce(jsonb_object_agg(c,
+               'sha256:' || encode(sha256(convert_to(s.value || (p_row ->> c), 'UTF8')), 'hex')), '{}')
+      from unnest(p_columns) c, warden.secrets s
+     where s.name = 'audit_redaction' and p_row ->> c is not null
+$$;
+
+-- The old values of the columns an UPDATE changed (and of columns it no longer has).
+-- No SET search_path: that would stop the planner from inlining it into the capture query
+-- (it only calls pg_catalog functions, which are always found first).
+create function warden.audit_old_values(p_old jsonb, p_new jsonb) returns jsonb
+language sql immutable parallel safe
+as $$
+    select coalesce(jsonb_object_agg(e.key, e.value), '{}')
+      from jsonb_each(p_old) e
+     where p_new -> e.key is distinct from e.value
+$$;
+
+revoke all on all functions in schema warden from public;

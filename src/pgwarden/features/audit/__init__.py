@@ -1,0 +1,179 @@
+"""``audit``: every INSERT, UPDATE, DELETE and TRUNCATE captured by the database itself.
+
+The capture runs inside PostgreSQL as triggers, so raw SQL from psql is recorded exactly like
+an ORM's writes. Events go to pgwarden's shared, append-only store (``warden.audit_events``,
+created by the internal migrations) with the transaction's context recorded once per
+transaction. What a table gets:
+
+- a registration row in ``warden.audit_tables`` (how its rows are identified);
+- a capture function ``warden.<schema>_<table>__audit()`` (SECURITY DEFINER: application
+  roles need no privilege on the store, and cannot rewrite it);
+- statement-level triggers with transition tables (one query per statement, whatever the
+  number of rows); or, for a partitioned table, a row-level trigger on the parent, which
+  PostgreSQL clones to every partition, present and future.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from psycopg import sql
+
+from pgwarden._names import closest, owned_name
+from pgwarden.catalog import Table
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.errors import FeatureNotApplicable
+from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.features.audit._options import AuditOptions
+from pgwarden.features.audit._sql import capture_parts, choose_key
+from pgwarden.spec import FeatureOptions
+
+_PACKAGE = "pgwarden.features.audit"
+
+STATEMENT_TRIGGERS = {
+    "pgwarden_audit_i": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows",
+    "pgwarden_audit_u": (
+        "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+    ),
+    "pgwarden_audit_d": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
+}
+ROW_TRIGGER = "pgwarden_audit"
+TRUNCATE_TRIGGER = "pgwarden_audit_t"
+
+
+class Audit(Feature):
+    name = "audit"
+    summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
+    options: ClassVar[type[FeatureOptions]] = AuditOptions
+
+    def objects(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[DesiredObject]:
+        assert isinstance(options, AuditOptions)
+        self._check_columns(table, options)
+        key, why = choose_key(table, options)
+        function = ObjectRef(
+            "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
+        )
+        function_ident = sql.Identifier(function.schema, function.name)
+        found = [self._registration(table, key, why)]
+        found.append(self._function(table, options, key, function, "capture.sql"))
+        if table.is_partitioned:
+            rows_fn = ObjectRef(
+                "function",
+                "warden",
+                owned_name(table.name.schema, table.name.name, suffix="audit_rows"),
+            )
+            found.append(self._function(table, options, key, rows_fn, "capture_rows.sql"))
+            found.append(
+                self._trigger(
+                    table,
+                    ROW_TRIGGER,
+                    sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW").format(
+                        table.name.ident
+                    ),
+                    sql.Identifier(rows_fn.schema, rows_fn.name),
+                )
+            )
+        else:
+            for trigger, timing in STATEMENT_TRIGGERS.items():
+                found.append(
+                    self._trigger(
+                        table,
+                        trigger,
+                        sql.SQL(timing + " FOR EACH STATEMENT").format(table=table.name.ident),
+                        function_ident,
+                    )
+                )
+        found.append(
+            self._trigger(
+                table,
+                TRUNCATE_TRIGGER,
+                sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT").format(table.name.ident),
+                function_ident,
+            )
+        )
+        return found
+
+    def _check_columns(self, table: Table, options: AuditOptions) -> None:
+        columns = table.column_names
+        for option, names in (("exclude", options.exclude), ("redact", options.redact),
+                              ("key", options.key or [])):  # fmt: skip
+            for name in names:
+                if name not in columns:
+                    near = closest(name, columns)
+                    hint = f" (did you mean {near!r}?)" if near else ""
+                    raise FeatureNotApplicable(
+                        str(table.name), self.name, f"{option}: no column {name!r}{hint}"
+                    )
+
+    def _registration(self, table: Table, key: tuple[str, ...] | None, why: str) -> DesiredObject:
+        types = [table.column(c).type for c in key] if key else None  # type: ignore[union-attr]
+        key_literal = sql.Literal(list(key) if key else None)
+        return DesiredObject(
+            ref=ObjectRef("registration", "warden", "audit_tables", table.name),
+            feature=self.name,
+            table=table.name,
+            create=sql.SQL(
+                "INSERT INTO warden.audit_tables (relid, schema_name, table_name, key_columns, "
+                "key_types) VALUES ({}::regclass, {}, {}, {}::text[], {}::text[]) "
+                "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
+                "table_name = excluded.table_name, key_columns = excluded.key_columns, "
+                "key_types = excluded.key_types, dropped_at = NULL"
+            ).format(
+                sql.Literal(table.name.regclass_text),
+                sql.Literal(table.name.schema),
+                sql.Literal(table.name.name),
+                key_literal,
+                sql.Literal(types),
+            ),
+            drop=sql.SQL(
+                "UPDATE warden.audit_tables SET relid = NULL, dropped_at = now() "
+                "WHERE relid = to_regclass({})"
+            ).format(sql.Literal(table.name.regclass_text)),
+            description=f"audit registration of {table.name} ({why})",
+        )
+
+    def _function(
+        self,
+        table: Table,
+        options: AuditOptions,
+        key: tuple[str, ...] | None,
+        ref: ObjectRef,
+        template: str,
+    ) -> DesiredObject:
+        body = function_body(
+            sql_template(_PACKAGE, template),
+            context=sql.SQL(sql_template(_PACKAGE, "_context.sql")),
+            **capture_parts(table, options, key),
+        )
+        return DesiredObject(
+            ref=ref,
+            feature=self.name,
+            table=table.name,
+            create=sql.SQL(
+                "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
+                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {}"
+            ).format(sql.Identifier(ref.schema, ref.name), body),
+            drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
+                sql.Identifier(ref.schema, ref.name)
+            ),
+            description=f"function capturing changes of {table.name}",
+        )
+
+    def _trigger(
+        self, table: Table, name: str, timing: sql.Composable, function: sql.Identifier
+    ) -> DesiredObject:
+        return DesiredObject(
+            ref=ObjectRef("trigger", table.name.schema, name, table.name),
+            feature=self.name,
+            table=table.name,
+            create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}()").format(
+                sql.Identifier(name), timing, function
+            ),
+            drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                sql.Identifier(name), table.name.ident
+            ),
+            description=f"trigger {name} on {table.name}",
+            lock=Lock("SHARE ROW EXCLUSIVE", table.name),
+        )

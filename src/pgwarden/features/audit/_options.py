@@ -1,0 +1,40 @@
+"""Options of the ``audit`` feature, as written in ``pgwarden.toml``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from pgwarden.spec import DurationField, FeatureOptions
+
+
+class AuditOptions(FeatureOptions):
+    """``audit = true`` or ``audit = { exclude = ["updated_at"], redact = ["email"] }``."""
+
+    exclude: list[str] = []
+    """Columns not recorded; an UPDATE that changes only these creates no event."""
+    redact: list[str] = []
+    """Columns recorded as a keyed hash (``sha256:...``), never their value."""
+    skip_unchanged: bool = True
+    """No event for an UPDATE that changes nothing (after ``exclude``)."""
+    truncate: Literal["event", "rows"] = "rows"
+    """``rows``: record every row a TRUNCATE removes (history and time travel stay exact);
+    ``event``: only the fact (cheap on big tables; time travel cannot see across it)."""
+    key: list[str] | None = None
+    """Columns identifying a row when the table has no primary key."""
+    retention: DurationField | None = None
+    """Events older than this may be pruned (``pgwarden audit prune``)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AuditOptions:
+        both = sorted(set(self.exclude) & set(self.redact))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be both excluded and redacted")
+        if self.key is not None:
+            if not self.key:
+                raise ValueError("key needs at least one column")
+            hidden = sorted(set(self.key) & (set(self.exclude) | set(self.redact)))
+            if hidden:
+                raise ValueError(f"key column {', '.join(hidden)} cannot be excluded or redacted")
+        return self
