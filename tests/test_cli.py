@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pgwarden.cli import app
+from pgwarden.features import REGISTRY
 
 SPEC = '[tables."public.t"]\ntimestamps = true\n'
 CHANGE_FIELDS = {
@@ -357,10 +358,11 @@ def test_init_writes_the_live_tables_and_refuses_to_overwrite(
     for table in ("public.ev", "public.orders", "sales.items"):
         assert f'[tables."{table}"]\ntimestamps = false\n' in text
     data = tomllib.loads(text)
+    off = dict.fromkeys(REGISTRY, False)
     assert data["tables"] == {
-        "public.ev": {"timestamps": False},
-        "public.orders": {"timestamps": False},
-        "sales.items": {"timestamps": False},
+        "public.ev": off,
+        "public.orders": off,
+        "sales.items": off,
     }  # the partition follows its parent and is not listed
     assert data["database"] == {"url": "env:PGWARDEN_DATABASE_URL"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,9 +19,17 @@ from pgwarden.config import Target, load_config, resolve_target
 from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
 from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
 from pgwarden.features import REGISTRY, Feature
+from pgwarden.features.audit import _runtime as audit
+from pgwarden.features.audit._runtime import Event, KeyLike, Version
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
+
+
+def _when(value: dt.datetime | str) -> dt.datetime:
+    """A time from a datetime or an ISO 8601 string; naive times are taken as UTC."""
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def embedded_data_dir(spec: Spec) -> Path:
@@ -193,6 +202,79 @@ class Warden:
         """What pgwarden owns in the database, drift, and pending changes."""
         with self.connect(autocommit=True) as conn:
             return read_status(conn, self.spec, self.features)
+
+    # -- audit trail and time travel --------------------------------------------------------
+
+    def history(self, table: str, key: KeyLike) -> list[Version]:
+        """Every version of one row of an audited table, oldest first: values, validity
+        range, operation, who and why. ``key`` is the key value (a tuple for composite keys).
+        Version 0, when present, is the row as it was before auditing began."""
+        with self.connect(autocommit=True) as conn:
+            return audit.history(conn, table, key)
+
+    def as_of(self, table: str, at: dt.datetime | str) -> list[dict[str, Any]]:
+        """The whole table as it was at ``at``, one dict per row."""
+        with self.connect(autocommit=True) as conn:
+            return audit.as_of(conn, table, _when(at))
+
+    def diff(
+        self, table: str, key: KeyLike, old: int, new: int | None = None
+    ) -> dict[str, tuple[Any, Any]]:
+        """``{column: (old value, new value)}`` between two versions of a row."""
+        with self.connect(autocommit=True) as conn:
+            return audit.diff(conn, table, key, old, new)
+
+    def revert(
+        self,
+        table: str,
+        key: KeyLike,
+        *,
+        to: int | dt.datetime | str,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Put one row back as it was in version ``to`` (an int) or at time ``to``: updated,
+        deleted, or brought back (undelete). The revert is itself audited, with ``actor``
+        and ``reason``. Returns the restored values (None: the row is now absent)."""
+        target: int | dt.datetime = to if isinstance(to, int) else _when(to)
+        why = reason or f"revert {table} {key!r} to {to}"
+        with self.session(actor=actor, reason=why) as db:
+            return audit.revert(db.connection, table, key, target)
+
+    def revert_transaction(
+        self, txid: int, *, actor: str | None = None, reason: str | None = None
+    ) -> list[tuple[str, Any, str]]:
+        """Undo everything transaction ``txid`` changed, in one new (audited) transaction.
+        Refuses, changing nothing, when a later transaction changed the same rows."""
+        why = reason or f"revert transaction {txid}"
+        with self.session(actor=actor, reason=why) as db:
+            return audit.revert_transaction(db.connection, txid)
+
+    def changes(
+        self, after: tuple[int, int] = (0, 0), *, limit: int = 1000, table: str | None = None
+    ) -> list[Event]:
+        """The change feed: events after position ``after`` in a stable order that never
+        skips a transaction committing late. Resume with the last event's ``position``."""
+        with self.connect(autocommit=True) as conn:
+            return audit.changes(conn, after, limit=limit, table=table)
+
+    def log(
+        self,
+        *,
+        table: str | None = None,
+        actor: str | None = None,
+        since: dt.datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Recent audit events, newest first."""
+        with self.connect(autocommit=True) as conn:
+            return audit.log(
+                conn,
+                table=table,
+                actor=actor,
+                since=_when(since) if since is not None else None,
+                limit=limit,
+            )
 
     def close(self) -> None:
         with self._pool_lock:

@@ -23,4 +23,6 @@
                 coalesce(nullif(current_setting('role'), 'none'), session_user),
                 inet_client_addr(), current_setting('application_name'), pg_backend_pid());
         perform set_config('pgwarden._context', xid || ':' || ctx || ':' || sig, true);
+        -- Wakes `pgwarden changes --follow` readers; delivered once, at commit.
+        perform pg_notify('pgwarden_changes', '');
     end if;

@@ -1,0 +1,317 @@
+"""Reading and using the audit trail from Python: history, time travel, diff, revert, feed.
+
+Every function takes an open connection; :class:`pgwarden.Warden` wraps them with sessions.
+Table names are ``schema.table`` strings; a key is a value or a tuple of values (one per key
+column), passed as text and cast by the database to the key columns' types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from pgwarden._names import QualifiedName
+from pgwarden.errors import PgwardenError
+
+KeyLike = Any
+"""A key value, or a tuple/list of them for a composite key."""
+
+
+class AuditError(PgwardenError):
+    """A history, time-travel or revert request that cannot be met (the message says why)."""
+
+    code = "audit"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a row: what it was from ``valid_from`` until ``valid_to``."""
+
+    version: int
+    valid_from: dt.datetime | None
+    valid_to: dt.datetime | None
+    op: str
+    row: dict[str, Any] | None
+    """The row's values in this version; None once deleted."""
+    changed: list[str] | None
+    actor: str | None
+    tenant: str | None
+    reason: str | None
+    request_id: str | None
+    txid: int | None
+    event_id: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One captured change, as the log and the change feed show it."""
+
+    event_id: int
+    txid: int
+    at: dt.datetime
+    table: str
+    op: str
+    key: Any
+    old_key: Any
+    old_row: dict[str, Any] | None
+    new_row: dict[str, Any] | None
+    actor: str | None
+    tenant: str | None
+    reason: str | None
+    request_id: str | None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where a reader resumes after this event (transaction id, event id)."""
+        return (self.txid, self.event_id)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["at"] = self.at.isoformat()
+        data["op"] = {"I": "insert", "U": "update", "D": "delete", "T": "truncate"}[self.op]
+        return data
+
+
+def _table(table: str) -> str:
+    try:
+        return QualifiedName.parse(table).regclass_text
+    except ValueError as exc:
+        raise AuditError(str(exc)) from None
+
+
+def key_json(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> Jsonb:
+    """The key as the capture recorded it (cast to the key columns' types)."""
+    parts = list(key) if isinstance(key, tuple | list) else [key]
+    text = [p.isoformat() if isinstance(p, dt.date | dt.datetime) else str(p) for p in parts]
+    row = _one(conn, "select warden.audit_key(%s, %s::text[])", (_table(table), text))
+    return Jsonb(row[0])
+
+
+def _one(conn: psycopg.Connection[Any], query: Any, params: Sequence[Any]) -> Any:
+    try:
+        row = conn.execute(query, params).fetchone()
+    except psycopg.Error as exc:
+        raise AuditError(exc.diag.message_primary or str(exc), hint=exc.diag.message_hint) from exc
+    assert row is not None
+    return row
+
+
+def history(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> list[Version]:
+    """Every version of one row, oldest first (version 0: as it was before auditing)."""
+    k = key_json(conn, table, key)
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("select * from warden.history(%s, %s)", (_table(table), k)).fetchall()
+    return [
+        Version(
+            version=r["version"],
+            valid_from=r["valid_from"],
+            valid_to=r["valid_to"],
+            op=r["op"],
+            row=r["row_data"],
+            changed=r["changed"],
+            actor=r["actor"],
+            tenant=r["tenant"],
+            reason=r["reason"],
+            request_id=r["request_id"],
+            txid=int(r["txid"]) if r["txid"] is not None else None,
+            event_id=r["event_id"],
+        )
+        for r in rows
+    ]
+
+
+def as_of(conn: psycopg.Connection[Any], table: str, at: dt.datetime) -> list[dict[str, Any]]:
+    """Every row of ``table`` as it was at ``at`` (a dropped table's rows come back as dicts
+    of what was recorded)."""
+    name = QualifiedName.parse(table)
+    exists = _one(conn, "select to_regclass(%s) is not null", (name.regclass_text,))[0]
+    with conn.cursor(row_factory=dict_row) as cur:
+        try:
+            if exists:
+                query = sql.SQL("select * from warden.as_of(null::{}, %s)").format(name.ident)
+                return cur.execute(query, (at,)).fetchall()
+            rows = cur.execute(
+                "select row_data from warden.audit_state_at(warden.audit_table_id(%s), %s) "
+                "where present",
+                (name.regclass_text, at),
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise AuditError(exc.diag.message_primary or str(exc)) from exc
+    return [r["row_data"] for r in rows]
+
+
+def state_at(
+    conn: psycopg.Connection[Any], table: str, key: KeyLike, at: dt.datetime
+) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the row existed at ``at``, and its values then."""
+    k = key_json(conn, table, key)
+    row = conn.execute(
+        "select present, row_data from warden.audit_state_at(warden.audit_table_id(%s), %s, %s)",
+        (_table(table), at, k),
+    ).fetchone()
+    if row is None:  # never changed since auditing began: as it is now
+        current = _current(conn, table, k)
+        return (current is not None, current)
+    return (bool(row[0]), row[1] if row[0] else None)
+
+
+def _current(conn: psycopg.Connection[Any], table: str, k: Jsonb) -> dict[str, Any] | None:
+    row = conn.execute("select warden.audit_current_row(%s, %s)", (_table(table), k)).fetchone()
+    return row[0] if row else None
+
+
+def diff(
+    conn: psycopg.Connection[Any], table: str, key: KeyLike, old: int, new: int | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """Columns that differ between two versions (``new`` defaults to the latest):
+    ``{column: (value in old, value in new)}``."""
+    versions = {v.version: v for v in history(conn, table, key)}
+    if not versions:
+        raise AuditError(f"{table} {key!r} has no recorded history")
+    newest = max(versions)
+    a, b = versions.get(old), versions.get(newest if new is None else new)
+    if a is None or b is None:
+        raise AuditError(f"{table} {key!r} has versions {min(versions)} to {newest}")
+    left, right = a.row or {}, b.row or {}
+    return {
+        c: (left.get(c), right.get(c))
+        for c in sorted(set(left) | set(right))
+        if left.get(c) != right.get(c)
+    }
+
+
+def revert(
+    conn: psycopg.Connection[Any], table: str, key: KeyLike, to: int | dt.datetime
+) -> dict[str, Any] | None:
+    """Put one row back as it was in version ``to`` (or at time ``to``): update it, delete
+    it, or bring it back. Runs in the caller's transaction; returns the restored values."""
+    if isinstance(to, int):
+        versions = {v.version: v for v in history(conn, table, key)}
+        if to not in versions:
+            raise AuditError(
+                f"{table} {key!r} has no version {to}"
+                + (f" (versions {min(versions)} to {max(versions)})" if versions else "")
+            )
+        target = versions[to]
+        present, image = target.row is not None, target.row
+    else:
+        present, image = state_at(conn, table, key, to)
+    k = key_json(conn, table, key)
+    try:
+        conn.execute(
+            "select warden.put_row(%s::regclass, %s, %s, %s)",
+            (_table(table), k, present, Jsonb(image) if image is not None else None),
+        )
+    except psycopg.Error as exc:
+        raise AuditError(
+            f"cannot revert {table} {key!r}: {exc.diag.message_primary or exc}",
+            hint=exc.diag.message_hint,
+        ) from exc
+    return image
+
+
+def revert_transaction(conn: psycopg.Connection[Any], txid: int) -> list[tuple[str, Any, str]]:
+    """Undo everything transaction ``txid`` changed, in the caller's transaction; refuses
+    when a later transaction changed the same rows."""
+    try:
+        rows = conn.execute(
+            "select table_name, row_key, action from warden.revert_transaction(%s::text::xid8)",
+            (str(txid),),
+        ).fetchall()
+    except psycopg.Error as exc:
+        raise AuditError(exc.diag.message_primary or str(exc), hint=exc.diag.message_hint) from exc
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _event(r: dict[str, Any]) -> Event:
+    return Event(
+        event_id=r["event_id"],
+        txid=r["txid"],
+        at=r["at"],
+        table=r["table_name"],
+        op=r["op"],
+        key=r["row_key"],
+        old_key=r["old_key"],
+        old_row=r["old_row"],
+        new_row=r["new_row"],
+        actor=r["actor"],
+        tenant=r["tenant"],
+        reason=r["reason"],
+        request_id=r["request_id"],
+    )
+
+
+def changes(
+    conn: psycopg.Connection[Any],
+    after: tuple[int, int] = (0, 0),
+    *,
+    limit: int = 1000,
+    table: str | None = None,
+) -> list[Event]:
+    """The next events of the change feed after position ``after`` (see :attr:`Event.position`)."""
+    table_id = None
+    if table is not None:
+        table_id = _one(conn, "select warden.audit_table_id(%s)", (_table(table),))[0]
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "select event_id, txid::text::bigint as txid, at, table_name, op, row_key, old_key,"
+            " old_row, new_row, actor, tenant, reason, request_id"
+            " from warden.changes_after(%s::text::xid8, %s, %s, %s)",
+            (str(after[0]), after[1], limit, table_id),
+        ).fetchall()
+    return [_event(r) for r in rows]
+
+
+def position_of(conn: psycopg.Connection[Any], event_id: int) -> tuple[int, int]:
+    """The feed position just after event ``event_id`` (for ``--from``)."""
+    row = conn.execute(
+        "select c.txid::text::bigint from warden.audit_events e "
+        "join warden.audit_contexts c using (context_id) where e.event_id = %s",
+        (event_id,),
+    ).fetchone()
+    if row is None:
+        raise AuditError(f"no audit event {event_id}")
+    return (int(row[0]), event_id)
+
+
+def log(
+    conn: psycopg.Connection[Any],
+    *,
+    table: str | None = None,
+    actor: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[Event]:
+    """Recent events, newest first, filtered by table, actor and time."""
+    where = [sql.SQL("true")]
+    params: list[Any] = []
+    if table is not None:
+        where.append(sql.SQL("e.table_id = warden.audit_table_id(%s)"))
+        params.append(_table(table))
+    if actor is not None:
+        where.append(sql.SQL("c.actor = %s"))
+        params.append(actor)
+    if since is not None:
+        where.append(sql.SQL("e.at >= %s"))
+        params.append(since)
+    query = sql.SQL(
+        "select e.event_id, c.txid::text::bigint as txid, e.at, "
+        "t.schema_name || '.' || t.table_name as table_name, e.op, e.row_key, e.old_key, "
+        "e.old_row, e.new_row, c.actor, c.tenant, c.reason, c.request_id "
+        "from warden.audit_events e join warden.audit_contexts c using (context_id) "
+        "join warden.audit_tables t using (table_id) where {} "
+        "order by e.event_id desc limit {}"
+    ).format(sql.SQL(" and ").join(where), sql.Literal(limit))
+    with conn.cursor(row_factory=dict_row) as cur:
+        try:
+            rows = cur.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise AuditError(exc.diag.message_primary or str(exc)) from exc
+    return [_event(r) for r in rows]
