@@ -66,19 +66,19 @@ def _run(conn: psycopg.Connection[Any], table: sql.Identifier, step: tuple[Any, 
             [*_values(step[2]), step[1]],
         )
     elif kind == "rekey":
-        # Move a set of ids onto a permutation of themselves plus fresh ones, in ONE
+        # Move some rows onto a permutation of their own ids plus fresh ones, in ONE
         # statement: shifts and swaps that only a deferrable key allows mid-statement.
         perm, size = step[1], step[2]
-        old = perm[:size]
-        new = sorted(perm[:size], reverse=True)
-        new = [n + 100 if j % 2 else n for j, n in enumerate(new)]
+        existing = sorted(r[0] for r in conn.execute(sql.SQL("select id from {}").format(table)))
+        old = [i for i in perm if i in existing][:size]
+        fresh = itertools.count(max(existing, default=0) + 1)
+        new = [n if j % 2 == 0 else next(fresh) for j, n in enumerate(reversed(old))]
         conn.execute(
             sql.SQL(
                 "update {} t set id = m.new from unnest(%s::int[], %s::int[]) m(old, new) "
-                "where t.id = m.old and not exists (select 1 from {} x where x.id = m.new "
-                "and x.id <> all(%s::int[]))"
-            ).format(table, table),
-            [old, new, old],
+                "where t.id = m.old"
+            ).format(table),
+            [old, new],
         )
     elif kind == "delete":
         conn.execute(sql.SQL("delete from {} where id = any(%s)").format(table), [step[1]])

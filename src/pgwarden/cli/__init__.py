@@ -1,6 +1,6 @@
 """The ``pgwarden`` command line."""
 
-from pgwarden.cli import _demo, _init, _server  # noqa: F401  (they register their commands)
+from pgwarden.cli import _audit, _demo, _init, _server  # noqa: F401  (they register commands)
 from pgwarden.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -79,6 +79,27 @@ class Event:
         return data
 
 
+STORE_VERSION = 5
+"""The ``warden`` schema version these functions need (internal migrations 0002-0005)."""
+
+
+def require_store(conn: psycopg.Connection[Any]) -> None:
+    """Fail clearly when the database's pgwarden schema is missing or older than this code."""
+    from pgwarden.engine import schema_version
+
+    current = schema_version(conn)
+    if current < STORE_VERSION:
+        raise AuditError(
+            "this database has no audit store yet"
+            if current < 2
+            else f"this database's warden schema is at version {current}; "
+            f"this pgwarden needs {STORE_VERSION}",
+            hint="declare audit for a table in pgwarden.toml and run `pgwarden apply`"
+            if current < 2
+            else "run `pgwarden apply` to upgrade it",
+        )
+
+
 def _table(table: str) -> str:
     try:
         return QualifiedName.parse(table).regclass_text
@@ -88,6 +109,7 @@ def _table(table: str) -> str:
 
 def key_json(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> Jsonb:
     """The key as the capture recorded it (cast to the key columns' types)."""
+    require_store(conn)
     parts = list(key) if isinstance(key, tuple | list) else [key]
     text = [p.isoformat() if isinstance(p, dt.date | dt.datetime) else str(p) for p in parts]
     row = _one(conn, "select warden.audit_key(%s, %s::text[])", (_table(table), text))
@@ -130,6 +152,7 @@ def history(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> list[Ver
 def as_of(conn: psycopg.Connection[Any], table: str, at: dt.datetime) -> list[dict[str, Any]]:
     """Every row of ``table`` as it was at ``at`` (a dropped table's rows come back as dicts
     of what was recorded)."""
+    require_store(conn)
     name = QualifiedName.parse(table)
     exists = _one(conn, "select to_regclass(%s) is not null", (name.regclass_text,))[0]
     with conn.cursor(row_factory=dict_row) as cur:
@@ -220,6 +243,7 @@ def revert(
 def revert_transaction(conn: psycopg.Connection[Any], txid: int) -> list[tuple[str, Any, str]]:
     """Undo everything transaction ``txid`` changed, in the caller's transaction; refuses
     when a later transaction changed the same rows."""
+    require_store(conn)
     try:
         rows = conn.execute(
             "select table_name, row_key, action from warden.revert_transaction(%s::text::xid8)",
@@ -256,6 +280,7 @@ def changes(
     table: str | None = None,
 ) -> list[Event]:
     """The next events of the change feed after position ``after`` (see :attr:`Event.position`)."""
+    require_store(conn)
     table_id = None
     if table is not None:
         table_id = _one(conn, "select warden.audit_table_id(%s)", (_table(table),))[0]
@@ -263,7 +288,7 @@ def changes(
         rows = cur.execute(
             "select event_id, txid::text::bigint as txid, at, table_name, op, row_key, old_key,"
             " old_row, new_row, actor, tenant, reason, request_id"
-            " from warden.changes_after(%s::text::xid8, %s, %s, %s)",
+            " from warden.changes_after(%s::text::xid8, %s::bigint, %s::int, %s::int)",
             (str(after[0]), after[1], limit, table_id),
         ).fetchall()
     return [_event(r) for r in rows]
@@ -290,6 +315,7 @@ def log(
     limit: int = 100,
 ) -> list[Event]:
     """Recent events, newest first, filtered by table, actor and time."""
+    require_store(conn)
     where = [sql.SQL("true")]
     params: list[Any] = []
     if table is not None:
