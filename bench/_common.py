@@ -4,6 +4,7 @@ and a table printer. Benchmarks are programs, not tests: they print figures, nev
 from __future__ import annotations
 
 import contextlib
+import math
 import platform
 import statistics
 import tempfile
@@ -73,3 +74,23 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """The ``pct``-th percentile of ``samples`` (nearest rank)."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): other work skews the figures."""
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def server_version(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return f"PostgreSQL {conn.info.parameter_status('server_version')}"

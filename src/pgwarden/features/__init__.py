@@ -9,9 +9,12 @@ from __future__ import annotations
 from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
 from pgwarden.features.audit import Audit
 from pgwarden.features.timestamps import Timestamps
+from pgwarden.features.versioning import Versioning
 from pgwarden.spec import FeatureOptions
 
-REGISTRY: dict[str, Feature] = {feature.name: feature for feature in (Timestamps(), Audit())}
+REGISTRY: dict[str, Feature] = {
+    feature.name: feature for feature in (Timestamps(), Audit(), Versioning())
+}
 """Every feature pgwarden has, by the key users write in ``pgwarden.toml``."""
 
 

@@ -79,8 +79,8 @@ class Event:
         return data
 
 
-STORE_VERSION = 5
-"""The ``warden`` schema version these functions need (internal migrations 0002-0005)."""
+STORE_VERSION = 6
+"""The ``warden`` schema version these functions need (internal migrations 0002-0006)."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from psycopg import sql
 
 from pgwarden.catalog import Table
@@ -47,12 +49,48 @@ def _image(alias: str, options: AuditOptions) -> sql.Composable:
 
 
 def _key(image: str, key: tuple[str, ...] | None) -> sql.Composable:
-    # Key values are read from the jsonb image by name, as literals: a column renamed or
-    # dropped later never makes the user's statement fail (the next plan regenerates this).
+    # Key values are read from the jsonb image by name. If a key column is renamed or
+    # dropped after this function was generated, the image no longer has that name: the key
+    # is then taken from the table's live primary key (slower, until `apply` regenerates
+    # this function), so capture stays right and the user's statement never fails.
     if key is None:
         return sql.Identifier(image)
-    parts = [sql.SQL("{} -> {}").format(sql.Identifier(image), sql.Literal(c)) for c in key]
-    return sql.SQL("jsonb_build_array({})").format(sql.SQL(", ").join(parts))
+    img = sql.Identifier(image)
+    parts = [sql.SQL("{} -> {}").format(img, sql.Literal(c)) for c in key]
+    return sql.SQL(
+        "case when {img} ?& {names} then jsonb_build_array({parts}) "
+        "else warden.audit_live_key(tg_relid, {img}) end"
+    ).format(img=img, names=sql.Literal(list(key)), parts=sql.SQL(", ").join(parts))
+
+
+def _update_query(
+    options: AuditOptions, key: tuple[str, ...] | None, changed: sql.Composable
+) -> Callable[[sql.Composable], sql.Composed]:
+    """The UPDATE capture query, with its four values (statement, context, table, time)
+    given either as PL/pgSQL variables or as ``$n`` parameters for EXECUTE."""
+
+    def query(values: sql.Composable) -> sql.Composed:
+        return sql.SQL(
+            "insert into warden.audit_events (statement_id, context_id, table_id, op, at, "
+            "row_key, old_key, old_row, new_row) "
+            "select v.sid, v.ctx, v.tid, 'U', v.at_, k.nk, nullif(k.ok, k.nk), "
+            "warden.audit_old_values(a.oj, b.nj), b.nj "
+            "from (select {values}) v(sid, ctx, tid, at_), "
+            "(select row_number() over () as i, {image_o} as oj from old_rows o) a "
+            "join (select row_number() over () as i, {image_n} as nj from new_rows n) b "
+            "on a.i = b.i "
+            "cross join lateral (select {key_o} as ok, {key_n} as nk) k "
+            "where {changed}"
+        ).format(
+            values=values,
+            image_o=_image("o", options),
+            image_n=_image("n", options),
+            key_o=_key("oj", key),
+            key_n=_key("nj", key),
+            changed=changed,
+        )
+
+    return query
 
 
 def capture_parts(
@@ -68,6 +106,7 @@ def capture_parts(
             "          from (select {} as oj from {} o) s;"
         ).format(_key("oj", key), _image("o", options), table.name.ident)
     changed = sql.SQL("a.oj is distinct from b.nj") if options.skip_unchanged else sql.SQL("true")
+    update = _update_query(options, key, changed)
     changed_row = sql.SQL("oj is distinct from nj") if options.skip_unchanged else sql.SQL("true")
     return {
         # Only for the header comment: printable characters, so no name can end the comment.
@@ -76,9 +115,9 @@ def capture_parts(
         "image_of_o": _image("o", options),
         "key_of_nj": _key("nj", key),
         "key_of_oj": _key("oj", key),
-        "old_values": sql.SQL("warden.audit_old_values(a.oj, b.nj)"),
+        "update_static": update(sql.SQL("sid, ctx, tid, at_")),
+        "update_dynamic": sql.Literal(update(sql.SQL("$1, $2, $3, $4")).as_string(None)),
         "old_values_row": sql.SQL("warden.audit_old_values(oj, nj)"),
-        "changed": changed,
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,
     }

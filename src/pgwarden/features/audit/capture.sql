@@ -33,14 +33,13 @@ begin
     elsif tg_op = 'UPDATE' then
         -- Old and new transition tables hold the rows in the same order, which pairs them
         -- even when the statement changed keys (shifts, swaps, cross-partition moves).
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
-                                         old_key, old_row, new_row)
-        select sid, ctx, tid, 'U', at_, k.nk, nullif(k.ok, k.nk), {old_values}, b.nj
-          from (select row_number() over () as i, {image_of_o} as oj from old_rows o) a
-          join (select row_number() over () as i, {image_of_n} as nj from new_rows n) b
-            on a.i = b.i
-         cross join lateral (select {key_of_oj} as ok, {key_of_nj} as nk) k
-         where {changed};
+        if exists (select from new_rows offset 64) then
+            -- A big statement is planned for its real size: a plan cached from a small one
+            -- would pair the rows with a nested loop, quadratic in the number of rows.
+            execute {update_dynamic} using sid, ctx, tid, at_;
+        else
+            {update_static};
+        end if;
     elsif tg_op = 'DELETE' then
         insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
                                          old_row)

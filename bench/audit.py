@@ -1,0 +1,601 @@
+"""Audit overhead: pgbench's TPC-B-like workload with and without ``audit = true`` on all four
+pgbench tables, side by side in one run, plus a bulk UPDATE, INSERT ... SELECT and COPY of 1M
+rows, audit storage per event, one-row history and whole-table as-of latency.
+
+Two scratch databases on one server: A = plain ``pgbench -i -s N``, B = the same with pgwarden
+``audit = true`` on pgbench_accounts, _branches, _tellers and _history (which has no primary key:
+pgwarden says how it identifies its rows). Timed work alternates between A and B.
+
+.venv/bin/python bench/audit.py                  # on a throwaway embedded server
+.venv/bin/python bench/audit.py --dsn postgresql://postgres@127.0.0.1:5432/postgres
+.venv/bin/python bench/audit.py --quick          # smoke test (< 2 minutes)
+.venv/bin/python bench/audit.py --explain        # also print the capture's plans (auto_explain)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import (
+    load,
+    machine,
+    percentile,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+    timed,
+)
+from pgwarden import Warden
+from pgwarden.server import bin_path
+from pgwarden.spec import parse_spec
+
+PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"]
+ANCHOR_TPS = "supa_audit 0.37x; audit-trigger 0.62-0.72x"
+ANCHOR_UPDATE = "supa_audit ~20x; audit-trigger ~6.7x"
+
+
+@dataclass(frozen=True)
+class Config:
+    scale: int
+    seconds: int
+    rounds: int
+    update_rows: int
+    update_repeat: int
+    bulk_rows: int
+    bulk_repeat: int
+    history_calls: int
+    as_of_repeat: int
+
+    @property
+    def accounts(self) -> int:
+        return self.scale * 100_000
+
+
+@dataclass
+class Store:
+    """Size of pgwarden's audit store at one moment."""
+
+    events: int
+    contexts: int
+    events_heap: int
+    events_indexes: int
+    contexts_total: int
+
+    @property
+    def total(self) -> int:
+        return self.events_heap + self.events_indexes + self.contexts_total
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def secs(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def ratio(b: float, a: float) -> str:
+    return f"{b / a:.2f}x" if a else "n/a"
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+def checkpoint(url: str) -> None:
+    """Start timed work with no dirty pages left by the previous step (either database's)."""
+    with connect(url) as conn:
+        conn.execute("checkpoint")
+
+
+def pgbench(url: str, *args: str) -> str:
+    exe = bin_path() / "pgbench"
+    done = subprocess.run([str(exe), *args, url], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def store(url: str) -> Store:
+    with connect(url) as conn:
+        row = conn.execute(
+            "select (select count(*) from warden.audit_events),"
+            " (select count(*) from warden.audit_contexts),"
+            " pg_table_size('warden.audit_events'), pg_indexes_size('warden.audit_events'),"
+            " pg_total_relation_size('warden.audit_contexts')"
+        ).fetchone()
+    assert row is not None
+    return Store(*row)
+
+
+def audit_spec(tables: list[str]) -> str:
+    return "".join(f'[tables."public.{t}"]\naudit = true\n\n' for t in tables)
+
+
+def bulk_tables(cfg: Config) -> list[str]:
+    return [f"bulk_{kind}_{i}" for kind in ("insert", "copy") for i in range(cfg.bulk_repeat)]
+
+
+# -- setup ---------------------------------------------------------------------------------
+
+
+def setup(a: str, b: str, cfg: Config) -> list[str]:
+    """pgbench -i on both databases, the bulk-load targets, and audit on B. Returns notes."""
+    notes = []
+    for url in (a, b):
+        start = time.perf_counter()
+        pgbench(url, "-i", "-q", "-s", str(cfg.scale))
+        notes.append(f"pgbench -i -s {cfg.scale}: {secs(time.perf_counter() - start)}")
+        with connect(url) as conn:
+            for table in bulk_tables(cfg):
+                conn.execute(f"create table {table} (id bigint primary key, v int, t text)")
+    with Warden(b, spec=parse_spec(audit_spec(PGBENCH_TABLES + bulk_tables(cfg)))) as warden:
+        start = time.perf_counter()
+        result = warden.apply()
+        took = time.perf_counter() - start
+    notes.append(f"pgwarden apply (audit on {4 + len(bulk_tables(cfg))} tables): {secs(took)}")
+    for change in result.applied:
+        if change.description.startswith("audit registration of public.pgbench_history"):
+            notes.append(f"pgwarden plan: {change.description}")
+    return notes
+
+
+# -- (1) TPC-B-like TPS ----------------------------------------------------------------------
+
+
+def tps_round(url: str, seconds: int) -> tuple[float, float]:
+    # What pgbench does before a run, except truncating pgbench_history (that would make B
+    # record every history row as a deletion): done here, outside the timed run, on both.
+    with connect(url) as conn:
+        conn.execute("vacuum pgbench_branches")
+        conn.execute("vacuum pgbench_tellers")
+    checkpoint(url)
+    out = pgbench(url, "-n", "-c", "4", "-j", "2", "-T", str(seconds))
+    tps = re.search(r"^tps = ([\d.]+)", out, re.M)
+    lat = re.search(r"^latency average = ([\d.]+) ms", out, re.M)
+    if tps is None or lat is None:
+        raise SystemExit(f"cannot read pgbench's output:\n{out}")
+    return float(tps.group(1)), float(lat.group(1))
+
+
+def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
+    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+    for i in range(cfg.rounds):
+        for name, url in (("A", a), ("B", b)):
+            runs[name].append(tps_round(url, cfg.seconds))
+            print(
+                f"  round {i + 1} {name}: {runs[name][-1][0]:.0f} tps", file=sys.stderr, flush=True
+            )
+    tps = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+    lat = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    rounds = {k: ", ".join(f"{r[0]:.0f}" for r in v) for k, v in runs.items()}
+    return [
+        [
+            f"TPS, median of {cfg.rounds} rounds (A/B/A/B...)",
+            f"{tps['A']:.0f} ({rounds['A']})",
+            f"{tps['B']:.0f} ({rounds['B']})",
+            ratio(tps["B"], tps["A"]),
+            "≥ 0.90x",
+            ANCHOR_TPS,
+        ],
+        [
+            "latency average, median",
+            f"{lat['A']:.2f} ms",
+            f"{lat['B']:.2f} ms",
+            ratio(lat["B"], lat["A"]),
+            "",
+            "",
+        ],
+    ]
+
+
+# -- (2) bulk UPDATE -------------------------------------------------------------------------
+
+
+def bench_update(a: str, b: str, cfg: Config) -> tuple[list[list[str]], dt.datetime]:
+    stmt = f"update pgbench_accounts set abalance = abalance + 1 where aid <= {cfg.update_rows}"
+    with connect(b) as conn:
+        before = scalar(conn, "select clock_timestamp()")
+    times: dict[str, list[float]] = {"A": [], "B": []}
+    for i in range(cfg.update_repeat):
+        order = [("A", a), ("B", b)] if i % 2 == 0 else [("B", b), ("A", a)]
+        for name, url in order:
+            checkpoint(url)
+            with connect(url) as conn:
+                times[name].append(timed(lambda c=conn: c.execute(stmt)))
+                conn.execute("vacuum pgbench_accounts")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    every = {k: ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()}
+    rows = [
+        [
+            f"UPDATE {cfg.update_rows:,} rows of pgbench_accounts, median of {cfg.update_repeat}",
+            f"{secs(med['A'])} ({every['A']})",
+            f"{secs(med['B'])} ({every['B']})",
+            ratio(med["B"], med["A"]),
+            "≤ 2.5x",
+            ANCHOR_UPDATE,
+        ]
+    ]
+    return rows, before
+
+
+# -- (3, 4) INSERT ... SELECT and COPY -------------------------------------------------------
+
+
+def copy_data(rows: int) -> list[bytes]:
+    chunk, out = 50_000, []
+    for start in range(1, rows + 1, chunk):
+        end = min(start + chunk, rows + 1)
+        out.append("".join(f"{i}\t{i % 1000}\t{i:032x}\n" for i in range(start, end)).encode())
+    return out
+
+
+def bench_bulk(a: str, b: str, cfg: Config) -> list[list[str]]:
+    data = copy_data(cfg.bulk_rows)
+    insert = (
+        "insert into {} (id, v, t) select g, g % 1000, md5(g::text) "
+        f"from generate_series(1, {cfg.bulk_rows}) g"
+    )
+
+    def do_insert(url: str, table: str) -> float:
+        with connect(url) as conn:
+            return timed(lambda: conn.execute(insert.format(table)))
+
+    def do_copy(url: str, table: str) -> float:
+        with connect(url) as conn:
+
+            def run() -> None:
+                with conn.cursor() as cur, cur.copy(f"copy {table} (id, v, t) from stdin") as cp:
+                    for block in data:
+                        cp.write(block)
+
+            return timed(run)
+
+    rows = []
+    for kind, fn in (("insert", do_insert), ("copy", do_copy)):
+        times: dict[str, list[float]] = {"A": [], "B": []}
+        for i in range(cfg.bulk_repeat):
+            order = [("A", a), ("B", b)] if i % 2 == 0 else [("B", b), ("A", a)]
+            for name, url in order:
+                checkpoint(url)
+                times[name].append(fn(url, f"bulk_{kind}_{i}"))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        label = (
+            f"INSERT ... SELECT {cfg.bulk_rows:,} rows"
+            if kind == "insert"
+            else f"COPY FROM STDIN {cfg.bulk_rows:,} rows"
+        )
+        every = {k: ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()}
+        rows.append(
+            [
+                f"{label} into an empty (id bigint pk, v int, t text), median of {cfg.bulk_repeat}",
+                f"{secs(med['A'])} ({every['A']})",
+                f"{secs(med['B'])} ({every['B']})",
+                ratio(med["B"], med["A"]),
+                f"{cfg.bulk_rows / med['B']:,.0f} rows/s audited",
+            ]
+        )
+    return rows
+
+
+# -- (5) storage ------------------------------------------------------------------------------
+
+
+def storage_row(phase: str, before: Store, after: Store) -> list[str]:
+    events = after.events - before.events
+    contexts = after.contexts - before.contexts
+    heap = after.events_heap - before.events_heap
+    idx = after.events_indexes - before.events_indexes
+    ctx = after.contexts_total - before.contexts_total
+    total = after.total - before.total
+
+    def per(n: int) -> str:
+        return f"{n / events:.0f}" if events else "n/a"
+
+    return [
+        phase,
+        f"{events:,}",
+        f"{contexts:,}",
+        f"{total / 2**20:.1f} MiB",
+        per(heap),
+        per(idx),
+        per(ctx),
+        per(total),
+    ]
+
+
+# -- (6) history, (7) as-of -----------------------------------------------------------------
+
+
+def bench_history(b: str, cfg: Config, key: int) -> list[list[str]]:
+    query = "select * from warden.history(%s, %s::jsonb)"
+    params = ("public.pgbench_accounts", f"[{key}]")
+    samples = []
+    with connect(b) as conn:
+        versions = len(conn.execute(query, params, prepare=True).fetchall())
+        for _ in range(cfg.history_calls):
+            start = time.perf_counter()
+            conn.execute(query, params, prepare=True).fetchall()
+            samples.append(time.perf_counter() - start)
+        plan = conn.execute("explain (analyze, buffers) " + query, params).fetchall()
+    api = []
+    with Warden(b) as warden:
+        for _ in range(20):
+            start = time.perf_counter()
+            warden.history("public.pgbench_accounts", key)
+            api.append(time.perf_counter() - start)
+    timing = [line for (line,) in plan if "Execution Time" in line]
+    return [
+        [
+            f"SQL warden.history('public.pgbench_accounts', '[{key}]'), "
+            f"{versions} versions, {cfg.history_calls} calls, one connection",
+            ms(percentile(samples, 50)),
+            ms(percentile(samples, 95)),
+            "≤ 1 ms",
+            timing[0].strip() if timing else "",
+        ],
+        [
+            "Python Warden.history(...) (opens a connection per call), 20 calls",
+            ms(percentile(api, 50)),
+            ms(percentile(api, 95)),
+            "",
+            "",
+        ],
+    ]
+
+
+def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def bench_as_of(b: str, cfg: Config, before: dt.datetime) -> list[list[str]]:
+    query = "select count(*) from warden.as_of(null::public.pgbench_accounts, %s)"
+    with connect(b) as conn:
+        recent = scalar(conn, "select clock_timestamp()")
+        n = scalar(conn, "select count(*) from pgbench_accounts")
+        plain = timed(lambda: scalar(conn, "select count(*) from pgbench_accounts"), repeat=3)
+        out = [[f"plain count(*) from pgbench_accounts ({n:,} rows)", secs(plain), "", "", ""]]
+        for label, at in (("before the bulk UPDATEs", before), ("recent", recent)):
+            events, later = conn.execute(
+                "select count(*), count(*) filter (where at > %s) from warden.audit_events"
+                " where table_id = warden.audit_table_id('public.pgbench_accounts')",
+                (at,),
+            ).fetchone() or (0, 0)
+            counts: list[int] = []
+            took = timed(
+                lambda at=at, c=counts: c.append(scalar(conn, query, (at,))),
+                repeat=cfg.as_of_repeat,
+            )
+            out.append(
+                [
+                    f"count(*) from as_of(null::public.pgbench_accounts, {label}), "
+                    f"median of {cfg.as_of_repeat}",
+                    secs(took),
+                    f"{counts[0]:,}",
+                    f"{events:,} events of the table, {later:,} after that time",
+                    "≤ 2 s",
+                ]
+            )
+    return out
+
+
+# -- --explain: the capture's plans, from auto_explain ---------------------------------------
+
+
+def _query_of(plan: str) -> str:
+    """The query text of one auto_explain report (up to its parameters or its plan)."""
+    lines = plan.splitlines()[1:]
+    text = []
+    for line in lines:
+        if line.startswith("Query Parameters:") or (not line[:1].isspace() and "(cost=" in line):
+            break
+        text.append(line)
+    return "\n".join(text).strip()
+
+
+def print_plans(title: str, notices: list[str]) -> None:
+    """auto_explain reports grouped by query: calls, total time, the slowest one's plan."""
+    groups: dict[str, list[tuple[float, str]]] = {}
+    for notice in notices:
+        took = re.match(r"duration: ([\d.]+) ms", notice)
+        groups.setdefault(_query_of(notice), []).append(
+            (float(took.group(1)) if took else 0.0, notice)
+        )
+    print(f"\n{title}\n\n```")
+    for reports in groups.values():
+        slowest = max(reports, key=lambda r: r[0])
+        total = sum(r[0] for r in reports)
+        print(f"-- {len(reports)} call(s), {total:.1f} ms in all; the slowest:")
+        print(slowest[1].rstrip() + "\n")
+    print("```")
+
+
+def explain(b: str, cfg: Config, before: dt.datetime) -> None:
+    """What auto_explain reports (analyze, nested statements) for one audited bulk UPDATE
+    (rolled back), one history call and the as-of query. Needs a superuser (LOAD). Timings
+    include auto_explain's own instrumentation, which is heavy for per-row nested calls."""
+    notices: list[str] = []
+    with connect(b) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        for setting in (
+            "load 'auto_explain'",
+            "set auto_explain.log_min_duration = 0",
+            "set auto_explain.log_analyze = on",
+            "set auto_explain.log_buffers = on",
+            "set auto_explain.log_nested_statements = on",
+            "set auto_explain.log_level = notice",
+            "set client_min_messages = notice",
+        ):
+            conn.execute(setting)
+        rows = min(cfg.update_rows, 20_000)  # one report per row for per-row nested calls
+        steps = [
+            (
+                f"auto_explain of one audited UPDATE of {rows:,} rows (rolled back)",
+                f"update pgbench_accounts set abalance = abalance + 1 where aid <= {rows}",
+                (),
+            ),
+            (
+                "auto_explain of warden.history('public.pgbench_accounts', '[123]')",
+                "select * from warden.history('public.pgbench_accounts', '[123]')",
+                (),
+            ),
+            (
+                "auto_explain of count(*) from as_of(pgbench_accounts, before the bulk UPDATEs)",
+                "select count(*) from warden.as_of(null::public.pgbench_accounts, %s)",
+                (before,),
+            ),
+        ]
+        for title, query, params in steps:
+            notices.clear()
+            with conn.transaction(force_rollback=True):
+                conn.execute(query, params)
+            print_plans(title, notices)
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def two_databases(admin: str) -> Iterator[tuple[str, str]]:
+    with scratch_db(admin) as a, scratch_db(admin) as b:
+        yield a, b
+
+
+def config(args: argparse.Namespace) -> Config:
+    if args.quick:
+        return Config(
+            scale=args.scale or 1,
+            seconds=args.seconds or 5,
+            rounds=args.rounds or 2,
+            update_rows=20_000,
+            update_repeat=3,
+            bulk_rows=100_000,
+            bulk_repeat=1,
+            history_calls=200,
+            as_of_repeat=2,
+        )
+    scale = args.scale or 10
+    return Config(
+        scale=scale,
+        seconds=args.seconds or 60,
+        rounds=args.rounds or 3,
+        update_rows=min(200_000, scale * 100_000),
+        update_repeat=3,
+        bulk_rows=1_000_000,
+        bulk_repeat=2,
+        history_calls=200,
+        as_of_repeat=3,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--dsn", help="server to measure on (default: a throwaway embedded one)")
+    parser.add_argument("--scale", type=int, help="pgbench -s (default 10; --quick: 1)")
+    parser.add_argument("--seconds", type=int, help="pgbench -T per round (default 60)")
+    parser.add_argument("--rounds", type=int, help="TPS rounds per variant (default 3, min 2)")
+    parser.add_argument("--quick", action="store_true", help="small and short: a smoke test")
+    parser.add_argument("--explain", action="store_true", help="print the capture's plans")
+    args = parser.parse_args()
+    cfg = config(args)
+    command = shlex.join([".venv/bin/python", "bench/audit.py", *sys.argv[1:]])
+    started = time.perf_counter()
+    print(f"command: `{command}`")
+    print(f"machine: {machine()}; load average at start {load()}")
+    with server_url(args.dsn) as admin:
+        print(f"server: {server_version(admin)}")
+        print(
+            f"workload: pgbench -s {cfg.scale} ({cfg.accounts:,} accounts), built-in TPC-B-like, "
+            f"-c 4 -j 2 -T {cfg.seconds}, simple protocol; A = no audit, B = audit = true on the "
+            "4 pgbench tables"
+        )
+        with two_databases(admin) as (a, b):
+            for note in setup(a, b, cfg):
+                print(f"- {note}")
+            s0 = store(b)
+            print("running TPS rounds...", file=sys.stderr, flush=True)
+            tps = bench_tps(a, b, cfg)
+            s1 = store(b)
+            print("running bulk UPDATEs...", file=sys.stderr, flush=True)
+            update, before = bench_update(a, b, cfg)
+            s2 = store(b)
+            print("history / as-of...", file=sys.stderr, flush=True)
+            history = bench_history(b, cfg, key=123)
+            as_of = bench_as_of(b, cfg, before)
+            print("INSERT ... SELECT / COPY...", file=sys.stderr, flush=True)
+            s3 = store(b)
+            bulk = bench_bulk(a, b, cfg)
+            s4 = store(b)
+
+            header = ["measure", "A: no audit", "B: audit", "B/A", "goal", "anchors"]
+            print_table("(1) TPC-B-like throughput, 4 clients", header, tps)
+            print_table("(2) Bulk UPDATE (VACUUM and CHECKPOINT between runs)", header, update)
+            print_table(
+                "(3, 4) Bulk loads (CHECKPOINT before each)",
+                ["measure", "A: no audit", "B: audit", "B/A", "audited rate"],
+                bulk,
+            )
+            print_table(
+                "(5) Audit storage: growth of warden.audit_events + audit_contexts "
+                "(pg_total_relation_size), bytes per event",
+                [
+                    "phase",
+                    "events",
+                    "contexts",
+                    "growth",
+                    "events heap+toast",
+                    "events indexes",
+                    "contexts",
+                    "total",
+                ],
+                [
+                    storage_row(f"TPS rounds ({cfg.rounds} x {cfg.seconds} s)", s0, s1),
+                    storage_row(
+                        f"bulk UPDATEs ({cfg.update_repeat} x {cfg.update_rows:,} rows)", s1, s2
+                    ),
+                    storage_row(
+                        f"INSERT ... SELECT + COPY ({2 * cfg.bulk_repeat} x "
+                        f"{cfg.bulk_rows:,} rows)",
+                        s3,
+                        s4,
+                    ),
+                    storage_row("whole store at the end", Store(0, 0, 0, 0, 0), s4),
+                ],
+            )
+            print_table(
+                "(6) History of one row, after the workload",
+                ["measure", "p50", "p95", "goal", "one EXPLAIN ANALYZE"],
+                history,
+            )
+            print_table(
+                "(7) Table as of a time (B)",
+                ["measure", "time", "rows", "history of the table", "goal"],
+                as_of,
+            )
+            if args.explain:
+                explain(b, cfg, before)
+    print(f"\nload average at end {load()}; total run {secs(time.perf_counter() - started)}")
+
+
+if __name__ == "__main__":
+    main()

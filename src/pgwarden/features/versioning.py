@@ -1,0 +1,82 @@
+"""``versioning``: every version of every row, as a view of the table's own columns.
+
+Needs ``audit`` on the same table (versions are read from its events; nothing else is
+written). Creates ``<schema>.<table>__versions``: one row per version with ``version``,
+``valid_from`` / ``valid_to``, ``op``, ``actor``, ``reason``, ``txid`` and the table's columns
+as they were (NULL after a delete). Row history, time travel and revert work through
+``warden.history()``, ``warden.as_of()`` and :class:`pgwarden.Warden` for any audited table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar
+
+from psycopg import sql
+
+from pgwarden.catalog import Table
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.errors import FeatureNotApplicable
+from pgwarden.features._base import Feature, PlanContext
+from pgwarden.spec import FeatureOptions
+
+SUFFIX = "__versions"
+
+
+class VersioningOptions(FeatureOptions):
+    view: bool = True
+    """Create the ``<table>__versions`` view."""
+
+
+class Versioning(Feature):
+    name = "versioning"
+    summary = "row versions and validity ranges (a <table>__versions view); needs audit"
+    options: ClassVar[type[FeatureOptions]] = VersioningOptions
+
+    def objects(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[DesiredObject]:
+        assert isinstance(options, VersioningOptions)
+        declared = ctx.spec.tables.get(table.name)
+        if declared is None or "audit" not in declared.features:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                "versions are read from the audit trail: declare audit = true for this table too",
+            )
+        if not options.view:
+            return []
+        name = table.name.name + SUFFIX
+        if len(name.encode()) > 63:
+            raise FeatureNotApplicable(
+                str(table.name), self.name, f"the view name {name!r} is longer than 63 bytes"
+            )
+        ref = ObjectRef("view", table.name.schema, name)
+        view = sql.Identifier(table.name.schema, name)
+        # The column list is part of the definition: a table change replaces the view.
+        shape = hashlib.sha1(",".join(table.column_names).encode()).hexdigest()[:12]
+        return [
+            DesiredObject(
+                ref=ref,
+                feature=self.name,
+                table=table.name,
+                create=sql.SQL(
+                    "CREATE VIEW {view} AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
+                    "v.actor, v.tenant, v.reason, v.request_id, v.txid, v.event_id, v.row_key, "
+                    "(jsonb_populate_record(NULL::{table}, v.row_data)).* "
+                    "FROM warden.versions(warden.audit_table_id({name})) v; "
+                    "COMMENT ON VIEW {view} IS {comment}"
+                ).format(
+                    view=view,
+                    table=table.name.ident,
+                    name=sql.Literal(table.name.regclass_text),
+                    comment=sql.Literal(
+                        f"Every version of every row of {table.name}, from its audit trail "
+                        f"(pgwarden versioning; columns {shape})."
+                    ),
+                ),
+                drop=sql.SQL("DROP VIEW IF EXISTS {}").format(view),
+                description=f"view {table.name.schema}.{name} of every version of {table.name}",
+                lock=Lock("ACCESS SHARE", table.name),
+            )
+        ]

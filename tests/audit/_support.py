@@ -1,0 +1,49 @@
+"""Helpers shared by the audit tests: apply a declaration, read the raw event store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pgwarden import Warden
+
+
+def applied(make_warden: Callable[..., Warden], spec: str, **kw: Any) -> Warden:
+    """A Warden for ``spec``, applied; its next plan is empty."""
+    warden = make_warden(spec, **kw)
+    warden.apply()
+    assert warden.plan().empty
+    return warden
+
+
+def events(conn: psycopg.Connection[Any], table: str | None = None) -> list[dict[str, Any]]:
+    """Raw audit events with their context, oldest first (optionally of one table)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "select e.event_id, e.statement_id, e.op, e.row_key, e.old_key, e.old_row, "
+            "e.new_row, t.schema_name || '.' || t.table_name as table_name, "
+            "c.context_id, c.txid::text::bigint as txid, c.actor, c.tenant, c.reason, "
+            "c.request_id, c.login_role, c.acting_role, c.client_addr, c.application_name "
+            "from warden.audit_events e "
+            "join warden.audit_contexts c using (context_id) "
+            "left join warden.audit_tables t using (table_id) "
+            "where %(table)s::text is null "
+            "   or e.table_id = warden.audit_table_id(%(table)s::text) "
+            "order by e.event_id",
+            {"table": table},
+        ).fetchall()
+
+
+def now(conn: psycopg.Connection[Any]) -> dt.datetime:
+    """The server's clock (a time strictly between the commits before and after it)."""
+    row = conn.execute("select clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def rows(conn: psycopg.Connection[Any], query: str, *params: Any) -> list[tuple[Any, ...]]:
+    return conn.execute(query, params).fetchall()
