@@ -42,7 +42,9 @@ def build_plan(
         scope = set(only)
         ledger = {k: o for k, o in ledger.items() if o.table in scope}
         spec = replace(spec, tables={n: t for n, t in spec.tables.items() if n in scope})
-    desired = desired_objects(spec, catalog, features, owned=frozenset(ledger))
+    used = {name for t in spec.tables.values() for name in t.features}
+    state = {name: features[name].prepare(conn) for name in sorted(used)}
+    desired = desired_objects(spec, catalog, features, owned=frozenset(ledger), state=state)
     changes: list[Change] = []
     for key, obj in desired.items():
         change = _compare(conn, obj, ledger.get(key))
@@ -76,11 +78,12 @@ def desired_objects(
     features: Mapping[str, Feature],
     *,
     owned: frozenset[str] = frozenset(),
+    state: Mapping[str, Any] | None = None,
 ) -> dict[str, DesiredObject]:
     """Every object the declared features need, keyed by identity; checks the tables exist."""
     from pgwarden.features import PlanContext
 
-    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned)
+    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state or {}))
     desired: dict[str, DesiredObject] = {}
     for table_spec in spec.tables.values():
         table = catalog.get(table_spec.name)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import psycopg
 from psycopg import sql
 
 from pgwarden.catalog import Catalog, Table
@@ -22,6 +23,8 @@ class PlanContext:
     spec: Spec
     owned: frozenset[str] = frozenset()
     """Keys of the objects pgwarden owns already (see ``ObjectRef.key``)."""
+    state: dict[str, Any] = field(default_factory=dict)
+    """What each feature's :meth:`Feature.prepare` read, by feature name."""
 
     def owns(self, ref: ObjectRef) -> bool:
         """True when pgwarden created this object (so it is not the user's to adopt)."""
@@ -39,6 +42,11 @@ class Feature(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     options: ClassVar[type[FeatureOptions]]
+
+    def prepare(self, conn: psycopg.Connection[Any]) -> Any:
+        """Read what this feature keeps in pgwarden's own tables before planning (runs once
+        per plan; the result is ``ctx.state[name]``). Reads only; default: nothing."""
+        return None
 
     @abstractmethod
     def objects(

@@ -4,11 +4,10 @@
 -- removals before additions inside a statement), one per changed row. Row images are jsonb so
 -- that history stays readable whatever happens to the table's columns later.
 
-create sequence warden.audit_context_seq;
 create sequence warden.audit_statement_seq;
 
 create table warden.audit_tables (
-    table_id      int generated always as identity primary key,
+    table_id      int primary key,
     relid         oid unique,
     schema_name   text not null,
     table_name    text not null,
@@ -18,12 +17,13 @@ create table warden.audit_tables (
     dropped_at    timestamptz
 );
 comment on table warden.audit_tables is
-    'Every table pgwarden audits or has audited. relid is NULL once the table is dropped; its '
-    'events stay. key_columns identify a row (NULL: the whole row is its identity).';
+    'Every table pgwarden audits or has audited; its events stay when the table goes. '
+    'table_id is chosen at plan time and compiled into the capture function (nothing a '
+    'session can set changes it). key_columns identify a row (NULL: the whole row).';
 
 create table warden.audit_contexts (
-    context_id       bigint primary key,
     txid             xid8 not null,
+    context_seq      smallint not null,
     tx_started_at    timestamptz not null,
     actor            text,
     tenant           text,
@@ -33,17 +33,19 @@ create table warden.audit_contexts (
     acting_role      text not null,
     client_addr      inet,
     application_name text,
-    backend_pid      int not null
+    backend_pid      int not null,
+    primary key (txid, context_seq)
 );
-create index audit_contexts_txid on warden.audit_contexts (txid);
 comment on table warden.audit_contexts is
     'Who, why and from where, once per audited transaction (pgwarden.actor/tenant/reason/'
-    'request_id settings, roles, client address, application).';
+    'request_id settings, roles, client address, application). Keyed by the transaction id '
+    'itself, so a session can never file its changes under another transaction''s context.';
 
 create table warden.audit_events (
     event_id     bigint generated always as identity,
     statement_id bigint not null,
-    context_id   bigint not null,
+    txid         xid8 not null,
+    context_seq  smallint not null,
     table_id     int not null,
     op           "char" not null check (op in ('I', 'U', 'D', 'T')),
     at           timestamptz not null,
@@ -63,9 +65,9 @@ create index audit_events_row on warden.audit_events (table_id, row_key, stateme
 create index audit_events_old_key on warden.audit_events (table_id, old_key, statement_id)
     where old_key is not null;
 create index audit_events_feed on warden.audit_events using brin (event_id);
-create index audit_events_context on warden.audit_events (context_id);
+create index audit_events_txid on warden.audit_events (txid, event_id);
 
 -- Append-only: only the owner of the warden schema writes; capture runs as that owner
 -- (SECURITY DEFINER trigger functions), so application roles need no privilege here at all.
 revoke all on warden.audit_tables, warden.audit_contexts, warden.audit_events from public;
-revoke all on sequence warden.audit_context_seq, warden.audit_statement_seq from public;
+revoke all on sequence warden.audit_statement_seq from public;

@@ -43,13 +43,13 @@ $$;
 create function warden.audit_facts(p_table_id int, p_key jsonb default null)
 returns table (
     row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
-    context_id bigint, present_before boolean, row_before jsonb,
+    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
     present_after boolean, row_after jsonb
 )
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
-    select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.context_id,
+    select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
            x.present_before, x.row_before, x.present_after, x.row_after
       from warden.audit_events e
      cross join lateral (values
@@ -196,8 +196,9 @@ as $$
                array(select k from jsonb_object_keys(f.row_after || f.row_before) k
                       where f.row_after -> k is distinct from f.row_before -> k order by k)
            end,
-           c.actor, c.tenant, c.reason, c.request_id, c.txid, f.event_id
-      from f left join warden.audit_contexts c on c.context_id = f.context_id
+           c.actor, c.tenant, c.reason, c.request_id, f.txid, f.event_id
+      from f left join warden.audit_contexts c
+        on c.txid = f.txid and c.context_seq = f.context_seq
      order by 1
 $$;
 

@@ -13,20 +13,20 @@ declare
     rel regclass;
     undone int := 0;
 begin
-    if not exists (select 1 from warden.audit_contexts c where c.txid = p_txid) then
+    if not exists (select 1 from warden.audit_events e where e.txid = p_txid) then
         raise exception 'pgwarden: transaction % changed no audited row', p_txid
             using errcode = 'no_data_found';
     end if;
     -- A later change to a row this transaction touched would be silently overwritten.
-    select t.schema_name || '.' || t.table_name as tbl, later.row_key, lc.txid
+    select t.schema_name || '.' || t.table_name as tbl, later.row_key, later.txid
       into conflict
       from warden.audit_events e
-      join warden.audit_contexts c on c.context_id = e.context_id and c.txid = p_txid
       join warden.audit_tables t on t.table_id = e.table_id
       join warden.audit_events later
         on later.table_id = e.table_id and later.statement_id > e.statement_id
        and (later.row_key in (e.row_key, e.old_key) or later.old_key in (e.row_key, e.old_key))
-      join warden.audit_contexts lc on lc.context_id = later.context_id and lc.txid <> p_txid
+       and later.txid <> p_txid
+     where e.txid = p_txid
      limit 1;
     if found then
         raise exception 'pgwarden: cannot revert transaction %: row % of % was changed later by transaction %',
@@ -34,17 +34,14 @@ begin
             using errcode = 'serialization_failure',
                   hint = 'revert the later transaction first, or revert the row to a time instead';
     end if;
-    if exists (select 1 from warden.audit_events e
-                 join warden.audit_contexts c on c.context_id = e.context_id
-                where c.txid = p_txid and e.op = 'T') then
+    if exists (select 1 from warden.audit_events e where e.txid = p_txid and e.op = 'T') then
         raise exception 'pgwarden: cannot revert transaction %: it truncated a table', p_txid;
     end if;
     for ev in
         select e.*, t.relid
           from warden.audit_events e
-          join warden.audit_contexts c on c.context_id = e.context_id
           join warden.audit_tables t on t.table_id = e.table_id
-         where c.txid = p_txid
+         where e.txid = p_txid
          order by e.statement_id desc, e.event_id desc
     loop
         if ev.relid is null then
@@ -87,16 +84,17 @@ returns table (
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
-    select e.event_id, c.txid, e.at, t.schema_name || '.' || t.table_name, e.op, e.row_key,
+    select e.event_id, e.txid, e.at, t.schema_name || '.' || t.table_name, e.op, e.row_key,
            e.old_key, e.old_row, e.new_row, c.actor, c.tenant, c.reason, c.request_id
-      from warden.audit_contexts c
-      join warden.audit_events e on e.context_id = c.context_id
+      from warden.audit_events e
       join warden.audit_tables t on t.table_id = e.table_id
-     where c.txid >= p_after_txid
-       and (c.txid > p_after_txid or e.event_id > p_after_event)
-       and c.txid < pg_snapshot_xmin(pg_current_snapshot())
+      left join warden.audit_contexts c
+        on c.txid = e.txid and c.context_seq = e.context_seq
+     where e.txid >= p_after_txid
+       and (e.txid > p_after_txid or e.event_id > p_after_event)
+       and e.txid < pg_snapshot_xmin(pg_current_snapshot())
        and (p_table_id is null or e.table_id = p_table_id)
-     order by c.txid, e.event_id
+     order by e.txid, e.event_id
      limit p_limit
 $$;
 

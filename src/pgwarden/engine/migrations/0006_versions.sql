@@ -16,9 +16,10 @@ as $$
            case f.op when 'I' then 'insert' when 'D' then 'delete'
                      else case when f.present_after then 'update' else 'update (key moved away)' end
            end,
-           f.row_after, c.actor, c.tenant, c.reason, c.request_id, c.txid, f.event_id
+           f.row_after, c.actor, c.tenant, c.reason, c.request_id, f.txid, f.event_id
       from warden.audit_facts(p_table_id) f
-      left join warden.audit_contexts c on c.context_id = f.context_id
+      left join warden.audit_contexts c
+        on c.txid = f.txid and c.context_seq = f.context_seq
     window w as (partition by f.row_key order by f.statement_id, f.phase, f.event_id)
 $$;
 

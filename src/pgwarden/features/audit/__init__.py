@@ -15,8 +15,9 @@ transaction. What a table gets:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import psycopg
 from psycopg import sql
 
 from pgwarden._names import closest, owned_name
@@ -46,25 +47,45 @@ class Audit(Feature):
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
     options: ClassVar[type[FeatureOptions]] = AuditOptions
 
+    def prepare(self, conn: psycopg.Connection[Any]) -> dict[int, int]:
+        """Existing registrations: table oid -> table_id (and the ids in use, under -1)."""
+        present = conn.execute("select to_regclass('warden.audit_tables') is not null").fetchone()
+        if not present or not present[0]:
+            return {}
+        rows = conn.execute("select relid, table_id from warden.audit_tables").fetchall()
+        found = {int(r[0]): int(r[1]) for r in rows if r[0] is not None}
+        found[-1] = max((int(r[1]) for r in rows), default=0)
+        return found
+
+    def _table_id(self, table: Table, ctx: PlanContext) -> int:
+        # Chosen here and compiled into the capture function: no lookup per statement, and
+        # nothing a session could set to file its changes under another table.
+        known: dict[int, int] = ctx.state.get(self.name) or {}
+        if table.oid in known:
+            return known[table.oid]
+        taken = set(known.values())
+        return table.oid if table.oid not in taken else max(taken | {table.oid}) + 1
+
     def objects(
         self, table: Table, options: FeatureOptions, ctx: PlanContext
     ) -> list[DesiredObject]:
         assert isinstance(options, AuditOptions)
         self._check_columns(table, options)
         key, why = choose_key(table, options)
+        table_id = self._table_id(table, ctx)
         function = ObjectRef(
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
         function_ident = sql.Identifier(function.schema, function.name)
-        found = [self._registration(table, key, why)]
-        found.append(self._function(table, options, key, function, "capture.sql"))
+        found = [self._registration(table, table_id, key, why)]
+        found.append(self._function(table, table_id, options, key, function, "capture.sql"))
         if table.is_partitioned:
             rows_fn = ObjectRef(
                 "function",
                 "warden",
                 owned_name(table.name.schema, table.name.name, suffix="audit_rows"),
             )
-            found.append(self._function(table, options, key, rows_fn, "capture_rows.sql"))
+            found.append(self._function(table, table_id, options, key, rows_fn, "capture_rows.sql"))
             found.append(
                 self._trigger(
                     table,
@@ -107,7 +128,9 @@ class Audit(Feature):
                         str(table.name), self.name, f"{option}: no column {name!r}{hint}"
                     )
 
-    def _registration(self, table: Table, key: tuple[str, ...] | None, why: str) -> DesiredObject:
+    def _registration(
+        self, table: Table, table_id: int, key: tuple[str, ...] | None, why: str
+    ) -> DesiredObject:
         types = [table.column(c).type for c in key] if key else None  # type: ignore[union-attr]
         key_literal = sql.Literal(list(key) if key else None)
         return DesiredObject(
@@ -115,21 +138,22 @@ class Audit(Feature):
             feature=self.name,
             table=table.name,
             create=sql.SQL(
-                "INSERT INTO warden.audit_tables (relid, schema_name, table_name, key_columns, "
-                "key_types) VALUES ({}::regclass, {}, {}, {}::text[], {}::text[]) "
+                "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
+                "key_columns, key_types) VALUES ({}, {}::regclass, {}, {}, {}::text[], {}::text[]) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
                 "key_types = excluded.key_types, dropped_at = NULL"
             ).format(
+                sql.Literal(table_id),
                 sql.Literal(table.name.regclass_text),
                 sql.Literal(table.name.schema),
                 sql.Literal(table.name.name),
                 key_literal,
                 sql.Literal(types),
             ),
+            # Kept linked (same table_id if audit comes back), marked as no longer captured.
             drop=sql.SQL(
-                "UPDATE warden.audit_tables SET relid = NULL, dropped_at = now() "
-                "WHERE relid = to_regclass({})"
+                "UPDATE warden.audit_tables SET dropped_at = now() WHERE relid = to_regclass({})"
             ).format(sql.Literal(table.name.regclass_text)),
             description=f"audit registration of {table.name} ({why})",
         )
@@ -137,6 +161,7 @@ class Audit(Feature):
     def _function(
         self,
         table: Table,
+        table_id: int,
         options: AuditOptions,
         key: tuple[str, ...] | None,
         ref: ObjectRef,
@@ -144,7 +169,9 @@ class Audit(Feature):
     ) -> DesiredObject:
         body = function_body(
             sql_template(_PACKAGE, template),
+            table_id=sql.Literal(table_id),
             context=sql.SQL(sql_template(_PACKAGE, "_context.sql")),
+            context_record=sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
             **capture_parts(table, options, key),
         )
         return DesiredObject(
@@ -153,7 +180,8 @@ class Audit(Feature):
             table=table.name,
             create=sql.SQL(
                 "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
-                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {}"
+                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
+                "SET enable_nestloop = off AS {}"
             ).format(sql.Identifier(ref.schema, ref.name), body),
             drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
                 sql.Identifier(ref.schema, ref.name)

@@ -297,8 +297,7 @@ def changes(
 def position_of(conn: psycopg.Connection[Any], event_id: int) -> tuple[int, int]:
     """The feed position just after event ``event_id`` (for ``--from``)."""
     row = conn.execute(
-        "select c.txid::text::bigint from warden.audit_events e "
-        "join warden.audit_contexts c using (context_id) where e.event_id = %s",
+        "select e.txid::text::bigint from warden.audit_events e where e.event_id = %s",
         (event_id,),
     ).fetchone()
     if row is None:
@@ -328,10 +327,11 @@ def log(
         where.append(sql.SQL("e.at >= %s"))
         params.append(since)
     query = sql.SQL(
-        "select e.event_id, c.txid::text::bigint as txid, e.at, "
+        "select e.event_id, e.txid::text::bigint as txid, e.at, "
         "t.schema_name || '.' || t.table_name as table_name, e.op, e.row_key, e.old_key, "
         "e.old_row, e.new_row, c.actor, c.tenant, c.reason, c.request_id "
-        "from warden.audit_events e join warden.audit_contexts c using (context_id) "
+        "from warden.audit_events e left join warden.audit_contexts c "
+        "on c.txid = e.txid and c.context_seq = e.context_seq "
         "join warden.audit_tables t using (table_id) where {} "
         "order by e.event_id desc limit {}"
     ).format(sql.SQL(" and ").join(where), sql.Literal(limit))

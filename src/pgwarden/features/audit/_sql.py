@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from psycopg import sql
 
 from pgwarden.catalog import Table
@@ -65,32 +63,25 @@ def _key(image: str, key: tuple[str, ...] | None) -> sql.Composable:
 
 def _update_query(
     options: AuditOptions, key: tuple[str, ...] | None, changed: sql.Composable
-) -> Callable[[sql.Composable], sql.Composed]:
-    """The UPDATE capture query, with its four values (statement, context, table, time)
-    given either as PL/pgSQL variables or as ``$n`` parameters for EXECUTE."""
-
-    def query(values: sql.Composable) -> sql.Composed:
-        return sql.SQL(
-            "insert into warden.audit_events (statement_id, context_id, table_id, op, at, "
-            "row_key, old_key, old_row, new_row) "
-            "select v.sid, v.ctx, v.tid, 'U', v.at_, k.nk, nullif(k.ok, k.nk), "
-            "warden.audit_old_values(a.oj, b.nj), b.nj "
-            "from (select {values}) v(sid, ctx, tid, at_), "
-            "(select row_number() over () as i, {image_o} as oj from old_rows o) a "
-            "join (select row_number() over () as i, {image_n} as nj from new_rows n) b "
-            "on a.i = b.i "
-            "cross join lateral (select {key_o} as ok, {key_n} as nk) k "
-            "where {changed}"
-        ).format(
-            values=values,
-            image_o=_image("o", options),
-            image_n=_image("n", options),
-            key_o=_key("oj", key),
-            key_n=_key("nj", key),
-            changed=changed,
-        )
-
-    return query
+) -> sql.Composed:
+    """The UPDATE capture query: pairs old and new rows by their position."""
+    return sql.SQL(
+        "insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, "
+        "row_key, old_key, old_row, new_row) "
+        "select sid, txv, seq, tid, 'U', at_, k.nk, nullif(k.ok, k.nk), "
+        "warden.audit_old_values(a.oj, b.nj), b.nj "
+        "from (select row_number() over () as i, {image_o} as oj from old_rows o) a "
+        "join (select row_number() over () as i, {image_n} as nj from new_rows n) b "
+        "on a.i = b.i "
+        "cross join lateral (select {key_o} as ok, {key_n} as nk) k "
+        "where {changed}"
+    ).format(
+        image_o=_image("o", options),
+        image_n=_image("n", options),
+        key_o=_key("oj", key),
+        key_n=_key("nj", key),
+        changed=changed,
+    )
 
 
 def capture_parts(
@@ -100,9 +91,9 @@ def capture_parts(
     truncate_rows: sql.Composable = sql.SQL("")
     if options.truncate == "rows":
         truncate_rows = sql.SQL(
-            "        insert into warden.audit_events (statement_id, context_id, table_id, op, at,\n"
-            "                                         row_key, old_row)\n"
-            "        select sid, ctx, tid, 'D', at_, {}, s.oj\n"
+            "        insert into warden.audit_events (statement_id, txid, context_seq, table_id,\n"
+            "                                         op, at, row_key, old_row)\n"
+            "        select sid, txv, seq, tid, 'D', at_, {}, s.oj\n"
             "          from (select {} as oj from {} o) s;"
         ).format(_key("oj", key), _image("o", options), table.name.ident)
     changed = sql.SQL("a.oj is distinct from b.nj") if options.skip_unchanged else sql.SQL("true")
@@ -115,8 +106,7 @@ def capture_parts(
         "image_of_o": _image("o", options),
         "key_of_nj": _key("nj", key),
         "key_of_oj": _key("oj", key),
-        "update_static": update(sql.SQL("sid, ctx, tid, at_")),
-        "update_dynamic": sql.Literal(update(sql.SQL("$1, $2, $3, $4")).as_string(None)),
+        "update_static": update,
         "old_values_row": sql.SQL("warden.audit_old_values(oj, nj)"),
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,

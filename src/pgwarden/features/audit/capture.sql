@@ -3,52 +3,52 @@
 -- statement's transition tables, so a bulk UPDATE costs one query, not one call per row.
 declare
     tid int;
-    ctx bigint;
+    txv xid8;
+    seq int;
     sid bigint;
     sig text;
     flag text;
-    xid text;
+    fresh boolean := false;
+    written bigint := 0;
     at_ timestamptz := clock_timestamp();
 begin
-    if tg_op = 'UPDATE' or tg_op = 'INSERT' then
-        if not exists (select from new_rows) then
+    tid := {table_id};
+    if tg_op = 'TRUNCATE' then
+        txv := pg_current_xact_id();
+    else
+        -- No transaction id yet: this statement changed no row, nor did any before it.
+        txv := pg_current_xact_id_if_assigned();
+        if txv is null then
             return null;
         end if;
-    elsif tg_op = 'DELETE' then
-        if not exists (select from old_rows) then
-            return null;
-        end if;
-    end if;
-    select t.table_id into tid from warden.audit_tables t where t.relid = tg_relid;
-    if tid is null then
-        return null;  -- being unregistered: never fail the user's statement over audit
     end if;
 {context}
     sid := nextval('warden.audit_statement_seq');
     if tg_op = 'INSERT' then
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          new_row)
-        select sid, ctx, tid, 'I', at_, {key_of_nj}, s.nj
+        select sid, txv, seq, tid, 'I', at_, {key_of_nj}, s.nj
           from (select {image_of_n} as nj from new_rows n) s;
+        get diagnostics written = row_count;
     elsif tg_op = 'UPDATE' then
         -- Old and new transition tables hold the rows in the same order, which pairs them
-        -- even when the statement changed keys (shifts, swaps, cross-partition moves).
-        if exists (select from new_rows offset 64) then
-            -- A big statement is planned for its real size: a plan cached from a small one
-            -- would pair the rows with a nested loop, quadratic in the number of rows.
-            execute {update_dynamic} using sid, ctx, tid, at_;
-        else
-            {update_static};
-        end if;
+        -- even when the statement changed keys (shifts, swaps, cross-partition moves). The
+        -- function runs with enable_nestloop off, so that a plan cached from a one-row
+        -- statement never pairs a big one with a nested loop (quadratic in rows).
+        {update_static};
+        get diagnostics written = row_count;
     elsif tg_op = 'DELETE' then
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
-        select sid, ctx, tid, 'D', at_, {key_of_oj}, s.oj
+        select sid, txv, seq, tid, 'D', at_, {key_of_oj}, s.oj
           from (select {image_of_o} as oj from old_rows o) s;
+        get diagnostics written = row_count;
     elsif tg_op = 'TRUNCATE' then
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at)
-        values (sid, ctx, tid, 'T', at_);
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at)
+        values (sid, txv, seq, tid, 'T', at_);
 {truncate_rows}
+        written := 1;
     end if;
+{context_record}
     return null;
 end

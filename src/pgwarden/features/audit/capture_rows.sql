@@ -4,30 +4,20 @@
 -- changes made through a partition directly, which statement-level capture would miss.
 declare
     tid int;
-    ctx bigint;
+    txv xid8;
+    seq int;
     sid bigint;
     sig text;
     flag text;
-    xid text;
+    fresh boolean := false;
+    written bigint := 1;
     at_ timestamptz := clock_timestamp();
     oj jsonb;
     nj jsonb;
     ok jsonb;
     nk jsonb;
-    cache text;
 begin
-    -- The trigger lives on the parent and fires on each partition: find the declared
-    -- ancestor once per transaction.
-    cache := 'pgwarden._tid_' || tg_relid;
-    tid := nullif(current_setting(cache, true), '')::int;
-    if tid is null then
-        select t.table_id into tid from pg_catalog.pg_partition_ancestors(tg_relid) a(relid)
-          join warden.audit_tables t on t.relid = a.relid limit 1;
-        if tid is null then
-            return null;
-        end if;
-        perform set_config(cache, tid::text, true);
-    end if;
+    tid := {table_id};
     if tg_op = 'UPDATE' or tg_op = 'DELETE' then
         oj := (select {image_of_o} from (select old.*) o);
         ok := {key_of_oj};
@@ -39,20 +29,22 @@ begin
     if tg_op = 'UPDATE' and not ({changed_row}) then
         return null;
     end if;
+    txv := pg_current_xact_id();
 {context}
     sid := nextval('warden.audit_statement_seq');
     if tg_op = 'INSERT' then
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          new_row)
-        values (sid, ctx, tid, 'I', at_, nk, nj);
+        values (sid, txv, seq, tid, 'I', at_, nk, nj);
     elsif tg_op = 'UPDATE' then
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_key, old_row, new_row)
-        values (sid, ctx, tid, 'U', at_, nk, nullif(ok, nk), {old_values_row}, nj);
+        values (sid, txv, seq, tid, 'U', at_, nk, nullif(ok, nk), {old_values_row}, nj);
     else
-        insert into warden.audit_events (statement_id, context_id, table_id, op, at, row_key,
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
-        values (sid, ctx, tid, 'D', at_, ok, oj);
+        values (sid, txv, seq, tid, 'D', at_, ok, oj);
     end if;
+{context_record}
     return null;
 end
