@@ -177,7 +177,7 @@ KINDS: dict[str, Kind] = {
             "registration",
             25,
             """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
-                          || schema_name || '.' || table_name)
+                          || hidden_columns::text || schema_name || '.' || table_name)
                from warden.audit_tables where relid = to_regclass(%(regclass)s)""",
             or_replace=True,  # its INSERT ... ON CONFLICT DO UPDATE updates in place
             drop_lock=None,

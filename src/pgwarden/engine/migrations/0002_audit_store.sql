@@ -13,13 +13,15 @@ create table warden.audit_tables (
     table_name    text not null,
     key_columns   text[],
     key_types     text[],
+    hidden_columns text[] not null default '{}',
     registered_at timestamptz not null default now(),
     dropped_at    timestamptz
 );
 comment on table warden.audit_tables is
     'Every table pgwarden audits or has audited; its events stay when the table goes. '
     'table_id is chosen at plan time and compiled into the capture function (nothing a '
-    'session can set changes it). key_columns identify a row (NULL: the whole row).';
+    'session can set changes it). key_columns identify a row (NULL: the whole row); '
+    'hidden_columns are excluded or redacted, so never written back by a revert.';
 
 create table warden.audit_contexts (
     txid             xid8 not null,

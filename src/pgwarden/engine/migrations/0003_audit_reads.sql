@@ -212,27 +212,41 @@ as $$
 declare
     tid int := warden.audit_table_id(p_rel::text);
     key_sql text := warden.audit_key_sql(tid, 'c');
-    cols text;
     ins_cols text;
+    upd_cols text;
+    hidden text[] := (select t.hidden_columns from warden.audit_tables t where t.table_id = tid);
     n int;
 begin
     if not p_present then
         execute format('delete from %s c where %s = $1', p_rel, key_sql) using p_key;
         return;
     end if;
-    select string_agg(format('%I = r.%I', a.attname, a.attname), ', ' order by a.attnum),
-           string_agg(format('%I', a.attname), ', ' order by a.attnum)
-      into cols, ins_cols
+    select string_agg(format('%I', a.attname), ', ' order by a.attnum)
+      into ins_cols
       from pg_attribute a
      where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped
-       and a.attgenerated = '' and p_image ? a.attname;
-    if cols is null then
+       and a.attgenerated = '' and p_image ? a.attname
+       and a.attname <> all (hidden);
+    if ins_cols is null then
         raise exception 'pgwarden: no column of % in the recorded image', p_rel;
     end if;
-    execute format(
-        'update %1$s c set %2$s from jsonb_populate_record(null::%1$s, $2) r where %3$s = $1',
-        p_rel, cols, key_sql) using p_key, p_image;
-    get diagnostics n = row_count;
+    -- GENERATED ALWAYS identity columns cannot be SET; they are (part of) the key anyway.
+    select string_agg(format('%I = r.%I', a.attname, a.attname), ', ' order by a.attnum)
+      into upd_cols
+      from pg_attribute a
+     where a.attrelid = p_rel and a.attnum > 0 and not a.attisdropped
+       and a.attgenerated = '' and a.attidentity <> 'a' and p_image ? a.attname
+       and a.attname <> all (hidden);
+    n := 0;
+    if upd_cols is not null then
+        execute format(
+            'update %1$s c set %2$s from jsonb_populate_record(null::%1$s, $2) r where %3$s = $1',
+            p_rel, upd_cols, key_sql) using p_key, p_image;
+        get diagnostics n = row_count;
+    else
+        execute format('select count(*) from %s c where %s = $1', p_rel, key_sql)
+           into n using p_key;
+    end if;
     if n = 0 then
         execute format(
             'insert into %1$s (%2$s) overriding system value select %2$s '

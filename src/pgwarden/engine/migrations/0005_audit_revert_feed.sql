@@ -1,7 +1,9 @@
 -- Reverting a whole transaction, and reading the audit log as an ordered, resumable feed.
 
 -- Undo every change transaction p_txid made, newest first, in the caller's transaction.
--- Refuses (and changes nothing) when a later transaction changed one of the same rows.
+-- Refuses (and changes nothing) when a row it touched is no longer as it left it: reverting
+-- would silently overwrite a later change. (After the later change is itself reverted, the
+-- row is as this transaction left it again, and the revert goes through.)
 create function warden.revert_transaction(p_txid xid8)
 returns table (table_name text, row_key jsonb, action text)
 language plpgsql
@@ -9,34 +11,45 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     ev record;
-    conflict record;
+    st record;
+    current_row jsonb;
     rel regclass;
-    undone int := 0;
 begin
     if not exists (select 1 from warden.audit_events e where e.txid = p_txid) then
         raise exception 'pgwarden: transaction % changed no audited row', p_txid
             using errcode = 'no_data_found';
     end if;
-    -- A later change to a row this transaction touched would be silently overwritten.
-    select t.schema_name || '.' || t.table_name as tbl, later.row_key, later.txid
-      into conflict
-      from warden.audit_events e
-      join warden.audit_tables t on t.table_id = e.table_id
-      join warden.audit_events later
-        on later.table_id = e.table_id and later.statement_id > e.statement_id
-       and (later.row_key in (e.row_key, e.old_key) or later.old_key in (e.row_key, e.old_key))
-       and later.txid <> p_txid
-     where e.txid = p_txid
-     limit 1;
-    if found then
-        raise exception 'pgwarden: cannot revert transaction %: row % of % was changed later by transaction %',
-            p_txid, conflict.row_key, conflict.tbl, conflict.txid
-            using errcode = 'serialization_failure',
-                  hint = 'revert the later transaction first, or revert the row to a time instead';
-    end if;
     if exists (select 1 from warden.audit_events e where e.txid = p_txid and e.op = 'T') then
         raise exception 'pgwarden: cannot revert transaction %: it truncated a table', p_txid;
     end if;
+    for st in
+        with facts as (
+            select e.table_id, x.k, e.statement_id, x.phase, e.event_id, x.present, x.image
+              from warden.audit_events e
+             cross join lateral (values
+                (e.row_key, 1, e.op <> 'D', case when e.op <> 'D' then e.new_row end),
+                (e.old_key, 0, false, null::jsonb)) x(k, phase, present, image)
+             where e.txid = p_txid and x.k is not null
+        )
+        select distinct on (f.table_id, f.k) f.k, f.present, f.image, t.relid,
+               t.hidden_columns, t.schema_name || '.' || t.table_name as tbl
+          from facts f join warden.audit_tables t on t.table_id = f.table_id
+         order by f.table_id, f.k, f.statement_id desc, f.phase desc, f.event_id desc
+    loop
+        if not exists (select 1 from pg_class c where c.oid = st.relid) then
+            raise exception 'pgwarden: cannot revert transaction %: table % no longer exists',
+                p_txid, st.tbl;
+        end if;
+        current_row := warden.audit_current_row(st.relid::regclass::text, st.k);
+        if (current_row is not null) <> st.present
+           or (st.present and not (current_row - st.hidden_columns) @> (st.image - st.hidden_columns))
+        then
+            raise exception 'pgwarden: cannot revert transaction %: row % of % changed since',
+                p_txid, st.k, st.tbl
+                using errcode = 'serialization_failure',
+                      hint = 'revert the later change first, or revert the row to a time instead';
+        end if;
+    end loop;
     for ev in
         select e.*, t.relid
           from warden.audit_events e
@@ -44,10 +57,6 @@ begin
          where e.txid = p_txid
          order by e.statement_id desc, e.event_id desc
     loop
-        if ev.relid is null then
-            raise exception 'pgwarden: cannot revert transaction %: table % no longer exists',
-                p_txid, ev.table_id;
-        end if;
         rel := ev.relid::regclass;
         if ev.op = 'I' then
             perform warden.put_row(rel, ev.row_key, false, null);
@@ -68,9 +77,32 @@ begin
 end
 $$;
 
+-- The feed's horizon: the oldest transaction that may still add events to this database.
+-- Transactions of other databases (matched through pg_stat_activity / pg_prepared_xacts)
+-- cannot write here and do not hold the feed back; anything unknown is assumed to.
+create function warden.feed_horizon() returns xid8
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(
+        (select min(x) from pg_snapshot_xip(snap.s) x
+          where not exists (
+                select 1 from pg_stat_activity a
+                 where a.datname is distinct from current_database()
+                   and a.backend_xid is not null
+                   and a.backend_xid::text::bigint = x::text::bigint % 4294967296)
+            and not exists (
+                select 1 from pg_prepared_xacts p
+                 where p.database <> current_database()
+                   and p.transaction::text::bigint = x::text::bigint % 4294967296)),
+        pg_snapshot_xmax(snap.s))
+      from (select pg_current_snapshot() as s) snap
+$$;
+
 -- Up to p_limit events after position (p_after_txid, p_after_event), in feed order:
 -- by transaction id, then event id, and only from transactions older than every transaction
--- still running. Transactions can commit in a different order than their ids; holding back
+-- still running in this database (warden.feed_horizon). Transactions can commit in a
+-- different order than their ids; holding back
 -- everything at or above the oldest running one means a reader never skips an event that
 -- commits late, and a resumed reader continues exactly where it stopped.
 create function warden.changes_after(
@@ -92,7 +124,7 @@ as $$
         on c.txid = e.txid and c.context_seq = e.context_seq
      where e.txid >= p_after_txid
        and (e.txid > p_after_txid or e.event_id > p_after_event)
-       and e.txid < pg_snapshot_xmin(pg_current_snapshot())
+       and e.txid < (select warden.feed_horizon())
        and (p_table_id is null or e.table_id = p_table_id)
      order by e.txid, e.event_id
      limit p_limit

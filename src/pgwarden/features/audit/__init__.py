@@ -15,6 +15,7 @@ transaction. What a table gets:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import psycopg
@@ -39,6 +40,18 @@ STATEMENT_TRIGGERS = {
     "pgwarden_audit_d": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
 }
 ROW_TRIGGER = "pgwarden_audit"
+
+
+@dataclass(frozen=True)
+class Registrations:
+    """What ``warden.audit_tables`` holds when planning."""
+
+    by_oid: dict[int, tuple[int, tuple[str, ...] | None]]
+    """Live table oid -> (table_id, key columns chosen at registration)."""
+    ids: frozenset[int]
+    """Every table_id in use, including those of dropped tables."""
+
+
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
 
 
@@ -47,23 +60,27 @@ class Audit(Feature):
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
     options: ClassVar[type[FeatureOptions]] = AuditOptions
 
-    def prepare(self, conn: psycopg.Connection[Any]) -> dict[int, int]:
-        """Existing registrations: table oid -> table_id (and the ids in use, under -1)."""
+    def prepare(self, conn: psycopg.Connection[Any]) -> Registrations:
+        """The registrations already in the store (ids in use, keys chosen earlier)."""
         present = conn.execute("select to_regclass('warden.audit_tables') is not null").fetchone()
         if not present or not present[0]:
-            return {}
-        rows = conn.execute("select relid, table_id from warden.audit_tables").fetchall()
-        found = {int(r[0]): int(r[1]) for r in rows if r[0] is not None}
-        found[-1] = max((int(r[1]) for r in rows), default=0)
-        return found
+            return Registrations({}, frozenset())
+        rows = conn.execute(
+            "select relid, table_id, key_columns from warden.audit_tables"
+        ).fetchall()
+        by_oid = {
+            int(r[0]): (int(r[1]), tuple(r[2]) if r[2] is not None else None)
+            for r in rows
+            if r[0] is not None
+        }
+        return Registrations(by_oid, frozenset(int(r[1]) for r in rows))
 
-    def _table_id(self, table: Table, ctx: PlanContext) -> int:
+    def _table_id(self, table: Table, known: Registrations) -> int:
         # Chosen here and compiled into the capture function: no lookup per statement, and
         # nothing a session could set to file its changes under another table.
-        known: dict[int, int] = ctx.state.get(self.name) or {}
-        if table.oid in known:
-            return known[table.oid]
-        taken = set(known.values())
+        if table.oid in known.by_oid:
+            return known.by_oid[table.oid][0]
+        taken = known.ids
         return table.oid if table.oid not in taken else max(taken | {table.oid}) + 1
 
     def objects(
@@ -71,13 +88,16 @@ class Audit(Feature):
     ) -> list[DesiredObject]:
         assert isinstance(options, AuditOptions)
         self._check_columns(table, options)
-        key, why = choose_key(table, options)
-        table_id = self._table_id(table, ctx)
+        known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
+        registered = known.by_oid.get(table.oid, (0, None))[1]
+        key, why = choose_key(table, options, registered)
+        table_id = self._table_id(table, known)
         function = ObjectRef(
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
         function_ident = sql.Identifier(function.schema, function.name)
-        found = [self._registration(table, table_id, key, why)]
+        hidden = sorted(set(options.exclude) | set(options.redact))
+        found = [self._registration(table, table_id, key, why, hidden)]
         found.append(self._function(table, table_id, options, key, function, "capture.sql"))
         if table.is_partitioned:
             rows_fn = ObjectRef(
@@ -129,7 +149,12 @@ class Audit(Feature):
                     )
 
     def _registration(
-        self, table: Table, table_id: int, key: tuple[str, ...] | None, why: str
+        self,
+        table: Table,
+        table_id: int,
+        key: tuple[str, ...] | None,
+        why: str,
+        hidden: list[str],
     ) -> DesiredObject:
         types = [table.column(c).type for c in key] if key else None  # type: ignore[union-attr]
         key_literal = sql.Literal(list(key) if key else None)
@@ -139,10 +164,12 @@ class Audit(Feature):
             table=table.name,
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
-                "key_columns, key_types) VALUES ({}, {}::regclass, {}, {}, {}::text[], {}::text[]) "
+                "key_columns, key_types, hidden_columns) "
+                "VALUES ({}, {}::regclass, {}, {}, {}::text[], {}::text[], {}::text[]) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
-                "key_types = excluded.key_types, dropped_at = NULL"
+                "key_types = excluded.key_types, hidden_columns = excluded.hidden_columns, "
+                "dropped_at = NULL"
             ).format(
                 sql.Literal(table_id),
                 sql.Literal(table.name.regclass_text),
@@ -150,6 +177,7 @@ class Audit(Feature):
                 sql.Literal(table.name.name),
                 key_literal,
                 sql.Literal(types),
+                sql.Literal(hidden),
             ),
             # Kept linked (same table_id if audit comes back), marked as no longer captured.
             drop=sql.SQL(

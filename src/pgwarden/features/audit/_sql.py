@@ -9,11 +9,29 @@ from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features.audit._options import AuditOptions
 
 
-def choose_key(table: Table, options: AuditOptions) -> tuple[tuple[str, ...] | None, str]:
-    """How rows of ``table`` are identified, and the reason, shown in the plan."""
+def choose_key(
+    table: Table, options: AuditOptions, registered: tuple[str, ...] | None = None
+) -> tuple[tuple[str, ...] | None, str]:
+    """How rows of ``table`` are identified, and the reason, shown in the plan.
+
+    Once chosen, a key stays (while its columns exist and no other is declared): history
+    is keyed by it, and a primary key moved to other columns must not split every row's
+    history in two.
+    """
     if options.key:
         return tuple(options.key), f"rows identified by the declared key ({', '.join(options.key)})"
     hidden = set(options.exclude) | set(options.redact)
+    if registered and all(table.column(c) for c in registered) and not hidden & set(registered):
+        current = tuple(table.primary_key.columns) if table.primary_key else None
+        if current != registered:
+            switch = (
+                f"; declare key = [...] to switch to the primary key ({', '.join(current)})"
+                if current
+                else ""
+            )
+            return registered, (
+                f"rows identified by ({', '.join(registered)}), the key audit started with" + switch
+            )
     if table.primary_key is not None:
         key = table.primary_key.columns
         if hidden & set(key):
