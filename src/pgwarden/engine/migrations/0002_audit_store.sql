@@ -59,15 +59,18 @@ create table warden.audit_events (
 comment on table warden.audit_events is
     'One row per changed row (op I/U/D) or truncate (T). row_key: the key after the change '
     '(the removed key for D); old_key: the key before an UPDATE that changed it; old_row: the '
-    'removed row (D) or the old values of the changed columns (U); new_row: the row after.';
+    'row before (U, D); new_row: the row after (I, U).';
 comment on column warden.audit_events.at is
     'clock_timestamp() when the statement''s changes were captured (after its row locks).';
 
-create index audit_events_row on warden.audit_events (table_id, row_key, statement_id);
-create index audit_events_old_key on warden.audit_events (table_id, old_key, statement_id)
+-- Indexes cost capture time: one btree for one row's history (the key moves index is
+-- partial: key changes are rare); BRIN for the feed and per-transaction lookups, whose
+-- columns grow with insertion order.
+create index audit_events_row on warden.audit_events (table_id, row_key);
+create index audit_events_old_key on warden.audit_events (table_id, old_key)
     where old_key is not null;
 create index audit_events_feed on warden.audit_events using brin (event_id);
-create index audit_events_txid on warden.audit_events (txid, event_id);
+create index audit_events_txid on warden.audit_events using brin (txid);
 
 -- Append-only: only the owner of the warden schema writes; capture runs as that owner
 -- (SECURITY DEFINER trigger functions), so application roles need no privilege here at all.

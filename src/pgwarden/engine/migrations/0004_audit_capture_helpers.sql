@@ -20,15 +20,4 @@ as $$
      where s.name = 'audit_redaction' and p_row ->> c is not null
 $$;
 
--- The old values of the columns an UPDATE changed (and of columns it no longer has).
--- No SET search_path: that would stop the planner from inlining it into the capture query
--- (it only calls pg_catalog functions, which are always found first).
-create function warden.audit_old_values(p_old jsonb, p_new jsonb) returns jsonb
-language sql immutable parallel safe
-as $$
-    select coalesce(jsonb_object_agg(e.key, e.value), '{}')
-      from jsonb_each(p_old) e
-     where p_new -> e.key is distinct from e.value
-$$;
-
 revoke all on all functions in schema warden from public;

@@ -87,7 +87,7 @@ def _update_query(
         "insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, "
         "row_key, old_key, old_row, new_row) "
         "select sid, txv, seq, tid, 'U', at_, k.nk, nullif(k.ok, k.nk), "
-        "warden.audit_old_values(a.oj, b.nj), b.nj "
+        "a.oj, b.nj "
         "from (select row_number() over () as i, {image_o} as oj from old_rows o) a "
         "join (select row_number() over () as i, {image_n} as nj from new_rows n) b "
         "on a.i = b.i "
@@ -125,7 +125,6 @@ def capture_parts(
         "key_of_nj": _key("nj", key),
         "key_of_oj": _key("oj", key),
         "update_static": update,
-        "old_values_row": sql.SQL("warden.audit_old_values(oj, nj)"),
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,
     }

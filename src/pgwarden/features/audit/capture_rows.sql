@@ -39,7 +39,7 @@ begin
     elsif tg_op = 'UPDATE' then
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_key, old_row, new_row)
-        values (sid, txv, seq, tid, 'U', at_, nk, nullif(ok, nk), {old_values_row}, nj);
+        values (sid, txv, seq, tid, 'U', at_, nk, nullif(ok, nk), oj, nj);
     else
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
