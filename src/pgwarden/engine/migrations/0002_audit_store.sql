@@ -64,13 +64,13 @@ comment on column warden.audit_events.at is
     'clock_timestamp() when the statement''s changes were captured (after its row locks).';
 
 -- Indexes cost capture time: one btree for one row's history (the key moves index is
--- partial: key changes are rare); BRIN for the feed and per-transaction lookups, whose
--- columns grow with insertion order.
+-- partial: key changes are rare), one on txid for the feed and per-transaction reverts,
+-- BRIN on event_id, which grows with insertion order.
 create index audit_events_row on warden.audit_events (table_id, row_key);
 create index audit_events_old_key on warden.audit_events (table_id, old_key)
     where old_key is not null;
 create index audit_events_feed on warden.audit_events using brin (event_id);
-create index audit_events_txid on warden.audit_events using brin (txid);
+create index audit_events_txid on warden.audit_events (txid);
 
 -- Append-only: only the owner of the warden schema writes; capture runs as that owner
 -- (SECURITY DEFINER trigger functions), so application roles need no privilege here at all.
