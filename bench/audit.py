@@ -41,7 +41,7 @@ from _common import (
     server_version,
     timed,
 )
-from pgwarden import Warden
+from pgwarden import Warden, __version__
 from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
@@ -92,6 +92,18 @@ def secs(seconds: float) -> str:
 
 def ratio(b: float, a: float) -> str:
     return f"{b / a:.2f}x" if a else "n/a"
+
+
+def revision() -> str:
+    """The checkout measured: the capture is generated from it at apply time."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"git {done.stdout.strip()}" if done.returncode == 0 else "not a git checkout"
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -522,6 +534,7 @@ def main() -> None:
     started = time.perf_counter()
     print(f"command: `{command}`")
     print(f"machine: {machine()}; load average at start {load()}")
+    print(f"code: pgwarden {__version__}, {revision()}")
     with server_url(args.dsn) as admin:
         print(f"server: {server_version(admin)}")
         print(

@@ -21,15 +21,20 @@ def applied(make_warden: Callable[..., Warden], spec: str, **kw: Any) -> Warden:
 
 
 def events(conn: psycopg.Connection[Any], table: str | None = None) -> list[dict[str, Any]]:
-    """Raw audit events with their context, oldest first (optionally of one table)."""
+    """Raw audit events with their context, oldest first (optionally of one table).
+
+    A context is identified by (txid, context_seq); ``has_context`` says whether its row
+    exists (who, from where) for the event."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "select e.event_id, e.statement_id, e.op, e.row_key, e.old_key, e.old_row, "
             "e.new_row, t.schema_name || '.' || t.table_name as table_name, "
-            "c.context_id, c.txid::text::bigint as txid, c.actor, c.tenant, c.reason, "
-            "c.request_id, c.login_role, c.acting_role, c.client_addr, c.application_name "
+            "e.txid::text::bigint as txid, e.context_seq, c.actor, c.tenant, c.reason, "
+            "c.request_id, c.login_role, c.acting_role, c.client_addr, c.application_name, "
+            "c.txid is not null as has_context "
             "from warden.audit_events e "
-            "join warden.audit_contexts c using (context_id) "
+            "left join warden.audit_contexts c "
+            "  on c.txid = e.txid and c.context_seq = e.context_seq "
             "left join warden.audit_tables t using (table_id) "
             "where %(table)s::text is null "
             "   or e.table_id = warden.audit_table_id(%(table)s::text) "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 import threading
 from collections.abc import Callable
@@ -75,7 +76,7 @@ def test_every_operation_is_recorded_with_keys_images_and_changed_columns(
         {"id": 1, "v": "a2", "n": 11},
         {"id": 1, "v": "m", "n": 11},
     ]
-    assert all(a.valid_to == b.valid_from for a, b in zip(one, one[1:], strict=False))
+    assert all(a.valid_to == b.valid_from for a, b in itertools.pairwise(one))
     assert one[-1].valid_to is None
     # A row older than auditing has a version 0: as it was before its first recorded change.
     nine = warden.history("public.t", 9)
@@ -127,7 +128,8 @@ def test_session_context_roles_and_transaction_id_are_recorded(
         txid,
     )
     first = events(conn)
-    assert {e["context_id"] for e in first} == {first[0]["context_id"]}  # one context per tx
+    assert {(e["txid"], e["context_seq"]) for e in first} == {(txid, 1)}  # one context per tx
+    assert all(e["has_context"] for e in first)
     assert (first[0]["login_role"], first[0]["acting_role"]) == (login, login)
     assert first[0]["application_name"] == "pgwarden"  # the Warden pool's connections
 
@@ -155,7 +157,9 @@ def test_client_address_is_recorded_over_tcp_and_null_over_a_socket(
         tcp.execute("insert into t values (1)")
     assert events(conn)[-1]["client_addr"] == ipaddress.ip_address("127.0.0.1")
 
-    socket_dir = conn.execute("show unix_socket_directories").fetchone()[0].split(",")[0].strip(' "')  # type: ignore[index]
+    socket_dir = (
+        conn.execute("show unix_socket_directories").fetchone()[0].split(",")[0].strip(' "')
+    )  # type: ignore[index]
     try:
         local = psycopg.connect(_with(db_url, host=socket_dir, port=port), autocommit=True)
     except psycopg.OperationalError as exc:  # pragma: no cover - depends on the server
@@ -190,7 +194,9 @@ def test_set_local_in_raw_sql_is_attributed_and_a_change_midway_starts_a_new_con
     ]
     assert got[3][:3] == ([4], None, None)
     assert got[3][3] != txid
-    contexts = rows(conn, "select actor from warden.audit_contexts where txid = %s::text::xid8", txid)
+    contexts = rows(
+        conn, "select actor from warden.audit_contexts where txid = %s::text::xid8", txid
+    )
     assert sorted(a for (a,) in contexts) == ["psql:alice", "psql:bob"]
     assert [v.actor for v in warden.history("public.t", 3)] == ["psql:bob"]
 
@@ -235,13 +241,15 @@ def test_concurrent_sessions_from_one_pool_never_leak_their_context(
                 else:
                     with warden.session(actor=actor, tenant=tenant) as db:
                         for _ in range(rnd.randint(1, 3)):
-                            db.execute("insert into t (tag, tenant) values (%s, %s)", [actor, tenant])
+                            db.execute(
+                                "insert into t (tag, tenant) values (%s, %s)", [actor, tenant]
+                            )
                         db.execute(
                             "update t set tenant = tenant where id = "
                             "(select max(id) from t where tag is not distinct from %s)",
                             [actor],
                         )
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
@@ -271,3 +279,80 @@ def test_concurrent_sessions_from_one_pool_never_leak_their_context(
         "group by txid having count(distinct coalesce(actor, '-')) > 1",
     )
     assert per_tx == []
+
+
+def test_a_big_update_pairs_every_old_row_with_its_new_row(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table t (id int primary key, v text)")
+    warden = applied(make_warden, SPEC)
+    conn.execute("insert into t values (1, 'one')")
+    conn.execute("update t set v = 'small'")  # a one-row statement first (plans get cached)
+    conn.execute("insert into t select i, 'v' || i from generate_series(2, 600) i")
+    conn.execute("update t set id = id + 1000, v = v || '!' where id % 3 = 0")
+    conn.execute("update t set v = upper(v) where id > 300 and id < 1000")
+    got = [e for e in events(conn) if e["op"] == "U"][1:]
+    moved = [e for e in got if e["old_key"] is not None]
+    assert len(moved) == 200
+    for e in moved:
+        old = e["old_key"][0]
+        assert e["row_key"] == [old + 1000]
+        assert e["old_row"] == {"id": old, "v": f"v{old}"}
+        assert e["new_row"] == {"id": old + 1000, "v": f"v{old}!"}
+    upper = [e for e in got if e["old_key"] is None]
+    assert len(upper) == 200  # ids 301..999 not moved away
+    for e in upper:
+        key = e["row_key"][0]
+        assert e["old_row"] == {"v": f"v{key}"} and e["new_row"]["v"] == f"V{key}"
+    assert [v.row for v in warden.history("public.t", 1003)] == [{"id": 1003, "v": "v3!"}]
+
+
+def test_odd_names_and_columns_named_like_the_capture_internals(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute('create schema "Odd Schema"')
+    conn.execute(
+        'create table "Odd Schema"."My.Table" ("Id" int primary key, sid text, ctx text, '
+        'tid text, at_ text, n text, o text, oj text, nj text, ok text, nk text, "select" text)'
+    )
+    table = '"Odd Schema"."My.Table"'
+    warden = applied(make_warden, f"[tables.'{table}']\naudit = true\n")
+    conn.execute(
+        f"insert into {table} values (1, 'sid', 'ctx', 'tid', 'at', 'n', 'o', 'oj', 'nj', "
+        "'ok', 'nk', 'sel')"
+    )
+    conn.execute(f"update {table} set oj = 'x', \"select\" = 'y'")
+    got = events(conn)
+    assert [(e["op"], e["row_key"], e["table_name"]) for e in got] == [
+        ("I", [1], "Odd Schema.My.Table"),
+        ("U", [1], "Odd Schema.My.Table"),
+    ]
+    assert got[1]["old_row"] == {"oj": "oj", "select": "sel"}
+    assert got[0]["new_row"]["sid"] == "sid" and got[0]["new_row"]["nk"] == "nk"
+    history = warden.history(table, 1)
+    assert [v.changed for v in history] == [None, ["oj", "select"]]
+    assert warden.as_of(table, "2999-01-01")[0]["oj"] == "x"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the registration stores key_types from format_type() as seen with the applying "
+    "session's search_path ('color', not 'public.color'), and warden.audit_key casts with "
+    "search_path = pg_catalog: history/revert/diff of a row whose key is an enum or domain "
+    "fail with 'type \"color\" does not exist'",
+)
+def test_history_of_a_row_keyed_by_a_user_defined_type(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create type color as enum ('red', 'green')")
+    conn.execute("create domain code as text check (value <> '')")
+    conn.execute("create table t (c color, k code, v text, primary key (c, k))")
+    warden = applied(make_warden, SPEC)
+    conn.execute("insert into t values ('red', 'x', 'a')")
+    conn.execute("update t set v = 'b'")
+    assert [v.row for v in warden.history("public.t", ("red", "x"))] == [
+        {"c": "red", "k": "x", "v": "a"},
+        {"c": "red", "k": "x", "v": "b"},
+    ]
+    warden.revert("public.t", ("red", "x"), to=1)
+    assert rows(conn, "select v from t") == [("a",)]

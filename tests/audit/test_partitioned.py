@@ -108,9 +108,7 @@ def test_a_cross_partition_update_is_recorded_as_one_update_with_the_key_change(
     conn.execute("insert into p values (1, 'eu', 'a')")
     conn.execute("update p set region = 'us' where id = 1")
     moved = events(conn)[1:]
-    assert [(e["op"], e["row_key"], e["old_key"]) for e in moved] == [
-        ("U", [1, "us"], [1, "eu"])
-    ]
+    assert [(e["op"], e["row_key"], e["old_key"]) for e in moved] == [("U", [1, "us"], [1, "eu"])]
     assert warden.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
 
 
