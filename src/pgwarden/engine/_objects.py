@@ -178,7 +178,10 @@ KINDS: dict[str, Kind] = {
             25,
             """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
                           || hidden_columns::text || schema_name || '.' || table_name)
-               from warden.audit_tables where relid = to_regclass(%(regclass)s)""",
+               from warden.audit_tables
+               where schema_name = %(rel_schema)s and table_name = %(rel_name)s
+                 and dropped_at is null
+               order by registered_at desc limit 1""",
             or_replace=True,  # its INSERT ... ON CONFLICT DO UPDATE updates in place
             drop_lock=None,
             needs="warden.audit_tables",
@@ -227,6 +230,8 @@ def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | Non
         "regproc": f"{sql.Identifier(ref.schema, ref.name).as_string(None)}({ref.args})",
         "schema": ref.schema,
         "name": ref.name,
+        "rel_schema": ref.relation.schema if ref.relation else None,
+        "rel_name": ref.relation.name if ref.relation else None,
     }
     row = conn.execute(kind.fingerprint, params).fetchone()
     return None if row is None or row[0] is None else str(row[0])

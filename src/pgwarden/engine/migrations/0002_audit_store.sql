@@ -13,6 +13,7 @@ create table warden.audit_tables (
     table_name    text not null,
     key_columns   text[],
     key_types     text[],
+    key_attnums   smallint[],
     hidden_columns text[] not null default '{}',
     registered_at timestamptz not null default now(),
     dropped_at    timestamptz

@@ -100,18 +100,34 @@ as $$
      cross join wiped w
 $$;
 
+-- The key columns' names as they are now: found by attribute number, so a renamed key
+-- column is followed (as recorded at registration when the table is gone).
+create function warden.audit_key_names(p_table_id int) returns text[]
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(
+        (select array_agg(a.attname::text order by k.o)
+           from unnest(t.key_attnums) with ordinality k(attnum, o)
+           join pg_attribute a on a.attrelid = t.relid and a.attnum = k.attnum
+                              and not a.attisdropped
+         having count(*) = cardinality(t.key_attnums)),
+        t.key_columns)
+      from warden.audit_tables t where t.table_id = p_table_id
+$$;
+
 -- SQL that computes a row's key as jsonb, for dynamic queries over the live table.
 create function warden.audit_key_sql(p_table_id int, p_alias text) returns text
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
     select case
-        when t.key_columns is null then format('to_jsonb(%I.*)', p_alias)
+        when names is null then format('to_jsonb(%I.*)', p_alias)
         else 'jsonb_build_array(' || (
             select string_agg(format('%I.%I', p_alias, c), ', ' order by o)
-              from unnest(t.key_columns) with ordinality k(c, o)) || ')'
+              from unnest(names) with ordinality k(c, o)) || ')'
         end
-      from warden.audit_tables t where t.table_id = p_table_id
+      from warden.audit_key_names(p_table_id) names
 $$;
 
 -- The whole table as it was at p_at, as rows of its own type:

@@ -159,6 +159,7 @@ as $$
 declare
     t warden.audit_tables;
     result jsonb;
+    names text[];
 begin
     select * into t from warden.audit_tables where table_id = warden.audit_table_id(p_table);
     if t.key_columns is null then
@@ -169,7 +170,18 @@ begin
             array_to_string(t.key_columns, ', '), coalesce(array_length(p_parts, 1), 0)
             using errcode = 'invalid_parameter_value';
     end if;
-    -- key_types come from format_type() at registration: type names, not user input.
+    if exists (select 1 from pg_class c where c.oid = t.relid) then
+        -- Cast through the table's own row type (right whatever the search_path), using the
+        -- key columns' current names (found by attribute number: they may have been renamed).
+        names := warden.audit_key_names(t.table_id);
+        execute format('select jsonb_build_array(%s) from jsonb_populate_record(null::%s, $1) r',
+                       (select string_agg(format('to_jsonb(r.%I)', c), ', ' order by o)
+                          from unnest(names) with ordinality u(c, o)),
+                       t.relid::regclass)
+           into result using jsonb_object(names, p_parts);
+        return result;
+    end if;
+    -- A dropped table: key_types come from format_type() at registration.
     execute 'select jsonb_build_array(' || (
         select string_agg(format('$1[%s]::%s', i, t.key_types[i]), ', ' order by i)
           from generate_subscripts(t.key_columns, 1) i) || ')'

@@ -164,25 +164,31 @@ class Audit(Feature):
             table=table.name,
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
-                "key_columns, key_types, hidden_columns) "
-                "VALUES ({}, {}::regclass, {}, {}, {}::text[], {}::text[], {}::text[]) "
+                "key_columns, key_types, key_attnums, hidden_columns) "
+                "VALUES ({tid}, {rel}::regclass, {schema}, {name}, {key}::text[], {types}::text[], "
+                "(SELECT array_agg(a.attnum ORDER BY u.o) FROM unnest({key}::text[]) "
+                "WITH ORDINALITY u(c, o) JOIN pg_attribute a "
+                "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[]) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
-                "key_types = excluded.key_types, hidden_columns = excluded.hidden_columns, "
-                "dropped_at = NULL"
+                "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
+                "hidden_columns = excluded.hidden_columns, dropped_at = NULL"
             ).format(
-                sql.Literal(table_id),
-                sql.Literal(table.name.regclass_text),
-                sql.Literal(table.name.schema),
-                sql.Literal(table.name.name),
-                key_literal,
-                sql.Literal(types),
-                sql.Literal(hidden),
+                tid=sql.Literal(table_id),
+                rel=sql.Literal(table.name.regclass_text),
+                schema=sql.Literal(table.name.schema),
+                name=sql.Literal(table.name.name),
+                key=key_literal,
+                types=sql.Literal(types),
+                hidden=sql.Literal(hidden),
             ),
-            # Kept linked (same table_id if audit comes back), marked as no longer captured.
+            # Marked as no longer captured; linked still (same table_id if audit comes back)
+            # unless the table itself is gone. Found by name: the table may be dropped.
             drop=sql.SQL(
-                "UPDATE warden.audit_tables SET dropped_at = now() WHERE relid = to_regclass({})"
-            ).format(sql.Literal(table.name.regclass_text)),
+                "UPDATE warden.audit_tables SET dropped_at = now(), relid = CASE WHEN EXISTS "
+                "(SELECT 1 FROM pg_class c WHERE c.oid = relid) THEN relid END "
+                "WHERE schema_name = {} AND table_name = {} AND dropped_at IS NULL"
+            ).format(sql.Literal(table.name.schema), sql.Literal(table.name.name)),
             description=f"audit registration of {table.name} ({why})",
         )
 

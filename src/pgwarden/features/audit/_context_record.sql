@@ -1,4 +1,6 @@
-    if fresh and written > 0 then
+    -- Written whenever events were, not only when the flag says it is missing: the flag is a
+    -- setting any session can change, and must not be able to leave events without context.
+    if written > 0 then
         insert into warden.audit_contexts (txid, context_seq, tx_started_at, actor, tenant, reason,
                 request_id, login_role, acting_role, client_addr, application_name, backend_pid)
         values (txv, seq, now(),
@@ -11,9 +13,10 @@
                 coalesce(nullif(current_setting('role'), 'none'), session_user),
                 inet_client_addr(), current_setting('application_name'), pg_backend_pid())
         on conflict do nothing;
-        -- Transaction-local, like the settings it summarises. Forging it can only lose this
-        -- transaction's own context row: events are keyed by the real transaction id.
-        flag := set_config('pgwarden._context', txv::text || ':' || seq || ':' || sig, true);
-        -- Wakes `pgwarden changes --follow` readers; delivered once, at commit.
-        flag := pg_notify('pgwarden_changes', '')::text;
+        if fresh then
+            -- Transaction-local, like the settings it summarises: numbers the next context.
+            flag := set_config('pgwarden._context', txv::text || ':' || seq || ':' || sig, true);
+            -- Wakes `pgwarden changes --follow` readers; delivered once, at commit.
+            flag := pg_notify('pgwarden_changes', '')::text;
+        end if;
     end if;
