@@ -15,6 +15,7 @@ create table warden.audit_tables (
     key_types     text[],
     key_attnums   smallint[],
     hidden_columns text[] not null default '{}',
+    hidden_attnums smallint[] not null default '{}',
     registered_at timestamptz not null default now(),
     dropped_at    timestamptz
 );

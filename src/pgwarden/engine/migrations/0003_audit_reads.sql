@@ -116,6 +116,19 @@ as $$
       from warden.audit_tables t where t.table_id = p_table_id
 $$;
 
+-- The excluded and redacted columns' names as they are now (followed through renames).
+create function warden.audit_hidden_names(p_table_id int) returns text[]
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select t.hidden_columns || coalesce(
+        (select array_agg(a.attname::text)
+           from pg_attribute a
+          where a.attrelid = t.relid and a.attnum = any(t.hidden_attnums)
+            and not a.attisdropped), '{}')
+      from warden.audit_tables t where t.table_id = p_table_id
+$$;
+
 -- SQL that computes a row's key as jsonb, for dynamic queries over the live table.
 create function warden.audit_key_sql(p_table_id int, p_alias text) returns text
 language sql stable
@@ -230,7 +243,7 @@ declare
     key_sql text := warden.audit_key_sql(tid, 'c');
     ins_cols text;
     upd_cols text;
-    hidden text[] := (select t.hidden_columns from warden.audit_tables t where t.table_id = tid);
+    hidden text[] := warden.audit_hidden_names(tid);
     n int;
 begin
     if not p_present then

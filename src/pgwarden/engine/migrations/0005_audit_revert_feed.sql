@@ -32,7 +32,8 @@ begin
              where e.txid = p_txid and x.k is not null
         )
         select distinct on (f.table_id, f.k) f.k, f.present, f.image, t.relid,
-               t.hidden_columns, t.schema_name || '.' || t.table_name as tbl
+               warden.audit_hidden_names(t.table_id) as hidden_columns,
+               t.schema_name || '.' || t.table_name as tbl
           from facts f join warden.audit_tables t on t.table_id = f.table_id
          order by f.table_id, f.k, f.statement_id desc, f.phase desc, f.event_id desc
     loop

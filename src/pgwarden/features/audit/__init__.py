@@ -164,15 +164,18 @@ class Audit(Feature):
             table=table.name,
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
-                "key_columns, key_types, key_attnums, hidden_columns) "
+                "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums) "
                 "VALUES ({tid}, {rel}::regclass, {schema}, {name}, {key}::text[], {types}::text[], "
                 "(SELECT array_agg(a.attnum ORDER BY u.o) FROM unnest({key}::text[]) "
                 "WITH ORDINALITY u(c, o) JOIN pg_attribute a "
-                "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[]) "
+                "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[], "
+                "(SELECT coalesce(array_agg(a.attnum), '{{}}') FROM pg_attribute a "
+                "WHERE a.attrelid = {rel}::regclass AND a.attname = ANY({hidden}::text[]))) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
                 "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
-                "hidden_columns = excluded.hidden_columns, dropped_at = NULL"
+                "hidden_columns = excluded.hidden_columns, "
+                "hidden_attnums = excluded.hidden_attnums, dropped_at = NULL"
             ).format(
                 tid=sql.Literal(table_id),
                 rel=sql.Literal(table.name.regclass_text),

@@ -56,12 +56,29 @@ def _image(alias: str, options: AuditOptions) -> sql.Composable:
     # alias.* is the whole row even when the table has a column named like the alias.
     image: sql.Composable = sql.SQL("to_jsonb({}.*)").format(sql.Identifier(alias))
     if options.exclude:
-        image = sql.SQL("({} - {}::text[])").format(image, sql.Literal(options.exclude))
+        image = sql.SQL("({} - excluded)").format(image)
     if options.redact:
-        image = sql.SQL("warden.audit_redact({}, {}::text[])").format(
-            image, sql.Literal(options.redact)
-        )
+        image = sql.SQL("warden.audit_redact({}, redacted)").format(image)
     return image
+
+
+def _hidden(table: Table, options: AuditOptions) -> sql.Composable:
+    """Names of the excluded and redacted columns as they are now, found once per call by
+    attribute number: a renamed column stays excluded (or redacted) under its new name."""
+    parts = []
+    for variable, names in (("excluded", options.exclude), ("redacted", options.redact)):
+        if not names:
+            continue
+        attnums = [c.position for c in table.columns if c.name in names]
+        parts.append(
+            sql.SQL(
+                "    {} := array(select a.attname::text from pg_catalog.pg_attribute a "
+                "where a.attrelid = (select t.relid from warden.audit_tables t "
+                "where t.table_id = tid) and a.attnum = any({}::smallint[]) "
+                "and not a.attisdropped);\n"
+            ).format(sql.SQL(variable), sql.Literal(attnums))
+        )
+    return sql.Composed(parts)
 
 
 def _key(image: str, key: tuple[str, ...] | None) -> sql.Composable:
@@ -127,4 +144,5 @@ def capture_parts(
         "update_static": update,
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,
+        "hidden": _hidden(table, options),
     }

@@ -9,11 +9,13 @@ declare
     sig text;
     flag text;
     fresh boolean := false;
+    excluded text[];
+    redacted text[];
     written bigint := 0;
     at_ timestamptz := clock_timestamp();
 begin
     tid := {table_id};
-    if tg_op = 'TRUNCATE' then
+{hidden}    if tg_op = 'TRUNCATE' then
         txv := pg_current_xact_id();
     else
         -- No transaction id yet: this statement changed no row, nor did any before it.

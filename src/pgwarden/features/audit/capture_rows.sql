@@ -10,6 +10,8 @@ declare
     sig text;
     flag text;
     fresh boolean := false;
+    excluded text[];
+    redacted text[];
     written bigint := 1;
     at_ timestamptz := clock_timestamp();
     oj jsonb;
@@ -18,7 +20,7 @@ declare
     nk jsonb;
 begin
     tid := {table_id};
-    if tg_op = 'UPDATE' or tg_op = 'DELETE' then
+{hidden}    if tg_op = 'UPDATE' or tg_op = 'DELETE' then
         oj := (select {image_of_o} from (select old.*) o);
         ok := {key_of_oj};
     end if;
