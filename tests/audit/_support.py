@@ -20,13 +20,24 @@ def applied(make_warden: Callable[..., Warden], spec: str, **kw: Any) -> Warden:
     return warden
 
 
+_MISSING = object()
+
+
+def old_values(old_row: dict[str, Any] | None, new_row: dict[str, Any] | None) -> dict[str, Any]:
+    """What an UPDATE changed, as {column: value before}, whether the store keeps the whole
+    old row or only the changed columns."""
+    new = new_row or {}
+    return {k: v for k, v in (old_row or {}).items() if new.get(k, _MISSING) != v}
+
+
 def events(conn: psycopg.Connection[Any], table: str | None = None) -> list[dict[str, Any]]:
     """Raw audit events with their context, oldest first (optionally of one table).
 
     A context is identified by (txid, context_seq); ``has_context`` says whether its row
-    exists (who, from where) for the event."""
+    exists (who, from where) for the event. ``old_values`` is what an UPDATE changed
+    ({column: old value}) or a DELETE's old row."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        found = cur.execute(
             "select e.event_id, e.statement_id, e.op, e.row_key, e.old_key, e.old_row, "
             "e.new_row, t.schema_name || '.' || t.table_name as table_name, "
             "e.txid::text::bigint as txid, e.context_seq, c.actor, c.tenant, c.reason, "
@@ -41,6 +52,10 @@ def events(conn: psycopg.Connection[Any], table: str | None = None) -> list[dict
             "order by e.event_id",
             {"table": table},
         ).fetchall()
+    for e in found:
+        # "old_values": the old values of what an UPDATE changed; a DELETE's whole old row.
+        e["old_values"] = old_values(e["old_row"], e["new_row"]) if e["op"] == "U" else e["old_row"]
+    return found
 
 
 def now(conn: psycopg.Connection[Any]) -> dt.datetime:

@@ -81,13 +81,6 @@ def test_application_role_is_captured_but_cannot_touch_the_store(
     assert conn.execute("select count(*) from warden.audit_tables").fetchone() == (1,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_context.sql takes the user-settable GUC pgwarden._context "
-    "('<txid>:<seq>:<settings>') as proof that this transaction's context row was already "
-    "written: a role that sets it before its first write gets events with no "
-    "warden.audit_contexts row at all (login_role, acting_role, client address lost)",
-)
 def test_a_role_cannot_make_its_changes_anonymous(
     conn: psycopg.Connection[Any],
     make_warden: Callable[..., Warden],

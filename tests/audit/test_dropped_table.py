@@ -55,13 +55,13 @@ def test_history_log_and_as_of_survive_drop_table(
     # The declaration still names the table: the plan says it is missing.
     with pytest.raises(Exception, match="no such table"):
         warden.plan()
-    # Without it, the plan forgets what went with the table and drops what is left.
+    # Without it, the plan forgets what went with the table and removes what is left.
     warden = make_warden(KEEP)
     plan = warden.plan()
     got = sorted((c.action, c.ref.kind, c.ref.name) for c in plan.changes if c.ref)
     assert got == [
         ("drop", "function", "public_t__audit"),
-        ("forget", "registration", "audit_tables"),
+        ("drop", "registration", "audit_tables"),  # marks it dropped; its events stay
         ("forget", "trigger", "pgwarden_audit_d"),
         ("forget", "trigger", "pgwarden_audit_i"),
         ("forget", "trigger", "pgwarden_audit_t"),
@@ -80,14 +80,6 @@ def test_history_log_and_as_of_survive_drop_table(
         warden.revert("public.t", 1, to=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after DROP TABLE the registration becomes a 'forget' change (no statement), so "
-    "its drop SQL never runs: warden.audit_tables keeps the dead relid with dropped_at NULL "
-    "even after the plan forgot it (docs/audit.md says the oid is kept only until then); "
-    "Audit.prepare/_table_id and audit_table_id() match on relid, so a relation that reuses "
-    "the oid would inherit the dead table's table_id, key and history",
-)
 def test_a_dropped_table_is_marked_dropped_in_the_store(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

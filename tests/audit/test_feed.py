@@ -21,7 +21,7 @@ from pgwarden import Warden
 from pgwarden.cli import app
 from pgwarden.features.audit._runtime import Event
 
-from ._support import applied
+from ._support import applied, old_values
 
 SPEC = '[tables."public.t"]\naudit = true\n'
 
@@ -176,7 +176,10 @@ def test_changes_follow_json_prints_new_events_and_stops_on_sigterm(
             "bob",
             "live",
         )
-        assert new["old_row"] == {"v": "b"} and new["event_id"] > existing[1]["event_id"]  # type: ignore[index]
+        assert (
+            old_values(new["old_row"], new["new_row"]) == {"v": "b"}
+            and new["event_id"] > existing[1]["event_id"]
+        )  # type: ignore[index]
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

@@ -30,7 +30,8 @@ def test_excluded_columns_are_not_recorded_and_their_changes_alone_create_no_eve
     got = events(conn)
     assert [e["op"] for e in got] == ["I", "U", "D"]
     assert got[0]["new_row"] == {"id": 1, "v": "a"}
-    assert (got[1]["old_row"], got[1]["new_row"]) == ({"v": "a"}, {"id": 1, "v": "b"})
+    assert (got[1]["old_values"], got[1]["new_row"]) == ({"v": "a"}, {"id": 1, "v": "b"})
+    assert "seen_at" not in (got[1]["old_row"] or {})
     assert got[2]["old_row"] == {"id": 1, "v": "b"}
     assert [v.changed for v in warden.history("public.t", 1)] == [None, ["v"], None]
 
@@ -73,7 +74,7 @@ def test_redacted_columns_are_stored_as_a_stable_hash_never_the_value(
     assert inserted[1]["pin"] == inserted[3]["pin"] != 4321
     assert inserted[2]["pin"] is None  # NULL stays NULL
     update = next(e for e in got.values() if e["op"] == "U" and e["row_key"] == [1])
-    assert update["old_row"] == {"email": alice1}
+    assert update["old_values"] == {"email": alice1}
     assert update["new_row"]["email"].startswith("sha256:") and update["new_row"]["email"] != alice1
     assert [v.changed for v in warden.history("public.t", 1)] == [None, ["email"]]
     assert warden.history("public.t", 2)[-1].changed == ["v"]
@@ -94,7 +95,7 @@ def test_skip_unchanged(
     conn.execute("insert into t values (1, 'a'), (2, 'b')")
     conn.execute("update t set v = v")
     conn.execute("update t set v = 'c' where id = 1")
-    updates = [(e["row_key"], e["old_row"]) for e in events(conn) if e["op"] == "U"]
+    updates = [(e["row_key"], e["old_values"]) for e in events(conn) if e["op"] == "U"]
     if skip:
         assert updates == [([1], {"v": "a"})]
     else:

@@ -43,7 +43,7 @@ def test_changes_through_the_parent_and_directly_on_partitions_present_and_futur
     conn.execute("delete from p_asia where id = 3")
     conn.execute("delete from p where id = 4")
 
-    got = [(e["op"], e["row_key"], e["old_row"]) for e in events(conn)]
+    got = [(e["op"], e["row_key"], e["old_values"]) for e in events(conn)]
     assert got == [
         ("I", [1, "eu"], None),
         ("I", [2, "us"], None),

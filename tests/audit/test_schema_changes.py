@@ -37,7 +37,7 @@ def test_columns_added_dropped_and_renamed_mid_sequence(
     conn.execute("delete from t where id = 2")
     assert warden.plan().empty
 
-    got = [(e["op"], e["row_key"], e["old_row"], e["new_row"]) for e in events(conn)]
+    got = [(e["op"], e["row_key"], e["old_values"], e["new_row"]) for e in events(conn)]
     assert got == [
         ("I", [1], None, {"id": 1, "v": "a", "old": "o"}),
         ("U", [1], {"v": "a"}, {"id": 1, "v": "b", "old": "o", "extra": 7}),
@@ -141,24 +141,12 @@ def test_time_travel_after_switching_the_key_matches_the_table(
     assert [v.row["v"] for v in warden.history("public.t", "a") if v.row] == ["x", "x2"]
 
 
-DECLARED_KEY_RENAME = pytest.mark.xfail(
-    strict=True,
-    reason="when a key column is renamed, capture falls back to warden.audit_live_key "
-    "(0006_versions.sql), which only knows the live PRIMARY KEY: a declared key = [...] (or "
-    "a unique key) on a table without one falls back to the whole row image, so until the "
-    "next apply events get row_key {...} instead of [value] and drop out of the row's history",
-)
-
-
 @pytest.mark.parametrize(
     ("create", "options"),
     [
-        ("create table t (id int primary key, v text)", "true"),
+        pytest.param("create table t (id int primary key, v text)", "true", id="primary-key"),
         pytest.param(
-            "create table t (id int not null, v text)",
-            '{ key = ["id"] }',
-            marks=DECLARED_KEY_RENAME,
-            id="declared-key",
+            "create table t (id int not null, v text)", '{ key = ["id"] }', id="declared-key"
         ),
     ],
 )
@@ -180,12 +168,6 @@ def test_renaming_a_key_column_keeps_rows_identified(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redact names are baked into the capture function (_sql.py _image: "
-    "warden.audit_redact(..., '{secret}')): after RENAME COLUMN secret TO password the "
-    "plain values are stored in warden.audit_events until someone fixes pgwarden.toml",
-)
 def test_renaming_a_redacted_column_never_stores_its_values(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

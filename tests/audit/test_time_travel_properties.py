@@ -20,7 +20,8 @@ VALUE = st.fixed_dictionaries(
     {
         "n": st.none() | st.integers(-5, 5),
         "label": st.none() | st.text(alphabet="ab'\"\\ é", max_size=4),
-        "at": st.none() | st.sampled_from(["2026-01-01 10:00:00.123456+00", "1999-12-31 23:59:59+05"]),
+        "at": st.none()
+        | st.sampled_from(["2026-01-01 10:00:00.123456+00", "1999-12-31 23:59:59+05"]),
         "doc": st.none() | st.sampled_from(['{"a": 1}', '{"b": [1, null, "x"]}', "[]", "null"]),
         "tags": st.none() | st.lists(st.none() | st.integers(0, 3), max_size=3),
         "blob": st.none() | st.binary(max_size=3),
@@ -88,7 +89,9 @@ def _run(conn: psycopg.Connection[Any], table: sql.Identifier, step: tuple[Any, 
         conn.execute(sql.SQL("truncate {}").format(table))
 
 
-def _snapshot(conn: psycopg.Connection[Any], query: sql.Composable, *params: Any) -> list[tuple[Any, ...]]:
+def _snapshot(
+    conn: psycopg.Connection[Any], query: sql.Composable, *params: Any
+) -> list[tuple[Any, ...]]:
     return conn.execute(query, params).fetchall()
 
 
@@ -118,24 +121,31 @@ def test_as_of_and_revert_reproduce_every_commit(
     )
     with Warden(db_url, spec=parse_spec(f'[tables."{schema}.items"]\naudit = true\n')) as warden:
         warden.apply()
-        commits = [(conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))]  # type: ignore[index]
+        commits = [
+            (conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))
+        ]  # type: ignore[index]
         for steps in transactions:
             with conn.transaction():
                 for step in steps:
                     _run(conn, table, step)
-            commits.append((conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered)))  # type: ignore[index]
+            commits.append(
+                (conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))
+            )  # type: ignore[index]
 
         for at, snapshot in commits:
             assert _snapshot(conn, as_of, at) == snapshot, f"as_of({at})"
 
         # Revert every row ever seen to an earlier commit: the table must equal that snapshot.
         at, snapshot = data.draw(st.sampled_from(commits[:-1] or commits), label="revert to")
-        keys = {r[0] for r in conn.execute(
-            "select distinct (k ->> 0)::int from warden.audit_events e, "
-            "lateral (values (e.row_key), (e.old_key)) v(k) "
-            "where e.table_id = warden.audit_table_id(%s) and k is not null",
-            (f"{schema}.items",),
-        )} | {r[0] for r in snapshot}
+        keys = {
+            r[0]
+            for r in conn.execute(
+                "select distinct (k ->> 0)::int from warden.audit_events e, "
+                "lateral (values (e.row_key), (e.old_key)) v(k) "
+                "where e.table_id = warden.audit_table_id(%s) and k is not null",
+                (f"{schema}.items",),
+            )
+        } | {r[0] for r in snapshot}
         for key in sorted(keys):
             warden.revert(f"{schema}.items", key, to=at)
         assert _snapshot(conn, ordered) == snapshot
