@@ -20,8 +20,16 @@ SPEC = '[tables."public.t"]\naudit = true\n'
 
 def _cli(db_url: str) -> Callable[..., Result]:
     def run(*args: str) -> Result:
-        # A wide console so that rich does not wrap the lines the tests look at.
-        return CliRunner().invoke(app, ["--database-url", db_url, *args], env={"COLUMNS": "250"})
+        # A wide console so that rich does not wrap the lines the tests look at. The console
+        # is created at import (COLUMNS in env= comes too late when another test imported it).
+        from pgwarden.cli import _common
+
+        saved = _common.console.width
+        _common.console.width = 250
+        try:
+            return CliRunner().invoke(app, ["--database-url", db_url, *args])
+        finally:
+            _common.console.width = saved
 
     return run
 

@@ -51,7 +51,7 @@ def history(ctx: typer.Context, table: TableArg, key: KeyArgs, as_json: AsJson =
     if not versions:
         console.print(f"no recorded history for {escape(table)} {escape(' '.join(key))}")
         return
-    grid = RichTable("ver", "from", "op", "actor", "reason", "txid", "changes", box=None)
+    grid = _grid("ver", "from", "op", "actor", "reason", "txid", "changes")
     previous: Version | None = None
     for v in versions:
         grid.add_row(
@@ -65,6 +65,14 @@ def history(ctx: typer.Context, table: TableArg, key: KeyArgs, as_json: AsJson =
         )
         previous = v
     console.print(grid)
+
+
+def _grid(*headers: str) -> RichTable:
+    """A plain table whose rows stay on one line each; only the last column wraps."""
+    grid = RichTable(*headers, box=None)
+    for column in grid.columns[:-1]:
+        column.no_wrap = True
+    return grid
 
 
 def _changes(previous: Version | None, version: Version) -> str:
@@ -97,7 +105,7 @@ def log(
     if as_json:
         print_json([e.to_json() for e in events])
         return
-    grid = RichTable("event", "at", "table", "op", "key", "actor", "reason", box=None)
+    grid = _grid("event", "at", "table", "op", "key", "actor", "reason")
     for e in events:
         grid.add_row(
             str(e.event_id),
