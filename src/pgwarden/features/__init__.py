@@ -6,7 +6,14 @@ To add a feature: subclass :class:`Feature` in its own module, keep its PL/pgSQL
 
 from __future__ import annotations
 
-from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.features._base import (
+    Feature,
+    PlanContext,
+    function_body,
+    sql_template,
+    trigger,
+    trigger_function,
+)
 from pgwarden.features.audit import Audit
 from pgwarden.features.timestamps import Timestamps
 from pgwarden.features.versioning import Versioning
@@ -30,4 +37,6 @@ __all__ = [
     "function_body",
     "option_models",
     "sql_template",
+    "trigger",
+    "trigger_function",
 ]

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject, ObjectRef
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.spec import FeatureOptions, Spec
 
 
@@ -70,3 +70,56 @@ def function_body(template: str, **parts: sql.Composable) -> sql.Literal:
     """
     body = sql.SQL(template).format(**parts).as_string(None)
     return sql.Literal(body)
+
+
+def trigger_function(
+    feature: str,
+    table: Table,
+    ref: ObjectRef,
+    body: sql.Literal,
+    *,
+    description: str,
+    attributes: str = "",
+) -> DesiredObject:
+    """A ``RETURNS trigger`` PL/pgSQL function owned by ``feature`` for ``table``.
+
+    ``attributes`` are fixed words of ours (``SECURITY DEFINER SET ...``), never user input.
+    """
+    function = sql.Identifier(ref.schema, ref.name)
+    words = sql.SQL(attributes + " " if attributes else "")
+    return DesiredObject(
+        ref=ref,
+        feature=feature,
+        table=table.name,
+        create=sql.SQL(
+            "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql {}AS {}"
+        ).format(function, words, body),
+        drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(function),
+        description=description,
+    )
+
+
+def trigger(
+    feature: str,
+    table: Table,
+    name: str,
+    timing: sql.Composable,
+    function: ObjectRef,
+    *,
+    description: str,
+) -> DesiredObject:
+    """A trigger on ``table`` calling ``function``; ``timing`` is everything between the
+    trigger's name and EXECUTE FUNCTION (``AFTER UPDATE ON t ... FOR EACH ROW``)."""
+    return DesiredObject(
+        ref=ObjectRef("trigger", table.name.schema, name, table.name),
+        feature=feature,
+        table=table.name,
+        create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}()").format(
+            sql.Identifier(name), timing, sql.Identifier(function.schema, function.name)
+        ),
+        drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+            sql.Identifier(name), table.name.ident
+        ),
+        description=description,
+        lock=Lock("SHARE ROW EXCLUSIVE", table.name),
+    )

@@ -17,7 +17,14 @@ from pgwarden._names import owned_name
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
-from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.features._base import (
+    Feature,
+    PlanContext,
+    function_body,
+    sql_template,
+    trigger,
+    trigger_function,
+)
 from pgwarden.spec import FeatureOptions
 
 _TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone")
@@ -60,37 +67,22 @@ class Timestamps(Feature):
             updated=sql.Identifier(options.updated),
         )
         found.append(
-            DesiredObject(
-                ref=function,
-                feature=self.name,
-                table=table.name,
-                create=sql.SQL(
-                    "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}"
-                ).format(sql.Identifier(function.schema, function.name), body),
-                drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
-                    sql.Identifier(function.schema, function.name)
-                ),
+            trigger_function(
+                self.name,
+                table,
+                function,
+                body,
                 description=f"function keeping {options.created}/{options.updated} of {table.name}",
             )
         )
         found.append(
-            DesiredObject(
-                ref=ObjectRef("trigger", table.name.schema, TRIGGER_NAME, table.name),
-                feature=self.name,
-                table=table.name,
-                create=sql.SQL(
-                    "CREATE OR REPLACE TRIGGER {} BEFORE INSERT OR UPDATE ON {} "
-                    "FOR EACH ROW EXECUTE FUNCTION {}()"
-                ).format(
-                    sql.Identifier(TRIGGER_NAME),
-                    table.name.ident,
-                    sql.Identifier(function.schema, function.name),
-                ),
-                drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                    sql.Identifier(TRIGGER_NAME), table.name.ident
-                ),
+            trigger(
+                self.name,
+                table,
+                TRIGGER_NAME,
+                sql.SQL("BEFORE INSERT OR UPDATE ON {} FOR EACH ROW").format(table.name.ident),
+                function,
                 description=f"trigger filling timestamps on {table.name}",
-                lock=Lock("SHARE ROW EXCLUSIVE", table.name),
             )
         )
         return found

@@ -23,9 +23,16 @@ from psycopg import sql
 
 from pgwarden._names import closest, owned_name
 from pgwarden.catalog import Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
-from pgwarden.features._base import Feature, PlanContext, function_body, sql_template
+from pgwarden.features._base import (
+    Feature,
+    PlanContext,
+    function_body,
+    sql_template,
+    trigger,
+    trigger_function,
+)
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key
 from pgwarden.spec import FeatureOptions
@@ -95,10 +102,10 @@ class Audit(Feature):
         function = ObjectRef(
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
-        function_ident = sql.Identifier(function.schema, function.name)
         hidden = sorted(set(options.exclude) | set(options.redact))
         found = [self._registration(table, table_id, key, why, hidden)]
         found.append(self._function(table, table_id, options, key, function, "capture.sql"))
+        triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         if table.is_partitioned:
             rows_fn = ObjectRef(
                 "function",
@@ -106,34 +113,25 @@ class Audit(Feature):
                 owned_name(table.name.schema, table.name.name, suffix="audit_rows"),
             )
             found.append(self._function(table, table_id, options, key, rows_fn, "capture_rows.sql"))
-            found.append(
-                self._trigger(
-                    table,
-                    ROW_TRIGGER,
-                    sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW").format(
-                        table.name.ident
-                    ),
-                    sql.Identifier(rows_fn.schema, rows_fn.name),
-                )
-            )
+            each_row = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW")
+            triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn))
         else:
-            for trigger, timing in STATEMENT_TRIGGERS.items():
-                found.append(
-                    self._trigger(
-                        table,
-                        trigger,
-                        sql.SQL(timing + " FOR EACH STATEMENT").format(table=table.name.ident),
-                        function_ident,
-                    )
+            for name, events in STATEMENT_TRIGGERS.items():
+                each_statement = sql.SQL(events + " FOR EACH STATEMENT")
+                triggers.append((name, each_statement.format(table=table.name.ident), function))
+        truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
+        triggers.append((TRUNCATE_TRIGGER, truncate.format(table.name.ident), function))
+        for name, when, target in triggers:
+            found.append(
+                trigger(
+                    self.name,
+                    table,
+                    name,
+                    when,
+                    target,
+                    description=f"trigger {name} on {table.name}",
                 )
-        found.append(
-            self._trigger(
-                table,
-                TRUNCATE_TRIGGER,
-                sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT").format(table.name.ident),
-                function_ident,
             )
-        )
         return found
 
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
@@ -211,34 +209,15 @@ class Audit(Feature):
             context_record=sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
             **capture_parts(table, options, key),
         )
-        return DesiredObject(
-            ref=ref,
-            feature=self.name,
-            table=table.name,
-            create=sql.SQL(
-                "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
-                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
-                "SET enable_nestloop = off AS {}"
-            ).format(sql.Identifier(ref.schema, ref.name), body),
-            drop=sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
-                sql.Identifier(ref.schema, ref.name)
-            ),
+        return trigger_function(
+            self.name,
+            table,
+            ref,
+            body,
             description=f"function capturing changes of {table.name}",
-        )
-
-    def _trigger(
-        self, table: Table, name: str, timing: sql.Composable, function: sql.Identifier
-    ) -> DesiredObject:
-        return DesiredObject(
-            ref=ObjectRef("trigger", table.name.schema, name, table.name),
-            feature=self.name,
-            table=table.name,
-            create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}()").format(
-                sql.Identifier(name), timing, function
-            ),
-            drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                sql.Identifier(name), table.name.ident
-            ),
-            description=f"trigger {name} on {table.name}",
-            lock=Lock("SHARE ROW EXCLUSIVE", table.name),
+            # Runs as the store's owner (application roles need no privilege on it), with a
+            # fixed search_path (no caller's object can stand in), and never plans the
+            # UPDATE pairing as a nested loop (quadratic in rows).
+            attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
+            "SET enable_nestloop = off",
         )
