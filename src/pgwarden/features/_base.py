@@ -107,13 +107,16 @@ def trigger(
     function: ObjectRef,
     *,
     description: str,
+    declared: Table | None = None,
 ) -> DesiredObject:
     """A trigger on ``table`` calling ``function``; ``timing`` is everything between the
-    trigger's name and EXECUTE FUNCTION (``AFTER UPDATE ON t ... FOR EACH ROW``)."""
+    trigger's name and EXECUTE FUNCTION (``AFTER UPDATE ON t ... FOR EACH ROW``).
+    ``declared`` is the table the feature is declared on, when the trigger lives elsewhere
+    (on one of its partitions)."""
     return DesiredObject(
         ref=ObjectRef("trigger", table.name.schema, name, table.name),
         feature=feature,
-        table=table.name,
+        table=(declared or table).name,
         create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}()").format(
             sql.Identifier(name), timing, sql.Identifier(function.schema, function.name)
         ),

@@ -132,6 +132,20 @@ class Audit(Feature):
                     description=f"trigger {name} on {table.name}",
                 )
             )
+        # PostgreSQL does not clone TRUNCATE triggers to partitions: each partition gets its
+        # own (a partition created later shows in the next plan until it is applied).
+        for part in _partitions(table, ctx):
+            found.append(
+                trigger(
+                    self.name,
+                    part,
+                    TRUNCATE_TRIGGER,
+                    truncate.format(part.name.ident),
+                    function,
+                    description=f"trigger {TRUNCATE_TRIGGER} on partition {part.name}",
+                    declared=table,
+                )
+            )
         return found
 
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
@@ -221,3 +235,17 @@ class Audit(Feature):
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
             "SET enable_nestloop = off",
         )
+
+
+def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
+    """Every partition below ``table``, at any depth."""
+    found: list[Table] = []
+    level = [table.name]
+    while level:
+        below = sorted(
+            (t for t in ctx.catalog.tables.values() if t.partition_of in level),
+            key=lambda t: t.name,
+        )
+        found.extend(below)
+        level = [t.name for t in below]
+    return found

@@ -123,14 +123,24 @@ def capture_parts(
     table: Table, options: AuditOptions, key: tuple[str, ...] | None
 ) -> dict[str, sql.Composable]:
     """Placeholders of ``capture.sql`` / ``capture_rows.sql``, composed (never formatted)."""
+    removed = sql.SQL(
+        "        insert into warden.audit_events (statement_id, txid, context_seq, table_id,\n"
+        "                                         op, at, row_key, old_row)\n"
+        "        select sid, txv, seq, tid, 'D', at_, {key}, s.oj\n"
+        "          from (select {image} as oj from {table} o{where}) s;"
+    )
     truncate_rows: sql.Composable = sql.SQL("")
+    truncate_partition: sql.Composable = sql.SQL("        null;")
     if options.truncate == "rows":
-        truncate_rows = sql.SQL(
-            "        insert into warden.audit_events (statement_id, txid, context_seq, table_id,\n"
-            "                                         op, at, row_key, old_row)\n"
-            "        select sid, txv, seq, tid, 'D', at_, {}, s.oj\n"
-            "          from (select {} as oj from {} o) s;"
-        ).format(_key("oj", key), _image("o", options), table.name.ident)
+        common = {"key": _key("oj", key), "image": _image("o", options), "table": table.name.ident}
+        truncate_rows = removed.format(where=sql.SQL(""), **common)
+        truncate_partition = removed.format(
+            where=sql.SQL(
+                " where o.tableoid in (select p.relid from "
+                "pg_catalog.pg_partition_tree(tg_relid) p where p.isleaf)"
+            ),
+            **common,
+        )
     changed = sql.SQL("a.oj is distinct from b.nj") if options.skip_unchanged else sql.SQL("true")
     update = _update_query(options, key, changed)
     changed_row = sql.SQL("oj is distinct from nj") if options.skip_unchanged else sql.SQL("true")
@@ -144,5 +154,6 @@ def capture_parts(
         "update_static": update,
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,
+        "truncate_partition": truncate_partition,
         "hidden": _hidden(table, options),
     }

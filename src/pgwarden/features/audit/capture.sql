@@ -45,11 +45,23 @@ begin
         select sid, txv, seq, tid, 'D', at_, {key_of_oj}, s.oj
           from (select {image_of_o} as oj from old_rows o) s;
         get diagnostics written = row_count;
-    elsif tg_op = 'TRUNCATE' then
+    elsif tg_op = 'TRUNCATE' and tg_relid = (select t.relid from warden.audit_tables t
+                                              where t.table_id = tid) then
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at)
         values (sid, txv, seq, tid, 'T', at_);
 {truncate_rows}
         written := 1;
+        -- The partitions' own TRUNCATE triggers fire next, in this same statement: they
+        -- must not record these rows a second time.
+        flag := set_config('pgwarden._truncated', tid || ':' || statement_timestamp(), true);
+    elsif tg_op = 'TRUNCATE' then
+        if current_setting('pgwarden._truncated', true) = tid || ':' || statement_timestamp() then
+            return null;
+        end if;
+        -- One partition truncated on its own: its rows go, one event each (a table-wide
+        -- truncate mark would wipe the other partitions from time travel).
+{truncate_partition}
+        get diagnostics written = row_count;
     end if;
 {context_record}
     return null;
