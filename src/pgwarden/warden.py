@@ -203,25 +203,25 @@ class Warden:
         with self.connect(autocommit=True) as conn:
             return read_status(conn, self.spec, self.features)
 
-    # -- audit trail and time travel --------------------------------------------------------
+    # -- audit trail and time travel (reads use the pool: one connection, reused) ------------
 
     def history(self, table: str, key: KeyLike) -> list[Version]:
         """Every version of one row of an audited table, oldest first: values, validity
         range, operation, who and why. ``key`` is the key value (a tuple for composite keys).
         Version 0, when present, is the row as it was before auditing began."""
-        with self.connect(autocommit=True) as conn:
+        with self.pool.connection() as conn:
             return audit.history(conn, table, key)
 
     def as_of(self, table: str, at: dt.datetime | str) -> list[dict[str, Any]]:
         """The whole table as it was at ``at``, one dict per row."""
-        with self.connect(autocommit=True) as conn:
+        with self.pool.connection() as conn:
             return audit.as_of(conn, table, _when(at))
 
     def diff(
         self, table: str, key: KeyLike, old: int, new: int | None = None
     ) -> dict[str, tuple[Any, Any]]:
         """``{column: (old value, new value)}`` between two versions of a row."""
-        with self.connect(autocommit=True) as conn:
+        with self.pool.connection() as conn:
             return audit.diff(conn, table, key, old, new)
 
     def revert(
@@ -255,7 +255,7 @@ class Warden:
     ) -> list[Event]:
         """The change feed: events after position ``after`` in a stable order that never
         skips a transaction committing late. Resume with the last event's ``position``."""
-        with self.connect(autocommit=True) as conn:
+        with self.pool.connection() as conn:
             return audit.changes(conn, after, limit=limit, table=table)
 
     def log(
@@ -267,7 +267,7 @@ class Warden:
         limit: int = 100,
     ) -> list[Event]:
         """Recent audit events, newest first."""
-        with self.connect(autocommit=True) as conn:
+        with self.pool.connection() as conn:
             return audit.log(
                 conn,
                 table=table,

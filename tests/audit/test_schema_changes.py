@@ -121,13 +121,6 @@ def test_a_primary_key_moved_to_other_columns_keeps_each_row_one_history(
     assert [e["row_key"] for e in events(conn)][-2:] == [["a"], ["a"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='switching the row key (declare key = ["code"] on a table audited by id) '
-    "re-registers it with the new key_columns, but earlier events keep row_key [id] while "
-    "live rows are matched by [code]: warden.as_of() returns every row touched before the "
-    "switch twice, and the row's history starts over at the switch",
-)
 def test_time_travel_after_switching_the_key_matches_the_table(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

@@ -60,6 +60,7 @@ def _root(
     ] = False,
 ) -> None:
     ctx.obj = Options(config=config, database_url=database_url)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()

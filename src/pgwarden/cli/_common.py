@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,12 +30,21 @@ class Options:
 
     config: Path | None = None
     database_url: str | None = None
+    opened: list[Warden] = field(default_factory=list)
 
     def spec(self) -> Spec:
         return load_config(self.config)
 
     def warden(self) -> Warden:
-        return Warden.from_config(self.config, url=self.database_url)
+        """The Warden for this invocation; closed (with its pool) when the command ends."""
+        warden = Warden.from_config(self.config, url=self.database_url)
+        self.opened.append(warden)
+        return warden
+
+    def close(self) -> None:
+        for warden in self.opened:
+            warden.close()
+        self.opened.clear()
 
     def target_display(self) -> str:
         spec = self.spec()

@@ -73,6 +73,7 @@ create index audit_events_old_key on warden.audit_events (table_id, old_key)
     where old_key is not null;
 create index audit_events_feed on warden.audit_events using brin (event_id);
 create index audit_events_txid on warden.audit_events (txid);
+create index audit_events_at on warden.audit_events using brin (at);
 
 -- Append-only: only the owner of the warden schema writes; capture runs as that owner
 -- (SECURITY DEFINER trigger functions), so application roles need no privilege here at all.

@@ -39,15 +39,16 @@ begin
 end
 $$;
 
--- One row per (event, key it touches), with both images.
-create function warden.audit_facts(p_table_id int, p_key jsonb default null)
+-- One row per (event, key it touches), with both images. These read functions are plain SQL
+-- without SET clauses on purpose: PostgreSQL then inlines them into the calling query, and
+-- plans them with the actual table id, key and time (index scans, real row estimates).
+create function warden.audit_facts(p_table_id int)
 returns table (
     row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
     txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
     present_after boolean, row_after jsonb
 )
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
     select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
            x.present_before, x.row_before, x.present_after, x.row_after
@@ -62,19 +63,44 @@ as $$
         (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
      ) as x(k, phase, present_before, row_before, present_after, row_after)
      where e.table_id = p_table_id and e.op <> 'T' and x.k is not null
-       and (p_key is null or e.row_key = p_key or e.old_key = p_key)
-       and (p_key is null or x.k = p_key)
+$$;
+
+-- The facts of one key (through the row history index).
+create function warden.audit_facts(p_table_id int, p_key jsonb)
+returns table (
+    row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
+    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
+    present_after boolean, row_after jsonb
+)
+language sql stable
+as $$
+    select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
+           x.present_before, x.row_before, x.present_after, x.row_after
+      from warden.audit_events e
+     cross join lateral (values
+        (e.row_key, 1,
+         e.op = 'D' or (e.op = 'U' and e.old_key is null),
+         case when e.op = 'D' then e.old_row
+              when e.op = 'U' and e.old_key is null then e.new_row || e.old_row end,
+         e.op <> 'D',
+         case when e.op <> 'D' then e.new_row end),
+        (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
+     ) as x(k, phase, present_before, row_before, present_after, row_after)
+     where e.table_id = p_table_id and (e.row_key = p_key or e.old_key = p_key)
+       and e.op <> 'T' and x.k = p_key
 $$;
 
 -- The state at p_at of every key that has any fact (present or not); untouched rows are not
--- listed: they are as they are now.
+-- listed: they are as they are now. Reads the whole history: for a table that still exists,
+-- warden.audit_first_after() needs only what changed after p_at.
 create function warden.audit_state_at(p_table_id int, p_at timestamptz, p_key jsonb default null)
 returns table (row_key jsonb, present boolean, row_data jsonb)
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
     with f as materialized (
-        select * from warden.audit_facts(p_table_id, p_key)
+        select * from warden.audit_facts(p_table_id) where p_key is null
+        union all
+        select * from warden.audit_facts(p_table_id, p_key) where p_key is not null
     ),
     wiped as (  -- the last TRUNCATE at or before p_at
         select coalesce(max(e.statement_id), 0) as statement_id from warden.audit_events e
@@ -98,6 +124,32 @@ as $$
       from last_before b
       full join first_after a on a.row_key = b.row_key
      cross join wiped w
+$$;
+
+-- For a table that exists: each key changed after p_at, and what it was just before its
+-- first change after p_at. Every other row is now as it was then. Cost follows the amount of
+-- change since p_at, not the size of the history (BRIN on at).
+create function warden.audit_first_after(p_table_id int, p_at timestamptz)
+returns table (row_key jsonb, present boolean, row_data jsonb)
+language sql stable
+as $$
+    select distinct on (f.k) f.k, f.present_before, f.row_before
+      from (
+        select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
+               x.present_before, x.row_before, x.present_after, x.row_after
+          from warden.audit_events e
+         cross join lateral (values
+            (e.row_key, 1,
+             e.op = 'D' or (e.op = 'U' and e.old_key is null),
+             case when e.op = 'D' then e.old_row
+                  when e.op = 'U' and e.old_key is null then e.new_row || e.old_row end,
+             e.op <> 'D',
+             case when e.op <> 'D' then e.new_row end),
+            (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
+         ) as x(k, phase, present_before, row_before, present_after, row_after)
+             where e.table_id = p_table_id and e.at > p_at and e.op <> 'T' and x.k is not null
+      ) f
+     order by f.k, f.statement_id, f.phase, f.event_id
 $$;
 
 -- The key columns' names as they are now: found by attribute number, so a renamed key
@@ -158,7 +210,7 @@ begin
     end if;
     tid := warden.audit_table_id(rel::text);
     return query execute format(
-        $q$ with s as materialized (select * from warden.audit_state_at($1, $2))
+        $q$ with s as materialized (select * from warden.audit_first_after($1, $2))
             select (jsonb_populate_record($3, s.row_data)).* from s where s.present
             union all
             select c.* from %s c
@@ -179,7 +231,9 @@ declare
     tid int := warden.audit_table_id(rel::text);
     st record;
 begin
-    select * into st from warden.audit_state_at(tid, p_at, p_key);
+    select f.present_before as present, f.row_before as row_data into st
+      from warden.audit_facts(tid, p_key) f where f.at > p_at
+     order by f.statement_id, f.phase, f.event_id limit 1;
     if found then
         if st.present then
             return next jsonb_populate_record(p_row, st.row_data);
@@ -201,7 +255,6 @@ returns table (
     event_id bigint
 )
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
     with f as (
         select f.*, row_number() over (order by f.statement_id, f.phase, f.event_id) as n

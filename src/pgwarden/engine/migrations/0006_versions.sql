@@ -7,7 +7,6 @@ returns table (
     event_id bigint
 )
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
     select f.row_key,
            row_number() over w::int,
