@@ -1,8 +1,9 @@
 """pgwarden: declare what your PostgreSQL data needs in one file; pgwarden builds it inside the
 database, keeps it healthy, and proves it.
 
-The public Python surface is small: :class:`Warden` and the exceptions in
-:mod:`pgwarden.errors`. Everything else is reached through them or the ``pgwarden`` CLI.
+The public Python surface is small: :class:`Warden`, the values it returns (:class:`Version`,
+:class:`Event`) and the exceptions in :mod:`pgwarden.errors`. Everything else is reached
+through them or the ``pgwarden`` CLI.
 """
 
 __version__ = "0.1.0"
@@ -18,18 +19,22 @@ from pgwarden.errors import (
     SpecError,
     UnknownTable,
 )
+from pgwarden.features.audit._runtime import AuditError, Event, Version
 from pgwarden.warden import Warden
 
 __all__ = [
     "ApplyError",
+    "AuditError",
     "ConfigError",
     "DatabaseUnavailable",
+    "Event",
     "FeatureNotApplicable",
     "LockNotGranted",
     "PgwardenError",
     "ServerError",
     "SpecError",
     "UnknownTable",
+    "Version",
     "Warden",
     "__version__",
 ]
