@@ -39,19 +39,13 @@ begin
 end
 $$;
 
--- One row per (event, key it touches), with both images. These read functions are plain SQL
--- without SET clauses on purpose: PostgreSQL then inlines them into the calling query, and
--- plans them with the actual table id, key and time (index scans, real row estimates).
-create function warden.audit_facts(p_table_id int)
-returns table (
-    row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
-    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
-    present_after boolean, row_after jsonb
-)
-language sql stable
-as $$
-    select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
-           x.present_before, x.row_before, x.present_after, x.row_after
+-- One row per (event, key it touches), with both images. A view, and plain SQL functions
+-- over it without SET clauses, on purpose: PostgreSQL inlines them into the calling query and
+-- pushes the table id, key and time down to the event scan (index scans, real estimates).
+create view warden.audit_facts_all as
+    select x.k as row_key, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid,
+           e.context_seq, x.present_before, x.row_before, x.present_after, x.row_after,
+           e.table_id, e.row_key as event_key, e.old_key as event_old_key
       from warden.audit_events e
      cross join lateral (values
         (e.row_key, 1,
@@ -62,7 +56,21 @@ as $$
          case when e.op <> 'D' then e.new_row end),
         (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
      ) as x(k, phase, present_before, row_before, present_after, row_after)
-     where e.table_id = p_table_id and e.op <> 'T' and x.k is not null
+     where e.op <> 'T' and x.k is not null;
+revoke all on warden.audit_facts_all from public;
+
+create function warden.audit_facts(p_table_id int)
+returns table (
+    row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
+    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
+    present_after boolean, row_after jsonb
+)
+language sql stable
+as $$
+    select f.row_key, f.statement_id, f.phase, f.event_id, f.at, f.op, f.txid, f.context_seq,
+           f.present_before, f.row_before, f.present_after, f.row_after
+      from warden.audit_facts_all f
+     where f.table_id = p_table_id
 $$;
 
 -- The facts of one key (through the row history index).
@@ -74,20 +82,11 @@ returns table (
 )
 language sql stable
 as $$
-    select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
-           x.present_before, x.row_before, x.present_after, x.row_after
-      from warden.audit_events e
-     cross join lateral (values
-        (e.row_key, 1,
-         e.op = 'D' or (e.op = 'U' and e.old_key is null),
-         case when e.op = 'D' then e.old_row
-              when e.op = 'U' and e.old_key is null then e.new_row || e.old_row end,
-         e.op <> 'D',
-         case when e.op <> 'D' then e.new_row end),
-        (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
-     ) as x(k, phase, present_before, row_before, present_after, row_after)
-     where e.table_id = p_table_id and (e.row_key = p_key or e.old_key = p_key)
-       and e.op <> 'T' and x.k = p_key
+    select f.row_key, f.statement_id, f.phase, f.event_id, f.at, f.op, f.txid, f.context_seq,
+           f.present_before, f.row_before, f.present_after, f.row_after
+      from warden.audit_facts_all f
+     where f.table_id = p_table_id and (f.event_key = p_key or f.event_old_key = p_key)
+       and f.row_key = p_key
 $$;
 
 -- The state at p_at of every key that has any fact (present or not); untouched rows are not
@@ -133,23 +132,10 @@ create function warden.audit_first_after(p_table_id int, p_at timestamptz)
 returns table (row_key jsonb, present boolean, row_data jsonb)
 language sql stable
 as $$
-    select distinct on (f.k) f.k, f.present_before, f.row_before
-      from (
-        select x.k, e.statement_id, x.phase, e.event_id, e.at, e.op, e.txid, e.context_seq,
-               x.present_before, x.row_before, x.present_after, x.row_after
-          from warden.audit_events e
-         cross join lateral (values
-            (e.row_key, 1,
-             e.op = 'D' or (e.op = 'U' and e.old_key is null),
-             case when e.op = 'D' then e.old_row
-                  when e.op = 'U' and e.old_key is null then e.new_row || e.old_row end,
-             e.op <> 'D',
-             case when e.op <> 'D' then e.new_row end),
-            (e.old_key, 0, true, e.new_row || e.old_row, false, null::jsonb)
-         ) as x(k, phase, present_before, row_before, present_after, row_after)
-             where e.table_id = p_table_id and e.at > p_at and e.op <> 'T' and x.k is not null
-      ) f
-     order by f.k, f.statement_id, f.phase, f.event_id
+    select distinct on (f.row_key) f.row_key, f.present_before, f.row_before
+      from warden.audit_facts_all f
+     where f.table_id = p_table_id and f.at > p_at
+     order by f.row_key, f.statement_id, f.phase, f.event_id
 $$;
 
 -- The key columns' names as they are now: found by attribute number, so a renamed key
