@@ -219,6 +219,7 @@ class Audit(Feature):
         body = function_body(
             sql_template(_PACKAGE, template),
             table_id=sql.Literal(table_id),
+            declare=sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
             context=sql.SQL(sql_template(_PACKAGE, "_context.sql")),
             context_record=sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
             **capture_parts(table, options, key),

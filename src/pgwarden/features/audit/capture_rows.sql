@@ -3,17 +3,7 @@
 -- a trigger on the parent is cloned to every partition, present and future, and so sees
 -- changes made through a partition directly, which statement-level capture would miss.
 declare
-    tid int;
-    txv xid8;
-    seq int;
-    sid bigint;
-    sig text;
-    flag text;
-    fresh boolean := false;
-    excluded text[];
-    redacted text[];
-    written bigint := 1;
-    at_ timestamptz := clock_timestamp();
+{declare}    written bigint := 1;
     oj jsonb;
     nj jsonb;
     ok jsonb;

@@ -1,0 +1,10 @@
+    tid int;
+    txv xid8;
+    seq int;
+    sid bigint;
+    sig text;
+    flag text;
+    fresh boolean := false;
+    excluded text[];
+    redacted text[];
+    at_ timestamptz := clock_timestamp();
