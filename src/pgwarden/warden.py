@@ -276,6 +276,12 @@ class Warden:
                 limit=limit,
             )
 
+    def prune_audit(self, *, batch: int = 10_000) -> int:
+        """Delete audit events older than each table's ``retention``, in batches of
+        ``batch`` (each its own short transaction); returns how many were deleted."""
+        with self.connect(autocommit=True) as conn:
+            return audit.prune(conn, batch=batch)
+
     def close(self) -> None:
         with self._pool_lock:
             if self._pool is not None:

@@ -234,3 +234,20 @@ def _stop_on_signals() -> Callable[[], bool]:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return lambda: stopping["now"]
+
+
+@app.command("prune-audit")
+def prune_audit(
+    ctx: typer.Context,
+    batch: Annotated[int, typer.Option("--batch", help="Events deleted per transaction.")] = 10_000,
+    as_json: AsJson = False,
+) -> None:
+    """Delete audit events older than each table's retention (audit = { retention = ... })."""
+    try:
+        removed = options(ctx).warden().prune_audit(batch=batch)
+    except PgwardenError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"deleted": removed})
+    else:
+        console.print(f"Deleted {removed} audit event(s) past their retention.")

@@ -177,7 +177,8 @@ KINDS: dict[str, Kind] = {
             "registration",
             25,
             """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
-                          || hidden_columns::text || schema_name || '.' || table_name)
+                          || hidden_columns::text || coalesce(retention::text, '')
+                          || schema_name || '.' || table_name)
                from warden.audit_tables
                where schema_name = %(rel_schema)s and table_name = %(rel_name)s
                  and dropped_at is null

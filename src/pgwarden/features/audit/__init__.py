@@ -103,7 +103,8 @@ class Audit(Feature):
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
         hidden = sorted(set(options.exclude) | set(options.redact))
-        found = [self._registration(table, table_id, key, why, hidden)]
+        retention = options.retention.interval if options.retention else None
+        found = [self._registration(table, table_id, key, why, hidden, retention)]
         found.append(self._function(table, table_id, options, key, function, "capture.sql"))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         if table.is_partitioned:
@@ -167,6 +168,7 @@ class Audit(Feature):
         key: tuple[str, ...] | None,
         why: str,
         hidden: list[str],
+        retention: str | None,
     ) -> DesiredObject:
         types = [table.column(c).type for c in key] if key else None  # type: ignore[union-attr]
         key_literal = sql.Literal(list(key) if key else None)
@@ -176,18 +178,20 @@ class Audit(Feature):
             table=table.name,
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
-                "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums) "
+                "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums, retention) "
                 "VALUES ({tid}, {rel}::regclass, {schema}, {name}, {key}::text[], {types}::text[], "
                 "(SELECT array_agg(a.attnum ORDER BY u.o) FROM unnest({key}::text[]) "
                 "WITH ORDINALITY u(c, o) JOIN pg_attribute a "
                 "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[], "
                 "(SELECT coalesce(array_agg(a.attnum), '{{}}') FROM pg_attribute a "
-                "WHERE a.attrelid = {rel}::regclass AND a.attname = ANY({hidden}::text[]))) "
+                "WHERE a.attrelid = {rel}::regclass AND a.attname = ANY({hidden}::text[])), "
+                "{retention}::interval) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
                 "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
                 "hidden_columns = excluded.hidden_columns, "
-                "hidden_attnums = excluded.hidden_attnums, dropped_at = NULL"
+                "hidden_attnums = excluded.hidden_attnums, retention = excluded.retention, "
+                "dropped_at = NULL"
             ).format(
                 tid=sql.Literal(table_id),
                 rel=sql.Literal(table.name.regclass_text),
@@ -196,6 +200,7 @@ class Audit(Feature):
                 key=key_literal,
                 types=sql.Literal(types),
                 hidden=sql.Literal(hidden),
+                retention=sql.Literal(retention),
             ),
             # Marked as no longer captured; linked still (same table_id if audit comes back)
             # unless the table itself is gone. Found by name: the table may be dropped.

@@ -24,7 +24,7 @@ class AuditOptions(FeatureOptions):
     key: list[str] | None = None
     """Columns identifying a row when the table has no primary key."""
     retention: DurationField | None = None
-    """Events older than this may be pruned (``pgwarden audit prune``)."""
+    """Events older than this are deleted by ``pgwarden prune-audit`` (in batches)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditOptions:

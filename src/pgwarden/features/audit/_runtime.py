@@ -79,8 +79,8 @@ class Event:
         return data
 
 
-STORE_VERSION = 6
-"""The ``warden`` schema version these functions need (internal migrations 0002-0006)."""
+STORE_VERSION = 7
+"""The ``warden`` schema version these functions need (internal migrations 0002-0007)."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:
@@ -341,3 +341,16 @@ def log(
         except psycopg.Error as exc:
             raise AuditError(exc.diag.message_primary or str(exc)) from exc
     return [_event(r) for r in rows]
+
+
+def prune(conn: psycopg.Connection[Any], *, batch: int = 10_000) -> int:
+    """Delete events older than their table's ``retention``, one batch per transaction
+    (``conn`` in autocommit), until none is left; returns how many were deleted."""
+    require_store(conn)
+    total = 0
+    while True:
+        row = conn.execute("select warden.audit_prune(%s)", (batch,)).fetchone()
+        removed = int(row[0]) if row else 0
+        total += removed
+        if removed < batch:
+            return total
