@@ -60,31 +60,18 @@ create view warden.audit_facts_all as
 revoke all on warden.audit_facts_all from public;
 
 create function warden.audit_facts(p_table_id int)
-returns table (
-    row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
-    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
-    present_after boolean, row_after jsonb
-)
+returns setof warden.audit_facts_all
 language sql stable
 as $$
-    select f.row_key, f.statement_id, f.phase, f.event_id, f.at, f.op, f.txid, f.context_seq,
-           f.present_before, f.row_before, f.present_after, f.row_after
-      from warden.audit_facts_all f
-     where f.table_id = p_table_id
+    select * from warden.audit_facts_all f where f.table_id = p_table_id
 $$;
 
 -- The facts of one key (through the row history index).
 create function warden.audit_facts(p_table_id int, p_key jsonb)
-returns table (
-    row_key jsonb, statement_id bigint, phase int, event_id bigint, at timestamptz, op "char",
-    txid xid8, context_seq smallint, present_before boolean, row_before jsonb,
-    present_after boolean, row_after jsonb
-)
+returns setof warden.audit_facts_all
 language sql stable
 as $$
-    select f.row_key, f.statement_id, f.phase, f.event_id, f.at, f.op, f.txid, f.context_seq,
-           f.present_before, f.row_before, f.present_after, f.row_after
-      from warden.audit_facts_all f
+    select * from warden.audit_facts_all f
      where f.table_id = p_table_id and (f.event_key = p_key or f.event_old_key = p_key)
        and f.row_key = p_key
 $$;
