@@ -113,6 +113,19 @@ class ApplyError(PgwardenError):
     code = "apply"
 
 
+class MaintenanceBusy(PgwardenError):
+    """Another process is running maintenance on this database (one runner at a time)."""
+
+    code = "maintenance-busy"
+
+
+class MaintenanceError(PgwardenError):
+    """A maintenance job (purge, archive, retention, partitions) failed; what it committed
+    in earlier batches stays, the failed batch was rolled back."""
+
+    code = "maintenance"
+
+
 class ServerError(PgwardenError):
     """The embedded PostgreSQL server could not be started, stopped or inspected."""
 

@@ -21,6 +21,7 @@ from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build
 from pgwarden.features import REGISTRY, Feature
 from pgwarden.features.audit import _runtime as audit
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
+from pgwarden.maintenance import Job, JobResult, Progress, collect_jobs, run_jobs
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
@@ -281,6 +282,53 @@ class Warden:
         ``batch`` (each its own short transaction); returns how many were deleted."""
         with self.connect(autocommit=True) as conn:
             return audit.prune(conn, batch=batch)
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def jobs(
+        self,
+        *,
+        only: Collection[QualifiedName] | None = None,
+        names: Collection[str] | None = None,
+    ) -> list[Job]:
+        """The maintenance jobs the declaration implies, in the order ``maintain`` runs them."""
+        with self.connect(autocommit=True) as conn:
+            return collect_jobs(
+                self.spec, read_catalog(conn), self.features, only=only, names=names
+            )
+
+    def maintain(
+        self,
+        *,
+        only: Collection[QualifiedName] | None = None,
+        names: Collection[str] | None = None,
+        dry_run: bool = False,
+        now: dt.datetime | None = None,
+        batch: int = 10_000,
+        wait: bool = False,
+        progress: Callable[[Job], Progress] | None = None,
+        on_result: Callable[[JobResult], None] | None = None,
+    ) -> list[JobResult]:
+        """Run every due maintenance job (purge, archive, retention...), each in batches of
+        ``batch`` rows, one short transaction per batch. ``dry_run`` counts what would be
+        done and changes nothing. One runner per database: raises ``MaintenanceBusy`` when
+        another holds the lock, unless ``wait``. Does nothing on a standby."""
+        with self.connect(autocommit=True) as conn:
+            jobs = collect_jobs(
+                self.spec, read_catalog(conn), self.features, only=only, names=names
+            )
+            return run_jobs(
+                conn,
+                self.spec,
+                jobs,
+                now=now,
+                dry_run=dry_run,
+                batch=batch,
+                progress=progress,
+                on_result=on_result,
+                connect=lambda: self.connect(autocommit=True),
+                wait=wait,
+            )
 
     def close(self) -> None:
         with self._pool_lock:

@@ -14,11 +14,10 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from pgwarden.cli._app import app
-from pgwarden.cli._common import EXIT_ERROR, console, err_console, fail, options, print_json
+from pgwarden.cli._common import EXIT_ERROR, AsJson, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 from pgwarden.features.audit._runtime import Event, Version
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 TableArg = Annotated[str, typer.Argument(help="The audited table, e.g. public.entries.")]
 KeyArgs = Annotated[list[str], typer.Argument(help="The row's key (one value per key column).")]
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
+from pgwarden._names import QualifiedName
 from pgwarden.config import load_config, resolve_target
 from pgwarden.errors import PgwardenError
+from pgwarden.maintenance import Job, Progress
 from pgwarden.spec import Spec
 from pgwarden.warden import Warden
 
@@ -70,3 +77,44 @@ def fail(error: PgwardenError) -> NoReturn:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+
+
+def parse_table(text: str) -> QualifiedName:
+    """A table named on the command line (``schema.table``, or ``table`` for public)."""
+    try:
+        return QualifiedName.parse(text)
+    except ValueError as exc:
+        fail(PgwardenError(str(exc)))
+
+
+@contextmanager
+def job_progress(enabled: bool) -> Iterator[Callable[[Job], Progress] | None]:
+    """Progress bars (rows, rows/s) for maintenance jobs on a terminal; nothing otherwise."""
+    if not enabled:
+        yield None
+        return
+    with RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bars:
+
+        def for_job(job: Job) -> Progress:
+            task = bars.add_task(escape(job.description), total=None, rate="")
+            started = time.perf_counter()
+
+            def update(done: int, total: int | None) -> None:
+                elapsed = max(time.perf_counter() - started, 1e-6)
+                bars.update(task, completed=done, total=total, rate=f"{done / elapsed:,.0f}/s")
+
+            return update
+
+        yield for_job

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -13,6 +14,9 @@ from psycopg import sql
 from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.spec import FeatureOptions, Spec
+
+if TYPE_CHECKING:
+    from pgwarden.maintenance import Job
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class Feature(ABC):
     ) -> list[DesiredObject]:
         """The objects this feature needs on ``table``; raise ``FeatureNotApplicable`` when
         the table cannot have it (saying why)."""
+
+    def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
+        """The recurring work this feature needs on the tables that declare it (purge,
+        archive, retention...), for ``pgwarden maintain``. Default: none."""
+        return []
 
 
 def sql_template(package: str, filename: str) -> str:

@@ -15,6 +15,7 @@ transaction. What a table gets:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import closest, owned_name
-from pgwarden.catalog import Table
+from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
@@ -33,8 +34,10 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
+from pgwarden.features.audit import _runtime
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key
+from pgwarden.maintenance import Job, JobContext
 from pgwarden.spec import FeatureOptions
 
 _PACKAGE = "pgwarden.features.audit"
@@ -149,6 +152,25 @@ class Audit(Feature):
             )
         return found
 
+    def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
+        """One retention job for the whole store (events of every table past its own
+        ``retention``), when any table declares a retention."""
+        with_retention = [
+            str(t.name) for t, o in declared if isinstance(o, AuditOptions) and o.retention
+        ]
+        if not with_retention:
+            return []
+        return [
+            Job(
+                name="audit-retention",
+                feature=self.name,
+                table=None,
+                description=f"delete audit events past retention ({', '.join(with_retention)})",
+                run=_prune_job,
+                order=90,
+            )
+        ]
+
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
         columns = table.column_names
         for option, names in (("exclude", options.exclude), ("redact", options.redact),
@@ -241,6 +263,12 @@ class Audit(Feature):
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
             "SET enable_nestloop = off",
         )
+
+
+def _prune_job(ctx: JobContext) -> tuple[int, str]:
+    if ctx.dry_run:
+        return _runtime.prunable(ctx.conn), "events past retention"
+    return _runtime.prune(ctx.conn, batch=ctx.batch), "events deleted"
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:

@@ -343,6 +343,16 @@ def log(
     return [_event(r) for r in rows]
 
 
+def prunable(conn: psycopg.Connection[Any]) -> int:
+    """How many events :func:`prune` would delete now."""
+    require_store(conn)
+    row = conn.execute(
+        "select count(*) from warden.audit_events e join warden.audit_tables t "
+        "on t.table_id = e.table_id where t.retention is not null and e.at < now() - t.retention"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def prune(conn: psycopg.Connection[Any], *, batch: int = 10_000) -> int:
     """Delete events older than their table's ``retention``, one batch per transaction
     (``conn`` in autocommit), until none is left; returns how many were deleted."""

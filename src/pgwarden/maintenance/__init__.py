@@ -1,0 +1,25 @@
+"""Maintenance: the recurring work features declare (purge, archive, retention, partitions).
+
+Each feature contributes :class:`Job` values through ``Feature.jobs``; ``pgwarden maintain``
+(and the worker) collect and run them in a stable order under one advisory lock, each job
+in short transactions of its own.
+"""
+
+from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress
+from pgwarden.maintenance._runner import (
+    MAINTAIN_LOCK,
+    collect_jobs,
+    maintain,
+    run_jobs,
+)
+
+__all__ = [
+    "MAINTAIN_LOCK",
+    "Job",
+    "JobContext",
+    "JobResult",
+    "Progress",
+    "collect_jobs",
+    "maintain",
+    "run_jobs",
+]

@@ -1,0 +1,90 @@
+"""What a maintenance job is: something due, run in short transactions, that reports rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pgwarden._names import QualifiedName
+from pgwarden.spec import Spec
+
+Progress = Callable[[int, int | None], None]
+"""``progress(done, total)``: rows done so far, and the total when it is known."""
+
+
+def _no_progress(done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class JobContext:
+    """What a running job may use.
+
+    ``conn`` is in autocommit: a job opens its own short transactions (one batch each), so
+    that stopping it at any moment loses nothing that was committed and repeats nothing.
+    """
+
+    conn: psycopg.Connection[Any]
+    spec: Spec
+    now: dt.datetime
+    """The maintenance clock: tests pass their own; jobs compare ages with this, not now()."""
+    dry_run: bool = False
+    batch: int = 10_000
+    progress: Progress = _no_progress
+    connect: Callable[[], psycopg.Connection[Any]] | None = None
+    """Opens another connection to the same database (for work that needs two)."""
+
+    @property
+    def lock_timeout_ms(self) -> int:
+        return self.spec.database.lock_timeout.milliseconds
+
+    @property
+    def retries(self) -> int:
+        return self.spec.database.retries
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job did (or, in a dry run, would do)."""
+
+    job: str
+    feature: str
+    table: QualifiedName | None
+    rows: int
+    seconds: float
+    detail: str = ""
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "feature": self.feature,
+            "table": str(self.table) if self.table else None,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One due piece of maintenance, contributed by a feature (see ``Feature.jobs``).
+
+    ``run`` does the work and returns ``(rows, detail)``; the runner times it. ``order``
+    sorts jobs across features (lower first): partitions are made before rows are moved
+    into them, rows are archived before retention removes archives.
+    """
+
+    name: str
+    feature: str
+    table: QualifiedName | None
+    description: str
+    run: Callable[[JobContext], tuple[int, str]]
+    order: int = 50
+    estimate: Callable[[JobContext], int | None] | None = field(default=None, compare=False)
+    """Rows the job expects to touch (for a progress bar's total), when cheap to know."""

@@ -1,0 +1,133 @@
+"""``maintain``: collect the jobs features declare and run them, one runner at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from pgwarden._names import QualifiedName
+from pgwarden.catalog import Catalog, read_catalog
+from pgwarden.errors import MaintenanceBusy
+from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress
+from pgwarden.spec import Spec
+
+if TYPE_CHECKING:
+    from pgwarden.features import Feature
+
+# One maintenance runner per database, whichever process (CLI, worker, test) it is.
+# Distinct from the apply lock, so a long archive run never blocks an apply.
+MAINTAIN_LOCK = 0x7067_776D_6169_6E74
+
+
+def collect_jobs(
+    spec: Spec,
+    catalog: Catalog,
+    features: Mapping[str, Feature],
+    *,
+    only: Collection[QualifiedName] | None = None,
+    names: Collection[str] | None = None,
+) -> list[Job]:
+    """Every job the declared features contribute, in run order.
+
+    ``only`` keeps the jobs of those tables (and drops global ones); ``names`` keeps jobs
+    of those names (``purge``, ``archive``...).
+    """
+    by_feature: dict[str, list[tuple[Any, Any]]] = {}
+    for table_spec in spec.tables.values():
+        if only is not None and table_spec.name not in only:
+            continue
+        table = catalog.get(table_spec.name)
+        if table is None:
+            continue  # planning reports unknown tables; maintenance works on what exists
+        for name, opts in table_spec.features.items():
+            by_feature.setdefault(name, []).append((table, opts))
+    jobs: list[Job] = []
+    for name in sorted(by_feature):
+        for job in features[name].jobs(by_feature[name], catalog):
+            if only is not None and job.table is None:
+                continue
+            if names is not None and job.name not in names:
+                continue
+            jobs.append(job)
+    jobs.sort(key=lambda j: (j.order, str(j.table or ""), j.name))
+    return jobs
+
+
+def run_jobs(
+    conn: psycopg.Connection[Any],
+    spec: Spec,
+    jobs: list[Job],
+    *,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    batch: int = 10_000,
+    progress: Callable[[Job], Progress] | None = None,
+    on_result: Callable[[JobResult], None] | None = None,
+    connect: Callable[[], psycopg.Connection[Any]] | None = None,
+    wait: bool = False,
+) -> list[JobResult]:
+    """Run ``jobs`` in order under the maintenance lock (``conn`` in autocommit).
+
+    On a standby nothing runs (an empty list). When another process holds the lock:
+    :class:`MaintenanceBusy`, or wait for it with ``wait``.
+    """
+    if conn.execute("select pg_is_in_recovery()").fetchone() == (True,):
+        return []
+    if wait:
+        conn.execute("select pg_advisory_lock(%s)", (MAINTAIN_LOCK,))
+    else:
+        got = conn.execute("select pg_try_advisory_lock(%s)", (MAINTAIN_LOCK,)).fetchone()
+        if got != (True,):
+            raise MaintenanceBusy(
+                "maintenance is already running on this database (another pgwarden maintain "
+                "or worker holds its lock)",
+                hint="wait for it to finish, or pass --wait",
+            )
+    results: list[JobResult] = []
+    try:
+        clock = now or dt.datetime.now(dt.UTC)
+        for job in jobs:
+            ctx = JobContext(
+                conn=conn,
+                spec=spec,
+                now=clock,
+                dry_run=dry_run,
+                batch=batch,
+                connect=connect,
+            )
+            if progress is not None:
+                ctx.progress = progress(job)
+            started = time.perf_counter()
+            rows, detail = job.run(ctx)
+            result = JobResult(
+                job=job.name,
+                feature=job.feature,
+                table=job.table,
+                rows=rows,
+                seconds=time.perf_counter() - started,
+                detail=detail,
+                dry_run=dry_run,
+            )
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        conn.execute("select pg_advisory_unlock(%s)", (MAINTAIN_LOCK,))
+    return results
+
+
+def maintain(
+    conn: psycopg.Connection[Any],
+    spec: Spec,
+    features: Mapping[str, Feature],
+    **kwargs: Any,
+) -> list[JobResult]:
+    """Collect and run every due job (see :func:`collect_jobs` and :func:`run_jobs`)."""
+    only = kwargs.pop("only", None)
+    names = kwargs.pop("names", None)
+    jobs = collect_jobs(spec, read_catalog(conn), features, only=only, names=names)
+    return run_jobs(conn, spec, jobs, **kwargs)
