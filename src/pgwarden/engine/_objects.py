@@ -155,6 +155,14 @@ KINDS: dict[str, Kind] = {
                from pg_attribute a where a.attrelid = to_regclass(%(regclass)s)
                and a.attnum > 0 and not a.attisdropped having count(*) > 0""",
         ),
+        # A table pgwarden creates to hold data (an archive). Its columns are owned one by
+        # one (added in place as the source grows), so its own fingerprint is only that it
+        # exists and whether it is partitioned: a new column must never make it "altered".
+        Kind(
+            "data_table",
+            11,
+            "select c.relkind::text from pg_class c where c.oid = to_regclass(%(regclass)s)",
+        ),
         Kind(
             "column",
             20,
