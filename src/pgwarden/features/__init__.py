@@ -14,13 +14,14 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
+from pgwarden.features.archive import Archive
 from pgwarden.features.audit import Audit
 from pgwarden.features.timestamps import Timestamps
 from pgwarden.features.versioning import Versioning
 from pgwarden.spec import FeatureOptions
 
 REGISTRY: dict[str, Feature] = {
-    feature.name: feature for feature in (Timestamps(), Audit(), Versioning())
+    feature.name: feature for feature in (Timestamps(), Audit(), Versioning(), Archive())
 }
 """Every feature pgwarden has, by the key users write in ``pgwarden.toml``."""
 
