@@ -283,6 +283,71 @@ class Warden:
         with self.connect(autocommit=True) as conn:
             return audit.prune(conn, batch=batch)
 
+    # -- archive -------------------------------------------------------------------------------
+
+    def archive(
+        self,
+        table: str | None = None,
+        *,
+        dry_run: bool = False,
+        now: dt.datetime | None = None,
+        batch: int = 10_000,
+        wait: bool = False,
+        progress: Callable[[Job], Progress] | None = None,
+    ) -> list[JobResult]:
+        """Move rows older than each table's ``archive.after`` into its archive table (the
+        ``archive`` jobs of :meth:`maintain`; ``table``: only that one).
+
+        Batches of about ``batch`` rows, each one transaction (DELETE ... RETURNING feeding
+        an INSERT), so a crash or kill at any moment loses and duplicates nothing; rows locked
+        by the application are skipped, not waited for, and left for the next run. Whole
+        partitions of a range-partitioned table that lie entirely before the cutoff are
+        detached and attached to the archive instead of copied. ``dry_run`` only counts the
+        rows that would move. ``now`` is the clock the cutoff is measured from (default: now).
+        The batches run with ``pgwarden.reason = 'archive'``, so an audited table's trail shows
+        the moves as archive deletes; ``archived_by`` is ``pgwarden.actor`` or ``pgwarden``.
+        Raises ``MaintenanceBusy`` when another maintenance run holds the lock (unless
+        ``wait``), ``MaintenanceError`` when a batch fails (earlier batches stay committed).
+        """
+        only = [QualifiedName.parse(table)] if table is not None else None
+        return self.maintain(
+            only=only,
+            names=["archive"],
+            dry_run=dry_run,
+            now=now,
+            batch=batch,
+            wait=wait,
+            progress=progress,
+        )
+
+    def restore_archived(
+        self,
+        table: str,
+        key: Any = None,
+        where: str | None = None,
+        *,
+        batch: int = 10_000,
+        progress: Progress | None = None,
+    ) -> int:
+        """Move archived rows of ``table`` back into it; returns how many came back.
+
+        Give either ``key`` (one primary key value, or a tuple for a composite key) or
+        ``where``, a SQL predicate on the archive table (the source's columns plus
+        ``archived_at``, ``archived_by``, ``archive_reason``), e.g.
+        ``where="user_id = 7 and entry_date >= '2023-01-01'"``. ``where`` is run as SQL: pass
+        only your own, never text from an application's users. Batches of ``batch`` rows,
+        one transaction each (a kill loses nothing); the restore's transactions carry
+        ``pgwarden.reason = 'archive restore'``. A restored row whose key is live again stops
+        the restore with ``MaintenanceError`` naming the key (earlier batches stay restored).
+        Identity values are kept; generated columns are recomputed.
+        """
+        from pgwarden.features.archive._api import restore_declared
+
+        with self.connect(autocommit=True) as conn:
+            return restore_declared(
+                conn, self.spec, table, key=key, where=where, batch=batch, progress=progress
+            )
+
     # -- maintenance -------------------------------------------------------------------------
 
     def jobs(
