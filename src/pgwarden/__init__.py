@@ -18,10 +18,12 @@ from pgwarden.errors import (
     MaintenanceError,
     PgwardenError,
     ServerError,
+    SoftDeleteError,
     SpecError,
     UnknownTable,
 )
 from pgwarden.features.audit._runtime import AuditError, Event, Version
+from pgwarden.features.soft_delete._runtime import Restored
 from pgwarden.warden import Warden
 
 __all__ = [
@@ -35,7 +37,9 @@ __all__ = [
     "MaintenanceBusy",
     "MaintenanceError",
     "PgwardenError",
+    "Restored",
     "ServerError",
+    "SoftDeleteError",
     "SpecError",
     "UnknownTable",
     "Version",

@@ -113,6 +113,13 @@ class ApplyError(PgwardenError):
     code = "apply"
 
 
+class SoftDeleteError(PgwardenError):
+    """A restore or hard delete could not be done (no such row, not declared, or a rule of
+    the foreign keys refused it); nothing was changed."""
+
+    code = "soft-delete"
+
+
 class MaintenanceBusy(PgwardenError):
     """Another process is running maintenance on this database (one runner at a time)."""
 

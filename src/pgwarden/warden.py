@@ -21,6 +21,14 @@ from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build
 from pgwarden.features import REGISTRY, Feature
 from pgwarden.features.audit import _runtime as audit
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
+from pgwarden.features.soft_delete import _runtime as soft_delete
+from pgwarden.features.soft_delete._foreign_keys import (
+    CascadeKey,
+    ForeignKeyError,
+    cascading_keys,
+    restrict,
+)
+from pgwarden.features.soft_delete._runtime import Restored
 from pgwarden.maintenance import Job, JobResult, Progress, collect_jobs, run_jobs
 from pgwarden.spec import Spec
 
@@ -282,6 +290,55 @@ class Warden:
         ``batch`` (each its own short transaction); returns how many were deleted."""
         with self.connect(autocommit=True) as conn:
             return audit.prune(conn, batch=batch)
+
+    # -- soft delete ---------------------------------------------------------------------------
+
+    def restore(self, table: str, key: KeyLike, *, actor: str | None = None) -> Restored:
+        """Bring a soft-deleted row back, with exactly the rows its delete cascaded to (rows
+        deleted separately stay deleted). Refuses, changing nothing, when the row references
+        a row that is still deleted. A live row is left as is (``Restored.total == 0``)."""
+        with self.session(actor=actor, reason="restore") as db:
+            return soft_delete.restore(db.connection, self.spec, table, key)
+
+    def hard_delete(self, table: str, key: KeyLike, *, actor: str | None = None) -> int:
+        """Really delete one row of a soft-deletable table (foreign keys act as declared).
+        Needs EXECUTE on ``warden.allow_hard_delete()``; returns the rows deleted."""
+        with self.session(actor=actor, reason="hard delete") as db:
+            return soft_delete.hard_delete(db.connection, self.spec, table, key)
+
+    def purge(
+        self,
+        *,
+        only: Collection[QualifiedName] | None = None,
+        dry_run: bool = False,
+        now: dt.datetime | None = None,
+        batch: int = 10_000,
+    ) -> list[JobResult]:
+        """Hard-delete rows soft-deleted longer ago than their table's ``purge`` age, in
+        batches (the ``purge`` jobs of :meth:`maintain`)."""
+        return self.maintain(only=only, names=["purge"], dry_run=dry_run, now=now, batch=batch)
+
+    def cascading_keys(self) -> list[CascadeKey]:
+        """ON DELETE CASCADE foreign keys into tables that keep history (declare audit,
+        versioning, soft_delete or archive): deleting a parent silently deletes them."""
+        return cascading_keys(self.catalog(), self.spec)
+
+    def restrict_foreign_key(self, table: str, constraint: str) -> None:
+        """Convert one ON DELETE CASCADE key of ``table`` to RESTRICT, online: added NOT
+        VALID, validated while writes go on, swapped in a short transaction (lock_timeout
+        and retries from the declaration). Safe to run again after an interruption."""
+        name = QualifiedName.parse(table)
+        with self.connect(autocommit=True) as conn:
+            catalog = read_catalog(conn)
+            keys = {(k.table, k.name): k for k in cascading_keys(catalog, self.spec)}
+            key = keys.get((name, constraint))
+            if key is None:
+                fks = catalog.get(name).foreign_keys if catalog.get(name) else ()  # type: ignore[union-attr]
+                fk = next((f for f in fks if f.name == constraint), None)
+                if fk is None:
+                    raise ForeignKeyError(f"{name} has no foreign key {constraint!r}")
+                key = CascadeKey(name, fk.name, fk.references, fk.columns, ())
+            restrict(conn, self.spec, catalog, key)
 
     # -- archive -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from pgwarden.cli import (  # noqa: F401  (they register commands)
     _init,
     _maintain,
     _server,
+    _soft_delete,
 )
 from pgwarden.cli._app import app, main
 

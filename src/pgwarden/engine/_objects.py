@@ -203,6 +203,16 @@ KINDS: dict[str, Kind] = {
             or_replace=True,
         ),
         Kind(
+            # A partition pgwarden makes (the default one): its columns follow the parent's,
+            # so only its existence as that table's default counts, never its columns.
+            "partition",
+            15,
+            """select 'default of ' || i.inhparent::regclass::text from pg_class c
+               join pg_inherits i on i.inhrelid = c.oid
+               where c.oid = to_regclass(%(regclass)s)
+                 and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'""",
+        ),
+        Kind(
             "index",
             50,
             "select md5(pg_get_indexdef(to_regclass(%(regclass)s)))"
@@ -213,6 +223,12 @@ KINDS: dict[str, Kind] = {
             60,
             "select md5(pg_get_viewdef(to_regclass(%(regclass)s)))"
             " where to_regclass(%(regclass)s) is not null",
+        ),
+        Kind(
+            "row_security",
+            65,
+            "select 'enabled' from pg_class"
+            " where oid = to_regclass(%(regclass)s) and relrowsecurity",
         ),
         Kind(
             "policy",

@@ -16,12 +16,15 @@ from pgwarden.features._base import (
 )
 from pgwarden.features.archive import Archive
 from pgwarden.features.audit import Audit
+from pgwarden.features.partition import Partition
+from pgwarden.features.soft_delete import SoftDelete
 from pgwarden.features.timestamps import Timestamps
 from pgwarden.features.versioning import Versioning
 from pgwarden.spec import FeatureOptions
 
 REGISTRY: dict[str, Feature] = {
-    feature.name: feature for feature in (Timestamps(), Audit(), Versioning(), Archive())
+    feature.name: feature
+    for feature in (Timestamps(), Audit(), Versioning(), SoftDelete(), Archive(), Partition())
 }
 """Every feature pgwarden has, by the key users write in ``pgwarden.toml``."""
 

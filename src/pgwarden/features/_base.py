@@ -13,6 +13,7 @@ from psycopg import sql
 
 from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.errors import FeatureNotApplicable
 from pgwarden.spec import FeatureOptions, Spec
 
 if TYPE_CHECKING:
@@ -89,8 +90,10 @@ def trigger_function(
     *,
     description: str,
     attributes: str = "",
+    declared: Table | None = None,
 ) -> DesiredObject:
-    """A ``RETURNS trigger`` PL/pgSQL function owned by ``feature`` for ``table``.
+    """A ``RETURNS trigger`` PL/pgSQL function owned by ``feature`` for ``table`` (or for
+    ``declared``, the table the feature is declared on, when the function serves another).
 
     ``attributes`` are fixed words of ours (``SECURITY DEFINER SET ...``), never user input.
     """
@@ -99,7 +102,7 @@ def trigger_function(
     return DesiredObject(
         ref=ref,
         feature=feature,
-        table=table.name,
+        table=(declared or table).name,
         create=sql.SQL(
             "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql {}AS {}"
         ).format(function, words, body),
@@ -134,4 +137,51 @@ def trigger(
         ),
         description=description,
         lock=Lock("SHARE ROW EXCLUSIVE", table.name),
+    )
+
+
+def feature_column(
+    feature: str,
+    table: Table,
+    column: str,
+    ctx: PlanContext,
+    *,
+    definition: str,
+    accepted: tuple[str, ...],
+    alter: str,
+) -> DesiredObject | None:
+    """A column a feature needs on ``table``: ``None`` when the user's own column of that name
+    (of an ``accepted`` type) is adopted and so never dropped by pgwarden; else an owned column
+    added as ``definition`` (our fixed words, e.g. ``timestamptz NOT NULL DEFAULT now()``),
+    repaired in place with ``alter`` (``{0}`` the table, ``{1}`` the column) and dropped with
+    the feature."""
+    ref = ObjectRef("column", table.name.schema, column, table.name)
+    existing = table.column(column)
+    if existing is not None and not ctx.owns(ref):
+        if existing.type not in accepted:
+            raise FeatureNotApplicable(
+                str(table.name),
+                feature,
+                f"column {column} exists with type {existing.type}; it must be "
+                f"{' or '.join(accepted)} (or name another column in the feature's options)",
+            )
+        if existing.generated:
+            raise FeatureNotApplicable(
+                str(table.name), feature, f"column {column} is a generated column"
+            )
+        return None
+    return DesiredObject(
+        ref=ref,
+        feature=feature,
+        table=table.name,
+        create=sql.SQL("ALTER TABLE {} ADD COLUMN {} " + definition).format(
+            table.name.ident, sql.Identifier(column)
+        ),
+        drop=sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
+            table.name.ident, sql.Identifier(column)
+        ),
+        alter=sql.SQL(alter).format(table.name.ident, sql.Identifier(column)),
+        description=f"column {column} on {table.name}",
+        lock=Lock("ACCESS EXCLUSIVE", table.name),
+        destructive=True,
     )

@@ -15,11 +15,11 @@ from pydantic import model_validator
 
 from pgwarden._names import owned_name
 from pgwarden.catalog import Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
-from pgwarden.errors import FeatureNotApplicable
+from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.features._base import (
     Feature,
     PlanContext,
+    feature_column,
     function_body,
     sql_template,
     trigger,
@@ -88,36 +88,13 @@ class Timestamps(Feature):
         return found
 
     def _column(self, table: Table, column: str, ctx: PlanContext) -> DesiredObject | None:
-        ref = ObjectRef("column", table.name.schema, column, table.name)
-        existing = table.column(column)
-        if existing is not None and not ctx.owns(ref):
-            if existing.type not in _TIMESTAMP_TYPES:
-                raise FeatureNotApplicable(
-                    str(table.name),
-                    self.name,
-                    f"column {column} exists with type {existing.type}; it must be a timestamp "
-                    f'(or name another column with timestamps = {{ ... = "other" }})',
-                )
-            if existing.generated:
-                raise FeatureNotApplicable(
-                    str(table.name), self.name, f"column {column} is a generated column"
-                )
-            return None  # adopted: the user's column, kept when the feature goes
-        return DesiredObject(
-            ref=ref,
-            feature=self.name,
-            table=table.name,
-            create=sql.SQL(
-                "ALTER TABLE {} ADD COLUMN {} timestamptz NOT NULL DEFAULT now()"
-            ).format(table.name.ident, sql.Identifier(column)),
-            drop=sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(
-                table.name.ident, sql.Identifier(column)
-            ),
-            alter=sql.SQL(
-                "ALTER TABLE {0} ALTER COLUMN {1} TYPE timestamptz, "
-                "ALTER COLUMN {1} SET DEFAULT now(), ALTER COLUMN {1} SET NOT NULL"
-            ).format(table.name.ident, sql.Identifier(column)),
-            description=f"column {column} on {table.name}",
-            lock=Lock("ACCESS EXCLUSIVE", table.name),
-            destructive=True,
+        return feature_column(
+            self.name,
+            table,
+            column,
+            ctx,
+            definition="timestamptz NOT NULL DEFAULT now()",
+            accepted=_TIMESTAMP_TYPES,
+            alter="ALTER TABLE {0} ALTER COLUMN {1} TYPE timestamptz, "
+            "ALTER COLUMN {1} SET DEFAULT now(), ALTER COLUMN {1} SET NOT NULL",
         )

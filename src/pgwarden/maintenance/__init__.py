@@ -5,7 +5,7 @@ Each feature contributes :class:`Job` values through ``Feature.jobs``; ``pgwarde
 in short transactions of its own.
 """
 
-from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress
+from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress, in_batch
 from pgwarden.maintenance._runner import (
     MAINTAIN_LOCK,
     collect_jobs,
@@ -20,6 +20,7 @@ __all__ = [
     "JobResult",
     "Progress",
     "collect_jobs",
+    "in_batch",
     "maintain",
     "run_jobs",
 ]

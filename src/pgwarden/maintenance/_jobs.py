@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from pgwarden._names import QualifiedName
 from pgwarden.spec import Spec
+
+T = TypeVar("T")
 
 Progress = Callable[[int, int | None], None]
 """``progress(done, total)``: rows done so far, and the total when it is known."""
@@ -88,3 +92,31 @@ class Job:
     order: int = 50
     estimate: Callable[[JobContext], int | None] | None = field(default=None, compare=False)
     """Rows the job expects to touch (for a progress bar's total), when cheap to know."""
+
+
+_RETRYABLE = (
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+)
+
+
+def in_batch(ctx: JobContext, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run ``work(conn)`` as one transaction with the declared ``lock_timeout``, as pgwarden
+    itself acting (``pgwarden.actor``), retried with jittered backoff when a lock is not
+    granted in time or the transaction conflicts. Each call commits or changes nothing."""
+    attempt = 0
+    while True:
+        try:
+            with ctx.conn.transaction():
+                ctx.conn.execute(
+                    "select set_config('lock_timeout', %s, true), "
+                    "set_config('pgwarden.actor', 'pgwarden', true)",
+                    (f"{ctx.lock_timeout_ms}ms",),
+                )
+                return work(ctx.conn)
+        except _RETRYABLE:
+            attempt += 1
+            if attempt > ctx.retries:
+                raise
+            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))

@@ -1,0 +1,134 @@
+"""Foreign-key policy: ON DELETE CASCADE into tables that keep history is a way to lose it.
+
+:func:`cascading_keys` reports those keys; :func:`restrict` converts one to ON DELETE
+RESTRICT without blocking writes for longer than ``lock_timeout``: the new key is added
+``NOT VALID`` (no scan under the strong lock), validated under a lock that lets writes go
+on, and swapped for the old one in a short last transaction. A run stopped midway is
+finished by the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgwarden._names import QualifiedName, owned_name
+from pgwarden.catalog import Catalog, ForeignKey
+from pgwarden.errors import PgwardenError
+from pgwarden.maintenance import JobContext, in_batch
+from pgwarden.spec import Spec
+
+HISTORY_FEATURES = ("audit", "versioning", "soft_delete", "archive")
+"""Declaring one of these says a table's rows are worth keeping."""
+
+
+class ForeignKeyError(PgwardenError):
+    """A foreign key could not be converted (not found, or not ON DELETE CASCADE)."""
+
+    code = "foreign-key"
+
+
+@dataclass(frozen=True)
+class CascadeKey:
+    """An ON DELETE CASCADE foreign key whose referencing table keeps history."""
+
+    table: QualifiedName
+    """The referencing table: deleting a referenced row deletes its rows."""
+    name: str
+    references: QualifiedName
+    columns: tuple[str, ...]
+    features: tuple[str, ...]
+    """Why its rows are worth keeping: the history features it declares."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": str(self.table),
+            "constraint": self.name,
+            "references": str(self.references),
+            "columns": list(self.columns),
+            "features": list(self.features),
+        }
+
+
+def cascading_keys(catalog: Catalog, spec: Spec) -> list[CascadeKey]:
+    """ON DELETE CASCADE keys into tables that declare audit, versioning, soft_delete or
+    archive, in table order."""
+    found = []
+    for name in sorted(catalog.tables):
+        section = spec.tables.get(name)
+        features = tuple(f for f in HISTORY_FEATURES if section and f in section.features)
+        if not features:
+            continue
+        for fk in catalog.tables[name].foreign_keys:
+            if fk.on_delete == "CASCADE":
+                found.append(CascadeKey(name, fk.name, fk.references, fk.columns, features))
+    return found
+
+
+def restrict(conn: psycopg.Connection[Any], spec: Spec, catalog: Catalog, key: CascadeKey) -> None:
+    """Make ``key`` ON DELETE RESTRICT (``conn`` in autocommit), keeping its name, columns,
+    ON UPDATE action and deferrability."""
+    table = catalog.get(key.table)
+    fk = next((f for f in table.foreign_keys if f.name == key.name), None) if table else None
+    if fk is None:
+        raise ForeignKeyError(f"{key.table} has no foreign key {key.name}")
+    temporary = owned_name(key.name, suffix="restrict")
+    ctx = JobContext(conn=conn, spec=spec, now=dt.datetime.now(dt.UTC))
+    exists = conn.execute(
+        "select 1 from pg_constraint where conrelid = to_regclass(%s) and conname = %s",
+        (key.table.regclass_text, temporary),
+    ).fetchone()
+    if not exists:
+        in_batch(ctx, lambda c: c.execute(_add(fk, temporary)))
+    in_batch(
+        ctx,
+        lambda c: c.execute(
+            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+                key.table.ident, sql.Identifier(temporary)
+            )
+        ),
+    )
+
+    def swap(c: psycopg.Connection[Any]) -> None:
+        c.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                key.table.ident, sql.Identifier(key.name)
+            )
+        )
+        c.execute(
+            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                key.table.ident, sql.Identifier(temporary), sql.Identifier(key.name)
+            )
+        )
+
+    in_batch(ctx, swap)
+
+
+def _add(fk: ForeignKey, name: str) -> sql.Composed:
+    deferrable = " DEFERRABLE" if fk.deferrable else ""
+    return sql.SQL(
+        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) "
+        "ON DELETE RESTRICT ON UPDATE {}{} NOT VALID"
+    ).format(
+        fk.table.ident,
+        sql.Identifier(name),
+        sql.SQL(", ").join(map(sql.Identifier, fk.columns)),
+        fk.references.ident,
+        sql.SQL(", ").join(map(sql.Identifier, fk.referenced_columns)),
+        sql.SQL(_ACTIONS[fk.on_update]),
+        sql.SQL(deferrable),
+    )
+
+
+_ACTIONS = {
+    "NO ACTION": "NO ACTION",
+    "RESTRICT": "RESTRICT",
+    "CASCADE": "CASCADE",
+    "SET NULL": "SET NULL",
+    "SET DEFAULT": "SET DEFAULT",
+}
+"""ON UPDATE actions as the catalog reads them, mapped to fixed SQL words of ours."""
