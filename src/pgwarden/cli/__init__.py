@@ -1,6 +1,7 @@
 """The ``pgwarden`` command line."""
 
 from pgwarden.cli import (  # noqa: F401  (they register commands)
+    _archive,
     _audit,
     _demo,
     _init,
