@@ -213,6 +213,16 @@ KINDS: dict[str, Kind] = {
                  and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'""",
         ),
         Kind(
+            # A partition pgwarden makes (the default one): its columns follow the parent's,
+            # so only its existence as that table's default counts, never its columns.
+            "partition",
+            15,
+            """select 'default of ' || i.inhparent::regclass::text from pg_class c
+               join pg_inherits i on i.inhrelid = c.oid
+               where c.oid = to_regclass(%(regclass)s)
+                 and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'""",
+        ),
+        Kind(
             "index",
             50,
             "select md5(pg_get_indexdef(to_regclass(%(regclass)s)))"

@@ -1,0 +1,216 @@
+"""``partition``: range (time or integer) and list partitions, kept by maintenance.
+
+What apply owns (the declarative part): the check that the table's partitioning matches the
+declaration, and the default partition. What maintenance owns: the child partitions (premake
+creates them, rescue fills them from the default, retention detaches, drops or archives
+them). Children are data, not schema: the ledger never lists them, so a plan never proposes
+to drop or recreate one. See ``docs/partitions.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import sql
+
+from pgwarden._names import QualifiedName, owned_name
+from pgwarden.catalog import Catalog, Table
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.errors import FeatureNotApplicable
+from pgwarden.features._base import Feature, PlanContext
+from pgwarden.features.partition import _jobs
+from pgwarden.features.partition._layout import INT_TYPES, TIME_TYPES, partman_tables
+from pgwarden.features.partition._options import PartitionOptions, Step
+from pgwarden.maintenance import Job, JobContext
+from pgwarden.spec import FeatureOptions
+
+_KEY = re.compile(r'^(RANGE|LIST) \(("(?:[^"]|"")+"|[^\s,()"]+)\)$')
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    partman: dict[QualifiedName, str]
+    defaults: dict[int, QualifiedName]
+    """Partitioned table oid -> its default partition."""
+
+
+def default_name(table: QualifiedName) -> QualifiedName:
+    return QualifiedName(table.schema, owned_name(table.name, suffix="default"))
+
+
+def conversion_steps(table: Table, options: PartitionOptions) -> list[str]:
+    """What ``pgwarden partitions convert`` does, in order (the plan of a conversion)."""
+    shadow = owned_name(table.name.name, suffix="pgw_new")
+    return [
+        f"create {table.name.schema}.{shadow}, partitioned by {options.strategy} on "
+        f"{options.column}, with the table's columns, defaults, constraints, indexes, "
+        "outgoing foreign keys, grants and the partitions the rows need (and a default)",
+        "add a trigger logging the key of every row changed from now on",
+        "copy the rows in key order, in batches, one transaction each (resumable)",
+        "replay the logged changes until few are left; verify count and checksum",
+        "swap under lock_timeout (retried): replay the rest, move incoming foreign keys, "
+        "sequences, triggers, policies, comment and pgwarden features, drop the old table, "
+        "rename the new one",
+    ]
+
+
+class Partition(Feature):
+    name = "partition"
+    summary = "range/list partitions with premake, default rescue, retention (detach/drop/archive)"
+    options: ClassVar[type[FeatureOptions]] = PartitionOptions
+
+    def prepare(self, conn: psycopg.Connection[Any]) -> PartitionState:
+        rows = conn.execute(
+            """select i.inhparent, n.nspname, c.relname from pg_class c
+               join pg_inherits i on i.inhrelid = c.oid
+               join pg_namespace n on n.oid = c.relnamespace
+               where c.relispartition and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'"""
+        ).fetchall()
+        defaults = {int(r[0]): QualifiedName(r[1], r[2]) for r in rows}
+        return PartitionState(partman_tables(conn), defaults)
+
+    def objects(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[DesiredObject]:
+        assert isinstance(options, PartitionOptions)
+        state: PartitionState = ctx.state.get(self.name) or PartitionState({}, {})
+        where = str(table.name)
+        if table.name in state.partman:
+            raise FeatureNotApplicable(
+                where,
+                self.name,
+                f"it is managed by pg_partman (its part_config in schema "
+                f"{state.partman[table.name]}); pgwarden leaves it alone: remove the "
+                "declaration, or remove the table from pg_partman first",
+            )
+        self._check_column(table, options)
+        if not table.is_partitioned:
+            steps = "; ".join(
+                f"{i}. {s}" for i, s in enumerate(conversion_steps(table, options), 1)
+            )
+            raise FeatureNotApplicable(
+                where,
+                self.name,
+                f"it is a plain table; convert it first with `pgwarden partitions convert "
+                f"{table.name}` (the table stays writable; {steps})",
+            )
+        self._check_key(table, options)
+        if options.retention_mode == "archive" and options.retention is not None:
+            table_spec = ctx.spec.tables.get(table.name)
+            if (
+                _jobs.archive_module() is None
+                or table_spec is None
+                or ("archive" not in table_spec.features)
+            ):
+                raise FeatureNotApplicable(
+                    where,
+                    self.name,
+                    "retention_mode = archive needs archive declared on the table",
+                )
+        if not options.default:
+            return []
+        existing = state.defaults.get(table.oid)
+        ours = default_name(table.name)
+        if existing is not None and existing != ours:
+            return []  # the user's own default partition: adopted, never dropped by pgwarden
+        return [
+            DesiredObject(
+                ref=ObjectRef("partition", ours.schema, ours.name, table.name),
+                feature=self.name,
+                table=table.name,
+                create=sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
+                    ours.ident, table.name.ident
+                ),
+                drop=sql.SQL("DROP TABLE IF EXISTS {}").format(ours.ident),
+                description=f"default partition of {table.name}",
+                lock=Lock("ACCESS EXCLUSIVE", table.name),
+                destructive=True,
+            )
+        ]
+
+    def _check_column(self, table: Table, options: PartitionOptions) -> None:
+        column = table.column(options.column)
+        if column is None:
+            from pgwarden._names import closest
+
+            near = closest(options.column, table.column_names)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise FeatureNotApplicable(
+                str(table.name), self.name, f"column: no column {options.column!r}{hint}"
+            )
+        if options.strategy == "list":
+            return
+        step = options.step
+        if step.is_time and column.type not in TIME_TYPES:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                f"interval {options.interval!r} needs a date or timestamp column; "
+                f"{options.column} is {column.type}",
+            )
+        if not step.is_time and column.type not in INT_TYPES:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                f"an integer interval needs an integer column; {options.column} is {column.type}",
+            )
+        if column.type == "date" and step.unit == "hour":
+            raise FeatureNotApplicable(
+                str(table.name), self.name, f"interval {options.interval!r} on a date column"
+            )
+
+    def _check_key(self, table: Table, options: PartitionOptions) -> None:
+        match = _KEY.match(table.partition_key or "")
+        column = None
+        if match:
+            raw = match.group(2)
+            column = raw[1:-1].replace('""', '"') if raw.startswith('"') else raw
+        if not match or match.group(1).lower() != options.strategy or column != options.column:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                f"it is partitioned by {table.partition_key}, the declaration says "
+                f"{options.strategy.upper()} ({options.column}); pgwarden does not repartition "
+                "a partitioned table",
+            )
+
+    def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
+        found: list[Job] = []
+        for table, options in declared:
+            if not isinstance(options, PartitionOptions) or not table.is_partitioned:
+                continue  # plain tables: the plan says how to convert them
+            found.append(_job("partition-premake", 10, table, options, _jobs.premake))
+            if options.strategy == "range" and options.default:
+                found.append(_job("partition-rescue", 20, table, options, _jobs.rescue))
+            if options.retention is not None:
+                found.append(_job("partition-retention", 80, table, options, _jobs.retention))
+        return found
+
+
+def _job(name: str, order: int, table: Table, options: PartitionOptions, run: Any) -> Job:
+    what = {
+        "partition-premake": f"create partitions ahead ({options.premake} premade)",
+        "partition-rescue": "move rows out of the default partition",
+        "partition-retention": f"{options.retention_mode} partitions older than "
+        f"{options.retention}",
+    }[name]
+
+    def go(ctx: JobContext) -> tuple[int, str]:
+        result: tuple[int, str] = run(ctx, table.name, options)
+        return result
+
+    return Job(
+        name=name,
+        feature="partition",
+        table=table.name,
+        description=f"{what} of {table.name}",
+        run=go,
+        order=order,
+    )
+
+
+__all__ = ["Partition", "PartitionOptions", "Step", "conversion_steps", "default_name"]

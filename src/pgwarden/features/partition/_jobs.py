@@ -1,0 +1,323 @@
+"""The partition jobs ``maintain`` and the worker run: premake, rescue, retention.
+
+Lock order is always the same: tables by name (the runner sorts jobs), and within a table
+the parent, then its default partition, then the partition being made or removed. Each
+partition is one short transaction with ``lock_timeout`` and retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgwarden._names import QualifiedName, owned_name
+from pgwarden.errors import MaintenanceError
+from pgwarden.features.partition._create import (
+    carry_features,
+    create_partition,
+    locked,
+    release_features,
+)
+from pgwarden.features.partition._layout import Layout, partman_tables, read_layout
+from pgwarden.features.partition._options import PartitionOptions
+from pgwarden.maintenance import JobContext
+
+Span = tuple[Any, Any]
+
+
+def _value(value: Any, column_type: str | None) -> sql.Composable:
+    """A bound as a literal of the key column's type."""
+    if isinstance(value, dt.datetime):
+        if column_type == "date":
+            return sql.Literal(value.date())
+        if column_type == "timestamp without time zone":
+            return sql.Literal(value.replace(tzinfo=None))
+        return sql.Literal(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+    return sql.Literal(value)
+
+
+def _now_in(column_type: str | None, now: dt.datetime) -> dt.datetime:
+    now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    now = now.astimezone(dt.UTC)
+    return now if column_type == "timestamp with time zone" else now.replace(tzinfo=None)
+
+
+def _free(layout: Layout, low: Any, high: Any) -> list[Span]:
+    """The parts of ``[low, high)`` no range partition covers (a bucket someone else's
+    partition overlaps is trimmed around it, never refused)."""
+    spans = [(low, high)]
+    for part in layout.covering(low, high):
+        rest = []
+        for a, b in spans:
+            p_low = a if part.low is None else max(a, part.low)
+            p_high = b if part.high is None else min(b, part.high)
+            if p_low >= p_high:
+                rest.append((a, b))
+                continue
+            if a < p_low:
+                rest.append((a, p_low))
+            if p_high < b:
+                rest.append((p_high, b))
+        spans = rest
+    return spans
+
+
+def _make_range(ctx: JobContext, layout: Layout, opts: PartitionOptions, span: Span) -> int:
+    step = opts.step
+    low, high = span
+    col = sql.Identifier(opts.column)
+    lo, hi = _value(low, layout.column_type), _value(high, layout.column_type)
+    name = QualifiedName(
+        layout.parent.schema, owned_name(layout.parent.name, suffix=step.suffix(low))
+    )
+    bound = sql.SQL("FOR VALUES FROM ({}) TO ({})").format(lo, hi)
+    within = sql.SQL("{c} IS NOT NULL AND {c} >= {lo} AND {c} < {hi}").format(c=col, lo=lo, hi=hi)
+    return _make(ctx, layout, name, bound, within)
+
+
+def _make(
+    ctx: JobContext,
+    layout: Layout,
+    name: QualifiedName,
+    bound: sql.Composable,
+    within: sql.Composable,
+) -> int:
+    def work() -> int:
+        moved = create_partition(
+            ctx.conn, layout, name, bound, within, batch=ctx.batch, progress=lambda n: None
+        )
+        carry_features(ctx.conn, ctx.spec, layout.parent, [name])
+        return moved
+
+    return locked(
+        ctx.conn,
+        lock_timeout_ms=ctx.lock_timeout_ms,
+        retries=ctx.retries,
+        what=f"create partition {name} of {layout.parent}",
+        work=work,
+    )
+
+
+def _layout(ctx: JobContext, table: QualifiedName) -> Layout | None:
+    if table in partman_tables(ctx.conn):
+        return None
+    layout = read_layout(ctx.conn, table)
+    if layout is None:
+        raise MaintenanceError(
+            f"{table} is not partitioned: convert it first (pgwarden partitions convert {table})"
+        )
+    return layout
+
+
+def _wanted_ranges(ctx: JobContext, layout: Layout, opts: PartitionOptions) -> list[Span]:
+    step = opts.step
+    if step.is_time:
+        current = step.floor(_now_in(layout.column_type, ctx.now))
+    else:
+        row = ctx.conn.execute(
+            sql.SQL("select max({}) from {}").format(
+                sql.Identifier(opts.column), layout.parent.ident
+            )
+        ).fetchone()
+        current = step.floor(int(row[0]) if row and row[0] is not None else 0)
+    spans: list[Span] = []
+    for i in range(opts.premake + 1):
+        low = step.shift(current, i)
+        spans.extend(_free(layout, low, step.shift(low, 1)))
+    return spans
+
+
+def _list_name(layout: Layout, index: int, values: list[Any]) -> QualifiedName:
+    first = str(values[0]).lower()
+    slug = "".join(ch if ch.isalnum() else "_" for ch in first)[:24]
+    clean = slug and slug.isascii() and not slug[0].isdigit() and slug == first
+    return QualifiedName(
+        layout.parent.schema, owned_name(layout.parent.name, suffix=slug if clean else f"v{index}")
+    )
+
+
+def _missing_lists(layout: Layout, opts: PartitionOptions) -> list[tuple[int, list[Any]]]:
+    have = {str(v) for v in layout.listed}
+    return [
+        (i, group) for i, group in enumerate(opts.groups) if not any(str(v) in have for v in group)
+    ]
+
+
+def premake(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
+    """Create the current and the next ``premake`` range partitions (or every declared list
+    partition) that do not exist yet; rows already waiting in the default move in."""
+    layout = _layout(ctx, table)
+    if layout is None:
+        return 0, "managed by pg_partman: left alone"
+    if opts.strategy == "list":
+        todo_lists = _missing_lists(layout, opts)
+        if ctx.dry_run:
+            return len(todo_lists), "partitions to create"
+        for index, group in todo_lists:
+            col = sql.Identifier(opts.column)
+            vals = sql.SQL(", ").join(_value(v, layout.column_type) for v in group)
+            _make(
+                ctx,
+                layout,
+                _list_name(layout, index, group),
+                sql.SQL("FOR VALUES IN ({})").format(vals),
+                sql.SQL("{c} IS NOT NULL AND {c} IN ({v})").format(c=col, v=vals),
+            )
+        return len(todo_lists), "partitions created"
+    todo = _wanted_ranges(ctx, layout, opts)
+    if ctx.dry_run:
+        return len(todo), "partitions to create"
+    for done, span in enumerate(todo, 1):
+        _make_range(ctx, layout, opts, span)
+        ctx.progress(done, len(todo))
+    return len(todo), "partitions created"
+
+
+def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
+    """Rows in the default partition that a range partition could hold: create that
+    partition and move them into it (one transaction per partition, see ``_move``)."""
+    layout = _layout(ctx, table)
+    if layout is None or layout.default is None or layout.default.rows == 0:
+        return 0, "rows moved out of the default partition"
+    default = layout.default
+    if opts.strategy == "list":
+        return 0, f"rows of undeclared values stay in {default.name} ({default.rows})"
+    if ctx.dry_run:
+        return default.rows, "rows in the default partition"
+    step, col, moved, made = opts.step, sql.Identifier(opts.column), 0, 0
+    cursor: Any = None
+    while True:
+        query = sql.SQL("select min({c}) from {t} where {c} is not null").format(
+            c=col, t=default.name.ident
+        )
+        if cursor is not None:
+            query = sql.SQL("{} and {} >= {}").format(
+                query, col, _value(cursor, layout.column_type)
+            )
+        row = ctx.conn.execute(query).fetchone()
+        if row is None or row[0] is None:
+            break
+        first = row[0]
+        if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
+            first = dt.datetime(first.year, first.month, first.day)
+        low = step.floor(first)
+        high = step.shift(low, 1)
+        for span in _free(layout, low, high):
+            moved += _make_range(ctx, layout, opts, span)
+            made += 1
+            ctx.progress(moved, default.rows)
+        layout = read_layout(ctx.conn, table) or layout
+        cursor = high
+    left = layout.default.rows if layout.default else 0
+    tail = f" ({left} with a null key stay)" if left else ""
+    return moved, f"rows moved out of the default partition into {made} partitions{tail}"
+
+
+def retention(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
+    """Range partitions wholly older than ``retention`` leave the table: detached (kept as
+    plain tables), dropped, or handed to the archive feature and then dropped."""
+    layout = _layout(ctx, table)
+    rstep = opts.retention_step
+    if layout is None or rstep is None:
+        return 0, "partitions past retention"
+    cutoff = rstep.shift(_now_in(layout.column_type, ctx.now), -1)
+    old = [p for p in layout.ranges if p.high is not None and p.high <= cutoff]
+    resumed = 0 if ctx.dry_run else _finish_pending(ctx, table, opts)
+    if ctx.dry_run:
+        return len(old), f"partitions past retention ({opts.retention_mode})"
+    tracked = _tracked(ctx.conn)
+    for part in old:
+        mode = opts.retention_mode
+
+        def work(part: QualifiedName = part.name, mode: str = mode) -> None:
+            # The archive feature detaches the partition itself, in the transaction that
+            # moves it into the archive; here it is only marked as pending.
+            if mode != "archive":
+                ctx.conn.execute(
+                    sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table.ident, part.ident)
+                )
+            release_features(ctx.conn, part, drop=True)
+            if mode == "drop":
+                ctx.conn.execute(sql.SQL("DROP TABLE {}").format(part.ident))
+            if tracked:
+                ctx.conn.execute(
+                    """insert into warden.partition_detached (partition_schema, partition_name,
+                           parent_schema, parent_name, mode, done_at)
+                       values (%s, %s, %s, %s, %s,
+                               case when %s = 'archive' then null else now() end)""",
+                    (part.schema, part.name, table.schema, table.name, mode, mode),
+                )
+
+        locked(
+            ctx.conn,
+            lock_timeout_ms=ctx.lock_timeout_ms,
+            retries=ctx.retries,
+            what=f"{mode} {part.name} of {table}",
+            work=work,
+        )
+        if mode == "archive":
+            _archive(ctx, table, part.name)
+    return len(old) + resumed, f"partitions past retention ({opts.retention_mode})"
+
+
+def _tracked(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("select to_regclass('warden.partition_detached') is not null").fetchone()
+    return bool(row and row[0])
+
+
+def _finish_pending(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> int:
+    """Archive hand-overs a killed run left pending: still a partition of ``table`` (the
+    archive's transaction never committed) or already moved (only the mark is missing)."""
+    if not _tracked(ctx.conn) or opts.retention_mode != "archive":
+        return 0
+    rows = ctx.conn.execute(
+        """select partition_schema, partition_name from warden.partition_detached
+           where parent_schema = %s and parent_name = %s and mode = 'archive'
+             and done_at is null""",
+        (table.schema, table.name),
+    ).fetchall()
+    for schema, name in rows:
+        _archive(ctx, table, QualifiedName(schema, name))
+    return len(rows)
+
+
+def archive_module() -> Any | None:
+    """The archive feature's module when it offers ``archive_partition``."""
+    if importlib.util.find_spec("pgwarden.features.archive") is None:
+        return None
+    module = importlib.import_module("pgwarden.features.archive")
+    return module if hasattr(module, "archive_partition") else None
+
+
+def _archive(ctx: JobContext, table: QualifiedName, part: QualifiedName) -> None:
+    module = archive_module()
+    table_spec = ctx.spec.tables.get(table)
+    if module is None or table_spec is None or "archive" not in table_spec.features:
+        raise MaintenanceError(
+            f"{table}: retention_mode = archive needs archive declared on the table; "
+            f"{part} was left as it is"
+        )
+    rows = None
+    exists = ctx.conn.execute("select to_regclass(%s)", (part.regclass_text,)).fetchone()
+    if exists and exists[0] is not None:
+        rows = int(
+            module.archive_partition(
+                ctx.conn,
+                table,
+                part,
+                table_spec.features["archive"],
+                lock_timeout_ms=ctx.lock_timeout_ms,
+                retries=ctx.retries,
+            )
+        )
+    if _tracked(ctx.conn):
+        ctx.conn.execute(
+            """update warden.partition_detached set done_at = now(), rows = %s
+               where partition_schema = %s and partition_name = %s and done_at is null""",
+            (rows, part.schema, part.name),
+        )
