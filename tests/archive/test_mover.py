@@ -7,7 +7,10 @@ from typing import Any
 
 import psycopg
 
+import pytest
+
 from pgwarden import Warden
+from pgwarden.errors import MaintenanceError
 from tests.archive._support import NOW, checksum, counts, make_entries, spec
 
 
@@ -58,3 +61,80 @@ def test_moves_only_due_rows_and_view_shows_both(
     assert by == [("pgwarden", "archive: entry_date older than 2 years")]
     # A second run finds nothing.
     assert [r.rows for r in warden.maintain(now=NOW, names=["archive"])] == [0]
+
+
+def test_where_limits_rows_and_restore_by_key_and_predicate(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    make_entries(conn)
+    warden = make_warden(spec(', where = "user_id <> 0 and entries.note like \'old%\'"'))
+    warden.apply()
+    before = checksum(conn)
+    [result] = warden.archive(now=NOW, batch=5)
+    assert result.rows == 24  # user_id = g % 5: one in five old rows stays
+    assert conn.execute("select count(*) from entries where note like 'old%'").fetchone() == (6,)
+    key = conn.execute("select min(entry_id) from archive.entries").fetchone()
+    assert key is not None
+    assert warden.restore_archived("public.entries", key[0]) == 1
+    assert warden.restore_archived("entries", key[0]) == 0  # already back
+    ones = conn.execute("select count(*) from archive.entries where user_id = 1").fetchone()
+    assert ones is not None and ones[0] > 0
+    assert warden.restore_archived("entries", where="user_id = 1 and archived_at <= now()") == ones[0]
+    assert counts(conn) == (20 + 6 + 1 + ones[0], 24 - 1 - ones[0])
+    assert checksum(conn) == before
+    # Identity values came back as they were (OVERRIDING SYSTEM VALUE).
+    assert conn.execute("select count(*) from entries where entry_id = %s", key).fetchone() == (1,)
+
+
+def test_restore_conflict_is_clear_and_changes_nothing(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    make_entries(conn, old=3, new=0)
+    warden = make_warden(spec())
+    warden.apply()
+    warden.archive(now=NOW)
+    conn.execute(
+        "insert into entries (entry_id, user_id, entry_date) overriding system value "
+        "values (2, 9, '2026-01-01')"
+    )
+    with pytest.raises(MaintenanceError, match=r"entry_id\)=\(2\) already exists"):
+        warden.restore_archived("entries", where="true")
+    assert counts(conn) == (1, 3)
+    with pytest.raises(MaintenanceError, match="not a valid predicate"):
+        warden.restore_archived("entries", where="no_such_column = 1")
+    with pytest.raises(MaintenanceError, match="no archive is declared"):
+        warden.restore_archived("other", key=1)
+
+
+def test_moves_are_distinguishable_in_the_audit_trail(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    make_entries(conn, old=4, new=1)
+    warden = make_warden(
+        '[tables."public.entries"]\naudit = true\n'
+        'archive = { after = "2 years", column = "entry_date" }\n'
+    )
+    warden.apply()
+    conn.execute("set pgwarden.actor = 'ops:alice'")
+    conn.execute("delete from entries where note = 'new 1'")
+    warden.archive(now=NOW)
+    events = warden.log(table="public.entries")
+    deletes = sorted((e.actor, e.reason or "") for e in events if e.op == "D")
+    # The application's own delete and the archive's moves, told apart by reason.
+    assert deletes == [("ops:alice", "")] + [("pgwarden", "archive")] * 4
+    assert conn.execute("select distinct archived_by from archive.entries").fetchall() == [
+        ("pgwarden",)
+    ]
+
+
+def test_dry_run_changes_nothing(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    make_entries(conn)
+    warden = make_warden(spec(', retention = "3 years"'))
+    warden.apply()
+    before = checksum(conn)
+    results = warden.maintain(now=NOW, dry_run=True)
+    assert [(r.job, r.rows) for r in results] == [("archive", 30), ("archive-retention", 0)]
+    assert counts(conn) == (50, 0)
+    assert checksum(conn) == before

@@ -93,16 +93,36 @@ def in_transaction(
     )
 
 
+Statement = Callable[[str, str], sql.Composed]
+"""One batch's statement for a page range ``(lo, hi)`` given as tids (``"(10,0)"``)."""
+EVERY_PAGE = ("(0,0)", f"({2**32 - 1},0)")
+
+
 def move_statement(
     source: QualifiedName, alias: str, predicate: sql.Composable, target: Target | None
-) -> sql.Composed:
+) -> Statement:
     """One batch: the unlocked rows of a page range matching ``predicate``, deleted from
-    ``source`` and (unless ``target`` is None: a purge) inserted into ``target``."""
+    ``source`` and (unless ``target`` is None: a purge) inserted into ``target``.
+
+    Everything is composed into the text, and run without parameters: the user's predicate
+    (and key literals) may hold ``%`` signs that must not be read as placeholders.
+    """
+    return lambda lo, hi: _statement(source, alias, predicate, target, lo, hi)
+
+
+def _statement(
+    source: QualifiedName,
+    alias: str,
+    predicate: sql.Composable,
+    target: Target | None,
+    lo: str,
+    hi: str,
+) -> sql.Composed:
     a = sql.Identifier(alias)
     picked = sql.SQL(
-        "SELECT {a}.ctid FROM {src} AS {a} WHERE {a}.ctid >= %(lo)s::tid "
-        "AND {a}.ctid < %(hi)s::tid AND {pred} FOR UPDATE OF {a} SKIP LOCKED"
-    ).format(a=a, src=source.ident, pred=predicate)
+        "SELECT {a}.ctid FROM {src} AS {a} WHERE {a}.ctid >= {lo}::tid "
+        "AND {a}.ctid < {hi}::tid AND {pred} FOR UPDATE OF {a} SKIP LOCKED"
+    ).format(a=a, src=source.ident, pred=predicate, lo=sql.Literal(lo), hi=sql.Literal(hi))
     delete = sql.SQL(
         "DELETE FROM {src} AS {a} WHERE {a}.ctid = ANY (ARRAY(SELECT ctid FROM picked))"
     ).format(a=a, src=source.ident)
@@ -131,7 +151,7 @@ def run_batches(
     conn: psycopg.Connection[Any],
     source: QualifiedName,
     pages: int,
-    statement: sql.Composed,
+    statement: Statement,
     settings: Settings,
     *,
     what: str,
@@ -154,7 +174,7 @@ def run_batches(
         lo, hi = f"({start},0)", f"({min(start + step, 2**32 - 1)},0)"
 
         def work(lo: str = lo, hi: str = hi) -> int:
-            return conn.execute(statement, {"lo": lo, "hi": hi}).rowcount
+            return conn.execute(statement(lo, hi)).rowcount
 
         n = in_transaction(conn, settings, work, what=what)
         moved += n

@@ -12,6 +12,7 @@ from psycopg import sql
 from pgwarden._names import QualifiedName
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.archive._batches import (
+    EVERY_PAGE,
     ACTOR,
     Settings,
     Target,
@@ -184,7 +185,7 @@ def _copy_and_drop(
             )
         # Rows written (or locked) while the batches ran: moved in this transaction, which
         # holds the partition exclusively, so none is skipped and the drop loses nothing.
-        rest = conn.execute(statement, {"lo": "(0,0)", "hi": f"({2**32 - 1},0)"}).rowcount
+        rest = conn.execute(statement(*EVERY_PAGE)).rowcount
         conn.execute(sql.SQL("DROP TABLE {}").format(partition.ident))
         return rest
 

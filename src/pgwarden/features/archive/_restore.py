@@ -10,7 +10,7 @@ from psycopg import sql
 
 from pgwarden.catalog import Table
 from pgwarden.errors import MaintenanceError
-from pgwarden.features.archive._batches import Settings, Target, in_transaction
+from pgwarden.features.archive._batches import EVERY_PAGE, Settings, Target, in_transaction
 from pgwarden.features.archive._batches import move_statement, run_batches
 from pgwarden.features.archive._options import ArchiveOptions, archive_name
 from pgwarden.features.archive._sql import check_predicate, leaves, relkind, trusted
@@ -58,10 +58,9 @@ def restore(
             for c, v in zip(pk, key, strict=True)
         )
         statement = move_statement(target, alias, match, back)
-        params = {"lo": "(0,0)", "hi": f"({2**32 - 1},0)"}
         # One row through the primary key: one transaction.
         return in_transaction(
-            conn, settings, lambda: conn.execute(statement, params).rowcount, what=what
+            conn, settings, lambda: conn.execute(statement(*EVERY_PAGE)).rowcount, what=what
         )
     assert where is not None
     problem = check_predicate(conn, target, where, alias)
