@@ -323,22 +323,27 @@ class Warden:
         versioning, soft_delete or archive): deleting a parent silently deletes them."""
         return cascading_keys(self.catalog(), self.spec)
 
-    def restrict_foreign_key(self, table: str, constraint: str) -> None:
+    def restrict_foreign_key(self, table: str, constraint: str) -> bool:
         """Convert one ON DELETE CASCADE key of ``table`` to RESTRICT, online: added NOT
         VALID, validated while writes go on, swapped in a short transaction (lock_timeout
-        and retries from the declaration). Safe to run again after an interruption."""
+        and retries from the declaration). Safe to run again after an interruption; returns
+        False when the key was RESTRICT already."""
         name = QualifiedName.parse(table)
         with self.connect(autocommit=True) as conn:
             catalog = read_catalog(conn)
-            keys = {(k.table, k.name): k for k in cascading_keys(catalog, self.spec)}
-            key = keys.get((name, constraint))
-            if key is None:
-                fks = catalog.get(name).foreign_keys if catalog.get(name) else ()  # type: ignore[union-attr]
-                fk = next((f for f in fks if f.name == constraint), None)
-                if fk is None:
-                    raise ForeignKeyError(f"{name} has no foreign key {constraint!r}")
-                key = CascadeKey(name, fk.name, fk.references, fk.columns, ())
-            restrict(conn, self.spec, catalog, key)
+            found = catalog.get(name)
+            fks = found.foreign_keys if found else ()
+            fk = next((f for f in fks if f.name == constraint), None)
+            if fk is None:
+                raise ForeignKeyError(f"{name} has no foreign key {constraint!r}")
+            if fk.on_delete == "RESTRICT":
+                return False
+            if fk.on_delete != "CASCADE":
+                raise ForeignKeyError(f"{name} {constraint} is ON DELETE {fk.on_delete}")
+            restrict(
+                conn, self.spec, catalog, CascadeKey(name, fk.name, fk.references, fk.columns, ())
+            )
+            return True
 
     # -- archive -------------------------------------------------------------------------------
 
@@ -450,6 +455,40 @@ class Warden:
                 on_result=on_result,
                 connect=lambda: self.connect(autocommit=True),
                 wait=wait,
+            )
+
+    # -- partitions ----------------------------------------------------------------------------
+
+    def partitions(self, table: str | None = None) -> list[Any]:
+        """Partitioned tables (or ``table``): partitions, bounds, rows, sizes, gaps, rows
+        in the default partition; tables pg_partman manages are flagged and left alone."""
+        from pgwarden.features.partition._report import report
+
+        name = QualifiedName.parse(table) if table else None
+        with self.connect(autocommit=True) as conn:
+            return report(conn, self.spec, name)
+
+    def convert_to_partitioned(
+        self,
+        table: str,
+        *,
+        batch: int = 10_000,
+        progress: Callable[[str, int, int | None], None] | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Convert plain ``table`` to the partitioned table its ``partition`` declaration
+        describes, while it stays writable; resumable (run it again after a crash). See
+        ``docs/partitions.md``. ``dry_run`` returns the steps and checks, changing nothing."""
+        from pgwarden.features.partition._convert import convert
+
+        with self.connect(autocommit=True) as conn:
+            return convert(
+                conn,
+                self.spec,
+                QualifiedName.parse(table),
+                batch=batch,
+                progress=progress,
+                dry_run=dry_run,
             )
 
     def close(self) -> None:
