@@ -256,6 +256,9 @@ def row_security(table: Table, options: SoftDeleteOptions, ctx: PlanContext) -> 
             )
         )
     found.append(
-        policy("pgwarden_soft_delete_live", "AS RESTRICTIVE FOR SELECT USING ({} IS NULL)")
+        policy(
+            "pgwarden_soft_delete_live",
+            "AS RESTRICTIVE FOR ALL USING ({} IS NULL) WITH CHECK (true)",
+        )
     )
     return found
