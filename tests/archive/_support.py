@@ -10,7 +10,9 @@ import psycopg
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 """The maintenance clock the tests pass (ctx.now); rows are dated relative to it."""
 
-SPEC = '[tables."public.entries"]\narchive = {{ after = "2 years", column = "entry_date"{extra} }}\n'
+SPEC = (
+    '[tables."public.entries"]\narchive = {{ after = "2 years", column = "entry_date"{extra} }}\n'
+)
 
 
 def spec(extra: str = "") -> str:
@@ -37,7 +39,9 @@ def make_entries(conn: psycopg.Connection[Any], old: int = 30, new: int = 20) ->
     )
 
 
-def checksum(conn: psycopg.Connection[Any], columns: str = "entry_id, user_id, entry_date, note, score") -> tuple[int, str]:
+def checksum(
+    conn: psycopg.Connection[Any], columns: str = "entry_id, user_id, entry_date, note, score"
+) -> tuple[int, str]:
     """(rows, md5 of every row) over live + archived rows, through the union view."""
     row = conn.execute(
         f"select count(*), md5(string_agg(r::text, ',' order by entry_id)) "

@@ -67,7 +67,7 @@ def test_where_limits_rows_and_restore_by_key_and_predicate(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
     make_entries(conn)
-    warden = make_warden(spec(', where = "user_id <> 0 and entries.note like \'old%\'"'))
+    warden = make_warden(spec(", where = \"user_id <> 0 and entries.note like 'old%'\""))
     warden.apply()
     before = checksum(conn)
     [result] = warden.archive(now=NOW, batch=5)
@@ -79,7 +79,9 @@ def test_where_limits_rows_and_restore_by_key_and_predicate(
     assert warden.restore_archived("entries", key[0]) == 0  # already back
     ones = conn.execute("select count(*) from archive.entries where user_id = 1").fetchone()
     assert ones is not None and ones[0] > 0
-    assert warden.restore_archived("entries", where="user_id = 1 and archived_at <= now()") == ones[0]
+    assert (
+        warden.restore_archived("entries", where="user_id = 1 and archived_at <= now()") == ones[0]
+    )
     assert counts(conn) == (20 + 6 + 1 + ones[0], 24 - 1 - ones[0])
     assert checksum(conn) == before
     # Identity values came back as they were (OVERRIDING SYSTEM VALUE).

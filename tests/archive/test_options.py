@@ -31,7 +31,9 @@ def _nothing_created(conn: psycopg.Connection[Any]) -> None:
 def test_bad_options_are_spec_errors(
     make_warden: Callable[..., Warden], extra: str, message: str
 ) -> None:
-    text = spec(extra).replace('after = "2 years", ', "") if "after = \"two" in extra else spec(extra)
+    text = (
+        spec(extra).replace('after = "2 years", ', "") if 'after = "two' in extra else spec(extra)
+    )
     with pytest.raises(SpecError, match=message):
         make_warden(text)
 
@@ -41,7 +43,11 @@ def test_bad_options_are_spec_errors(
     [
         ("", "entry_dat", "no column 'entry_dat'"),
         ("", "note", "note' is text; it must be a date"),
-        (', where = "no_such = 1"', "entry_date", r'where .* not a valid predicate: column "no_such"'),
+        (
+            ', where = "no_such = 1"',
+            "entry_date",
+            r'where .* not a valid predicate: column "no_such"',
+        ),
         (', where = "user_id"', "entry_date", "must be type boolean"),
         (', where = "1/0 = 1 or (select count(*) from nowhere) > 0"', "entry_date", "nowhere"),
     ],

@@ -52,7 +52,9 @@ def test_added_column_is_added_in_place_and_dropped_column_kept(
     conn.execute("drop view entries__all")
     conn.execute("alter table entries drop column score")
     plan = warden.plan()
-    assert [(c.action, str(c.ref)) for c in plan.changes] == [("replace", "view public.entries__all")]
+    assert [(c.action, str(c.ref)) for c in plan.changes] == [
+        ("replace", "view public.entries__all")
+    ]
     warden.apply()
     assert "score" in _columns(conn, "archive.entries")
     kept = conn.execute("select count(score) from archive.entries").fetchone()

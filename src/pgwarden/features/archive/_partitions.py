@@ -41,15 +41,19 @@ def _columns(conn: psycopg.Connection[Any], name: QualifiedName) -> dict[str, st
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def _bounds_of(conn: psycopg.Connection[Any], name: QualifiedName) -> tuple[str | None, str | None]:
-    """(parent as text, bounds) of an attached partition; (None, None) for a plain table."""
+def _bounds_of(
+    conn: psycopg.Connection[Any], name: QualifiedName, parent: QualifiedName
+) -> tuple[str | None, bool, str | None]:
+    """(its parent, whether that is ``parent``, its bounds) for an attached partition;
+    (None, False, None) for a table attached to nothing."""
     row = conn.execute(
-        """select i.inhparent::regclass::text, pg_get_expr(c.relpartbound, c.oid)
-           from pg_class c left join pg_inherits i on i.inhrelid = c.oid
+        """select i.inhparent::regclass::text, i.inhparent = to_regclass(%s),
+                  pg_get_expr(c.relpartbound, c.oid)
+           from pg_class c join pg_inherits i on i.inhrelid = c.oid
            where c.oid = to_regclass(%s) and c.relispartition""",
-        (name.regclass_text,),
+        (parent.regclass_text, name.regclass_text),
     ).fetchone()
-    return (None, None) if row is None else (row[0], row[1])
+    return (None, False, None) if row is None else (row[0], bool(row[1]), row[2])
 
 
 def archive_partition(
@@ -69,8 +73,8 @@ def archive_partition(
     one transaction (ACCESS EXCLUSIVE on ``parent`` for the detach, briefly; the attach scans
     the partition to validate it, reading only). Already detached: pass its ``bounds``
     (``FOR VALUES FROM (...) TO (...)`` as ``pg_get_expr(relpartbound)`` gave it) to attach it
-    the same way; without them, or when the archive table is not partitioned, its rows are
-    moved in batches and the emptied table is dropped.
+    the same way. When the archive table is not partitioned (the source was partitioned after
+    its archive was made), the rows are moved in batches and the emptied table is dropped.
 
     For ``retention_mode = "archive"`` of the partition manager, and for the ``archive`` job.
     """
@@ -82,10 +86,16 @@ def archive_partition(
     if relkind(conn, partition) != "r":
         raise MaintenanceError(f"{partition}: not a table holding rows (sub-partitioned?)")
     settings = Settings("archive", lock_timeout_ms, retries, 10_000)
-    attached_to, attached_bounds = _bounds_of(conn, partition)
-    if attached_to is not None and attached_to != parent.regclass_text:
+    attached_to, ours, attached_bounds = _bounds_of(conn, partition, parent)
+    if attached_to is not None and not ours:
         raise MaintenanceError(f"{partition} is a partition of {attached_to}, not of {parent}")
     bounds = attached_bounds or bounds
+    if relkind(conn, target) == "p" and bounds is None:
+        raise MaintenanceError(
+            f"{partition} is detached and its bounds are not known: the archive {target} is "
+            "partitioned like its source, so it needs them",
+            hint="pass bounds= as pg_get_expr(relpartbound, oid) gave them before the detach",
+        )
     if relkind(conn, target) != "p" or bounds is None:
         return _copy_and_drop(conn, parent, partition, target, attached_to is not None, settings)
     moved_to = archive_partition_name(target, partition)
