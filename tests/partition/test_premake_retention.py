@@ -34,8 +34,13 @@ def test_premake_then_retention_drop(
 ) -> None:
     conn.execute(EVENTS)
     warden = make_warden(
-        _spec(column='"at"', interval='"1 month"', premake="2", retention='"3 months"',
-              retention_mode='"drop"')  # fmt: skip
+        _spec(
+            column='"at"',
+            interval='"1 month"',
+            premake="2",
+            retention='"3 months"',
+            retention_mode='"drop"',
+        )
     )
     warden.apply()
     assert _parts(conn) == ["events__default"]

@@ -6,6 +6,7 @@ from pgwarden.cli import (  # noqa: F401  (they register commands)
     _demo,
     _init,
     _maintain,
+    _partitions,
     _server,
     _soft_delete,
 )

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -91,7 +91,13 @@ def create_partition(
     condition on the key column) inside the caller's transaction. Rows of the default
     partition that belong to it are moved in first. Returns how many rows moved."""
     parent = layout.parent.ident
-    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(parent))
+    # With a default partition, writers are held at the parent (SHARE: readers go on) until
+    # commit. A writer already routed to the default, waiting for its lock, would insert
+    # there after the attach and fail the default's new partition constraint; one held at
+    # the parent routes again with the new partitions. Without a default, ATTACH's SHARE
+    # UPDATE EXCLUSIVE is enough: DML goes on.
+    mode: LiteralString = "SHARE" if layout.default is not None else "SHARE UPDATE EXCLUSIVE"
+    conn.execute(sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(parent))
     conn.execute(
         sql.SQL(
             "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED"
@@ -105,7 +111,7 @@ def create_partition(
     moved = 0
     default = layout.default
     if default is not None:
-        # Writers routed to the default wait from here to commit; readers do not.
+        # Also against writers naming the default partition itself.
         conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(default.name.ident))
         waiting = conn.execute(
             sql.SQL("select exists (select 1 from {} where {})").format(default.name.ident, within)

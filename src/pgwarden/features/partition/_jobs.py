@@ -168,6 +168,7 @@ def premake(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tu
                 sql.SQL("FOR VALUES IN ({})").format(vals),
                 sql.SQL("{c} IS NOT NULL AND {c} IN ({v})").format(c=col, v=vals),
             )
+        _carry_all(ctx, table)
         return len(todo_lists), "partitions created"
     todo = _wanted_ranges(ctx, layout, opts)
     if ctx.dry_run:
@@ -175,7 +176,20 @@ def premake(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tu
     for done, span in enumerate(todo, 1):
         _make_range(ctx, layout, opts, span)
         ctx.progress(done, len(todo))
+    _carry_all(ctx, table)
     return len(todo), "partitions created"
+
+
+def _carry_all(ctx: JobContext, table: QualifiedName) -> None:
+    """Other features' per-partition objects on every partition, not only new ones: the
+    default partition apply made in the same plan as them was not there to be seen."""
+    spec = ctx.spec.tables.get(table)
+    if spec is None or not set(spec.features) - {"partition"}:
+        return
+    layout = read_layout(ctx.conn, table)
+    if layout is not None:
+        with ctx.conn.transaction():
+            carry_features(ctx.conn, ctx.spec, table, [p.name for p in layout.parts])
 
 
 def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
