@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from tests.archive._support import make_entries, spec
 
 from pgwarden import Warden
-from tests.archive._support import make_entries, spec
 
 PGWARDEN = str(Path(sys.executable).parent / "pgwarden")
 KILLS = 20

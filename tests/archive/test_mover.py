@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-
 import pytest
+from tests.archive._support import NOW, checksum, counts, make_entries, spec
 
 from pgwarden import Warden
 from pgwarden.errors import MaintenanceError
-from tests.archive._support import NOW, checksum, counts, make_entries, spec
 
 
 def test_apply_creates_archive_and_view(

@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.archive._support import make_entries, spec
 
 from pgwarden import Warden
 from pgwarden.errors import FeatureNotApplicable, SpecError
-from tests.archive._support import make_entries, spec
 
 
 def _nothing_created(conn: psycopg.Connection[Any]) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.archive._support import NOW, checksum, counts, spec
 
 from pgwarden import Warden
 from pgwarden._names import QualifiedName
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.archive import ArchiveOptions, archive_partition
-from tests.archive._support import NOW, checksum, counts, spec
 
 
 def _partitioned(conn: psycopg.Connection[Any]) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from tests.archive._support import NOW, make_entries, spec
 
 from pgwarden import Warden
-from tests.archive._support import NOW, make_entries, spec
 
 
 def _columns(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:

@@ -103,10 +103,10 @@ class Archive(Feature):
             # Columns the source no longer has stay in the archive with their values.
             for col in existing.columns:
                 ref = ObjectRef("column", target.schema, col.name, target)
-                if table.column(col.name) is None and col.name not in FIXED_COLUMNS:
-                    if ctx.owns(ref):
-                        retired.append(col)
-                        found.append(self._column(target, table, col, col.not_null, facts))
+                gone = table.column(col.name) is None and col.name not in FIXED_COLUMNS
+                if gone and ctx.owns(ref):
+                    retired.append(col)
+                    found.append(self._column(target, table, col, col.not_null, facts))
         found.append(self._key(table, target, key))
         found.append(self._view(table, target, retired, ctx))
         return found
@@ -183,7 +183,7 @@ class Archive(Feature):
     ) -> DesiredObject:
         # Only what never changes is in CREATE TABLE (the fixed columns, and the partition key,
         # which must exist at creation): a changed CREATE would mean a rebuild, losing data.
-        defs = [
+        defs: list[sql.Composable] = [
             sql.SQL("{} {} NOT NULL").format(sql.Identifier(c), sql.SQL(_type(table, c)))
             for c in part_cols
         ]
@@ -192,7 +192,7 @@ class Archive(Feature):
             sql.SQL("archived_by text"),
             sql.SQL("archive_reason text"),
         ]
-        partition = sql.SQL("")
+        partition: sql.Composable = sql.SQL("")
         if table.is_partitioned and table.partition_key:
             # pg_get_partkeydef text (server-rendered, of plain columns: checked above).
             partition = sql.SQL(" PARTITION BY ") + sql.SQL(table.partition_key)
@@ -221,7 +221,7 @@ class Archive(Feature):
     ) -> DesiredObject:
         name = sql.Identifier(col.name)
         kind = sql.SQL(col.type)  # format_type output (server-rendered), not user text
-        extra = sql.SQL(" NOT NULL") if not_null else sql.SQL("")
+        extra: sql.Composable = sql.SQL(" NOT NULL" if not_null else "")
         if facts.lz4 and col.type_oid in facts.compressible:
             extra += sql.SQL(" COMPRESSION lz4")
         null = sql.SQL("SET NOT NULL" if not_null else "DROP NOT NULL")
@@ -235,7 +235,7 @@ class Archive(Feature):
             drop=sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(target.ident, name),
             alter=sql.SQL(
                 "ALTER TABLE {0} ALTER COLUMN {1} TYPE {2} USING {1}::{2}, ALTER COLUMN {1} {3}"
-            ).format(target.ident, name, kind, null),  # fmt: skip
+            ).format(target.ident, name, kind, null),
             description=f"column {col.name} of archive {target}",
             lock=Lock("ACCESS EXCLUSIVE", target),
             destructive=True,
@@ -261,12 +261,13 @@ class Archive(Feature):
         self, table: Table, target: QualifiedName, retired: list[Column], ctx: PlanContext
     ) -> DesiredObject:
         view = view_name(table.name)
-        cols = [sql.Identifier(c) for c in table.column_names]
-        gone = [sql.Identifier(c.name) for c in retired]
+        cols: list[sql.Composable] = [sql.Identifier(c) for c in table.column_names]
+        gone: list[sql.Composable] = [sql.Identifier(c.name) for c in retired]
         live = cols + [sql.SQL("NULL::{} AS {}").format(sql.SQL(c.type), sql.Identifier(c.name))
                        for c in retired]  # fmt: skip
         live += [sql.SQL("NULL::timestamptz AS archived_at"), sql.SQL("'live'::text")]
-        archived = [*cols, *gone, sql.SQL("archived_at"), sql.SQL("'archive'::text")]
+        archived: list[sql.Composable] = [*cols, *gone, sql.SQL("archived_at")]
+        archived.append(sql.SQL("'archive'::text"))
         # security_invoker (15+): readers need rights on both tables, and RLS applies to them.
         options = sql.SQL(
             " WITH (security_invoker = true)" if ctx.catalog.server.major >= 15 else ""

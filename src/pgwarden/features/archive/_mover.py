@@ -75,7 +75,7 @@ def _due(table: Table, options: ArchiveOptions, ctx: JobContext) -> int:
 def _predicate(
     conn: psycopg.Connection[Any], table: Table, options: ArchiveOptions, now: dt.datetime
 ) -> sql.Composable:
-    due = older_than(table, options.column, cutoff(conn, now, options.after))  # type: ignore[arg-type]
+    due = older_than(table, options.column, cutoff(conn, now, options.after))
     if options.where is not None:
         due = sql.SQL("{} AND {}").format(due, trusted(options.where))
     return due
@@ -101,7 +101,7 @@ def _check_target(ctx: JobContext, table: Table, target: QualifiedName) -> list[
 def _archive(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[int, str]:
     conn = ctx.conn
     target = archive_name(table.name, options)
-    due = _predicate(conn, table, options, ctx.now)  # type: ignore[arg-type]
+    due = _predicate(conn, table, options, ctx.now)
     if ctx.dry_run:
         return count(conn, table.name, table.name.name, due), "rows would move"
     columns = _check_target(ctx, table, target)
@@ -121,16 +121,25 @@ def _archive(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[in
 
     whole = 0
     partitioned_archive = relkind(conn, target) == "p"
-    limit = cutoff(conn, ctx.now, options.after)  # type: ignore[arg-type]
+    limit = cutoff(conn, ctx.now, options.after)
     for leaf in leaves(conn, table.name):
         whole_ok = options.where is None and partitioned_archive
-        if whole_ok and _wholly_due(ctx, table, options.column, leaf, table.name, limit):
-            if not _has_partition(conn, target, leaf.bounds):
-                advanced(archive_partition(
-                    conn, table.name, leaf.name, options,
-                    lock_timeout_ms=ctx.lock_timeout_ms, retries=ctx.retries))  # fmt: skip
-                whole += 1
-                continue
+        if (
+            whole_ok
+            and _wholly_due(ctx, table, options.column, leaf, table.name, limit)
+            and not _has_partition(conn, target, leaf.bounds)
+        ):
+            rows = archive_partition(
+                conn,
+                table.name,
+                leaf.name,
+                options,
+                lock_timeout_ms=ctx.lock_timeout_ms,
+                retries=ctx.retries,
+            )
+            advanced(rows)
+            whole += 1
+            continue
         if partitioned_archive and leaf.bounds is not None:
             _ensure_partition(conn, target, leaf, settings)
         statement = move_statement(leaf.name, table.name.name, due, Target(target, columns, extra))
@@ -163,8 +172,8 @@ def _wholly_due(
         bound = sql.Literal(int(limit.timestamp()))
     # The bound is the server's own rendering of a literal; the type is format_type output.
     query = sql.SQL("select ({})::{} <= {}").format(
-        sql.SQL(upper),  # type: ignore[arg-type]
-        sql.SQL(col.type),  # type: ignore[arg-type]
+        sql.SQL(upper),
+        sql.SQL(col.type),
         bound,
     )
     row = ctx.conn.execute(query).fetchone()
@@ -195,12 +204,12 @@ def _ensure_partition(
         try:
             with conn.transaction():
                 conn.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}").format(
-                    name.ident, target.ident, sql.SQL(leaf.bounds or "DEFAULT")))  # type: ignore[arg-type]  # fmt: skip
+                    name.ident, target.ident, sql.SQL(leaf.bounds or "DEFAULT")))  # fmt: skip
         except psycopg.errors.InvalidObjectDefinition:
             pass  # overlaps an archive partition made otherwise: rows are routed there
         return 0
 
-    in_transaction(conn, settings, work, what=f"create archive partition {name}")  # type: ignore[arg-type]
+    in_transaction(conn, settings, work, what=f"create archive partition {name}")
 
 
 def _retention(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[int, str]:
@@ -227,9 +236,8 @@ def _retention(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[
         if _wholly_due(ctx, table, options.column, leaf, target, limit):
             rows = count(conn, leaf.name, leaf.name.name, sql.SQL("true"))
             # A whole archive partition past retention: dropped, not deleted row by row.
-            in_transaction(conn, settings, lambda leaf=leaf: conn.execute(
-                sql.SQL("DROP TABLE {}").format(leaf.name.ident)).rowcount,
-                what=f"drop {leaf.name}")  # fmt: skip
+            drop = sql.SQL("DROP TABLE {}").format(leaf.name.ident)
+            in_transaction(conn, settings, partial(_rowcount, conn, drop), what=f"drop {leaf.name}")
             advanced(rows)
             dropped += 1
             continue
@@ -237,3 +245,7 @@ def _retention(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[
         run_batches(conn, leaf.name, leaf.pages, statement, settings,
                     what=f"archive retention on {leaf.name}", on_batch=advanced)  # fmt: skip
     return done, "archived rows deleted" + (f" ({dropped} whole partitions)" if dropped else "")
+
+
+def _rowcount(conn: psycopg.Connection[Any], statement: sql.Composed) -> int:
+    return conn.execute(statement).rowcount

@@ -12,8 +12,8 @@ from psycopg import sql
 from pgwarden._names import QualifiedName
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.archive._batches import (
-    EVERY_PAGE,
     ACTOR,
+    EVERY_PAGE,
     Settings,
     Target,
     in_transaction,
@@ -116,7 +116,7 @@ def archive_partition(
                 sql.Identifier(moved_to.name)))  # fmt: skip
         # Server-rendered bound text (pg_get_expr of the partition's own bounds).
         conn.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-            target.ident, moved_to.ident, sql.SQL(bounds)))  # type: ignore[arg-type]  # fmt: skip
+            target.ident, moved_to.ident, sql.SQL(bounds)))  # fmt: skip
         row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(moved_to.ident)).fetchone()
         return int(row[0]) if row else 0
 
@@ -148,7 +148,7 @@ def _make_like_archive(
             continue
         # Non-volatile defaults are evaluated once and kept in the catalog: no rewrite. A
         # partition's own defaults do not matter to the archive (rows go in through it).
-        definition = fixed.get(name, sql.SQL(type_))  # type: ignore[arg-type]
+        definition = fixed.get(name, sql.SQL(type_))
         conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
             table.ident, sql.Identifier(name), definition))  # fmt: skip
     # The archive references nothing and fires nothing: constraints and pgwarden triggers

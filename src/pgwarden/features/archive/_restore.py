@@ -10,8 +10,14 @@ from psycopg import sql
 
 from pgwarden.catalog import Table
 from pgwarden.errors import MaintenanceError
-from pgwarden.features.archive._batches import EVERY_PAGE, Settings, Target, in_transaction
-from pgwarden.features.archive._batches import move_statement, run_batches
+from pgwarden.features.archive._batches import (
+    EVERY_PAGE,
+    Settings,
+    Target,
+    in_transaction,
+    move_statement,
+    run_batches,
+)
 from pgwarden.features.archive._options import ArchiveOptions, archive_name
 from pgwarden.features.archive._sql import check_predicate, leaves, relkind, trusted
 
