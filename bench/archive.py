@@ -37,7 +37,7 @@ NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SPEC = '[tables."public.entries"]\narchive = { after = "2 years", column = "entry_date" }\n'
 # Rows spread over 2019-01-01 .. 2026-01-01 (2557 days): 80% before the cutoff (2024-06-01).
 FILL = """insert into entries (entry_id, user_id, entry_date, note, score)
-          select g, g % 100000, date '2019-01-01' + (g * 2557 / %(rows)s)::int,
+          select g, g % 100000, date '2019-01-01' + (g::bigint * 2557 / %(rows)s)::int,
                  'entry ' || g || ' ' || repeat('x', 40), g %% 1000
           from generate_series(1, %(rows)s) g""".replace("g % 100000", "g %% 100000")
 
