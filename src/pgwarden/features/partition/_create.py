@@ -194,10 +194,17 @@ def _move(
     return moved
 
 
-def carry(conn: psycopg.Connection[Any], layout: Layout, parts: list[QualifiedName]) -> None:
+def carry(
+    conn: psycopg.Connection[Any],
+    layout: Layout,
+    parts: list[QualifiedName],
+    *,
+    triggers: bool = True,
+) -> None:
     """Give new partitions what PostgreSQL does not clone from the parent (it does clone
     indexes, row triggers, foreign keys, CHECK and NOT NULL): owner, grants, row level
-    security flags, replica identity FULL, the table comment, and TRUNCATE triggers."""
+    security flags, replica identity FULL, the table comment, and TRUNCATE triggers
+    (``triggers``)."""
     head = conn.execute(
         """select pg_get_userbyid(relowner), relrowsecurity, relforcerowsecurity, relreplident,
                   obj_description(oid, 'pg_class'), current_user = pg_get_userbyid(relowner)
@@ -246,7 +253,7 @@ def carry(conn: psycopg.Connection[Any], layout: Layout, parts: list[QualifiedNa
             conn.execute(sql.SQL("ALTER TABLE {} REPLICA IDENTITY FULL").format(target))
         if comment is not None:
             conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
-        for tgname, before, fn_schema, fn_name, raw_args in truncates:
+        for tgname, before, fn_schema, fn_name, raw_args in truncates if triggers else []:
             args = [a.decode() for a in bytes(raw_args).split(b"\0")[:-1]]
             conn.execute(
                 sql.SQL(

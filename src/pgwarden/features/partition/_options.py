@@ -64,6 +64,8 @@ class Step:
         """The lower bound of the bucket holding ``value``."""
         if isinstance(value, int):
             return value - value % self.count
+        if value.tzinfo is not None:  # buckets are UTC, whatever the session's time zone
+            value = value.astimezone(dt.UTC)
         naive = value.replace(tzinfo=None)
         if self.unit in ("month", "year"):
             months = self.count * (12 if self.unit == "year" else 1)
