@@ -99,7 +99,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     db_url: str,
     tmp_path: Path,
 ) -> None:
-    make_entries(conn, old=20_000, new=100_000)
+    make_entries(conn, old=20_000, new=130_000)
     conn.execute("create table shadow as select * from entries")
     warden = make_warden(spec())
     warden.apply()
@@ -121,7 +121,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     killed = 0
     try:
         for _ in range(KILLS):
-            _age(conn, 5_000)
+            _age(conn, 6_000)
             mover = subprocess.Popen(
                 command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
@@ -129,7 +129,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             start = _archived(conn)
             while mover.poll() is None and _archived(conn) == start:
                 time.sleep(0.005)
-            time.sleep(rnd.uniform(0, 0.15))
+            time.sleep(rnd.uniform(0, 0.08))
             if mover.poll() is None:
                 mover.send_signal(signal.SIGKILL)
                 killed += 1
