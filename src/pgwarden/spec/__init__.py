@@ -6,9 +6,11 @@ from pgwarden.spec._model import (
     DatabaseSection,
     DurationField,
     FeatureOptions,
+    JobSchedule,
     ServerSection,
     Spec,
     TableSpec,
+    WorkerSection,
 )
 
 __all__ = [
@@ -16,9 +18,11 @@ __all__ = [
     "Duration",
     "DurationField",
     "FeatureOptions",
+    "JobSchedule",
     "ServerSection",
     "Spec",
     "TableSpec",
+    "WorkerSection",
     "load_spec",
     "parse_spec",
 ]

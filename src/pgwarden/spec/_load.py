@@ -12,11 +12,19 @@ from pydantic import BaseModel, ValidationError
 
 from pgwarden._names import QualifiedName, closest
 from pgwarden.errors import ConfigError, SpecError
-from pgwarden.spec._model import DatabaseSection, FeatureOptions, ServerSection, Spec, TableSpec
+from pgwarden.spec._model import (
+    DatabaseSection,
+    FeatureOptions,
+    ServerSection,
+    Spec,
+    TableSpec,
+    WorkerSection,
+)
 
 _SECTIONS: dict[str, type[BaseModel] | None] = {
     "database": DatabaseSection,
     "server": ServerSection,
+    "worker": WorkerSection,
     "tables": None,
 }
 
@@ -61,6 +69,7 @@ def parse_spec(
             )
     database = _section(data, "database", DatabaseSection, file, locate)
     server = _section(data, "server", ServerSection, file, locate)
+    worker = _section(data, "worker", WorkerSection, file, locate)
     raw_tables = data.get("tables", {})
     if not isinstance(raw_tables, dict):
         raise SpecError("must be a table of tables", file=file, key="tables")
@@ -73,7 +82,9 @@ def parse_spec(
                 f"declares {spec.name} a second time (first as {first!r})", file=file, table=key
             )
         tables[spec.name] = spec
-    return Spec(file=file, database=database, server=server, tables=tables, path=path)
+    return Spec(
+        file=file, database=database, server=server, worker=worker, tables=tables, path=path
+    )
 
 
 def _section(data: dict[str, Any], name: str, model: type[Any], file: str, locate: _Locator) -> Any:

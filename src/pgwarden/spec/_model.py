@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,6 +64,59 @@ class ServerSection(BaseModel):
     database: str = "postgres"
 
 
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_window(value: str | None) -> str | None:
+    if value is not None:
+        match = _WINDOW.match(value.replace(" ", ""))
+        if not match or match.group(1, 2) == match.group(3, 4):
+            raise ValueError("a time-of-day window is written 'HH:MM-HH:MM', e.g. '01:00-05:00'")
+        return value.replace(" ", "")
+    return value
+
+
+class JobSchedule(BaseModel):
+    """``[worker.jobs.<job>]``: when the worker runs one job (``partition-retention``...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every: DurationField | None = None
+    """How often (default: ``[worker] every``)."""
+    window: str | None = None
+    """Only inside this time of day, ``'HH:MM-HH:MM'`` (may wrap midnight)."""
+
+    _window = field_validator("window")(classmethod(lambda cls, v: _check_window(v)))
+
+
+class WorkerSection(BaseModel):
+    """``[worker]``: the schedule of ``pgwarden worker``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tick: DurationField = Duration.parse("30s")
+    """How often the worker wakes up to look for due jobs."""
+    every: DurationField = Duration.parse("10 minutes")
+    """Default interval between two runs of one job."""
+    window: str | None = None
+    """Default time-of-day window, ``'HH:MM-HH:MM'`` (none: any time)."""
+    timezone: str = "UTC"
+    """Time zone of the windows (an IANA name such as ``Europe/Paris``)."""
+    jobs: dict[str, JobSchedule] = Field(default_factory=dict)
+    """Per-job schedules, by job name."""
+
+    _window = field_validator("window")(classmethod(lambda cls, v: _check_window(v)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One ``[tables."schema.table"]`` section: the features declared for it, by name."""
@@ -80,6 +135,7 @@ class Spec:
     file: str
     database: DatabaseSection = field(default_factory=DatabaseSection)
     server: ServerSection = field(default_factory=ServerSection)
+    worker: WorkerSection = field(default_factory=WorkerSection)
     tables: dict[QualifiedName, TableSpec] = field(default_factory=dict)
     path: Path | None = None
 
