@@ -9,6 +9,7 @@ from pgwarden.cli import (  # noqa: F401  (they register commands)
     _partitions,
     _server,
     _soft_delete,
+    _worker,
 )
 from pgwarden.cli._app import app, main
 
