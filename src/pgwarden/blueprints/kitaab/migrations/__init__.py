@@ -1,0 +1,1 @@
+"""Kitaab's Alembic migrations (env.py and versions/), run by :mod:`.._migrate`."""
