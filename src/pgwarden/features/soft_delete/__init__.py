@@ -43,6 +43,7 @@ from pgwarden.features._base import (
 from pgwarden.features.soft_delete import _extras
 from pgwarden.features.soft_delete._options import SoftDeleteOptions
 from pgwarden.features.soft_delete._parts import (
+    ACTOR,
     FEATURE,
     Link,
     cascade_statements,
@@ -151,19 +152,18 @@ class SoftDelete(Feature):
         at, deletion = sql.Identifier(options.column), sql.Identifier(options.deletion)
         key = table.primary_key.columns  # type: ignore[union-attr]
         found: list[DesiredObject] = []
+        by = sql.Identifier(options.by) if options.by else None
         mark, fn = self._function(
             table,
             "soft_delete",
             "mark.sql",
             f"function turning a DELETE on {table.name} into a soft delete",
             deleted_at=at,
+            deletion=deletion,
+            set_by=sql.SQL(", {} = {}").format(by, sql.SQL(ACTOR)) if by else sql.SQL(""),
             key_match=match("t", key, "old", key),
         )
         found.append(fn)
-        by = sql.Identifier(options.by) if options.by else None
-        actor = (
-            "coalesce(NEW.{0}, nullif(current_setting('pgwarden.actor', true), ''), session_user);"
-        )
         state, fn = self._function(
             table,
             "soft_delete_state",
@@ -172,7 +172,9 @@ class SoftDelete(Feature):
             deleted_at=at,
             deletion=deletion,
             key_match=match("t", key, "old", key),
-            set_by=sql.SQL("NEW.{0} := " + actor).format(by) if by else sql.SQL(""),
+            set_by=sql.SQL("NEW.{0} := coalesce(NEW.{0}, {1});").format(by, sql.SQL(ACTOR))
+            if by
+            else sql.SQL(""),
             clear_by=sql.SQL("NEW.{} := null;").format(by) if by else sql.SQL(""),
             keep_by=sql.SQL("NEW.{0} := OLD.{0};").format(by) if by else sql.SQL(""),
         )
@@ -187,10 +189,7 @@ class SoftDelete(Feature):
             ),
         )
         found.append(fn)
-        watched = [options.column, options.deletion] + ([options.by] if options.by else [])
-        changed = sql.SQL(" OR ").join(
-            sql.SQL("OLD.{0} IS DISTINCT FROM NEW.{0}").format(sql.Identifier(c)) for c in watched
-        )
+        when_state = _state_when(options)
         name = table.name.ident
         timings: list[tuple[str, sql.Composable, ObjectRef]] = [
             (
@@ -200,7 +199,7 @@ class SoftDelete(Feature):
             ),
             (
                 "pgwarden_soft_delete_state",
-                sql.SQL("BEFORE UPDATE ON {} FOR EACH ROW WHEN ({})").format(name, changed),
+                sql.SQL("BEFORE UPDATE ON {} FOR EACH ROW WHEN ({})").format(name, when_state),
                 state,
             ),
             (
@@ -278,8 +277,17 @@ class SoftDelete(Feature):
             ),
         )
         columns = list(fk.columns) + ([link.child_options.column] if link.child_options else [])
-        when = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), child.name.ident
+        # Only live rows with a complete key are checked (a NULL key column references
+        # nothing); the WHEN clause spares the function call for the others.
+        checked = [sql.SQL("NEW.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.columns]
+        if link.child_options:
+            checked.append(
+                sql.SQL("NEW.{} IS NULL").format(sql.Identifier(link.child_options.column))
+            )
+        when = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW WHEN ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            child.name.ident,
+            sql.SQL(" AND ").join(checked),
         )
         description = f"check that live rows of {child.name} reference live rows of {parent.name}"
         return [
@@ -302,3 +310,22 @@ class SoftDelete(Feature):
                 declared=parent,
             ),
         ]
+
+
+def _state_when(options: SoftDeleteOptions) -> sql.Composed:
+    """When the state trigger must run: the marking columns changed and are not consistent
+    as written (pgwarden's own triggers write consistent rows, and skip it)."""
+    at, deletion = sql.Identifier(options.column), sql.Identifier(options.deletion)
+    columns = [at, deletion] + ([sql.Identifier(options.by)] if options.by else [])
+    changed = sql.SQL(" OR ").join(
+        sql.SQL("OLD.{0} IS DISTINCT FROM NEW.{0}").format(c) for c in columns
+    )
+    clean = sql.SQL(" AND ").join(sql.SQL("NEW.{} IS NULL").format(c) for c in columns)
+    filled = sql.SQL(" AND ").join(sql.SQL("NEW.{} IS NOT NULL").format(c) for c in columns)
+    kept = sql.SQL(" AND ").join(
+        sql.SQL("NEW.{0} IS NOT DISTINCT FROM OLD.{0}").format(c) for c in columns[1:]
+    )
+    return sql.SQL(
+        "({changed}) AND NOT ({clean}) AND NOT (OLD.{at} IS NULL AND {filled}) "
+        "AND NOT (OLD.{at} IS NOT NULL AND NEW.{at} IS NOT NULL AND {kept})"
+    ).format(changed=changed, clean=clean, filled=filled, kept=kept, at=at)

@@ -16,6 +16,8 @@ from pgwarden.features.soft_delete._options import SoftDeleteOptions
 from pgwarden.spec import Spec
 
 FEATURE = "soft_delete"
+ACTOR = "coalesce(nullif(current_setting('pgwarden.actor', true), ''), session_user)"
+"""Who deletes: the transaction's ``pgwarden.actor``, else the login role."""
 _RESTRICTING = ("RESTRICT", "NO ACTION")
 
 
@@ -78,22 +80,31 @@ def match(
 
 
 def cascade_statements(table: Table, options: SoftDeleteOptions, found: list[Link]) -> sql.Composed:
-    """Mark the live children of NEW along ON DELETE CASCADE keys with NEW's deletion."""
+    """Mark the live children of NEW along ON DELETE CASCADE keys with NEW's deletion.
+
+    The children are locked FOR UPDATE first (as a DELETE would), so that a transaction
+    attaching a grandchild finishes before, and is cascaded to; the values written are
+    consistent, so the children's state trigger does not run."""
     parts = []
     for link in found:
         if not link.cascades:
             continue
         child = link.child_options
-        assert child is not None
-        by = (
-            sql.SQL(", {} = NEW.{}").format(sql.Identifier(child.by), sql.Identifier(options.by))
-            if child.by and options.by
-            else sql.SQL("")
-        )
+        assert child is not None and link.child.primary_key is not None
+        by: sql.Composable = sql.SQL("")
+        if child.by:
+            who = (
+                sql.SQL("coalesce(NEW.{}, {})").format(sql.Identifier(options.by), sql.SQL(ACTOR))
+                if options.by
+                else sql.SQL(ACTOR)
+            )
+            by = sql.SQL(", {} = {}").format(sql.Identifier(child.by), who)
+        key = link.child.primary_key.columns
         parts.append(
             sql.SQL(
                 "update {child} c set {c_at} = NEW.{at}{by}, {c_del} = NEW.{deletion} "
-                "where {match} and c.{c_at} is null;"
+                "where ({c_key}) in (select {k_key} from {child} k where {match} "
+                "and k.{c_at} is null for update);"
             ).format(
                 child=link.child.name.ident,
                 c_at=sql.Identifier(child.column),
@@ -101,7 +112,9 @@ def cascade_statements(table: Table, options: SoftDeleteOptions, found: list[Lin
                 by=by,
                 c_del=sql.Identifier(child.deletion),
                 deletion=sql.Identifier(options.deletion),
-                match=match("c", link.fk.columns, "new", link.fk.referenced_columns),
+                c_key=sql.SQL(", ").join(sql.Identifier("c", c) for c in key),
+                k_key=sql.SQL(", ").join(sql.Identifier("k", c) for c in key),
+                match=match("k", link.fk.columns, "new", link.fk.referenced_columns),
             )
         )
     return sql.SQL("\n        ").join(parts)
@@ -115,12 +128,15 @@ def restore_statements(options: SoftDeleteOptions, found: list[Link]) -> sql.Com
             continue
         child = link.child_options
         assert child is not None
+        by = sql.SQL(", {} = null").format(sql.Identifier(child.by)) if child.by else sql.SQL("")
         parts.append(
             sql.SQL(
-                "update {child} c set {c_at} = null where {match} and c.{c_del} = OLD.{deletion};"
+                "update {child} c set {c_at} = null{by}, {c_del} = null "
+                "where {match} and c.{c_del} = OLD.{deletion};"
             ).format(
                 child=link.child.name.ident,
                 c_at=sql.Identifier(child.column),
+                by=by,
                 c_del=sql.Identifier(child.deletion),
                 deletion=sql.Identifier(options.deletion),
                 match=match("c", link.fk.columns, "new", link.fk.referenced_columns),

@@ -4,8 +4,10 @@ begin
         return OLD;  -- the privileged path: warden.allow_hard_delete() was called
     end if;
     if OLD.{deleted_at} is null then
-        -- The state trigger fills who and which deletion; the cascade trigger follows keys.
-        update {table} t set {deleted_at} = now() where {key_match};
+        -- Consistent as written (who, which deletion): the state trigger has nothing to do,
+        -- and the DELETE already holds the row FOR UPDATE. The cascade trigger follows keys.
+        update {table} t set {deleted_at} = now(){set_by}, {deletion} = nextval('warden.deletion_ids')
+         where {key_match};
     end if;
     return null;  -- the row stays
 end
