@@ -1,0 +1,68 @@
+"""Kitaab's HTTP API (FastAPI; OpenAPI at ``/docs``): ``create_app(kitaab)``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pgwarden import __version__
+from pgwarden.blueprints.kitaab.api import _account, _activity
+from pgwarden.blueprints.kitaab.services import Kitaab, KitaabError
+
+
+def create_app(kitaab: Kitaab, *, scheduler: bool = False, interval: float = 60.0) -> FastAPI:
+    """The API over ``kitaab``. ``scheduler``: also run the reminder scheduler every
+    ``interval`` seconds while the app runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if scheduler:
+            worker = threading.Thread(
+                target=kitaab.reminders.run_forever,
+                args=(stop, interval),
+                name="kitaab-reminders",
+                daemon=True,
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=5)
+
+    app = FastAPI(
+        title="Kitaab",
+        version=__version__,
+        description="A personal accountability app (deeds, entries, connections, progress), "
+        "running on pgwarden: every change is audited inside PostgreSQL.",
+        lifespan=lifespan,
+    )
+    app.state.kitaab = kitaab
+
+    @app.exception_handler(KitaabError)
+    async def broken_rule(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, KitaabError)
+        return JSONResponse(
+            status_code=exc.status, content={"error": exc.code, "detail": exc.message}
+        )
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        with kitaab.warden.pool.connection() as conn:
+            conn.execute("select 1")
+        return {"status": "ok"}
+
+    app.include_router(_account.router)
+    app.include_router(_activity.router)
+    return app
+
+
+__all__ = ["create_app"]

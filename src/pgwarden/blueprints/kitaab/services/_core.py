@@ -1,0 +1,179 @@
+"""What every Kitaab service shares: typed errors, the transaction with the acting user as
+pgwarden's actor, the injectable clock, and rows as dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgwarden.db import Session
+from pgwarden.warden import Warden
+
+Row = dict[str, Any]
+Params = Sequence[Any] | Mapping[str, Any]
+Query = LiteralString | sql.SQL | sql.Composed
+Clock = Callable[[], dt.datetime]
+
+
+class KitaabError(Exception):
+    """A rule of the app was broken; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(KitaabError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(KitaabError):
+    status = 404
+    code = "not-found"
+
+
+class Forbidden(KitaabError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(KitaabError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(KitaabError):
+    status = 401
+    code = "unauthorized"
+
+
+# The database's rules, by constraint name, as the message a user reads.
+RULES: Mapping[str, tuple[type[KitaabError], str]] = {
+    "users_email_key": (Conflict, "an account with this email already exists"),
+    "users_email_format": (Invalid, "email is not a valid address"),
+    "users_full_name_present": (Invalid, "full_name must not be empty"),
+    "users_timezone_valid": (Invalid, "timezone is not a known time zone (e.g. Europe/Berlin)"),
+    "users_week_start_range": (Invalid, "week_start must be between 0 (Sunday) and 6"),
+    "users_theme_known": (Invalid, "theme must be light, dark or system"),
+    "deeds_name_present": (Invalid, "a deed needs a name"),
+    "deed_items_name_present": (Invalid, "a deed item needs a name"),
+    "deed_items_level_valid": (Invalid, "a top-level item has level 1, a child a level > 1"),
+    "deed_items_depth_limit": (Invalid, "deed items nest at most 5 levels deep"),
+    "deed_items_not_own_parent": (Invalid, "a deed item cannot be its own parent"),
+    "deed_items_same_deed": (Invalid, "a deed item's parent must belong to the same deed"),
+    "deed_items_no_cycle": (Invalid, "this move would put a deed item under its own descendant"),
+    "scales_version_positive": (Invalid, "a scale version starts at 1"),
+    "scales_deed_version_key": (Conflict, "this deed already has a scale of that version"),
+    "scales_one_active_per_deed": (Conflict, "a deed has one active scale at a time"),
+    "scale_values_name_present": (Invalid, "a scale value needs a name"),
+    "scale_values_name_key": (Conflict, "the scale already has a value of that name"),
+    "scale_values_order_key": (Conflict, "the scale already has a value at that position"),
+    "unique_user_deed_item_date": (Conflict, "there is already an entry for this item that day"),
+    "entry_has_value": (Invalid, "an entry needs a scale_value_id or a count_value"),
+    "entry_count_not_negative": (Invalid, "count_value cannot be negative"),
+    "entries_deed_item_id_fkey": (Conflict, "the deed item has entries: deactivate it instead"),
+    "entries_scale_value_id_fkey": (Conflict, "entries use this scale value"),
+    "relations_no_self": (Invalid, "you cannot connect to yourself"),
+    "relations_pair_key": (Conflict, "a connection request to this user already exists"),
+    "permissions_relation_item_key": (Conflict, "a permission for this item already exists"),
+    "permissions_relation_accepted": (Conflict, "the connection has not been accepted"),
+    "permissions_owner_item": (Forbidden, "you can only grant access to your own deed items"),
+    "merits_dates": (Invalid, "end_date must not be before start_date"),
+    "targets_dates": (Invalid, "end_date must not be before start_date"),
+    "merit_items_target_positive": (Invalid, "target_value must be positive"),
+    "target_items_target_positive": (Invalid, "target_value must be positive"),
+    "merit_items_count_has_no_scale": (Invalid, "a count item has no scale_value_id"),
+    "target_items_count_has_no_scale": (Invalid, "a count item has no scale_value_id"),
+    "reflections_content_present": (Invalid, "a reflection needs some text"),
+    "reflections_one_per_type_per_day": (Conflict, "one reflection per type per day"),
+    "messages_content_present": (Invalid, "a message needs some text"),
+    "notifications_one_active_per_user": (Conflict, "you already have an active reminder"),
+}
+
+
+def translate(exc: psycopg.Error) -> KitaabError:
+    """The database refused a write: say which rule, in words."""
+    diag = exc.diag
+    name = diag.constraint_name or ""
+    # soft_delete keeps unique keys among live rows as <key>__live partial indexes.
+    rule = RULES.get(name.removesuffix("__live"))
+    if rule is not None:
+        kind, message = rule
+        return kind(message)
+    if isinstance(exc, pg_errors.ForeignKeyViolation):
+        return Conflict(diag.message_primary or "a referenced row is missing or deleted")
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return Conflict(diag.message_primary or "this already exists")
+    if isinstance(exc, pg_errors.IntegrityError | pg_errors.DataError):
+        return Invalid(diag.message_primary or str(exc))
+    raise exc
+
+
+def actor_of(user_id: int | None) -> str:
+    return f"user:{user_id}" if user_id is not None else "kitaab:system"
+
+
+class Core:
+    """The database and the clock every service works with."""
+
+    def __init__(self, warden: Warden, clock: Clock | None = None):
+        self.warden = warden
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    @contextmanager
+    def tx(
+        self, user_id: int | None, reason: str | None = None, *, actor: str | None = None
+    ) -> Iterator[Session]:
+        """One transaction, attributed to ``user_id`` in the audit trail (pgwarden.actor =
+        ``user:<id>``). A rule the database enforces becomes a :class:`KitaabError`, and
+        nothing of the transaction is written."""
+        try:
+            with self.warden.session(actor=actor or actor_of(user_id), reason=reason) as db:
+                yield db
+        except (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.RaiseException) as exc:
+            raise translate(exc) from exc
+
+
+def rows(db: Session, query: Query, params: Params = ()) -> list[Row]:
+    with db.connection.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        found = cur.fetchall()
+    # numeric(10,2) values travel as JSON numbers.
+    for row in found:
+        for key, value in row.items():
+            if isinstance(value, Decimal):
+                row[key] = float(value)
+    return found
+
+
+def one(
+    db: Session,
+    query: Query,
+    params: Params = (),
+    missing: str | None = None,
+) -> Row:
+    """The one row ``query`` returns; ``NotFound(missing)`` when it returns none."""
+    found = rows(db, query, params)
+    if not found:
+        raise NotFound(missing or "not found")
+    return found[0]
+
+
+def maybe(db: Session, query: Query, params: Params = ()) -> Row | None:
+    found = rows(db, query, params)
+    return found[0] if found else None
