@@ -207,18 +207,10 @@ KINDS: dict[str, Kind] = {
             # so only its existence as that table's default counts, never its columns.
             "partition",
             15,
-            """select 'default of ' || i.inhparent::regclass::text from pg_class c
+            """select 'default of ' || format('%%I.%%I', n.nspname, p.relname) from pg_class c
                join pg_inherits i on i.inhrelid = c.oid
-               where c.oid = to_regclass(%(regclass)s)
-                 and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'""",
-        ),
-        Kind(
-            # A partition pgwarden makes (the default one): its columns follow the parent's,
-            # so only its existence as that table's default counts, never its columns.
-            "partition",
-            15,
-            """select 'default of ' || i.inhparent::regclass::text from pg_class c
-               join pg_inherits i on i.inhrelid = c.oid
+               join pg_class p on p.oid = i.inhparent
+               join pg_namespace n on n.oid = p.relnamespace
                where c.oid = to_regclass(%(regclass)s)
                  and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'""",
         ),

@@ -205,11 +205,11 @@ def _state(conn: psycopg.Connection[Any], table: QualifiedName) -> dict[str, Any
     if not present or not present[0]:
         return None
     row = conn.execute(
-        """select last_key, copied from warden.partition_conversions
+        """select last_key, copied, state from warden.partition_conversions
            where table_schema = %s and table_name = %s""",
         (table.schema, table.name),
     ).fetchone()
-    return None if row is None else {"last_key": row[0], "copied": row[1]}
+    return None if row is None else {"last_key": row[0], "copied": row[1], "state": row[2]}
 
 
 def _setup(conn: psycopg.Connection[Any], target: Target, facts: _checks.Facts) -> int:
@@ -293,6 +293,10 @@ def _copy(
     last key in the same transaction (so a kill loses or repeats nothing)."""
     copied = 0
     state = _state(conn, target.table) or {}
+    if state.get("state") == "catching_up":
+        # The copy finished before a crash, and replay may have put rows with keys after
+        # the last one copied in the shadow already: those are the log's to bring over.
+        return 0
     done = int(state.get("copied") or 0)
     last = state.get("last_key")
     base = sql.SQL("SELECT {cols} FROM {old}").format(cols=target.cols(), old=target.table.ident)
