@@ -118,3 +118,33 @@ def test_plain_table_plan_explains_conversion(
     )
     with pytest.raises(FeatureNotApplicable, match=r"pgwarden partitions convert public\.plain"):
         warden.plan()
+
+
+def test_cli_convert_dry_run_and_refusals(conn: psycopg.Connection[Any], project: Path) -> None:
+    conn.execute("create table plain (id int primary key, at timestamptz not null)")
+    (project / "pgwarden.toml").write_text(
+        '[tables."public.plain"]\npartition = { column = "at", interval = "1 day" }\n'
+    )
+    # The primary key lacks the partition column: refused before anything changes, with
+    # --dry-run as without.
+    for extra in (["--dry-run"], []):
+        refused = CliRunner().invoke(app, ["partitions", "convert", "public.plain", *extra])
+        assert refused.exit_code == 1
+        assert "include the partition key" in refused.output
+    assert conn.execute("select to_regclass('plain__pgw_new')").fetchone() == (None,)
+    conn.execute("alter table plain drop constraint plain_pkey, add primary key (id, at)")
+    conn.execute(
+        "insert into plain select g, now() - g * interval '1 day' from generate_series(1, 9) g"
+    )
+    dry = CliRunner().invoke(app, ["partitions", "convert", "public.plain", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "copy the rows in key order" in dry.output
+    assert conn.execute("select relkind from pg_class where relname = 'plain'").fetchone() == ("r",)
+    done = CliRunner().invoke(app, ["partitions", "convert", "public.plain", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["rows"] == 9
+    again = CliRunner().invoke(app, ["partitions", "convert", "public.plain"])
+    assert "partitioned already" in again.output
+    once = CliRunner().invoke(app, ["worker", "--once"])
+    assert once.exit_code == 0, once.output
+    assert conn.execute("select count(*) from warden.maintenance_runs where ok").fetchone() == (2,)

@@ -71,7 +71,7 @@ def swap(
 
 
 def _swap(conn: psycopg.Connection[Any], target: Target, spec: Spec) -> int:
-    from pgwarden.features.partition._convert import replay
+    from pgwarden.features.partition._replay import replay
 
     table, shadow, oid = target.table, target.shadow, target.oid
     incoming = conn.execute(
