@@ -103,10 +103,10 @@ def _make(
     )
 
 
-def _layout(ctx: JobContext, table: QualifiedName) -> Layout | None:
+def _layout(ctx: JobContext, table: QualifiedName, *, exact: bool = False) -> Layout | None:
     if table in partman_tables(ctx.conn):
         return None
-    layout = read_layout(ctx.conn, table)
+    layout = read_layout(ctx.conn, table, exact_default=exact)
     if layout is None:
         raise MaintenanceError(
             f"{table} is not partitioned: convert it first (pgwarden partitions convert {table})"
@@ -186,7 +186,7 @@ def _carry_all(ctx: JobContext, table: QualifiedName) -> None:
     spec = ctx.spec.tables.get(table)
     if spec is None or not set(spec.features) - {"partition"}:
         return
-    layout = read_layout(ctx.conn, table)
+    layout = read_layout(ctx.conn, table, exact_default=False)
     if layout is not None:
         with ctx.conn.transaction():
             carry_features(ctx.conn, ctx.spec, table, [p.name for p in layout.parts])
@@ -195,7 +195,7 @@ def _carry_all(ctx: JobContext, table: QualifiedName) -> None:
 def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
     """Rows in the default partition that a range partition could hold: create that
     partition and move them into it (one transaction per partition, see ``_move``)."""
-    layout = _layout(ctx, table)
+    layout = _layout(ctx, table, exact=True)
     if layout is None or layout.default is None or layout.default.rows == 0:
         return 0, "rows moved out of the default partition"
     default = layout.default
@@ -225,8 +225,9 @@ def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tup
             moved += _make_range(ctx, layout, opts, span)
             made += 1
             ctx.progress(moved, default.rows)
-        layout = read_layout(ctx.conn, table) or layout
+        layout = read_layout(ctx.conn, table, exact_default=False) or layout
         cursor = high
+    layout = read_layout(ctx.conn, table) or layout
     left = layout.default.rows if layout.default else 0
     tail = f" ({left} with a null key stay)" if left else ""
     return moved, f"rows moved out of the default partition into {made} partitions{tail}"

@@ -146,8 +146,11 @@ def _parse_bound(bound: str, column_type: str | None) -> tuple[Bound, Bound, tup
     return None, None, ()
 
 
-def read_layout(conn: psycopg.Connection[Any], table: QualifiedName) -> Layout | None:
-    """The table's partitioning, or ``None`` when it is not a partitioned table."""
+def read_layout(
+    conn: psycopg.Connection[Any], table: QualifiedName, *, exact_default: bool = True
+) -> Layout | None:
+    """The table's partitioning, or ``None`` when it is not a partitioned table. Rows are
+    estimates, except the default partition's with ``exact_default`` (one count)."""
     with conn.transaction():
         conn.execute("SET LOCAL DateStyle = ISO")
         conn.execute("SET LOCAL TimeZone = 'UTC'")
@@ -187,7 +190,7 @@ def read_layout(conn: psycopg.Connection[Any], table: QualifiedName) -> Layout |
         tuple(sorted(parts, key=lambda p: p.name)),
     )
     default = layout.default
-    if default is not None:
+    if default is not None and exact_default:
         exact = conn.execute(sql.SQL("select count(*) from {}").format(default.name.ident))
         count = exact.fetchone()
         parts = [
