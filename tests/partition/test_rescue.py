@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import threading
@@ -136,3 +137,53 @@ def test_list_partitions(conn: psycopg.Connection[Any], make_warden: Callable[..
     assert conn.execute("select count(*) from orders__eu").fetchone() == (1,)
     assert conn.execute("select count(*) from orders__us").fetchone() == (1,)
     assert warden.plan().empty
+
+
+def test_rescue_of_a_referenced_table_moves_in_one_transaction(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    # A foreign key points at the table: PostgreSQL checks referencing rows when a partition
+    # is detached, so the default is not split by copy; its rows move in one transaction,
+    # without firing the ON DELETE CASCADE of the DELETE half.
+    warden = _setup(conn, make_warden)
+    conn.execute(
+        "insert into events (at, v) select '2026-05-01'::timestamptz + g * interval '1 hour', g"
+        " from generate_series(1, 500) g"
+    )
+    conn.execute(
+        "create table marks (event_id bigint, event_at timestamptz,"
+        " foreign key (event_id, event_at) references events on delete cascade)"
+    )
+    conn.execute("insert into marks select id, at from events")
+    warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC))
+    assert conn.execute("select count(*) from events__default").fetchone() == (0,)
+    assert conn.execute("select count(*) from events__p202605").fetchone() == (500,)
+    assert conn.execute("select count(*) from marks").fetchone() == (500,)
+
+
+def test_a_split_interrupted_midway_is_started_again(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], monkeypatch: Any
+) -> None:
+    from pgwarden.features.partition import _split
+
+    warden = _setup(conn, make_warden)
+    conn.execute(
+        "insert into events (at, v) select '2026-05-01'::timestamptz + g * interval '1 hour', g"
+        " from generate_series(1, 900) g"
+    )
+    real_copy = _split._Split.copy
+
+    def crash(self: Any, piece: Any) -> int:
+        real_copy(self, piece)
+        raise KeyboardInterrupt  # the process dies after one copy, leaving copies behind
+
+    monkeypatch.setattr(_split._Split, "copy", crash)
+    with contextlib.suppress(KeyboardInterrupt):
+        warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC))
+    assert conn.execute("select to_regclass('warden.public_events__split')").fetchone() != (None,)
+    monkeypatch.setattr(_split._Split, "copy", real_copy)
+    warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC))
+    assert conn.execute("select count(*), count(distinct id) from events").fetchone() == (900, 900)
+    assert conn.execute("select count(*) from events__default").fetchone() == (0,)
+    assert conn.execute("select to_regclass('warden.public_events__split')").fetchone() == (None,)
+    assert conn.execute("select to_regclass('events__pgw_default')").fetchone() == (None,)

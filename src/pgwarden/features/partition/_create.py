@@ -86,10 +86,12 @@ def create_partition(
     *,
     batch: int,
     progress: Callable[[int], None],
+    move: bool = True,
 ) -> int:
     """Create partition ``name`` (``bound`` is ``FOR VALUES ...``, ``within`` the same as a
     condition on the key column) inside the caller's transaction. Rows of the default
-    partition that belong to it are moved in first. Returns how many rows moved."""
+    partition that belong to it are moved in first (or, without ``move``, -1 is returned
+    and the caller rolls back). Returns how many rows moved."""
     parent = layout.parent.ident
     # With a default partition, writers are held at the parent (SHARE: readers go on) until
     # commit. A writer already routed to the default, waiting for its lock, would insert
@@ -117,6 +119,8 @@ def create_partition(
             sql.SQL("select exists (select 1 from {} where {})").format(default.name.ident, within)
         ).fetchone()
         if waiting and waiting[0]:
+            if not move:
+                return -1
             moved = _move(conn, layout, default.name, name, within, batch, progress)
     conn.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(parent, name.ident, bound))
     conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(name.ident, check))

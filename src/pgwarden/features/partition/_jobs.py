@@ -25,6 +25,7 @@ from pgwarden.features.partition._create import (
 )
 from pgwarden.features.partition._layout import Layout, partman_tables, read_layout
 from pgwarden.features.partition._options import PartitionOptions
+from pgwarden.features.partition._split import Piece, split_default, split_key
 from pgwarden.maintenance import JobContext
 
 Span = tuple[Any, Any]
@@ -67,40 +68,56 @@ def _free(layout: Layout, low: Any, high: Any) -> list[Span]:
     return spans
 
 
-def _make_range(ctx: JobContext, layout: Layout, opts: PartitionOptions, span: Span) -> int:
-    step = opts.step
+def _range_piece(layout: Layout, opts: PartitionOptions, span: Span) -> Piece:
     low, high = span
     col = sql.Identifier(opts.column)
     lo, hi = _value(low, layout.column_type), _value(high, layout.column_type)
     name = QualifiedName(
-        layout.parent.schema, owned_name(layout.parent.name, suffix=step.suffix(low))
+        layout.parent.schema, owned_name(layout.parent.name, suffix=opts.step.suffix(low))
     )
-    bound = sql.SQL("FOR VALUES FROM ({}) TO ({})").format(lo, hi)
-    within = sql.SQL("{c} IS NOT NULL AND {c} >= {lo} AND {c} < {hi}").format(c=col, lo=lo, hi=hi)
-    return _make(ctx, layout, name, bound, within)
+    return Piece(
+        name,
+        sql.SQL("FOR VALUES FROM ({}) TO ({})").format(lo, hi),
+        sql.SQL("{c} IS NOT NULL AND {c} >= {lo} AND {c} < {hi}").format(c=col, lo=lo, hi=hi),
+    )
 
 
-def _make(
-    ctx: JobContext,
-    layout: Layout,
-    name: QualifiedName,
-    bound: sql.Composable,
-    within: sql.Composable,
-) -> int:
+class _RowsWaiting(Exception):
+    """The default partition holds rows for this partition: rescue's to move."""
+
+
+def _make(ctx: JobContext, layout: Layout, piece: Piece, *, move: bool = True) -> int:
+    """Create one partition (one transaction); -1 when rows wait in the default and
+    ``move`` is off (the rescue job splits the default without holding writers)."""
+    assert piece.bound is not None
+    bound = piece.bound
+
     def work() -> int:
         moved = create_partition(
-            ctx.conn, layout, name, bound, within, batch=ctx.batch, progress=lambda n: None
+            ctx.conn,
+            layout,
+            piece.name,
+            bound,
+            piece.within,
+            batch=ctx.batch,
+            progress=lambda n: None,
+            move=move,
         )
-        carry_features(ctx.conn, ctx.spec, layout.parent, [name])
+        if moved < 0:
+            raise _RowsWaiting
+        carry_features(ctx.conn, ctx.spec, layout.parent, [piece.name])
         return moved
 
-    return locked(
-        ctx.conn,
-        lock_timeout_ms=ctx.lock_timeout_ms,
-        retries=ctx.retries,
-        what=f"create partition {name} of {layout.parent}",
-        work=work,
-    )
+    try:
+        return locked(
+            ctx.conn,
+            lock_timeout_ms=ctx.lock_timeout_ms,
+            retries=ctx.retries,
+            what=f"create partition {piece.name} of {layout.parent}",
+            work=work,
+        )
+    except _RowsWaiting:
+        return -1
 
 
 def _layout(ctx: JobContext, table: QualifiedName, *, exact: bool = False) -> Layout | None:
@@ -164,20 +181,27 @@ def premake(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tu
             _make(
                 ctx,
                 layout,
-                _list_name(layout, index, group),
-                sql.SQL("FOR VALUES IN ({})").format(vals),
-                sql.SQL("{c} IS NOT NULL AND {c} IN ({v})").format(c=col, v=vals),
+                Piece(
+                    _list_name(layout, index, group),
+                    sql.SQL("FOR VALUES IN ({})").format(vals),
+                    sql.SQL("{c} IS NOT NULL AND {c} IN ({v})").format(c=col, v=vals),
+                ),
             )
         _carry_all(ctx, table)
         return len(todo_lists), "partitions created"
     todo = _wanted_ranges(ctx, layout, opts)
     if ctx.dry_run:
         return len(todo), "partitions to create"
+    # Rows already waiting in the default for a bucket: left to rescue when it can split the
+    # default without holding writers; moved in the creating transaction otherwise.
+    move = layout.default is None or split_key(ctx.conn, layout) is None
+    made = 0
     for done, span in enumerate(todo, 1):
-        _make_range(ctx, layout, opts, span)
+        made += _make(ctx, layout, _range_piece(layout, opts, span), move=move) >= 0
         ctx.progress(done, len(todo))
     _carry_all(ctx, table)
-    return len(todo), "partitions created"
+    left = len(todo) - made
+    return made, "partitions created" + (f" ({left} left to rescue)" if left else "")
 
 
 def _carry_all(ctx: JobContext, table: QualifiedName) -> None:
@@ -203,7 +227,8 @@ def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tup
         return 0, f"rows of undeclared values stay in {default.name} ({default.rows})"
     if ctx.dry_run:
         return default.rows, "rows in the default partition"
-    step, col, moved, made = opts.step, sql.Identifier(opts.column), 0, 0
+    step, col = opts.step, sql.Identifier(opts.column)
+    spans: list[Span] = []
     cursor: Any = None
     while True:
         query = sql.SQL("select min({c}) from {t} where {c} is not null").format(
@@ -220,13 +245,20 @@ def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tup
         if isinstance(first, dt.date) and not isinstance(first, dt.datetime):
             first = dt.datetime(first.year, first.month, first.day)
         low = step.floor(first)
-        high = step.shift(low, 1)
-        for span in _free(layout, low, high):
-            moved += _make_range(ctx, layout, opts, span)
-            made += 1
+        cursor = step.shift(low, 1)
+        spans.extend(_free(layout, low, cursor))
+    pieces = [_range_piece(layout, opts, span) for span in spans]
+    key = split_key(ctx.conn, layout)
+    moved = 0
+    if not pieces:
+        pass
+    elif key is not None:
+        moved = split_default(ctx, layout, key, pieces)
+    else:
+        for piece in pieces:
+            moved += max(_make(ctx, layout, piece), 0)
             ctx.progress(moved, default.rows)
-        layout = read_layout(ctx.conn, table, exact_default=False) or layout
-        cursor = high
+    made = len(pieces)
     layout = read_layout(ctx.conn, table) or layout
     left = layout.default.rows if layout.default else 0
     tail = f" ({left} with a null key stay)" if left else ""
