@@ -173,13 +173,15 @@ def test_a_split_interrupted_midway_is_started_again(
     )
     real_copy = _split._Split.copy
 
-    def crash(self: Any, piece: Any) -> int:
-        real_copy(self, piece)
-        raise KeyboardInterrupt  # the process dies after one copy, leaving copies behind
+    def crash(self: Any, pieces: Any, progress: Any) -> int:
+        def dies(done: int) -> None:
+            raise KeyboardInterrupt  # the process dies after its first batch
+
+        return real_copy(self, pieces, dies)
 
     monkeypatch.setattr(_split._Split, "copy", crash)
     with contextlib.suppress(KeyboardInterrupt):
-        warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC))
+        warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC), batch=100)
     assert conn.execute("select to_regclass('warden.public_events__split')").fetchone() != (None,)
     monkeypatch.setattr(_split._Split, "copy", real_copy)
     warden.maintain(now=dt.datetime(2026, 3, 15, tzinfo=UTC))

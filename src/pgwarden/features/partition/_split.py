@@ -18,12 +18,12 @@ copies: the next one drops them and starts again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.errors import MaintenanceError
@@ -148,44 +148,56 @@ class _Split:
             ).format(self.default.ident, self.log.ident)
         )
 
-    def copy(self, piece: Piece) -> int:
-        copied, last = 0, None
-        while True:
-            after = (
-                sql.SQL(
-                    " AND ({}) > (SELECT {} FROM jsonb_populate_record(NULL::{}, {}) r)"
-                ).format(
-                    self.keys,
-                    sql.SQL(", ").join(sql.Identifier("r", c) for c in self.key),
-                    self.layout.parent.ident,
-                    sql.Literal(Jsonb(last)),
-                )
-                if last is not None
-                else sql.SQL("")
+    def copy(self, pieces: list[Piece], progress: Callable[[int], None]) -> int:
+        """One pass over the default in page ranges (TID range scans), each range one
+        transaction sending every row to the copy whose bounds hold it. A row updated
+        meanwhile may be met twice (its new version in a later page): ON CONFLICT keeps the
+        first, and the log, which has its key, brings the current version over. Pages
+        added after the start hold rows the log has too. Returns the rows that went to
+        range partitions (the new default's excepted)."""
+        row = self.conn.execute(
+            """select pg_relation_size(%s::regclass) / current_setting('block_size')::int,
+                      greatest(reltuples, 1) / greatest(relpages, 1) from pg_class
+               where oid = %s::regclass""",
+            (self.default.regclass_text, self.default.regclass_text),
+        ).fetchone()
+        pages, density = (int(row[0]), float(row[1])) if row else (0, 1.0)
+        step = max(1, int(self.ctx.batch / max(density, 1.0)))
+        inserts = [
+            sql.SQL(
+                "{name} AS (INSERT INTO {dst} ({cols}) SELECT {cols} FROM batch WHERE {within} "
+                "ON CONFLICT DO NOTHING RETURNING 1)"
+            ).format(
+                name=sql.Identifier(f"p{i}"),
+                dst=piece.name.ident,
+                cols=self.cols,
+                within=piece.within,
             )
+            for i, piece in enumerate(pieces)
+        ]
+        counts = sql.SQL(" + ").join(
+            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"p{i}"))
+            for i, piece in enumerate(pieces)
+            if piece.bound is not None
+        )
+        copied = 0
+        for start in range(0, pages, step):
             statement = sql.SQL(
-                "WITH batch AS (SELECT {cols} FROM {src} WHERE ({within}){after} ORDER BY {keys} "
-                "LIMIT {n}), ins AS (INSERT INTO {dst} ({cols}) SELECT {cols} FROM batch "
-                "RETURNING 1) SELECT (SELECT count(*) FROM ins), "
-                "(SELECT {last} FROM batch b ORDER BY {desc} LIMIT 1)"
+                "WITH batch AS MATERIALIZED (SELECT {cols} FROM {src} WHERE ctid >= {lo}::tid "
+                "AND ctid < {hi}::tid), {inserts} SELECT {counts}"
             ).format(
                 cols=self.cols,
                 src=self.default.ident,
-                within=piece.within,
-                after=after,
-                keys=self.keys,
-                n=sql.Literal(self.ctx.batch),
-                dst=piece.name.ident,
-                last=self.key_json("b"),
-                desc=sql.SQL(", ").join(
-                    sql.SQL("{} DESC").format(sql.Identifier("b", c)) for c in self.key
-                ),
+                lo=sql.Literal(f"({start},0)"),
+                hi=sql.Literal(f"({start + step},0)"),
+                inserts=sql.SQL(", ").join(inserts),
+                counts=counts,
             )
             with self.conn.transaction():
-                row = self.conn.execute(statement).fetchone()
-            if not row or not row[0]:
-                return copied
-            copied, last = copied + int(row[0]), row[1]
+                done = self.conn.execute(statement).fetchone()
+            copied += int(done[0]) if done and done[0] is not None else 0
+            progress(copied)
+        return copied
 
     def replay(self, pieces: list[Piece], batch: int | None) -> int:
         limit = sql.SQL(" LIMIT {}").format(sql.Literal(batch)) if batch else sql.SQL("")
@@ -269,11 +281,8 @@ def split_default(ctx: JobContext, layout: Layout, key: list[str], pieces: list[
         what=f"prepare the split of {job.default}",
         work=lambda: job.setup(everything),
     )
-    moved = 0
-    for piece in pieces:
-        moved += job.copy(piece)
-        ctx.progress(moved, None)
-    job.copy(rest)
+    waiting = layout.default.rows or None
+    moved = job.copy(everything, lambda n: ctx.progress(n, waiting))
     for _ in range(1000):
         with ctx.conn.transaction():
             if job.replay(everything, ctx.batch) < ctx.batch:
