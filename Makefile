@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# DEMO_ARGS=--check: serve the API briefly, log in, exit (what CI runs).
 demo: $(STAMP)
-	$(VENV)/bin/pgwarden demo
+	$(VENV)/bin/pgwarden demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

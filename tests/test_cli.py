@@ -86,7 +86,7 @@ def applied(table_t: Path) -> Path:
         (("apply",), "Apply the plan"),
         (("status",), "What pgwarden has built in the database, what drifted"),
         (("init",), "Write a starter pgwarden.toml"),
-        (("demo",), "Walk through pgwarden on an example schema"),
+        (("demo",), "Run the Kitaab blueprint on pgwarden"),
         (("server",), "Start, stop and inspect the embedded PostgreSQL"),
         (("server", "start"), "Start the embedded server"),
         (("server", "stop"), "Stop the embedded server"),
@@ -407,32 +407,26 @@ def no_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_demo_on_a_given_database(
     no_project: Path, db_url: str, conn: psycopg.Connection[Any]
 ) -> None:
-    result = run("--database-url", db_url, "demo")
+    result = run("--database-url", db_url, "demo", "--users", "5", "--days", "3", "--check")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
-    assert "The plan:" in out
-    assert "+ create trigger filling timestamps on demo.books" in out
-    assert "Applied 8 change(s)." in out
-    tables = conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'demo' order by 1"
-    ).fetchall()
-    assert tables == [("authors",), ("books",)]
-    assert trigger_exists(conn, "demo.authors")
-    assert trigger_exists(conn, "demo.books")
+    assert "Kitaab schema migrated" in out
+    assert "Its pgwarden.toml planned:" in out and "audit" in out
+    assert "Loaded 5 users" in out
+    assert "by user:1 changed: count_value, notes" in out  # the entry's history
+    assert "Demo login: demo@kitaab.example / kitaab-demo" in out
+    assert "API check: ok" in out
     assert not (no_project / ".pgwarden").exists()  # no embedded server was started
+    assert conn.execute("select count(*) from kitaab.users").fetchone() == (5,)
+    assert trigger_exists(conn, "kitaab.entries")
 
-    # The rows the demo wrote got their times from the trigger.
-    assert conn.execute(
-        "select count(*), bool_and(changed_at > created_at) from demo.books"
-    ).fetchone() == (1, True)
-
-    again = run("--database-url", db_url, "demo")
+    again = run("--database-url", db_url, "demo", "--no-serve")
     assert again.exit_code == 0, again.output
     out = flat(again.stdout)
-    assert "No changes." in out
-    assert "Planning again: 0 change(s)" in out
-    assert conn.execute("select count(*) from demo.authors").fetchone() == (1,)
-    assert trigger_exists(conn, "demo.books")
+    assert "Its pgwarden.toml planned: 0 change(s)" in out
+    assert "Demo data already loaded." in out
+    assert "pgwarden kitaab serve" in out
+    assert conn.execute("select count(*) from kitaab.users").fetchone() == (5,)
 
 
 def test_demo_leaves_what_pgwarden_manages_elsewhere_alone(
@@ -444,7 +438,7 @@ def test_demo_leaves_what_pgwarden_manages_elsewhere_alone(
     elsewhere = applied / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    result = run("--database-url", db_url, "demo")
+    result = run("--database-url", db_url, "demo", "--users", "3", "--days", "2", "--no-serve")
     assert result.exit_code == 0, result.output
     assert trigger_exists(conn, "public.t")
     assert conn.execute("select created_at is not null from t").fetchone() == (True,)

@@ -5,6 +5,7 @@ from pgwarden.cli import (  # noqa: F401  (they register commands)
     _audit,
     _demo,
     _init,
+    _kitaab,
     _maintain,
     _partitions,
     _server,

@@ -1,117 +1,155 @@
-"""``pgwarden demo``: the embedded server, a small example schema, its plan, applied."""
+"""``pgwarden demo``: the Kitaab blueprint on the embedded server (or a given database): its
+migrations, its declaration planned and applied, demo data, and its API served."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import urllib.request
+from collections import Counter
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.syntax import Syntax
 
+from pgwarden.blueprints import kitaab
+from pgwarden.blueprints.kitaab import _migrate
+from pgwarden.blueprints.kitaab.generate import DEMO_EMAIL, DEMO_PASSWORD
+from pgwarden.blueprints.kitaab.services import Kitaab
 from pgwarden.cli._app import app
-from pgwarden.cli._common import console, fail, options
-from pgwarden.cli._render import render_change, render_plan
+from pgwarden.cli._common import console, err_console, fail, options
+from pgwarden.cli._kitaab import load, print_access, running, serve
 from pgwarden.errors import PgwardenError
-from pgwarden.spec import parse_spec
 from pgwarden.warden import Warden, embedded_data_dir
-
-DEMO_SCHEMA = """
-create schema if not exists demo;
-create table if not exists demo.authors (
-    author_id bigint generated always as identity primary key,
-    name      text not null,
-    email     text not null unique
-);
-create table if not exists demo.books (
-    book_id    bigint generated always as identity primary key,
-    author_id  bigint not null references demo.authors on delete restrict,
-    title      text not null,
-    created_at timestamptz
-);
-"""
-
-DEMO_SPEC = """\
-# The demo's declaration: timestamps kept by the database on both tables.
-[tables."demo.authors"]
-timestamps = true
-
-[tables."demo.books"]
-timestamps = { created = "created_at", updated = "changed_at" }   # created_at exists: adopted
-"""
 
 
 @app.command()
-def demo(ctx: typer.Context) -> None:
-    """Walk through pgwarden on an example schema: plan, apply, see it work.
+def demo(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option("--users", help="Demo users to generate.", min=2)] = 200,
+    days: Annotated[int, typer.Option("--days", help="Days of entries.", min=1)] = 90,
+    port: Annotated[int, typer.Option("--port", help="API port on 127.0.0.1.")] = 8000,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Stop once the data is loaded.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Serve the API briefly, log in as the demo user, then exit (CI)."
+        ),
+    ] = False,
+) -> None:
+    """Run the Kitaab blueprint on pgwarden: migrations, plan, apply, demo data, its API.
 
-    Uses the embedded server unless a database is given; creates schema demo there.
+    Uses the embedded server unless a database is given; creates schema kitaab there. Serves
+    the API on 127.0.0.1 until Ctrl-C (--no-serve: stop after loading; --check: prove the
+    API answers, then exit).
     """
     opts = options(ctx)
     try:
         with console.status("Starting the database…"):
             base = opts.warden()
-        base.close()
-        spec = parse_spec(DEMO_SPEC, file="demo.toml")
-        warden = Warden(base.url, spec=spec, target=base.target)
-        with warden.connect(autocommit=True) as conn:
-            conn.execute(DEMO_SCHEMA.encode())
-        console.print(f"[bold]1.[/] Example schema [bold]demo[/] ready in {base.target.display()}.")
-        console.print("[bold]2.[/] The declaration:")
-        console.print(
-            Syntax(DEMO_SPEC, "toml", theme="ansi_dark", background_color="default", word_wrap=True)
-        )
-        # The demo owns only its own tables: what pgwarden manages elsewhere in this
-        # database is not the demo's to change.
-        only = list(spec.tables)
+        url = base.url
+        console.print(f"[bold]1.[/] Database: {opts.target_display()}.")
+        _migrate.upgrade(url)
+        console.print("[bold]2.[/] Kitaab schema migrated (Alembic, schema [bold]kitaab[/]).")
+        warden = Warden(url, spec=kitaab.declaration(), target=base.target)
+        only = kitaab.tables(warden.spec)
         plan = warden.plan(only=only)
-        console.print("[bold]3.[/] The plan:")
-        render_plan(console, plan, where=opts.target_display())
-        console.print("\n[bold]4.[/] Applying:")
-        result = warden.apply(
-            expected=plan.fingerprint,
-            on_change=lambda c: render_change(console, c, show_sql=False),
-            only=only,
-        )
-        if result.applied:
-            console.print(f"[green]Applied {len(result.applied)} change(s).[/]")
-        else:
-            console.print("Nothing to apply: an earlier demo already built it.")
-        _show_effect(warden)
-        again = warden.plan(only=only)
+        features = Counter(c.feature for c in plan.changes)
+        summary = ", ".join(f"{name} {n}" for name, n in sorted(features.items())) or "none"
         console.print(
-            f"[bold]6.[/] Planning again: {len(again.changes)} change(s) — apply is idempotent."
+            f"[bold]3.[/] Its pgwarden.toml planned: {len(plan.changes)} change(s) "
+            f"({summary}); see {kitaab.DECLARATION.name} in the blueprint."
         )
         warden.close()
+        kitaab.install(url).close()
+        console.print("[bold]4.[/] Applied: audit, versioning, soft delete, partitions, archive.")
+        if _has_demo_login(url):
+            console.print("[bold]5.[/] Demo data already loaded.")
+        else:
+            result = load(url, users, days)
+            console.print(f"[bold]5.[/] Loaded {result.users:,} users, {result.entries:,} entries.")
+        _show_history(url)
     except PgwardenError as exc:
         fail(exc)
-    _next_steps(base.target.embedded, embedded_data_dir(base.spec))
+    if check:
+        _check(url, port)
+    elif no_serve:
+        _next_steps(base.target.embedded, embedded_data_dir(base.spec))
+    else:
+        serve(url, port)
 
 
-def _show_effect(warden: Warden) -> None:
-    with warden.session(actor="demo", reason="show timestamps") as db:
-        db.execute(
-            "insert into demo.authors (name, email) values ('Ibn Battuta', 'ib@example.org') "
-            "on conflict (email) do nothing"
+def _has_demo_login(url: str) -> bool:
+    with Warden(url) as warden, warden.connect() as conn:
+        row = conn.execute("select 1 from kitaab.users where email = %s", [DEMO_EMAIL]).fetchone()
+        return row is not None
+
+
+def _show_history(url: str) -> None:
+    """Edit one of the demo user's entries as the user, and show what pgwarden recorded."""
+    with Warden(url, spec=kitaab.declaration()) as warden:
+        service = Kitaab(warden)
+        with warden.connect() as conn:
+            row = conn.execute(
+                "select u.user_id, i.deed_item_id from kitaab.users u "
+                "join kitaab.deeds d using (user_id) join kitaab.deed_items i using (deed_id) "
+                "where u.email = %s and i.name = %s",
+                [DEMO_EMAIL, "Qur'an pages"],
+            ).fetchone()
+        if row is None:
+            return
+        user_id, item = row
+        today = dt.date.today()
+        entry, _ = service.entries.record(user_id, item, today, count_value=4)
+        service.entries.update(user_id, entry["entry_id"], {"count_value": 6, "notes": "demo"})
+        history = service.entries.history(user_id, entry["entry_id"])
+    console.print("[bold]6.[/] An entry edited through the service layer, as its history shows:")
+    for version in history[-3:]:
+        changed = ", ".join(version["changed"] or []) or "-"
+        console.print(
+            f"     v{version['version']} {version['op']:<7} by {version['actor']}  "
+            f"changed: {changed}"
         )
-        book_id = db.execute(
-            "insert into demo.books (author_id, title) select author_id, 'Rihla (draft)' "
-            "from demo.authors where email = 'ib@example.org' returning book_id"
-        ).fetchone()[0]
-    with warden.session(actor="demo", reason="retitle") as db:
-        db.execute("update demo.books set title = 'Rihla' where book_id = %s", [book_id])
-        title, created, changed = db.execute(
-            "select title, created_at, changed_at from demo.books where book_id = %s", [book_id]
-        ).fetchone()
+
+
+def _check(url: str, port: int) -> None:
+    with running(url, port) as base:
+        print_access(int(base.rsplit(":", 1)[1]))
+        health = _http(f"{base}/health")
+        login = _http(f"{base}/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+        token = login["token"]
+        dash = _http(f"{base}/dashboard", token=token)
+        docs = urllib.request.urlopen(f"{base}/openapi.json", timeout=10).status
+    if health.get("status") != "ok" or docs != 200:
+        err_console.print("[red]API check failed[/]")
+        raise typer.Exit(1)
+    hasanaat = dash["totals"]["hasanaat"]["entries"]
     console.print(
-        "\n[bold]5.[/] Rows written with plain SQL get their times from the database: "
-        f"book {title!r} created {created:%H:%M:%S.%f}, changed {changed:%H:%M:%S.%f} "
-        "(a later transaction)."
+        f"[green]API check: ok[/] (health, login, dashboard: {hasanaat} hasanaat entries in "
+        "30 days, OpenAPI); stopped."
     )
+
+
+def _http(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data)
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
 
 
 def _next_steps(embedded: bool, data_dir: Path) -> None:
     console.print("\nNext:")
+    console.print("  pgwarden kitaab serve                 # the API on 127.0.0.1:8000 (/docs)")
+    console.print("  pgwarden history kitaab.entries 1     # versions of a row")
     if embedded:
-        console.print('  psql "$(pgwarden server url)"        # look around (schema demo, warden)')
+        console.print(
+            '  psql "$(pgwarden server url)"        # look around (schemas kitaab, warden)'
+        )
         console.print("  pgwarden server stop                  # when done")
-    console.print("  pgwarden init                         # a pgwarden.toml for your own tables")
     console.print(f"  [dim](server data in {data_dir.resolve()})[/]")
