@@ -21,7 +21,7 @@ from pgwarden.blueprints.kitaab.api._deps import (
     bearer_token,
     fields,
 )
-from pgwarden.blueprints.kitaab.services import Row
+from pgwarden.blueprints.kitaab.services import Invalid, Row
 
 router = APIRouter()
 
@@ -117,8 +117,6 @@ def change_item(deed_item_id: int, body: ItemChange, app: App, user: User) -> Ro
     if body.is_active is not None:
         result = app.deeds.set_item_active(user, deed_item_id, body.is_active)
     if result is None:
-        from pgwarden.blueprints.kitaab.services import Invalid
-
         raise Invalid("nothing to change: give move and parent_deed_item_id, or is_active")
     return result
 
