@@ -83,7 +83,9 @@ def desired_objects(
     """Every object the declared features need, keyed by identity; checks the tables exist."""
     from pgwarden.features import PlanContext
 
-    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state or {}))
+    ctx = PlanContext(
+        catalog=catalog, spec=spec, owned=owned, state=dict(state or {}), features=features
+    )
     desired: dict[str, DesiredObject] = {}
     for table_spec in spec.tables.values():
         table = catalog.get(table_spec.name)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
+from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
@@ -30,10 +31,28 @@ class PlanContext:
     """Keys of the objects pgwarden owns already (see ``ObjectRef.key``)."""
     state: dict[str, Any] = field(default_factory=dict)
     """What each feature's :meth:`Feature.prepare` read, by feature name."""
+    features: Mapping[str, Feature] = field(default_factory=dict)
 
     def owns(self, ref: ObjectRef) -> bool:
         """True when pgwarden created this object (so it is not the user's to adopt)."""
         return ref.key in self.owned
+
+    def partitions_to_come(self, table: Table) -> list[Table]:
+        """Partitions of ``table`` the same apply will create (not in the catalog yet), as
+        stand-ins with their name, so features that put objects on each partition (audit's
+        TRUNCATE trigger) plan them in the same apply."""
+        declared = self.spec.tables.get(table.name)
+        found: list[Table] = []
+        for name, options in declared.features.items() if declared else ():
+            feature = self.features.get(name)
+            if feature is None:
+                continue
+            for part in feature.partitions_to_come(table, options, self):
+                if self.catalog.get(part) is None:
+                    found.append(
+                        replace(table, name=part, kind="table", partition_of=table.name, oid=0)
+                    )
+        return found
 
 
 class Feature(ABC):
@@ -59,6 +78,13 @@ class Feature(ABC):
     ) -> list[DesiredObject]:
         """The objects this feature needs on ``table``; raise ``FeatureNotApplicable`` when
         the table cannot have it (saying why)."""
+
+    def partitions_to_come(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[QualifiedName]:
+        """Partitions of ``table`` this feature's objects create (see
+        :meth:`PlanContext.partitions_to_come`). Default: none."""
+        return []
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         """The recurring work this feature needs on the tables that declare it (purge,

@@ -272,7 +272,7 @@ def _prune_job(ctx: JobContext) -> tuple[int, str]:
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
-    """Every partition below ``table``, at any depth."""
+    """Every partition below ``table``, at any depth, and those this apply creates."""
     found: list[Table] = []
     level = [table.name]
     while level:
@@ -282,4 +282,4 @@ def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
         )
         found.extend(below)
         level = [t.name for t in below]
-    return found
+    return found + ctx.partitions_to_come(table)

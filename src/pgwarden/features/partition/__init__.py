@@ -132,6 +132,16 @@ class Partition(Feature):
             )
         ]
 
+    def partitions_to_come(
+        self, table: Table, options: FeatureOptions, ctx: PlanContext
+    ) -> list[QualifiedName]:
+        """The default partition this apply creates (when none exists yet)."""
+        assert isinstance(options, PartitionOptions)
+        state = ctx.state.get(self.name)
+        if not options.default or not table.is_partitioned or state is None:
+            return []
+        return [] if table.oid in state.defaults else [default_name(table.name)]
+
     def _check_column(self, table: Table, options: PartitionOptions) -> None:
         column = table.column(options.column)
         if column is None:
