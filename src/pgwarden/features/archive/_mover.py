@@ -21,7 +21,11 @@ from pgwarden.features.archive._batches import (
     run_batches,
 )
 from pgwarden.features.archive._options import ArchiveOptions, archive_name
-from pgwarden.features.archive._partitions import archive_partition, archive_partition_name
+from pgwarden.features.archive._partitions import (
+    archive_partition,
+    archive_partition_name,
+    bounds_partition,
+)
 from pgwarden.features.archive._sql import (
     Leaf,
     count,
@@ -127,7 +131,7 @@ def _archive(table: Table, options: ArchiveOptions, ctx: JobContext) -> tuple[in
         if (
             whole_ok
             and _wholly_due(ctx, table, options.column, leaf, table.name, limit)
-            and not _has_partition(conn, target, leaf.bounds)
+            and not bounds_partition(conn, target, leaf.bounds)[1]
         ):
             rows = archive_partition(
                 conn,

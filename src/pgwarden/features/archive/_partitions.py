@@ -56,6 +56,24 @@ def _bounds_of(
     return (None, False, None) if row is None else (row[0], bool(row[1]), row[2])
 
 
+def bounds_partition(
+    conn: psycopg.Connection[Any], target: QualifiedName, bounds: str | None
+) -> tuple[QualifiedName | None, bool]:
+    """The archive partition of ``target`` with exactly ``bounds`` (one the mover made for
+    rows it moved by batches), and whether it holds rows."""
+    row = conn.execute(
+        """select n.nspname, c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+           join pg_namespace n on n.oid = c.relnamespace
+           where i.inhparent = to_regclass(%s) and pg_get_expr(c.relpartbound, c.oid) = %s""",
+        (target.regclass_text, bounds),
+    ).fetchone()
+    if row is None:
+        return None, False
+    found = QualifiedName(str(row[0]), str(row[1]))
+    rows = conn.execute(sql.SQL("select exists (select from {})").format(found.ident)).fetchone()
+    return found, bool(rows and rows[0])
+
+
 def archive_partition(
     conn: psycopg.Connection[Any],
     parent: QualifiedName,
@@ -96,12 +114,19 @@ def archive_partition(
             "partitioned like its source, so it needs them",
             hint="pass bounds= as pg_get_expr(relpartbound, oid) gave them before the detach",
         )
-    if relkind(conn, target) != "p" or bounds is None:
+    existing, holds_rows = (
+        bounds_partition(conn, target, bounds) if relkind(conn, target) == "p" else (None, False)
+    )
+    if relkind(conn, target) != "p" or bounds is None or holds_rows:
+        # No bounds, a plain archive, or an archive partition of those bounds already holding
+        # rows moved earlier by batches: the rows join them, by batches.
         return _copy_and_drop(conn, parent, partition, target, attached_to is not None, settings)
     moved_to = archive_partition_name(target, partition)
     what = f"archive partition {partition} of {parent}"
 
     def work() -> int:
+        if existing is not None:  # the mover's empty stand-in for these bounds: replaced
+            conn.execute(sql.SQL("DROP TABLE {}").format(existing.ident))
         if attached_to is not None:
             conn.execute(
                 sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(parent.ident, partition.ident)
