@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -136,3 +138,50 @@ def test_scales_are_versioned(
         (1, "insert", True, f"user:{a.user_id}"),
         (2, "update", False, f"user:{a.user_id}"),
     ]
+
+
+def test_concurrent_moves_cannot_make_a_cycle(
+    client: TestClient, signup: Callable[..., Account], kitaab_url: str
+) -> None:
+    """Two moves that are each fine alone (a under b, b under a) but a cycle together: the
+    second waits for the first (advisory lock per deed), then sees it and is refused."""
+    a = signup("ilyas")
+    d = client.post(
+        "/deeds", headers=a.headers, json={"name": "Moves", "category_type": "hasanaat"}
+    ).json()
+    first = client.post(
+        f"/deeds/{d['deed_id']}/items", headers=a.headers, json={"name": "a"}
+    ).json()["deed_item_id"]
+    second = client.post(
+        f"/deeds/{d['deed_id']}/items", headers=a.headers, json={"name": "b"}
+    ).json()["deed_item_id"]
+    move = (
+        "update kitaab.deed_items set parent_deed_item_id = %s, level = 2 where deed_item_id = %s"
+    )
+    outcome: list[BaseException | None] = []
+    with psycopg.connect(kitaab_url) as one, psycopg.connect(kitaab_url, autocommit=True) as watch:
+        one.execute(move, [second, first])  # a under b, not committed yet
+
+        def other() -> None:
+            try:
+                with psycopg.connect(kitaab_url) as two:
+                    two.execute(move, [first, second])  # b under a
+                    two.commit()
+                outcome.append(None)
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        waiting = (
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+            "and database = (select oid from pg_database where datname = current_database())"
+        )
+        while watch.execute(waiting).fetchone() != (1,):  # the second move waits for the first
+            time.sleep(0.01)
+        one.commit()
+        thread.join()
+    assert isinstance(outcome[0], psycopg.errors.CheckViolation)
+    assert outcome[0].diag.constraint_name == "deed_items_no_cycle"
+    tree = client.get(f"/deeds/{d['deed_id']}/items", headers=a.headers).json()
+    assert [(i["name"], i["level"]) for i in tree] == [("b", 1), ("a", 2)]
