@@ -34,10 +34,10 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
-from pgwarden.features.audit import _runtime
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key
-from pgwarden.maintenance import Job, JobContext
+from pgwarden.features.audit._store import store_jobs
+from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions
 
 _PACKAGE = "pgwarden.features.audit"
@@ -153,23 +153,12 @@ class Audit(Feature):
         return found
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
-        """One retention job for the whole store (events of every table past its own
-        ``retention``), when any table declares a retention."""
+        """The event store's months made ahead and rescued, and retention (events of every
+        table past its own ``retention``) when any table declares one."""
         with_retention = [
             str(t.name) for t, o in declared if isinstance(o, AuditOptions) and o.retention
         ]
-        if not with_retention:
-            return []
-        return [
-            Job(
-                name="audit-retention",
-                feature=self.name,
-                table=None,
-                description=f"delete audit events past retention ({', '.join(with_retention)})",
-                run=_prune_job,
-                order=90,
-            )
-        ]
+        return store_jobs(with_retention)
 
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
         columns = table.column_names
@@ -263,12 +252,6 @@ class Audit(Feature):
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
             "SET enable_nestloop = off",
         )
-
-
-def _prune_job(ctx: JobContext) -> tuple[int, str]:
-    if ctx.dry_run:
-        return _runtime.prunable(ctx.conn), "events past retention"
-    return _runtime.prune(ctx.conn, batch=ctx.batch), "events deleted"
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:

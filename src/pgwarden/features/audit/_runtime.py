@@ -343,23 +343,30 @@ def log(
     return [_event(r) for r in rows]
 
 
-def prunable(conn: psycopg.Connection[Any]) -> int:
-    """How many events :func:`prune` would delete now."""
+def prunable(conn: psycopg.Connection[Any], now: dt.datetime | None = None) -> int:
+    """How many events :func:`prune` would delete at ``now`` (default: the server's)."""
     require_store(conn)
     row = conn.execute(
         "select count(*) from warden.audit_events e join warden.audit_tables t "
-        "on t.table_id = e.table_id where t.retention is not null and e.at < now() - t.retention"
+        "on t.table_id = e.table_id where t.retention is not null "
+        "and e.at < coalesce(%s, now()) - t.retention",
+        (now,),
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def prune(conn: psycopg.Connection[Any], *, batch: int = 10_000) -> int:
-    """Delete events older than their table's ``retention``, one batch per transaction
-    (``conn`` in autocommit), until none is left; returns how many were deleted."""
+def prune(
+    conn: psycopg.Connection[Any], *, batch: int = 10_000, now: dt.datetime | None = None
+) -> int:
+    """Delete events older than their table's ``retention`` at ``now`` (default: the
+    server's), one batch per transaction (``conn`` in autocommit), until none is left;
+    returns how many were deleted."""
     require_store(conn)
     total = 0
     while True:
-        row = conn.execute("select warden.audit_prune(%s)", (batch,)).fetchone()
+        row = conn.execute(
+            "select warden.audit_prune(%s, coalesce(%s, now()))", (batch, now)
+        ).fetchone()
         removed = int(row[0]) if row else 0
         total += removed
         if removed < batch:
