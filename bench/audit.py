@@ -131,7 +131,9 @@ def store(url: str) -> Store:
         row = conn.execute(
             "select (select count(*) from warden.audit_events),"
             " (select count(*) from warden.audit_contexts),"
-            " pg_table_size('warden.audit_events'), pg_indexes_size('warden.audit_events'),"
+            # The store is partitioned: its size is the sum over its partitions.
+            " (select sum(pg_table_size(relid)) from pg_partition_tree('warden.audit_events')),"
+            " (select sum(pg_indexes_size(relid)) from pg_partition_tree('warden.audit_events')),"
             " pg_total_relation_size('warden.audit_contexts')"
         ).fetchone()
     return Store(*(row or (0, 0, 0, 0, 0)))
