@@ -19,7 +19,7 @@ from pgwarden.cli._common import (
     parse_table,
     print_json,
 )
-from pgwarden.cli._maintain import Batch, DryRun, TableOption, run_maintenance
+from pgwarden.cli._maintain import Batch, DryRun, TableOption, Wait, run_maintenance
 from pgwarden.errors import PgwardenError
 from pgwarden.maintenance import Job
 
@@ -35,9 +35,7 @@ def run(
     table: TableOption = None,
     dry_run: DryRun = False,
     batch: Batch = 10_000,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another runner instead of failing.")
-    ] = False,
+    wait: Wait = False,
     as_json: AsJson = False,
 ) -> None:
     """Move rows past each table's archive age into its archive table, in batches (one

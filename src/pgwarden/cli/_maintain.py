@@ -29,6 +29,7 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Say how many rows each job would touch; change nothing.")
 ]
 Batch = Annotated[int, typer.Option("--batch", help="Rows per transaction.", min=1)]
+Wait = Annotated[bool, typer.Option("--wait", help="Wait for another runner instead of failing.")]
 
 
 def tables_option(values: list[str] | None) -> list[QualifiedName] | None:
@@ -85,9 +86,7 @@ def maintain(
     table: TableOption = None,
     dry_run: DryRun = False,
     batch: Batch = 10_000,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another runner instead of failing.")
-    ] = False,
+    wait: Wait = False,
     as_json: AsJson = False,
 ) -> None:
     """Run every due maintenance job: purge, archive, retention (in that order, in batches).
