@@ -248,9 +248,12 @@ class Audit(Feature):
             description=f"function capturing changes of {table.name}",
             # Runs as the store's owner (application roles need no privilege on it), with a
             # fixed search_path (no caller's object can stand in), and never plans the
-            # UPDATE pairing as a nested loop (quadratic in rows).
+            # UPDATE pairing as a nested loop (quadratic in rows). Before PostgreSQL 18 a
+            # disabled nested loop adds a huge cost to any plan that still needs one, which
+            # crosses jit_above_cost: a JIT compile per statement (~120 ms). JIT never pays
+            # for a capture query, so it is off.
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
-            "SET enable_nestloop = off",
+            "SET enable_nestloop = off SET jit = off",
         )
 
 
