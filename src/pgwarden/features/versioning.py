@@ -21,6 +21,11 @@ from pgwarden.features._base import Feature, PlanContext
 from pgwarden.spec import FeatureOptions
 
 SUFFIX = "__versions"
+VERSION_COLUMNS = (
+    "version", "valid_from", "valid_to", "op", "actor", "tenant", "reason", "request_id",
+    "txid", "event_id", "row_key",
+)  # fmt: skip
+"""The view's own columns, before the table's."""
 
 
 class VersioningOptions(FeatureOptions):
@@ -46,6 +51,15 @@ class Versioning(Feature):
             )
         if not options.view:
             return []
+        clash = [c for c in table.column_names if c in VERSION_COLUMNS]
+        if clash:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                f"column {', '.join(clash)} has the name of a column of the {SUFFIX} view "
+                f"({', '.join(VERSION_COLUMNS)}); rename it, or declare "
+                "versioning = { view = false } and read versions with warden.history()",
+            )
         name = table.name.name + SUFFIX
         if len(name.encode()) > 63:
             raise FeatureNotApplicable(

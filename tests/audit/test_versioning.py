@@ -1,0 +1,38 @@
+"""``versioning``: the typed view of every version, and a clear refusal when it cannot be made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgwarden import FeatureNotApplicable, Warden
+
+
+def test_versions_view_lists_every_version(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table doc (id int primary key, title text)")
+    warden = make_warden('[tables."public.doc"]\naudit = true\nversioning = true\n')
+    warden.apply()
+    conn.execute("insert into doc values (1, 'a')")
+    conn.execute("update doc set title = 'b' where id = 1")
+    rows = conn.execute(
+        "select version, op, title, valid_to is null from doc__versions order by version"
+    ).fetchall()
+    assert [r[:3] for r in rows] == [(1, "insert", "a"), (2, "update", "b")]
+    assert [r[3] for r in rows] == [False, True]
+
+
+def test_a_column_named_like_the_views_own_is_refused_clearly(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table scales (id int primary key, version int, name text)")
+    warden = make_warden('[tables."public.scales"]\naudit = true\nversioning = true\n')
+    with pytest.raises(FeatureNotApplicable, match=r"public\.scales.*column version"):
+        warden.plan()
+    assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
+    # Without the view, versions are read through warden.history().
+    make_warden('[tables."public.scales"]\naudit = true\nversioning = { view = false }\n').apply()
