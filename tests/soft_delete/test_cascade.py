@@ -187,3 +187,21 @@ def test_restore_undoes_exactly_its_delete(
         if deletion is not None:
             expected.setdefault(deletion, []).append(node)
     assert sorted(r[0] for r in groups) == sorted(expected.values())
+
+
+def test_restrict_false_lets_soft_deletes_pass_restrict_keys(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(
+        "create table items (id int primary key);"
+        "create table entries (id int primary key, item_id int references items on delete restrict)"
+    )
+    warden = make_warden('[tables."public.items"]\nsoft_delete = { restrict = false }\n')
+    warden.apply()
+    conn.execute("insert into items values (1); insert into entries values (10, 1)")
+    conn.execute("delete from items where id = 1")  # soft: the entry still references a row
+    assert deleted(conn, "items") == [1]
+    # A real delete is still refused by the key itself.
+    with pytest.raises(SoftDeleteError, match=r"hard delete of public\.items 1 refused"):
+        warden.hard_delete("public.items", 1)
+    assert conn.execute("select count(*) from items").fetchone() == (1,)

@@ -209,7 +209,10 @@ class SoftDelete(Feature):
             ),
         ]
         found_links = links(table, ctx.catalog, ctx.spec)
-        if any(link.cascades or link.restricts for link in found_links):
+        followed = [
+            link for link in found_links if link.cascades or (link.restricts and options.restrict)
+        ]
+        if followed:
             notes = [n for n in (link.note for link in found_links) if n]
             cascade, fn = self._function(
                 table,
@@ -218,9 +221,9 @@ class SoftDelete(Feature):
                 f"function following foreign keys into {table.name} on soft delete and restore"
                 + (f" ({'; '.join(notes)})" if notes else ""),
                 deleted_at=at,
-                restrict=restrict_checks(table, found_links),
-                cascade=cascade_statements(table, options, found_links),
-                restore=restore_statements(options, found_links),
+                restrict=restrict_checks(table, followed),
+                cascade=cascade_statements(table, options, followed),
+                restore=restore_statements(options, followed),
             )
             found.append(fn)
             flipped = sql.SQL("(OLD.{0} IS NULL) <> (NEW.{0} IS NULL)").format(at)

@@ -25,6 +25,10 @@ class SoftDeleteOptions(FeatureOptions):
     """Create ``<table>__live``: the live rows; a DELETE through it reports its row count."""
     rls: bool = False
     """Hide deleted rows from every role but the table's owner with row-level security."""
+    restrict: bool = True
+    """RESTRICT / NO ACTION keys into the table refuse a soft delete while live rows
+    reference the row, as they would a real delete; ``false``: soft deletes pass them (the
+    row stays, so the keys still hold; a real delete is still refused by the key)."""
     purge: DurationField | None = None
     """Rows deleted longer ago than this are really deleted by ``pgwarden purge``/``maintain``."""
 

@@ -143,7 +143,13 @@ def hard_delete(conn: psycopg.Connection[Any], spec: Spec, table: str, key: KeyL
             f"hard delete of {name} refused: {exc.diag.message_primary}",
             hint="grant EXECUTE on function warden.allow_hard_delete() to this role",
         ) from None
-    cur = conn.execute(sql.SQL("delete from {} where {}").format(name.ident, where), values)
+    try:
+        cur = conn.execute(sql.SQL("delete from {} where {}").format(name.ident, where), values)
+    except (psycopg.errors.ForeignKeyViolation, psycopg.errors.RestrictViolation) as exc:
+        raise SoftDeleteError(
+            f"hard delete of {name} {key!r} refused: {exc.diag.message_primary}",
+            hint=exc.diag.message_detail,
+        ) from None
     return cur.rowcount
 
 
