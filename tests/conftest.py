@@ -6,6 +6,7 @@ fresh clone of it for every test that asks for ``db_url``: cheap isolation, no s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -53,12 +54,16 @@ def admin_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def template_db(admin_url: str) -> Iterator[str]:
-    """A template database each test clones; add extensions here once if tests need them."""
-    name = f"pgwarden_tpl_{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own (a clone of ``template`` if given), dropped afterwards; yields
+    its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     try:
         yield name
     finally:
@@ -68,23 +73,18 @@ def template_db(admin_url: str) -> Iterator[str]:
             )
 
 
+@pytest.fixture(scope="session")
+def template_db(admin_url: str) -> Iterator[str]:
+    """A template database each test clones; add extensions here once if tests need them."""
+    with scratch_database(admin_url, "pgwarden_tpl") as name:
+        yield name
+
+
 @pytest.fixture
 def db_url(admin_url: str, template_db: str) -> Iterator[str]:
     """A fresh database of its own for one test."""
-    name = f"pgwarden_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    try:
+    with scratch_database(admin_url, "pgwarden_t", template_db) as name:
         yield _with_db(admin_url, name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.conftest import _with_db
+from tests.conftest import _with_db, scratch_database
 
 from pgwarden import Warden
 from pgwarden.blueprints import kitaab
@@ -23,39 +23,15 @@ from pgwarden.blueprints.kitaab.services import FAST_HASHER, Kitaab
 
 @pytest.fixture(scope="session")
 def kitaab_template(admin_url: str, template_db: str) -> Iterator[str]:
-    name = f"kitaab_tpl_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    kitaab.install(_with_db(admin_url, name)).close()
-    try:
+    with scratch_database(admin_url, "kitaab_tpl", template_db) as name:
+        kitaab.install(_with_db(admin_url, name)).close()
         yield name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture
 def kitaab_url(admin_url: str, kitaab_template: str) -> Iterator[str]:
-    name = f"kitaab_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(kitaab_template)
-            )
-        )
-    try:
+    with scratch_database(admin_url, "kitaab_t", kitaab_template) as name:
         yield _with_db(admin_url, name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @dataclass
