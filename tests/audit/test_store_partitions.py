@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import pytest
 
 from pgwarden import Warden
 
@@ -82,3 +83,39 @@ def test_events_in_the_default_partition_are_rescued(
     assert conn.execute("select count(*) from warden.audit_events__default").fetchone() == (0,)
     assert "audit_events__p203105" in _parts(conn)
     assert [v.op for v in warden.history("public.t", 1)] == ["insert"]
+
+
+def test_upgrading_an_existing_store_keeps_every_event(
+    conn: psycopg.Connection[Any],
+    make_warden: Callable[..., Warden],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pgwarden.engine import _ledger
+
+    every = _ledger.migrations()
+    # A database on the version before the store was partitioned, with history in it.
+    monkeypatch.setattr(_ledger, "migrations", lambda: [m for m in every if m.version < 13])
+    conn.execute("create table t (id int primary key, v int)")
+    warden = make_warden('[tables."public.t"]\naudit = true\n')
+    warden.apply()
+    conn.execute("insert into t select g, 0 from generate_series(1, 30) g")
+    conn.execute("update t set v = 1 where id <= 10")
+    before = conn.execute("select count(*), max(event_id) from warden.audit_events").fetchone()
+    assert before == (40, 40)
+    assert conn.execute(
+        "select relkind from pg_class where oid = 'warden.audit_events'::regclass"
+    ).fetchone() == ("r",)
+
+    monkeypatch.setattr(_ledger, "migrations", lambda: every)
+    plan = warden.plan()
+    assert [c.action for c in plan.changes] == ["migrate"]
+    warden.apply()
+    assert conn.execute(
+        "select relkind from pg_class where oid = 'warden.audit_events'::regclass"
+    ).fetchone() == ("p",)
+    assert conn.execute("select count(*) from warden.audit_events__history").fetchone() == (40,)
+    conn.execute("update t set v = 2 where id = 1")
+    ids = [r[0] for r in conn.execute("select event_id from warden.audit_events order by 1")]
+    assert ids == list(range(1, 42))  # the identity went on where it was
+    assert [v.op for v in warden.history("public.t", 1)] == ["insert", "update", "update"]
+    assert warden.plan().empty
