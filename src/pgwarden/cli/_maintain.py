@@ -89,7 +89,8 @@ def maintain(
     wait: Wait = False,
     as_json: AsJson = False,
 ) -> None:
-    """Run every due maintenance job: purge, archive, retention (in that order, in batches).
+    """Run every due maintenance job: make partitions ahead, rescue default rows, purge,
+    archive, then retention (in that order, in batches).
 
     One runner per database: exits 1 when another maintain or worker is running (unless
     --wait). Does nothing on a standby.
