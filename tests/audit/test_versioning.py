@@ -36,3 +36,18 @@ def test_a_column_named_like_the_views_own_is_refused_clearly(
     assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
     # Without the view, versions are read through warden.history().
     make_warden('[tables."public.scales"]\naudit = true\nversioning = { view = false }\n').apply()
+
+
+def test_versioning_with_columns_added_in_the_same_apply_settles(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table doc (id int primary key, title text)")
+    warden = make_warden(
+        '[tables."public.doc"]\naudit = true\nversioning = true\ntimestamps = true\n'
+        "soft_delete = true\n"
+    )
+    warden.apply()
+    assert warden.plan().empty
+    conn.execute("insert into doc (id, title) values (1, 'a')")
+    row = conn.execute("select updated_at is not null, deleted_at from doc__versions").fetchone()
+    assert row == (True, None)

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.catalog import Catalog, Table
+from pgwarden.catalog import Catalog, Column, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.spec import FeatureOptions, Spec
@@ -36,6 +36,24 @@ class PlanContext:
     def owns(self, ref: ObjectRef) -> bool:
         """True when pgwarden created this object (so it is not the user's to adopt)."""
         return ref.key in self.owned
+
+    def with_columns_to_come(self, table: Table) -> Table:
+        """``table`` as it will be once this apply has run: with the columns other features
+        declared on it add (soft delete's ``deleted_at``, timestamps' ``updated_at``...), so
+        that a feature mirroring the table's columns (archive, views) settles in one apply."""
+        declared = self.spec.tables.get(table.name)
+        have = set(table.column_names)
+        extra: list[Column] = []
+        for name, options in declared.features.items() if declared else ():
+            feature = self.features.get(name)
+            for column in feature.columns_to_come(table, options) if feature else ():
+                if column.name not in have:
+                    have.add(column.name)
+                    extra.append(column)
+        # The engine adds them in the order of their object keys: by name.
+        extra.sort(key=lambda c: c.name)
+        added = tuple(replace(c, position=len(table.columns) + i) for i, c in enumerate(extra, 1))
+        return replace(table, columns=table.columns + added) if added else table
 
     def partitions_to_come(self, table: Table) -> list[Table]:
         """Partitions of ``table`` the same apply will create (not in the catalog yet), as
@@ -78,6 +96,11 @@ class Feature(ABC):
     ) -> list[DesiredObject]:
         """The objects this feature needs on ``table``; raise ``FeatureNotApplicable`` when
         the table cannot have it (saying why)."""
+
+    def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
+        """Columns this feature adds to ``table`` (see
+        :meth:`PlanContext.with_columns_to_come`). Default: none."""
+        return []
 
     def partitions_to_come(
         self, table: Table, options: FeatureOptions, ctx: PlanContext
@@ -210,4 +233,18 @@ def feature_column(
         description=f"column {column} on {table.name}",
         lock=Lock("ACCESS EXCLUSIVE", table.name),
         destructive=True,
+    )
+
+
+def new_column(name: str, type_name: str, type_oid: int, *, not_null: bool = False) -> Column:
+    """A column a feature will add (for :meth:`Feature.columns_to_come`)."""
+    return Column(
+        name=name,
+        type=type_name,
+        type_oid=type_oid,
+        not_null=not_null,
+        default=None,
+        generated=False,
+        identity=False,
+        position=0,
     )

@@ -14,13 +14,14 @@ from psycopg import sql
 from pydantic import model_validator
 
 from pgwarden._names import owned_name
-from pgwarden.catalog import Table
+from pgwarden.catalog import Column, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.features._base import (
     Feature,
     PlanContext,
     feature_column,
     function_body,
+    new_column,
     sql_template,
     trigger,
     trigger_function,
@@ -86,6 +87,13 @@ class Timestamps(Feature):
             )
         )
         return found
+
+    def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
+        assert isinstance(options, TimestampsOptions)
+        return [
+            new_column(name, "timestamp with time zone", 1184, not_null=True)
+            for name in (options.created, options.updated)
+        ]
 
     def _column(self, table: Table, column: str, ctx: PlanContext) -> DesiredObject | None:
         return feature_column(

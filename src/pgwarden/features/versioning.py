@@ -68,7 +68,8 @@ class Versioning(Feature):
         ref = ObjectRef("view", table.name.schema, name)
         view = sql.Identifier(table.name.schema, name)
         # The column list is part of the definition: a table change replaces the view.
-        shape = hashlib.sha1(",".join(table.column_names).encode()).hexdigest()[:12]
+        shaped = ctx.with_columns_to_come(table)  # columns this same apply adds count too
+        shape = hashlib.sha1(",".join(shaped.column_names).encode()).hexdigest()[:12]
         return [
             DesiredObject(
                 ref=ref,

@@ -82,6 +82,9 @@ class Archive(Feature):
         assert isinstance(options, ArchiveOptions)
         facts: ServerFacts = ctx.state[self.name]
         self._check(table, options, facts)
+        # Mirror the source as this apply leaves it (soft delete or timestamps may add
+        # columns in the same apply): one apply settles.
+        table = ctx.with_columns_to_come(table)
         target = archive_name(table.name, options)
         if target == table.name or target.schema == "warden":
             self._refuse(table, f"table = {options.table!r} cannot be the source or in warden")

@@ -22,11 +22,14 @@ from pgwarden._names import QualifiedName
 from pgwarden.errors import LockNotGranted, MaintenanceError
 
 # One transaction's settings: the lock wait, and the context the audit trail records (the
-# actor kept if the caller set one; pgwarden otherwise), for this transaction only.
+# actor kept if the caller set one; pgwarden otherwise), for this transaction only. Moving a
+# row out is a real DELETE even on a soft-deletable table (the row lives on in the archive):
+# the privileged hard-delete path, or soft delete would only mark it and nothing would move.
 _SETTINGS = (
     "select set_config('lock_timeout', %s, true), set_config('pgwarden.reason', %s, true), "
     "set_config('pgwarden.actor', "
-    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true)"
+    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true), "
+    "warden.allow_hard_delete()"
 )
 ACTOR = sql.SQL("current_setting('pgwarden.actor')")
 """archived_by: the transaction's actor, as :data:`_SETTINGS` left it."""

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import owned_name
-from pgwarden.catalog import Catalog, Table
+from pgwarden.catalog import Catalog, Column, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.engine._ledger import OwnedObject, read_ledger
 from pgwarden.errors import FeatureNotApplicable
@@ -36,6 +36,7 @@ from pgwarden.features._base import (
     PlanContext,
     feature_column,
     function_body,
+    new_column,
     sql_template,
     trigger,
     trigger_function,
@@ -98,11 +99,20 @@ class SoftDelete(Feature):
         found += self._triggers(table, options, ctx)
         found += _extras.deleted_index(table, options)
         if options.live_view:
-            found += _extras.live_view(table, options, ctx.catalog.server.major)
+            shaped = ctx.with_columns_to_come(table)
+            found += _extras.live_view(shaped, options, ctx.catalog.server.major)
         if options.unique == "live":
             found += _extras.live_uniques(table, options, ctx.state.get(self.name) or {})
         if options.rls:
             found += _extras.row_security(table, options, ctx)
+        return found
+
+    def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
+        assert isinstance(options, SoftDeleteOptions)
+        found = [new_column(options.column, "timestamp with time zone", 1184)]
+        if options.by:
+            found.append(new_column(options.by, "text", 25))
+        found.append(new_column(options.deletion, "bigint", 20))
         return found
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:

@@ -69,10 +69,8 @@ def live_view(table: Table, options: SoftDeleteOptions, major: int) -> list[Desi
     # The caller's privileges and row security apply to the table (PostgreSQL 15+); older
     # servers check them as the view's owner.
     invoker = sql.SQL(" WITH (security_invoker = true)" if major >= 15 else "")
-    # The view's columns once this feature's are added (the same apply may add them).
-    ours = [c for c in (options.column, options.by, options.deletion) if c]
-    columns = [*table.column_names, *(c for c in ours if c not in table.column_names)]
-    shape = hashlib.sha1(",".join(columns).encode()).hexdigest()[:12]
+    # ``table`` has the columns this apply adds (PlanContext.with_columns_to_come).
+    shape = hashlib.sha1(",".join(table.column_names).encode()).hexdigest()[:12]
     return [
         DesiredObject(
             ref=function,
