@@ -60,6 +60,20 @@ from pgwarden.spec import FeatureOptions
 _PACKAGE = "pgwarden.features.soft_delete"
 _TIMESTAMPS = ("timestamp with time zone", "timestamp without time zone")
 _TEXTS = ("text", "character varying")
+
+
+def _marks(options: SoftDeleteOptions) -> list[tuple[str, str, tuple[str, ...], int]]:
+    """The marking columns: name, type added, types adopted (the first as the catalog names
+    the added one), type oid."""
+    found: list[tuple[str, str, tuple[str, ...], int]] = [
+        (options.column, "timestamptz", _TIMESTAMPS, 1184)
+    ]
+    if options.by:
+        found.append((options.by, "text", _TEXTS, 25))
+    found.append((options.deletion, "bigint", ("bigint",), 20))
+    return found
+
+
 # Functions run as their owner (application roles need no privilege on pgwarden's schema or
 # on the marking columns) with a fixed search_path (no caller's object can stand in).
 _DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
@@ -109,11 +123,7 @@ class SoftDelete(Feature):
 
     def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
         assert isinstance(options, SoftDeleteOptions)
-        found = [new_column(options.column, "timestamp with time zone", 1184)]
-        if options.by:
-            found.append(new_column(options.by, "text", 25))
-        found.append(new_column(options.deletion, "bigint", 20))
-        return found
+        return [new_column(name, accepted[0], oid) for name, _, accepted, oid in _marks(options)]
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         return [
@@ -126,12 +136,6 @@ class SoftDelete(Feature):
         self, table: Table, options: SoftDeleteOptions, ctx: PlanContext
     ) -> list[DesiredObject | None]:
         nullable = "ALTER TABLE {0} ALTER COLUMN {1} TYPE %s, ALTER COLUMN {1} DROP NOT NULL"
-        wanted: list[tuple[str, str, tuple[str, ...]]] = [
-            (options.column, "timestamptz", _TIMESTAMPS)
-        ]
-        if options.by:
-            wanted.append((options.by, "text", _TEXTS))
-        wanted.append((options.deletion, "bigint", ("bigint",)))
         return [
             feature_column(
                 self.name,
@@ -142,7 +146,7 @@ class SoftDelete(Feature):
                 accepted=accepted,
                 alter=nullable % kind,
             )
-            for column, kind, accepted in wanted
+            for column, kind, accepted, _ in _marks(options)
         ]
 
     def _function(
