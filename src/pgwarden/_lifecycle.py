@@ -89,8 +89,7 @@ class RowLifecycle:
         False when the key was RESTRICT already."""
         name = QualifiedName.parse(table)
         with self.connect(autocommit=True) as conn:
-            catalog = read_catalog(conn)
-            found = catalog.get(name)
+            found = read_catalog(conn).get(name)
             fks = found.foreign_keys if found else ()
             fk = next((f for f in fks if f.name == constraint), None)
             if fk is None:
@@ -99,9 +98,7 @@ class RowLifecycle:
                 return False
             if fk.on_delete != "CASCADE":
                 raise ForeignKeyError(f"{name} {constraint} is ON DELETE {fk.on_delete}")
-            restrict(
-                conn, self.spec, catalog, CascadeKey(name, fk.name, fk.references, fk.columns, ())
-            )
+            restrict(conn, self.spec, fk)
             return True
 
     # -- archive -------------------------------------------------------------------------------

@@ -205,3 +205,17 @@ def test_restrict_false_lets_soft_deletes_pass_restrict_keys(
     with pytest.raises(SoftDeleteError, match=r"hard delete of public\.items 1 refused"):
         warden.hard_delete("public.items", 1)
     assert conn.execute("select count(*) from items").fetchone() == (1,)
+
+
+def test_restore_when_a_declared_table_is_missing(
+    blog: Warden, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    from tests.soft_delete.conftest import SPEC
+
+    conn.execute("delete from users where id = 2")
+    warden = make_warden(SPEC + '[tables."public.gone"]\nsoft_delete = true\n')
+    assert warden.restore("public.users", 2).rows == {
+        "public.comments": 1,
+        "public.posts": 1,
+        "public.users": 1,
+    }

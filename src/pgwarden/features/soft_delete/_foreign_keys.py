@@ -69,18 +69,14 @@ def cascading_keys(catalog: Catalog, spec: Spec) -> list[CascadeKey]:
     return found
 
 
-def restrict(conn: psycopg.Connection[Any], spec: Spec, catalog: Catalog, key: CascadeKey) -> None:
-    """Make ``key`` ON DELETE RESTRICT (``conn`` in autocommit), keeping its name, columns,
+def restrict(conn: psycopg.Connection[Any], spec: Spec, fk: ForeignKey) -> None:
+    """Make ``fk`` ON DELETE RESTRICT (``conn`` in autocommit), keeping its name, columns,
     ON UPDATE action and deferrability."""
-    table = catalog.get(key.table)
-    fk = next((f for f in table.foreign_keys if f.name == key.name), None) if table else None
-    if fk is None:
-        raise ForeignKeyError(f"{key.table} has no foreign key {key.name}")
-    temporary = owned_name(key.name, suffix="restrict")
+    temporary = owned_name(fk.name, suffix="restrict")
     ctx = JobContext(conn=conn, spec=spec, now=dt.datetime.now(dt.UTC))
     exists = conn.execute(
         "select 1 from pg_constraint where conrelid = to_regclass(%s) and conname = %s",
-        (key.table.regclass_text, temporary),
+        (fk.table.regclass_text, temporary),
     ).fetchone()
     if not exists:
         in_batch(ctx, lambda c: c.execute(_add(fk, temporary)))
@@ -88,7 +84,7 @@ def restrict(conn: psycopg.Connection[Any], spec: Spec, catalog: Catalog, key: C
         ctx,
         lambda c: c.execute(
             sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-                key.table.ident, sql.Identifier(temporary)
+                fk.table.ident, sql.Identifier(temporary)
             )
         ),
     )
@@ -96,12 +92,12 @@ def restrict(conn: psycopg.Connection[Any], spec: Spec, catalog: Catalog, key: C
     def swap(c: psycopg.Connection[Any]) -> None:
         c.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                key.table.ident, sql.Identifier(key.name)
+                fk.table.ident, sql.Identifier(fk.name)
             )
         )
         c.execute(
             sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-                key.table.ident, sql.Identifier(temporary), sql.Identifier(key.name)
+                fk.table.ident, sql.Identifier(temporary), sql.Identifier(fk.name)
             )
         )
 

@@ -97,8 +97,13 @@ def restore(conn: psycopg.Connection[Any], spec: Spec, table: str, key: KeyLike)
         raise SoftDeleteError(f"{name} has no row with key {key!r}")
     if row[0] is None:
         return Restored(str(name), key)
+    # What the restore brings back: every row that delete marked, in every table declaring
+    # soft delete (a declared table that does not exist has none).
     counts: dict[str, int] = {}
     for other, other_options in _soft_deletable(spec):
+        present = conn.execute("select to_regclass(%s)", (other.regclass_text,)).fetchone()
+        if present is None or present[0] is None:
+            continue
         found = conn.execute(
             sql.SQL("select count(*) from {} where {} = %s and {} is not null").format(
                 other.ident,
@@ -107,7 +112,7 @@ def restore(conn: psycopg.Connection[Any], spec: Spec, table: str, key: KeyLike)
             ),
             (row[1],),
         ).fetchone()
-        if found and found[0] and conn.execute("select to_regclass(%s)", (other.regclass_text,)):
+        if found and found[0]:
             counts[str(other)] = int(found[0])
     try:
         conn.execute(
