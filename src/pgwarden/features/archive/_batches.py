@@ -159,12 +159,15 @@ def run_batches(
     *,
     what: str,
     on_batch: Callable[[int], None] | None = None,
+    transact: Callable[[Callable[[], int]], int] | None = None,
 ) -> int:
     """Run ``statement`` over ``source``'s pages ``[0, pages)`` in ranges sized to move about
     ``settings.batch`` rows each; returns the rows moved.
 
     Rows appended beyond ``pages`` while this runs, and rows locked by other sessions, are left
-    for the next run: a mover never waits on the application's row locks.
+    for the next run: a mover never waits on the application's row locks. Each batch runs in
+    :func:`in_transaction`, or in ``transact(work)`` when given (another feature's own
+    transaction wrapper; it must run ``work`` as one transaction).
     """
     row = conn.execute(
         "select reltuples, relpages from pg_class where oid = to_regclass(%s)",
@@ -179,7 +182,7 @@ def run_batches(
         def work(lo: str = lo, hi: str = hi) -> int:
             return conn.execute(statement(lo, hi)).rowcount
 
-        n = in_transaction(conn, settings, work, what=what)
+        n = transact(work) if transact else in_transaction(conn, settings, work, what=what)
         moved += n
         start += step
         if on_batch is not None:

@@ -106,8 +106,7 @@ class Audit(Feature):
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
         hidden = sorted(set(options.exclude) | set(options.redact))
-        retention = options.retention.interval if options.retention else None
-        found = [self._registration(table, table_id, key, why, hidden, retention)]
+        found = [self._registration(table, table_id, key, why, hidden, options)]
         found.append(self._function(table, table_id, options, key, function, "capture.sql"))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         if table.is_partitioned:
@@ -153,12 +152,13 @@ class Audit(Feature):
         return found
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
-        """The event store's months made ahead and rescued, and retention (events of every
-        table past its own ``retention``) when any table declares one."""
-        with_retention = [
-            str(t.name) for t, o in declared if isinstance(o, AuditOptions) and o.retention
-        ]
-        return store_jobs(with_retention)
+        """The event store's months made ahead and rescued, archiving (events of every table
+        past its own ``archive_after``) and retention (past ``retention``) when any table
+        declares them."""
+        audited = [(str(t.name), o) for t, o in declared if isinstance(o, AuditOptions)]
+        with_archive = [name for name, o in audited if o.archive_after]
+        with_retention = [name for name, o in audited if o.retention]
+        return store_jobs(with_retention, with_archive)
 
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
         columns = table.column_names
@@ -179,30 +179,36 @@ class Audit(Feature):
         key: tuple[str, ...] | None,
         why: str,
         hidden: list[str],
-        retention: str | None,
+        options: AuditOptions,
     ) -> DesiredObject:
         types = [table.column(c).type for c in key] if key else None  # type: ignore[union-attr]
         key_literal = sql.Literal(list(key) if key else None)
+        # Shown in the plan and status: how long events stay hot, and stay at all.
+        if options.archive_after:
+            why += f"; archived after {options.archive_after}"
+        if options.retention:
+            why += f"; deleted after {options.retention}"
         return DesiredObject(
             ref=ObjectRef("registration", "warden", "audit_tables", table.name),
             feature=self.name,
             table=table.name,
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
-                "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums, retention) "
+                "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums, retention, "
+                "archive_after) "
                 "VALUES ({tid}, {rel}::regclass, {schema}, {name}, {key}::text[], {types}::text[], "
                 "(SELECT array_agg(a.attnum ORDER BY u.o) FROM unnest({key}::text[]) "
                 "WITH ORDINALITY u(c, o) JOIN pg_attribute a "
                 "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[], "
                 "(SELECT coalesce(array_agg(a.attnum), '{{}}') FROM pg_attribute a "
                 "WHERE a.attrelid = {rel}::regclass AND a.attname = ANY({hidden}::text[])), "
-                "{retention}::interval) "
+                "{retention}::interval, {archive_after}::interval) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
                 "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
                 "hidden_columns = excluded.hidden_columns, "
                 "hidden_attnums = excluded.hidden_attnums, retention = excluded.retention, "
-                "dropped_at = NULL"
+                "archive_after = excluded.archive_after, dropped_at = NULL"
             ).format(
                 tid=sql.Literal(table_id),
                 rel=sql.Literal(table.name.regclass_text),
@@ -211,7 +217,10 @@ class Audit(Feature):
                 key=key_literal,
                 types=sql.Literal(types),
                 hidden=sql.Literal(hidden),
-                retention=sql.Literal(retention),
+                retention=sql.Literal(options.retention.interval if options.retention else None),
+                archive_after=sql.Literal(
+                    options.archive_after.interval if options.archive_after else None
+                ),
             ),
             # Marked as no longer captured; linked still (same table_id if audit comes back)
             # unless the table itself is gone. Found by name: the table may be dropped.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
-from pgwarden.spec import DurationField, FeatureOptions
+from pgwarden.spec import Duration, DurationField, FeatureOptions
 
 
 class AuditOptions(FeatureOptions):
@@ -23,8 +23,31 @@ class AuditOptions(FeatureOptions):
     ``event``: only the fact (cheap on big tables; time travel cannot see across it)."""
     key: list[str] | None = None
     """Columns identifying a row when the table has no primary key."""
+    archive_after: DurationField | None = None
+    """Events older than this move from the hot store to ``warden.audit_events_archive``
+    (job ``audit-archive``); every read still sees them."""
     retention: DurationField | None = None
-    """Events older than this are deleted by ``pgwarden prune-audit`` (in batches)."""
+    """Events older than this are deleted by ``pgwarden prune-audit`` (in batches), from the
+    hot store and the archive alike."""
+
+    @field_validator("archive_after")
+    @classmethod
+    def _positive(cls, value: Duration | None) -> Duration | None:
+        if value is not None and value.seconds <= 0:
+            raise ValueError("must be a positive duration, e.g. '5 years'")
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _outlives_archive(cls, value: Duration | None, info: ValidationInfo) -> Duration | None:
+        # A field validator (not the model's), so the error names audit.retention.
+        after = info.data.get("archive_after")
+        if value is not None and after is not None and value.seconds <= after.seconds:
+            raise ValueError(
+                f"must be longer than archive_after ({after}): events would be deleted "
+                "before or as soon as they are archived"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditOptions:

@@ -79,8 +79,9 @@ class Event:
         return data
 
 
-STORE_VERSION = 7
-"""The ``warden`` schema version these functions need (internal migrations 0002-0007)."""
+STORE_VERSION = 14
+"""The ``warden`` schema version these functions need (internal migrations 0002-0014: the
+reads span the hot store and its archive)."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:
@@ -297,7 +298,7 @@ def changes(
 def position_of(conn: psycopg.Connection[Any], event_id: int) -> tuple[int, int]:
     """The feed position just after event ``event_id`` (for ``--from``)."""
     row = conn.execute(
-        "select e.txid::text::bigint from warden.audit_events e where e.event_id = %s",
+        "select e.txid::text::bigint from warden.audit_events_all e where e.event_id = %s",
         (event_id,),
     ).fetchone()
     if row is None:
@@ -326,18 +327,31 @@ def log(
     if since is not None:
         where.append(sql.SQL("e.at >= %s"))
         params.append(since)
-    query = sql.SQL(
+    select = sql.SQL(
         "select e.event_id, e.txid::text::bigint as txid, e.at, "
         "t.schema_name || '.' || t.table_name as table_name, e.op, e.row_key, e.old_key, "
         "e.old_row, e.new_row, c.actor, c.tenant, c.reason, c.request_id "
-        "from warden.audit_events e left join warden.audit_contexts c "
+        "from {} e left join warden.audit_contexts c "
         "on c.txid = e.txid and c.context_seq = e.context_seq "
         "join warden.audit_tables t using (table_id) where {} "
-        "order by e.event_id desc limit {}"
-    ).format(sql.SQL(" and ").join(where), sql.Literal(limit))
+    )
+    conditions = sql.SQL(" and ").join(where)
+    # Newest first: the archive only matters when the hot store has fewer than `limit`
+    # matches, or for archived events newer than the oldest of them (BRIN on event_id finds
+    # none in an instant), so the archive is not scanned for a recent log.
+    query = sql.SQL(
+        "with hot as ({hot} order by e.event_id desc limit {n}) select * from hot union all "
+        "({archived} and e.event_id > (select case when count(*) = {n} then min(event_id) "
+        "else 0 end from hot) order by e.event_id desc limit {n}) "
+        "order by event_id desc limit {n}"
+    ).format(
+        hot=select.format(sql.SQL("warden.audit_events"), conditions),
+        archived=select.format(sql.SQL("warden.audit_events_archive"), conditions),
+        n=sql.Literal(limit),
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         try:
-            rows = cur.execute(query, params).fetchall()
+            rows = cur.execute(query, params + params).fetchall()
         except psycopg.Error as exc:
             raise AuditError(exc.diag.message_primary or str(exc)) from exc
     return [_event(r) for r in rows]
@@ -347,7 +361,7 @@ def prunable(conn: psycopg.Connection[Any], now: dt.datetime | None = None) -> i
     """How many events :func:`prune` would delete at ``now`` (default: the server's)."""
     require_store(conn)
     row = conn.execute(
-        "select count(*) from warden.audit_events e join warden.audit_tables t "
+        "select count(*) from warden.audit_events_all e join warden.audit_tables t "
         "on t.table_id = e.table_id where t.retention is not null "
         "and e.at < coalesce(%s, now()) - t.retention",
         (now,),

@@ -3,6 +3,7 @@ rescued by the partition feature's jobs, and kept to each table's retention."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -48,18 +49,11 @@ def _rescue(ctx: JobContext) -> tuple[int, str]:
     return moved, f"{detail} (event store)"
 
 
-def _retention(ctx: JobContext) -> tuple[int, str]:
-    """Drop whole months whose every event is past its table's retention, then delete the
-    rest of the expired events in batches."""
-    expired = [
-        str(r[0])
-        for r in ctx.conn.execute("select warden.audit_expired_partitions(%s)::text", (ctx.now,))
-    ]
-    if ctx.dry_run:
-        due = _runtime.prunable(ctx.conn, ctx.now)
-        return due, f"events past retention ({len(expired)} whole months)"
+def drop_partitions(ctx: JobContext, names: list[str]) -> int:
+    """Drop these partitions of the stores, one short transaction each; returns the events
+    they held."""
     dropped = 0
-    for name in expired:
+    for name in names:
         # Server-rendered regclass text of a partition of the store (our own objects).
         def drop(conn: psycopg.Connection[Any], name: str = name) -> int:
             row = conn.execute(sql.SQL("select count(*) from {}").format(sql.SQL(name))).fetchone()
@@ -67,20 +61,56 @@ def _retention(ctx: JobContext) -> tuple[int, str]:
             return int(row[0]) if row else 0
 
         dropped += in_batch(ctx, drop)
+    return dropped
+
+
+def _retention(ctx: JobContext) -> tuple[int, str]:
+    """Drop whole months (hot store) and years (archive) whose every event is past its
+    table's retention, then delete the rest of the expired events in batches."""
+    expired = [
+        str(r[0])
+        for r in ctx.conn.execute("select warden.audit_expired_partitions(%s)::text", (ctx.now,))
+    ]
+    if ctx.dry_run:
+        due = _runtime.prunable(ctx.conn, ctx.now)
+        return due, f"events past retention ({len(expired)} whole partitions)"
+    dropped = drop_partitions(ctx, expired)
     deleted = _runtime.prune(ctx.conn, batch=ctx.batch, now=ctx.now)
-    months = f"; {len(expired)} whole months dropped" if expired else ""
+    years = sum(1 for name in expired if name.startswith("warden.audit_events_archive"))
+    months = "".join(
+        f"; {n} whole {unit} dropped"
+        for n, unit in ((len(expired) - years, "months"), (years, "archive years"))
+        if n
+    )
     return dropped + deleted, f"events deleted{months}"
 
 
-def store_jobs(with_retention: list[str]) -> list[Job]:
+ARCHIVE_ORDER = 75
+"""After the archive feature's jobs (60, 70), before partition (80) and audit (90) retention."""
+
+
+def store_jobs(with_retention: Sequence[str], with_archive: Sequence[str] = ()) -> list[Job]:
     """The event store's jobs: months made ahead, rows rescued from its default partition,
-    and (when a table declares one) retention."""
+    and (when a table declares them) archiving and retention."""
+    from pgwarden.features.audit._archive import archive_events
+
     jobs = [
         Job("audit-store-premake", "audit", None, "make the event store's months ahead",
             _premake, order=10),
         Job("audit-store-rescue", "audit", None, "move events out of the store's default",
             _rescue, order=20),
     ]  # fmt: skip
+    if with_archive:
+        jobs.append(
+            Job(
+                "audit-archive",
+                "audit",
+                None,
+                f"move audit events past archive_after to the archive ({', '.join(with_archive)})",
+                archive_events,
+                order=ARCHIVE_ORDER,
+            )
+        )
     if with_retention:
         jobs.append(
             Job(
