@@ -24,7 +24,7 @@ from pgwarden import Warden
 from pgwarden.spec import parse_spec
 
 from ._support import applied, now, rows
-from .test_time_travel_properties import COLUMNS, TRANSACTION, _run
+from .test_time_travel_properties import COLUMNS, TRANSACTION, _run, items_table
 
 ARCHIVE_ONLY = ["audit-archive"]
 _schemas = itertools.count()
@@ -103,16 +103,7 @@ def test_every_read_is_identical_across_the_archive(
     conn: psycopg.Connection[Any], db_url: str, transactions: list[list[Any]], data: st.DataObject
 ) -> None:
     schema = f"ar{next(_schemas)}"
-    table = sql.Identifier(schema, "items")
-    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-    conn.execute(
-        sql.SQL(
-            "create table {} (id int primary key deferrable initially immediate, n int, "
-            "label text, at timestamptz, doc jsonb, tags int[], blob bytea, amount numeric)"
-        ).format(table)
-    )
-    conn.execute(sql.SQL("insert into {} (id, n) values (1, 1), (2, 2)").format(table))
-    ordered = sql.SQL("select {} from {} order by id").format(sql.SQL(COLUMNS), table)
+    table, ordered = items_table(conn, schema)
     spec = f'[tables."{schema}.items"]\naudit = {{ archive_after = "1 day" }}\nversioning = true\n'
     with Warden(db_url, spec=parse_spec(spec)) as warden:
         warden.apply()

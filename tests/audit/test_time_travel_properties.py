@@ -95,6 +95,21 @@ def _snapshot(
     return conn.execute(query, params).fetchall()
 
 
+def items_table(conn: psycopg.Connection[Any], schema: str) -> tuple[sql.Identifier, sql.Composed]:
+    """``<schema>.items`` with a column of each kind and two rows that exist before auditing
+    starts (their history must be right too); returns it and a query of its rows by id."""
+    table = sql.Identifier(schema, "items")
+    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+    conn.execute(
+        sql.SQL(
+            "create table {} (id int primary key deferrable initially immediate, n int, "
+            "label text, at timestamptz, doc jsonb, tags int[], blob bytea, amount numeric)"
+        ).format(table)
+    )
+    conn.execute(sql.SQL("insert into {} (id, n) values (1, 1), (2, 2)").format(table))
+    return table, sql.SQL("select {} from {} order by id").format(sql.SQL(COLUMNS), table)
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -105,17 +120,7 @@ def test_as_of_and_revert_reproduce_every_commit(
     conn: psycopg.Connection[Any], db_url: str, transactions: list[list[Any]], data: st.DataObject
 ) -> None:
     schema = f"tt{next(_schemas)}"
-    table = sql.Identifier(schema, "items")
-    conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-    conn.execute(
-        sql.SQL(
-            "create table {} (id int primary key deferrable initially immediate, n int, "
-            "label text, at timestamptz, doc jsonb, tags int[], blob bytea, amount numeric)"
-        ).format(table)
-    )
-    # Rows that exist before auditing starts: their history must be right too.
-    conn.execute(sql.SQL("insert into {} (id, n) values (1, 1), (2, 2)").format(table))
-    ordered = sql.SQL("select {} from {} order by id").format(sql.SQL(COLUMNS), table)
+    table, ordered = items_table(conn, schema)
     as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), table
     )

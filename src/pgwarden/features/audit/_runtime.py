@@ -319,7 +319,8 @@ def log(
     where = [sql.SQL("true")]
     params: list[Any] = []
     if table is not None:
-        where.append(sql.SQL("e.table_id = warden.audit_table_id(%s)"))
+        # A sub-select: looked up once, not once per event scanned.
+        where.append(sql.SQL("e.table_id = (select warden.audit_table_id(%s))"))
         params.append(_table(table))
     if actor is not None:
         where.append(sql.SQL("c.actor = %s"))
