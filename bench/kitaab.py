@@ -16,12 +16,13 @@ A program, not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
-import multiprocessing
-import os
+import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,46 +114,13 @@ def services(url: str, users: int, first: int, n: int) -> list[list[str]]:
         ]
 
 
-def client(args: tuple[str, list[int], list[list[int]], float, int]) -> list[float]:
-    """One load-generator process: log in as its users, then PUT entries until time is up."""
-    base, emails_ids, items, seconds, seed = args
-    rng = random.Random(seed)
-    latencies: list[float] = []
-    with httpx.Client(base_url=base, timeout=30) as http:
-        headers = []
-        with psycopg.connect(os.environ["KITAAB_BENCH_URL"]) as conn:
-            for uid in emails_ids:
-                found = conn.execute("select email from kitaab.users where user_id = %s", [uid])
-                email = found.fetchone()
-                assert email is not None
-                token = http.post(
-                    "/auth/login", json={"email": email[0], "password": DEMO_PASSWORD}
-                ).json()["token"]
-                headers.append({"Authorization": f"Bearer {token}"})
-        start_day = dt.date(dt.date.today().year + 1, 1, 1)
-        n = 0
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            k = rng.randrange(len(headers))
-            body = {
-                "deed_item_id": rng.choice(items[k]),
-                "entry_date": (start_day + dt.timedelta(days=n % 365)).isoformat(),
-                "count_value": rng.randint(1, 9),
-            }
-            t0 = time.perf_counter()
-            r = http.put("/entries", json=body, headers=headers[k])
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if r.status_code not in (200, 201):
-                raise RuntimeError(r.text)
-            n += 1
-    return latencies
-
-
-def http_load(url: str, first: int, users: int, seconds: float, clients: int) -> list[list[str]]:
+def http_load(
+    url: str, first: int, users: int, seconds: float, connections: int, workers: int
+) -> list[list[str]]:
     port = free_port(0)
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "pgwarden"), "--database-url", url, "kitaab",
-         "serve", "--port", str(port)],
+         "serve", "--port", str(port)] + (["--workers", str(workers)] if workers > 1 else []),
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -171,21 +139,58 @@ def http_load(url: str, first: int, users: int, seconds: float, clients: int) ->
             found = conn.execute("select min(deed_item_id) from kitaab.deed_items").fetchone()
             assert found is not None
             first_item = int(found[0])
-        jobs = []
-        per = 4
-        for c in range(clients):
-            ids = [first + (c * per + j) % users for j in range(per)]
-            items = [[(u - first) * len(ITEMS) + first_item + i for i in (2, 3, 4)] for u in ids]
-            jobs.append((base, ids, items, seconds, c))
-        os.environ["KITAAB_BENCH_URL"] = url
-        with multiprocessing.get_context("spawn").Pool(clients) as pool:
-            results = pool.map(client, jobs)
-        ms = [x for r in results for x in r]
-        # Logins (argon2) happen before each client's timed loop: the rate is over the loop.
-        rate = len(ms) / seconds
+            ids = [first + (k * 7919) % users for k in range(4 * connections)]
+            emails = dict(
+                conn.execute(
+                    "select user_id, email from kitaab.users where user_id = any(%s)", [ids]
+                ).fetchall()
+            )
+        # Logins (argon2) happen before the timed run: the rate is over PUT /entries only.
+        tokens = {
+            uid: httpx.post(
+                f"{base}/auth/login", json={"email": emails[uid], "password": DEMO_PASSWORD}
+            ).json()["token"]
+            for uid in ids
+        }
+        rng = random.Random(7)
+        start_day = dt.date(dt.date.today().year + 1, 1, 1)
+        requests = []
+        for n in range(20_000):
+            uid = ids[n % len(ids)]
+            item = (uid - first) * len(ITEMS) + first_item + rng.choice((2, 3, 4))
+            body = {
+                "deed_item_id": item,
+                "entry_date": (start_day + dt.timedelta(days=rng.randrange(365))).isoformat(),
+                "count_value": rng.randint(1, 9),
+            }
+            headers = {
+                "Authorization": f"Bearer {tokens[uid]}",
+                "Content-Type": "application/json",
+            }
+            requests.append(["PUT", "/entries", headers, json.dumps(body)])
+        plan = {
+            "host": "127.0.0.1",
+            "port": port,
+            "seconds": seconds,
+            "connections": connections,
+            "requests": requests,
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(plan, f)
+            f.flush()
+            done = subprocess.run(
+                [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+        result = json.loads(done.stdout)
+        bad = {k: v for k, v in result["statuses"].items() if k not in ("200", "201")}
+        if bad:
+            raise RuntimeError(f"the API answered {bad}")
+        ms = result["latencies_ms"]
+        rate = len(ms) / result["seconds"]
         return [
             [
-                f"PUT /entries, {clients} client processes",
+                f"PUT /entries, {connections} connections, {workers} server process(es)",
                 f"{len(ms):,}",
                 f"{rate:,.0f}/s",
                 f"{percentile(ms, 50):.1f}",
@@ -206,30 +211,54 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--http-seconds", type=float, default=15)
-    parser.add_argument("--http-clients", type=int, default=4)
+    parser.add_argument("--http-connections", type=int, default=16)
+    parser.add_argument(
+        "--workers", default="1,2", help="server processes to measure, comma-separated"
+    )
+    parser.add_argument(
+        "--reuse", metavar="URL", help="measure an already generated database (skips generating)"
+    )
     args = parser.parse_args()
-    with server_url(args.dsn) as admin, scratch_db(admin) as url:
-        kitaab.install(url).close()
-        t0 = time.monotonic()
-        made = generate(url, args.users, args.days, demo_login=False)
-        took = time.monotonic() - t0
-        kitaab.install(url).close()  # rows of an earlier year leave the default partition
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("vacuum analyze")
+    with contextlib.ExitStack() as stack:
+        if args.reuse:
+            url = args.reuse
+            with psycopg.connect(url) as conn:
+                row = conn.execute("select min(user_id), count(*) from kitaab.users").fetchone()
+            assert row is not None
+            first, users = int(row[0]), int(row[1])
+        else:
+            admin = stack.enter_context(server_url(args.dsn))
+            url = stack.enter_context(scratch_db(admin))
+            kitaab.install(url).close()
+            t0 = time.monotonic()
+            made = generate(url, args.users, args.days, demo_login=False)
+            took = time.monotonic() - t0
+            kitaab.install(url).close()  # rows of an earlier year leave the default partition
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("vacuum analyze")
+            first, users = made.first_user_id, made.users
+            print(
+                f"# generated {made.users:,} users, {made.entries:,} entries in {took:.1f}s "
+                f"({made.entries / took:,.0f} entries/s, audited)"
+            )
         print(f"# {machine()}; {server_version(url)}; load {load()}")
-        print(
-            f"# generated {made.users:,} users, {made.entries:,} entries in {took:.1f}s "
-            f"({made.entries / took:,.0f} entries/s, audited)"
-        )
+        if args.samples:
+            print_table(
+                f"Service level, audit on, {args.samples} calls each (ms)",
+                ["operation", "p50", "p95", "p99", "goal p95", "seed p95"],
+                services(url, users, first, args.samples),
+            )
+        rows = [
+            row
+            for workers in (int(w) for w in args.workers.split(","))
+            for row in http_load(
+                url, first, users, args.http_seconds, args.http_connections, workers
+            )
+        ]
         print_table(
-            f"Service level, audit on, {args.samples} calls each (ms)",
-            ["operation", "p50", "p95", "p99", "goal p95", "seed p95"],
-            services(url, made.users, made.first_user_id, args.samples),
-        )
-        print_table(
-            f"HTTP API (uvicorn, one process) for {args.http_seconds:.0f}s",
+            f"HTTP API (uvicorn), load generator in another process, {args.http_seconds:.0f}s each",
             ["load", "requests", "rate", "p50 ms", "p95 ms", "goal", "seed"],
-            http_load(url, made.first_user_id, made.users, args.http_seconds, args.http_clients),
+            rows,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -128,8 +129,21 @@ def print_access(port: int) -> None:
     )
 
 
-def serve(url: str, port: int) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+def serve(url: str, port: int, workers: int = 1) -> None:
+    """Serve until interrupted (Ctrl-C); ``workers`` > 1: that many server processes
+    sharing the port (each its own pool; the reminder scheduler is safe to run in each)."""
+    if workers > 1:
+        import uvicorn
+
+        port = free_port(port)
+        print_access(port)
+        console.print(f"[dim]{workers} server processes. Ctrl-C to stop.[/]")
+        os.environ[_WORKER_URL] = url
+        uvicorn.run(
+            f"{__name__}:worker_app", factory=True, host="127.0.0.1", port=port,
+            workers=workers, log_level="warning",
+        )  # fmt: skip
+        return
     server = make_server(url, free_port(port))
     print_access(server.config.port)
     console.print("[dim]Ctrl-C to stop.[/]")
@@ -137,6 +151,19 @@ def serve(url: str, port: int) -> None:
         server.run()
     finally:
         server.warden.close()
+
+
+_WORKER_URL = "PGWARDEN_KITAAB_WORKER_URL"
+
+
+def worker_app() -> Any:
+    """The app of one of ``serve --workers N``'s processes (uvicorn imports it by name)."""
+    from pgwarden.blueprints.kitaab.api import create_app
+    from pgwarden.blueprints.kitaab.services import Kitaab
+    from pgwarden.warden import Warden
+
+    warden = Warden(os.environ[_WORKER_URL], spec=kitaab.declaration())
+    return create_app(Kitaab(warden), scheduler=True, close=True)
 
 
 @contextlib.contextmanager
@@ -159,8 +186,14 @@ def running(url: str, port: int = 0) -> Iterator[str]:
 
 
 @kitaab_app.command("serve")
-def serve_command(ctx: typer.Context, port: Port = 8000) -> None:
+def serve_command(
+    ctx: typer.Context,
+    port: Port = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Server processes (one per core is typical).")
+    ] = 1,
+) -> None:
     """Serve the Kitaab API on 127.0.0.1 (reminder scheduler included) until Ctrl-C."""
     url = database_url(ctx)
     install_with_output(url)
-    serve(url, port)
+    serve(url, port, workers)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 T = TypeVar("T")
 
@@ -48,7 +48,9 @@ class Context:
 
 
 class Session:
-    """One transaction with its context set. Use :meth:`execute` like a psycopg connection."""
+    """One transaction with its context set. Use :meth:`execute` like a psycopg connection;
+    the block's end commits (never ``connection.commit()`` inside: what followed would run in
+    a new transaction, without the context)."""
 
     def __init__(self, connection: psycopg.Connection[Any], context: Context):
         self.connection = connection
@@ -69,9 +71,41 @@ class Session:
 @contextmanager
 def open_session(pool: ConnectionPool[Any], context: Context) -> Iterator[Session]:
     """Borrow a connection, open a transaction, set the context; commit on success."""
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(_SET_CONTEXT, context.values())
+    # The pool's block commits on success and rolls back on an exception. BEGIN (psycopg's,
+    # implicit) and the context go in one round trip through a pipeline, not two: a request
+    # doing two statements waits on the server a quarter less.
+    with pool.connection() as conn:
+        with conn.pipeline():
+            conn.execute(_SET_CONTEXT, context.values())
         yield Session(conn, context)
+
+
+class AsyncSession:
+    """:class:`Session` for asyncio: one transaction on an ``AsyncConnection`` with its context
+    set; ``await session.execute(...)`` returns the psycopg async cursor."""
+
+    def __init__(self, connection: psycopg.AsyncConnection[Any], context: Context):
+        self.connection = connection
+        self.context = context
+
+    async def execute(
+        self,
+        query: str | bytes | sql.SQL | sql.Composed,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+    ) -> Any:
+        return await self.connection.execute(query, params)
+
+
+@asynccontextmanager
+async def open_async_session(
+    pool: AsyncConnectionPool[Any], context: Context
+) -> AsyncIterator[AsyncSession]:
+    """:func:`open_session` for asyncio: the same transaction, context and single round trip
+    to begin, on a connection of a psycopg ``AsyncConnectionPool`` (not in autocommit)."""
+    async with pool.connection() as conn:
+        async with conn.pipeline():
+            await conn.execute(_SET_CONTEXT, context.values())
+        yield AsyncSession(conn, context)
 
 
 def run_with_retry(

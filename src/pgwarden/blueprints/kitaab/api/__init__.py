@@ -9,15 +9,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
 
 from pgwarden import __version__
 from pgwarden.blueprints.kitaab.api import _account, _activity
 from pgwarden.blueprints.kitaab.services import Kitaab, KitaabError
+from pgwarden.db import APPLICATION_NAME
 
 
-def create_app(kitaab: Kitaab, *, scheduler: bool = False, interval: float = 60.0) -> FastAPI:
+def create_app(
+    kitaab: Kitaab, *, scheduler: bool = False, interval: float = 60.0, close: bool = False
+) -> FastAPI:
     """The API over ``kitaab``. ``scheduler``: also run the reminder scheduler every
-    ``interval`` seconds while the app runs."""
+    ``interval`` seconds while the app runs; ``close``: close ``kitaab``'s database pool when
+    the app stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,12 +36,33 @@ def create_app(kitaab: Kitaab, *, scheduler: bool = False, interval: float = 60.
                 daemon=True,
             )
             worker.start()
+
+        # The hot paths (token checks, recording an entry) run on the event loop, on asyncio
+        # pools: token checks in autocommit (one round trip), writes in sessions.
+        def async_pool(name: str, size: int, **kwargs: Any) -> AsyncConnectionPool[Any]:
+            return AsyncConnectionPool(
+                kitaab.warden.url,
+                min_size=1,
+                max_size=size,
+                kwargs={"application_name": f"{APPLICATION_NAME} {name}", **kwargs},
+                open=False,
+                name=name,
+            )
+
+        app.state.auth_pool = async_pool("kitaab-auth", 4, autocommit=True)
+        app.state.session_pool = async_pool("kitaab", 10)
+        for pool in (app.state.auth_pool, app.state.session_pool):
+            await pool.open()
         try:
             yield
         finally:
+            for pool in (app.state.auth_pool, app.state.session_pool):
+                await pool.close()
             stop.set()
             if worker is not None:
                 worker.join(timeout=5)
+            if close:
+                kitaab.warden.close()
 
     app = FastAPI(
         title="Kitaab",

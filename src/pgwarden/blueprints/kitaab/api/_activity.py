@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from pgwarden.blueprints.kitaab.api._deps import (
     App,
@@ -29,11 +29,14 @@ router = APIRouter()
 
 
 @router.put("/entries", tags=["entries"], status_code=status.HTTP_200_OK)
-def record_entry(body: EntryIn, app: App, user: User, response: Response) -> Row:
+async def record_entry(
+    body: EntryIn, app: App, user: User, request: Request, response: Response
+) -> Row:
     """Create or replace the day's entry of a deed item (201 created, 200 replaced). On
     another user's item (write permission) the entry is the owner's, with the caller as
     ``created_by_user_id``."""
-    entry, created = app.entries.record(
+    entry, created = await app.entries.record_async(
+        request.app.state.session_pool,
         user,
         body.deed_item_id,
         body.entry_date,

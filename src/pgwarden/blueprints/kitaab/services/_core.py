@@ -121,6 +121,10 @@ def translate(exc: psycopg.Error) -> KitaabError:
     raise exc
 
 
+REFUSALS = (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.RaiseException)
+"""What the database raises when a rule refuses a write (see :func:`translate`)."""
+
+
 def actor_of(user_id: int | None) -> str:
     return f"user:{user_id}" if user_id is not None else "kitaab:system"
 
@@ -145,20 +149,22 @@ class Core:
         try:
             with self.warden.session(actor=actor or actor_of(user_id), reason=reason) as db:
                 yield db
-        except (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.RaiseException) as exc:
+        except REFUSALS as exc:
             raise translate(exc) from exc
+
+
+def plain(row: Row) -> Row:
+    """``row`` as the API sends it: numeric(10,2) values travel as JSON numbers."""
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            row[key] = float(value)
+    return row
 
 
 def rows(db: Session, query: Query, params: Params = ()) -> list[Row]:
     with db.connection.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
-        found = cur.fetchall()
-    # numeric(10,2) values travel as JSON numbers.
-    for row in found:
-        for key, value in row.items():
-            if isinstance(value, Decimal):
-                row[key] = float(value)
-    return found
+        return [plain(row) for row in cur.fetchall()]
 
 
 def one(

@@ -5,32 +5,71 @@ that item, in the same transaction. History is pgwarden's audit trail of ``kitaa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.blueprints.kitaab.services import progress
 from pgwarden.blueprints.kitaab.services._core import (
+    REFUSALS,
+    Conflict,
     Core,
     Forbidden,
     Invalid,
     NotFound,
     Row,
+    actor_of,
     maybe,
     one,
+    plain,
     rows,
+    translate,
 )
 from pgwarden.blueprints.kitaab.services.deeds import item_owner
 from pgwarden.blueprints.kitaab.services.social import access
-from pgwarden.db import Session
+from pgwarden.db import Context, Session, open_async_session
 
 ENTRY = sql.SQL(
     "entry_id, user_id, deed_item_id, entry_date, created_by_user_id, scale_id, "
     "scale_value_id, count_value, notes, created_at, updated_at"
 )
 HISTORY_TABLE = "kitaab.entries"
+
+# The checks of _writable and _scale_of, the UPSERT, and the goals counting the entry, as one
+# statement: a request spends its time in one round trip instead of five.
+_RECORD = sql.SQL(
+    "with item as (select i.deed_item_id, d.user_id as owner, "
+    "(select s.scale_id from kitaab.scale_values v join kitaab.scales s using (scale_id) "
+    "where v.scale_value_id = %(value)s and s.deed_id = i.deed_id) as scale_id "
+    "from kitaab.deed_items i join kitaab.deeds d using (deed_id) "
+    "where i.deed_item_id = %(item)s and d.deleted_at is null and i.is_active and "
+    "(d.user_id = %(actor)s or exists (select 1 from kitaab.permissions p "
+    "join kitaab.relations r on r.relation_id = p.relation_id "
+    "where r.requester_id = %(actor)s and r.status = 'accepted' "
+    "and p.deed_item_id = i.deed_item_id and p.is_active and p.permission_type = 'write'))), "
+    "prior as (select 1 from kitaab.entries e, item where e.user_id = item.owner "
+    "and e.deed_item_id = %(item)s and e.entry_date = %(day)s), "
+    "written as (insert into kitaab.entries (user_id, deed_item_id, entry_date, "
+    "created_by_user_id, scale_id, scale_value_id, count_value, notes) "
+    "select item.owner, %(item)s, %(day)s, %(actor)s, item.scale_id, %(value)s, %(count)s, "
+    "%(notes)s from item where %(value)s::bigint is null or item.scale_id is not null "
+    "on conflict (user_id, deed_item_id, entry_date) do update set created_by_user_id = "
+    "excluded.created_by_user_id, scale_id = excluded.scale_id, scale_value_id = "
+    "excluded.scale_value_id, count_value = excluded.count_value, notes = excluded.notes "
+    "returning {}) "
+    "select w.*, not exists (select from prior) as created, {} "
+    "from written w"
+).format(ENTRY, progress.AFFECTED_IDS.format(owner=sql.SQL("w.user_id"),
+         item=sql.SQL("w.deed_item_id"), day=sql.SQL("w.entry_date")))  # fmt: skip
+
+
+class _Slow(Exception):
+    """The fast path of record_async cannot finish the write on its own."""
 
 
 class Entries:
@@ -57,37 +96,74 @@ class Entries:
     ) -> tuple[Row, bool]:
         """Create or replace the entry of the item's owner for that day. Returns the entry
         and whether it was created (else updated)."""
+        params = {
+            "actor": actor_id,
+            "item": deed_item_id,
+            "day": entry_date,
+            "value": scale_value_id,
+            "count": count_value,
+            "notes": notes,
+        }
         with self.core.tx(actor_id, "record entry") as db:
-            item = self._writable(db, actor_id, deed_item_id)
-            scale_id = self._scale_of(db, item["deed_id"], scale_value_id)
-            entry = one(
-                db,
-                sql.SQL(
-                    "with prior as (select 1 from kitaab.entries where user_id = %(owner)s "
-                    "and deed_item_id = %(item)s and entry_date = %(day)s) "
-                    "insert into kitaab.entries (user_id, deed_item_id, entry_date, "
-                    "created_by_user_id, scale_id, scale_value_id, count_value, notes) values "
-                    "(%(owner)s, %(item)s, %(day)s, %(actor)s, %(scale)s, %(value)s, %(count)s, "
-                    "%(notes)s) on conflict (user_id, deed_item_id, "
-                    "entry_date) do update set created_by_user_id = "
-                    "excluded.created_by_user_id, scale_id = excluded.scale_id, scale_value_id "
-                    "= excluded.scale_value_id, count_value = excluded.count_value, notes = "
-                    "excluded.notes returning {}, not exists (select from prior) as created"
-                ).format(ENTRY),
-                {
-                    "owner": item["user_id"],
-                    "item": deed_item_id,
-                    "day": entry_date,
-                    "actor": actor_id,
-                    "scale": scale_id,
-                    "value": scale_value_id,
-                    "count": count_value,
-                    "notes": notes,
-                },
-            )
-            progress.refresh_item(db, item["user_id"], deed_item_id, entry_date)
-        created = bool(entry.pop("created"))
+            # One statement does the checks, the UPSERT and finds the goals to refresh; when it
+            # writes nothing, the checks run again one by one to say which rule refused.
+            entry = maybe(db, _RECORD, params)
+            if entry is None:
+                item = self._writable(db, actor_id, deed_item_id)
+                self._scale_of(db, item["deed_id"], scale_value_id)
+                raise Conflict("the entry could not be recorded; try again")  # a race: rare
+            created = bool(entry.pop("created"))
+            goals = {kind: entry.pop(f"{kind}_ids") for kind in progress.KINDS}
+            progress.refresh_item(db, entry["user_id"], deed_item_id, entry_date, goals)
         return entry, created
+
+    async def record_async(
+        self,
+        pool: AsyncConnectionPool[Any],
+        actor_id: int,
+        deed_item_id: int,
+        entry_date: dt.date,
+        *,
+        count_value: Decimal | float | None = None,
+        scale_value_id: int | None = None,
+        notes: str | None = None,
+    ) -> tuple[Row, bool]:
+        """:meth:`record` for the HTTP API's event loop. The common case (the checks pass and
+        no goal counts the entry) is the one statement on ``pool``; anything else is rolled
+        back and handed to :meth:`record` in a worker thread, which says which rule refused
+        or refreshes the goals."""
+        params = {
+            "actor": actor_id,
+            "item": deed_item_id,
+            "day": entry_date,
+            "value": scale_value_id,
+            "count": count_value,
+            "notes": notes,
+        }
+        context = Context(actor=actor_of(actor_id), reason="record entry")
+        try:
+            async with open_async_session(pool, context) as db:
+                cur = db.connection.cursor(row_factory=dict_row)
+                await cur.execute(_RECORD, params)
+                entry = await cur.fetchone()
+                if entry is None or any(entry[f"{kind}_ids"] for kind in progress.KINDS):
+                    raise _Slow
+        except _Slow:
+            return await asyncio.to_thread(
+                self.record,
+                actor_id,
+                deed_item_id,
+                entry_date,
+                count_value=count_value,
+                scale_value_id=scale_value_id,
+                notes=notes,
+            )
+        except REFUSALS as exc:
+            raise translate(exc) from exc
+        for kind in progress.KINDS:
+            del entry[f"{kind}_ids"]
+        created = bool(entry.pop("created"))
+        return plain(entry), created
 
     def _scale_of(self, db: Session, deed_id: int, scale_value_id: int | None) -> int | None:
         if scale_value_id is None:

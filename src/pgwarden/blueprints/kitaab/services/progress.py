@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal, LiteralString
 
+from psycopg import sql
+
 from pgwarden.blueprints.kitaab.services._core import Core, Forbidden, Invalid, Row, one, rows
 from pgwarden.blueprints.kitaab.services.deeds import item_owner, owned_deed
 from pgwarden.db import Session
@@ -47,15 +49,17 @@ _COMPLETE: dict[Kind, LiteralString] = {
     "target": "update kitaab.targets set completed_at = now() "
     "where target_id = any(%s) and completed_at is null",
 }
-# Active, unfinished goals of a user that count one deed item on one date.
-_AFFECTED: dict[Kind, LiteralString] = {
-    "merit": "select distinct g.merit_id from kitaab.merits g join kitaab.merit_items i "
-    "using (merit_id) where g.user_id = %s and i.deed_item_id = %s and g.is_active "
-    "and g.completed_at is null and %s between g.start_date and g.end_date",
-    "target": "select distinct g.target_id from kitaab.targets g join kitaab.target_items i "
-    "using (target_id) where g.user_id = %s and i.deed_item_id = %s and g.is_active "
-    "and g.completed_at is null and %s between g.start_date and g.end_date",
-}
+KINDS: tuple[Kind, Kind] = ("merit", "target")
+# Active, unfinished goals of a user that count one deed item on one date, as two arrays
+# (merit_ids, target_ids): also part of the statement that records an entry.
+AFFECTED_IDS = sql.SQL(
+    "array(select distinct g.merit_id from kitaab.merits g join kitaab.merit_items i "
+    "using (merit_id) where g.user_id = {owner} and i.deed_item_id = {item} and g.is_active "
+    "and g.completed_at is null and {day} between g.start_date and g.end_date) as merit_ids, "
+    "array(select distinct g.target_id from kitaab.targets g join kitaab.target_items i "
+    "using (target_id) where g.user_id = {owner} and i.deed_item_id = {item} and g.is_active "
+    "and g.completed_at is null and {day} between g.start_date and g.end_date) as target_ids"
+)
 _ACTIVE: dict[Kind, LiteralString] = {
     "merit": "select merit_id from kitaab.merits where user_id = %s and is_active "
     "and completed_at is null",
@@ -94,12 +98,26 @@ def evaluate(db: Session, kind: Kind, goal_ids: Sequence[int]) -> dict[int, Row]
     return goals
 
 
-def refresh_item(db: Session, user_id: int, deed_item_id: int, on: dt.date) -> None:
-    """After an entry changed: re-evaluate the goals that count it (same transaction)."""
-    for kind in ("merit", "target"):
-        ids = [r[0] for r in db.execute(_AFFECTED[kind], (user_id, deed_item_id, on))]
-        if ids:
-            evaluate(db, kind, ids)
+def refresh_item(
+    db: Session,
+    user_id: int,
+    deed_item_id: int,
+    on: dt.date,
+    affected: dict[Kind, list[int]] | None = None,
+) -> None:
+    """After an entry changed: re-evaluate the goals that count it (same transaction).
+    ``affected``: their ids by kind, when the caller's statement already found them."""
+    if affected is None:
+        found = db.execute(
+            sql.SQL("select {}").format(
+                AFFECTED_IDS.format(**{p: sql.Placeholder(p) for p in ("owner", "item", "day")})
+            ),
+            {"owner": user_id, "item": deed_item_id, "day": on},
+        ).fetchone()
+        affected = {"merit": found[0], "target": found[1]}
+    for kind in KINDS:
+        if affected[kind]:
+            evaluate(db, kind, affected[kind])
 
 
 class Progress:

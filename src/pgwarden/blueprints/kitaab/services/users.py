@@ -7,11 +7,12 @@ import datetime as dt
 import hashlib
 import secrets
 import zoneinfo
-from typing import Any
+from typing import Any, LiteralString
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.blueprints.kitaab.services._core import (
     Conflict,
@@ -30,6 +31,18 @@ PUBLIC = sql.SQL(
     "user_id, email, full_name, email_verified, is_active, timezone, language, theme, "
     "week_start, onboarded_at, created_at"
 )
+
+
+_AUTHENTICATE: LiteralString = (
+    "select t.user_id from kitaab.auth_tokens t join kitaab.users u using (user_id) "
+    "where t.token_hash = %s and t.expires_at > %s and u.deleted_at is null and u.is_active"
+)
+
+
+def _authenticated(row: tuple[Any, ...] | None) -> int:
+    if row is None:
+        raise Unauthorized("missing, unknown or expired token")
+    return int(row[0])
 
 
 def token_digest(token: str) -> bytes:
@@ -118,15 +131,16 @@ class Users:
     def authenticate(self, token: str) -> int:
         """The user a bearer token belongs to (401 when unknown, expired or deleted)."""
         with self.core.warden.pool.connection() as conn:
-            row = conn.execute(
-                "select t.user_id from kitaab.auth_tokens t join kitaab.users u using (user_id) "
-                "where t.token_hash = %s and t.expires_at > %s and u.deleted_at is null "
-                "and u.is_active",
-                (token_digest(token), self.core.now()),
-            ).fetchone()
-        if row is None:
-            raise Unauthorized("missing, unknown or expired token")
-        return int(row[0])
+            row = conn.execute(_AUTHENTICATE, (token_digest(token), self.core.now())).fetchone()
+        return _authenticated(row)
+
+    async def authenticate_async(self, pool: AsyncConnectionPool[Any], token: str) -> int:
+        """:meth:`authenticate` on an asyncio pool (autocommit connections: one round trip),
+        for the HTTP API's event loop."""
+        async with pool.connection() as conn:
+            cur = await conn.execute(_AUTHENTICATE, (token_digest(token), self.core.now()))
+            row = await cur.fetchone()
+        return _authenticated(row)
 
     def logout(self, token: str) -> None:
         with self.core.tx(None, "logout") as db:
