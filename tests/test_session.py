@@ -366,3 +366,43 @@ def test_run_reraises_a_deadlock_without_retries(
     assert outcomes == ["deadlock", "ok"]
     # Only the winner's two increments are there.
     assert conn.execute("select sum(v) from acct").fetchone() == (2,)
+
+
+# -- the asyncio twin ------------------------------------------------------------------------
+
+
+def test_async_session_sets_the_context_commits_and_rolls_back(
+    db_url: str, log_table: psycopg.Connection[Any]
+) -> None:
+    """open_async_session: the same context, for its transaction only, on an asyncio pool;
+    committed when the block ends, rolled back (rows and context) when it raises."""
+    import asyncio
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from pgwarden.db import Context, open_async_session
+
+    async def scenario() -> list[tuple[Any, ...]]:
+        async with AsyncConnectionPool(db_url, min_size=1, max_size=1, open=False) as pool:
+            ctx = Context(actor="a1", tenant="t1", reason="r1", request_id="q1")
+            async with open_async_session(pool, ctx) as db:
+                cur = await db.execute(READ_CONTEXT)
+                seen = [await cur.fetchone()]
+                await db.execute("insert into log (step) values (1)")
+                # One transaction: the context and the row share its id.
+                cur = await db.execute("select pg_current_xact_id_if_assigned() is not null")
+                seen.append(await cur.fetchone())
+            with pytest.raises(Boom):
+                async with open_async_session(pool, Context(actor="a2")) as db:
+                    await db.execute("insert into log (step) values (2)")
+                    raise Boom
+            async with pool.connection() as conn:  # the same (only) connection, reused
+                cur = await conn.execute(READ_CONTEXT)
+                seen.append(await cur.fetchone())
+            return seen
+
+    inside, in_transaction, after = asyncio.run(scenario())
+    assert inside == ("a1", "t1", "r1", "q1")
+    assert in_transaction == (True,)
+    assert after in (("", "", "", ""), (None, None, None, None))
+    assert log_table.execute("select step, actor from log").fetchall() == [(1, "a1")]

@@ -46,3 +46,56 @@ def test_generate_command(kitaab_url: str, tmp_path: Path, monkeypatch: pytest.M
     )
     assert out.exit_code == 0, out.output
     assert "4 users and" in out.output and "Demo login: demo@kitaab.example" in out.output
+
+
+def test_serve_with_two_worker_processes(kitaab_url: str, tmp_path: Path) -> None:
+    """``kitaab serve --workers 2``: two server processes share the port, each with its own
+    pools; a login made through one is accepted by the other (state is in the database), and
+    SIGTERM stops them all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from pgwarden.cli._kitaab import free_port
+
+    generate(kitaab_url, 2, 1, today=dt.date(2026, 6, 30))
+    port = free_port(0)
+    pgwarden = str(Path(sys.executable).parent / "pgwarden")
+    server = subprocess.Popen(
+        [pgwarden, "--database-url", kitaab_url, "kitaab", "serve", "--port", str(port),
+         "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.2)
+        login = httpx.post(
+            f"{base}/auth/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        # Fresh connections land on either process: every one of them knows the token.
+        for _ in range(8):
+            with httpx.Client(base_url=base) as fresh:
+                assert fresh.get("/me", headers=headers).status_code == 200
+        with psycopg.connect(kitaab_url) as conn:
+            pools = conn.execute(
+                "select count(distinct client_port) from pg_stat_activity "
+                "where datname = current_database() and application_name = 'pgwarden kitaab-auth'"
+            ).fetchone()
+        assert pools is not None and pools[0] >= 2  # one auth pool per process, at least
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
