@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden import __version__
-from pgwarden.blueprints.kitaab.api import _account, _activity
+from pgwarden.blueprints.kitaab.api import _account, _activity, _models
 from pgwarden.blueprints.kitaab.services import Kitaab, KitaabError
 from pgwarden.db import APPLICATION_NAME
 
@@ -80,7 +80,7 @@ def create_app(
             status_code=exc.status, content={"error": exc.code, "detail": exc.message}
         )
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], response_model=_models.Health)
     def health() -> dict[str, Any]:
         with kitaab.warden.pool.connection() as conn:
             conn.execute("select 1")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 
+from pgwarden.blueprints.kitaab.api import _models as models
 from pgwarden.blueprints.kitaab.api._deps import (
     App,
     ItemChange,
@@ -26,7 +27,12 @@ from pgwarden.blueprints.kitaab.services import Invalid, Row
 router = APIRouter()
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["account"])
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    tags=["account"],
+    response_model=models.Registration,
+)
 def register(body: Register, app: App) -> dict[str, Any]:
     """Create an unverified account. The verification token is what the email would carry
     (returned here: this server sends no email)."""
@@ -34,12 +40,12 @@ def register(body: Register, app: App) -> dict[str, Any]:
     return {"user": user, "verification_token": token}
 
 
-@router.post("/auth/verify", tags=["account"])
+@router.post("/auth/verify", tags=["account"], response_model=models.Account)
 def verify(body: Token, app: App) -> Row:
     return app.users.verify_email(body.token)
 
 
-@router.post("/auth/login", tags=["account"])
+@router.post("/auth/login", tags=["account"], response_model=models.BearerToken)
 def login(body: Login, app: App) -> dict[str, Any]:
     """A bearer token for ``Authorization: Bearer <token>`` (30 days)."""
     user, token = app.users.login(body.email, body.password)
@@ -51,12 +57,12 @@ def logout(app: App, user: User, token: Annotated[str, Depends(bearer_token)]) -
     app.users.logout(token)
 
 
-@router.get("/me", tags=["account"])
+@router.get("/me", tags=["account"], response_model=models.Account)
 def me(app: App, user: User) -> Row:
     return app.users.get(user)
 
 
-@router.patch("/me", tags=["account"])
+@router.patch("/me", tags=["account"], response_model=models.Account)
 def preferences(body: Preferences, app: App, user: User) -> Row:
     return app.users.update_preferences(user, fields(body))
 
@@ -67,7 +73,13 @@ def delete_me(app: App, user: User) -> None:
     app.users.delete_account(user)
 
 
-@router.post("/onboarding", status_code=status.HTTP_201_CREATED, tags=["account"])
+@router.post(
+    "/onboarding",
+    status_code=status.HTTP_201_CREATED,
+    tags=["account"],
+    response_model=models.OnboardedDeed,
+    response_model_exclude_unset=True,
+)
 def onboarding(body: Onboarding, app: App, user: User) -> Row:
     """First deed, its items (``parent``: index of an earlier item), its scale and the
     preferences, in one transaction."""
@@ -80,12 +92,14 @@ def onboarding(body: Onboarding, app: App, user: User) -> Row:
     )
 
 
-@router.post("/deeds", status_code=status.HTTP_201_CREATED, tags=["deeds"])
+@router.post(
+    "/deeds", status_code=status.HTTP_201_CREATED, tags=["deeds"], response_model=models.Deed
+)
 def create_deed(body: NewDeed, app: App, user: User) -> Row:
     return app.deeds.create_deed(user, body.name, body.category_type, body.description)
 
 
-@router.get("/deeds", tags=["deeds"])
+@router.get("/deeds", tags=["deeds"], response_model=list[models.DeedSummary])
 def list_deeds(app: App, user: User) -> list[Row]:
     return app.deeds.list_deeds(user)
 
@@ -95,20 +109,25 @@ def delete_deed(deed_id: int, app: App, user: User) -> None:
     app.deeds.delete_deed(user, deed_id)
 
 
-@router.get("/deeds/{deed_id}/items", tags=["deeds"])
+@router.get("/deeds/{deed_id}/items", tags=["deeds"], response_model=list[models.DeedItem])
 def deed_tree(deed_id: int, app: App, user: User) -> list[Row]:
     """The items in hierarchy order (depth first)."""
     return app.deeds.tree(user, deed_id)
 
 
-@router.post("/deeds/{deed_id}/items", status_code=status.HTTP_201_CREATED, tags=["deeds"])
+@router.post(
+    "/deeds/{deed_id}/items",
+    status_code=status.HTTP_201_CREATED,
+    tags=["deeds"],
+    response_model=models.DeedItem,
+)
 def add_item(deed_id: int, body: NewItem, app: App, user: User) -> Row:
     return app.deeds.add_item(
         user, deed_id, body.name, body.parent_deed_item_id, body.display_order, body.description
     )
 
 
-@router.patch("/items/{deed_item_id}", tags=["deeds"])
+@router.patch("/items/{deed_item_id}", tags=["deeds"], response_model=models.DeedItem)
 def change_item(deed_item_id: int, body: ItemChange, app: App, user: User) -> Row:
     """Move an item (``move: true`` with ``parent_deed_item_id``) or (de)activate it."""
     result: Row | None = None
@@ -126,18 +145,23 @@ def delete_item(deed_item_id: int, app: App, user: User) -> None:
     app.deeds.delete_item(user, deed_item_id)
 
 
-@router.get("/items/{deed_item_id}/access", tags=["connections"])
+@router.get("/items/{deed_item_id}/access", tags=["connections"], response_model=models.ItemAccess)
 def item_access(deed_item_id: int, app: App, user: User) -> dict[str, Any]:
     """What the caller may do with an item: owner, write, read or none."""
     return {"deed_item_id": deed_item_id, "access": app.social.check(user, deed_item_id)}
 
 
-@router.post("/deeds/{deed_id}/scales", status_code=status.HTTP_201_CREATED, tags=["deeds"])
+@router.post(
+    "/deeds/{deed_id}/scales",
+    status_code=status.HTTP_201_CREATED,
+    tags=["deeds"],
+    response_model=models.Scale,
+)
 def define_scale(deed_id: int, body: NewScale, app: App, user: User) -> Row:
     """A new scale version (the previous one is retired; see kitaab.scales__versions)."""
     return app.deeds.define_scale(user, deed_id, body.name, body.values)
 
 
-@router.get("/deeds/{deed_id}/scales", tags=["deeds"])
+@router.get("/deeds/{deed_id}/scales", tags=["deeds"], response_model=list[models.ScaleSummary])
 def scales(deed_id: int, app: App, user: User) -> list[Row]:
     return app.deeds.scales(user, deed_id)
