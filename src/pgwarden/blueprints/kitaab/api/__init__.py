@@ -52,7 +52,7 @@ def create_app(
         app.state.auth_pool = async_pool("kitaab-auth", 4, autocommit=True)
         app.state.session_pool = async_pool("kitaab", 10)
         for pool in (app.state.auth_pool, app.state.session_pool):
-            await pool.open()
+            await pool.open(wait=True)  # a database that does not answer fails the start
         try:
             yield
         finally:
