@@ -34,7 +34,10 @@ select current_setting('server_version_num')::int as version_num,
        current_database() as database, current_user as "user",
        (select rolsuper from pg_roles where rolname = current_user) as is_superuser,
        pg_is_in_recovery() as in_recovery,
-       current_setting('shared_preload_libraries') as preload,
+       -- Through pg_settings: a role without pg_read_all_settings sees no row (an error
+       -- from current_setting), and must still be able to plan and apply.
+       coalesce((select setting from pg_settings where name = 'shared_preload_libraries'), '')
+         as preload,
        (select coalesce(jsonb_object_agg(extname, extversion), '{}') from pg_extension)
          as extensions,
        (select array_agg(name) from pg_available_extensions) as available
