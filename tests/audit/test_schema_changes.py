@@ -58,12 +58,6 @@ def test_columns_added_dropped_and_renamed_mid_sequence(
     assert warden.as_of("public.t", "2999-01-01") == [{"id": 1, "label": "c", "extra": 70}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="images are keyed by column name and as_of() rebuilds rows with "
-    "jsonb_populate_record(<current row type>): a time before RENAME COLUMN v TO label "
-    "returns label = NULL (the value was recorded under 'v'); revert to it leaves label as is",
-)
 def test_time_travel_across_a_column_rename_keeps_the_values(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

@@ -101,6 +101,20 @@ def test_upgrading_an_existing_store_keeps_every_event(
     # This code's registration also writes archive_after (0014): give the old store the
     # column (0014 adds it only when missing) so today's feature can fill the old store.
     conn.execute("alter table warden.audit_tables add column archive_after interval")
+    # Its registration also records column names and the event trigger calls a function
+    # (0015): stand-ins, which 0015 replaces.
+    conn.execute(
+        "create table warden.audit_columns (table_id int not null, attnum smallint not null, "
+        "name text, since timestamptz not null, txid xid8, primary key (table_id, attnum, since))"
+    )
+    conn.execute(
+        "create function warden.audit_record_columns(oid[], timestamptz) returns void "
+        "language sql as 'select'"
+    )
+    conn.execute(
+        "create function warden.audit_track_columns() returns event_trigger "
+        "language plpgsql as 'begin end'"
+    )
     warden = make_warden('[tables."public.t"]\naudit = true\n')
     warden.apply()
     conn.execute("insert into t select g, 0 from generate_series(1, 30) g")

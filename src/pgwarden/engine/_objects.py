@@ -195,6 +195,16 @@ KINDS: dict[str, Kind] = {
             drop_lock=None,
             needs="warden.audit_tables",
         ),
+        # Database-wide: fires on DDL of every table (audit's column-name tracking).
+        Kind(
+            "event_trigger",
+            35,
+            """select md5(e.evtevent || ':' || e.evtenabled::text || ':'
+                          || e.evtfoid::regprocedure::text || ':' || coalesce(e.evttags::text, ''))
+               from pg_event_trigger e where e.evtname = %(name)s""",
+            or_replace=True,  # its create drops any trigger of that name first
+            drop_lock=None,
+        ),
         Kind(
             "trigger",
             40,

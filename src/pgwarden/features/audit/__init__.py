@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg import sql
 
-from pgwarden._names import closest, owned_name
+from pgwarden._names import QualifiedName, closest, owned_name
 from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
@@ -106,7 +106,15 @@ class Audit(Feature):
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
         )
         hidden = sorted(set(options.exclude) | set(options.redact))
+        tracked = self._tracks_renames(ctx)
+        if not tracked:
+            why += (
+                "; column renames are not tracked for time travel: the event trigger that "
+                "records them needs a superuser to create"
+            )
         found = [self._registration(table, table_id, key, why, hidden, options)]
+        if tracked and table.name == _first_audited(ctx):
+            found.append(_event_trigger(table))
         found.append(self._function(table, table_id, options, key, function, "capture.sql"))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         if table.is_partitioned:
@@ -160,6 +168,11 @@ class Audit(Feature):
         with_retention = [name for name, o in audited if o.retention]
         return store_jobs(with_retention, with_archive)
 
+    def _tracks_renames(self, ctx: PlanContext) -> bool:
+        """Whether the event trigger recording column renames is (or will be) there: created
+        when a superuser applies, kept once pgwarden owns it."""
+        return ctx.catalog.server.is_superuser or ctx.owns(EVENT_TRIGGER)
+
     def _check_columns(self, table: Table, options: AuditOptions) -> None:
         columns = table.column_names
         for option, names in (("exclude", options.exclude), ("redact", options.redact),
@@ -208,7 +221,9 @@ class Audit(Feature):
                 "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
                 "hidden_columns = excluded.hidden_columns, "
                 "hidden_attnums = excluded.hidden_attnums, retention = excluded.retention, "
-                "archive_after = excluded.archive_after, dropped_at = NULL"
+                "archive_after = excluded.archive_after, dropped_at = NULL; "
+                # The column names by attribute number, for time travel across renames.
+                "SELECT warden.audit_record_columns(ARRAY[{rel}::regclass::oid], '-infinity')"
             ).format(
                 tid=sql.Literal(table_id),
                 rel=sql.Literal(table.name.regclass_text),
@@ -264,6 +279,33 @@ class Audit(Feature):
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
             "SET enable_nestloop = off SET jit = off",
         )
+
+
+EVENT_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_columns")
+"""Records renamed, dropped and added columns of audited tables after each ALTER TABLE."""
+
+
+def _first_audited(ctx: PlanContext) -> QualifiedName | None:
+    """The declared table the database-wide event trigger is filed under (one object, one
+    table): the first audited one by name."""
+    return min((n for n, t in ctx.spec.tables.items() if "audit" in t.features), default=None)
+
+
+def _event_trigger(table: Table) -> DesiredObject:
+    name = sql.Identifier(EVENT_TRIGGER.name)
+    return DesiredObject(
+        ref=EVENT_TRIGGER,
+        feature="audit",
+        table=table.name,
+        # No CREATE OR REPLACE for event triggers: drop first (one transaction with apply).
+        create=sql.SQL(
+            "DROP EVENT TRIGGER IF EXISTS {0}; CREATE EVENT TRIGGER {0} ON ddl_command_end "
+            "WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION warden.audit_track_columns()"
+        ).format(name),
+        drop=sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(name),
+        description="event trigger recording column renames of audited tables (time travel "
+        "and revert across RENAME COLUMN)",
+    )
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:

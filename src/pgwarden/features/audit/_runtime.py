@@ -79,9 +79,9 @@ class Event:
         return data
 
 
-STORE_VERSION = 14
-"""The ``warden`` schema version these functions need (internal migrations 0002-0014: the
-reads span the hot store and its archive)."""
+STORE_VERSION = 15
+"""The ``warden`` schema version these functions need (internal migrations 0002-0015: the
+reads span the hot store and its archive, and follow column renames)."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:
@@ -225,6 +225,14 @@ def revert(
             )
         target = versions[to]
         present, image = target.row is not None, target.row
+        if image is not None:  # the version's own column names -> the current ones
+            captured = target.valid_from or target.valid_to
+            image = _one(
+                conn,
+                "select warden.audit_rename_image(%s, "
+                "warden.audit_moves(warden.audit_table_id(%s), %s))",
+                (Jsonb(image), _table(table), captured),
+            )[0]
     else:
         present, image = state_at(conn, table, key, to)
     k = key_json(conn, table, key)

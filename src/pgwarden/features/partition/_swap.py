@@ -226,6 +226,35 @@ def _audit_registration(conn: psycopg.Connection[Any], old: int, new: QualifiedN
            where relid = %(old)s""",
         {"new": new.regclass_text, "old": old},
     )
+    # The column names recorded for time travel across renames are by attribute number,
+    # which the new table numbers afresh: each column moves to its number there (found by
+    # its last recorded name); a dropped one keeps a number of its own below zero. Two steps,
+    # so no two rows ever share a number on the way.
+    present = conn.execute("select to_regclass('warden.audit_columns') is not null").fetchone()
+    if not present or not present[0]:
+        return
+    params = {"new": new.regclass_text}
+    conn.execute(
+        """update warden.audit_columns c set attnum = lo.m - c.attnum
+           from (select x.table_id, least(min(x.attnum), 0) as m from warden.audit_columns x
+                  where x.table_id = (select table_id from warden.audit_tables
+                                      where relid = to_regclass(%(new)s))
+                  group by x.table_id) lo
+           where c.table_id = lo.table_id and c.attnum > 0""",
+        params,
+    )
+    conn.execute(
+        """update warden.audit_columns c set attnum = a.attnum
+           from (select distinct on (l.attnum) l.table_id, l.attnum as was, l.name
+                   from warden.audit_columns l
+                  where l.table_id = (select table_id from warden.audit_tables
+                                      where relid = to_regclass(%(new)s))
+                  order by l.attnum, l.since desc) m
+           join pg_attribute a on a.attrelid = to_regclass(%(new)s) and a.attname = m.name
+                              and a.attnum > 0 and not a.attisdropped
+           where c.table_id = m.table_id and c.attnum = m.was""",
+        params,
+    )
 
 
 def _features(conn: psycopg.Connection[Any], spec: Spec, table: QualifiedName) -> None:
