@@ -160,21 +160,41 @@ as $$
      where s.hi is not null and m.moves is not null
 $$;
 
--- As warden.audit_first_after, with each image in the current names (the slow path of
--- as_of, taken only when a column was renamed or dropped after p_at).
-create function warden.audit_first_after_renamed(p_table_id int, p_at timestamptz)
-returns table (row_key jsonb, present boolean, row_data jsonb)
+-- The same translation as SQL text over a jsonb expression p_image whose capture time is
+-- p_at_expr, for events after p_at: one CASE branch per span, each a jsonb expression with
+-- no function call (a few operators per row, where a call per row costs several times that).
+-- NULL when there is nothing to translate.
+create function warden.audit_rename_sql(
+    p_table_id int, p_at timestamptz, p_image text, p_at_expr text
+) returns text
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select 'case ' || string_agg(
+               format('when %1$s >= %2$L::timestamptz and %1$s < %3$L::timestamptz '
+                      'then (%4$s - %5$L::text[])%6$s',
+                      p_at_expr, s.from_at, s.to_at, p_image,
+                      array(select jsonb_object_keys(s.moves)),
+                      (select coalesce(string_agg(format(
+                                  ' || case when %1$s ? %2$L then jsonb_build_object(%3$L, '
+                                  '%1$s -> %2$L) else ''{}''::jsonb end',
+                                  p_image, m.key, m.value #>> '{}'), ''), '')
+                         from jsonb_each(s.moves) m where jsonb_typeof(m.value) = 'string')),
+               ' ' order by s.from_at)
+           || format(' else %s end', p_image)
+      from warden.audit_rename_spans(p_table_id, p_at) s
+$$;
+
+-- As warden.audit_first_after, with the time of each fact (its image's names are those in
+-- force then).
+create function warden.audit_first_after_at(p_table_id int, p_at timestamptz)
+returns table (row_key jsonb, present boolean, row_data jsonb, at timestamptz)
 language sql stable
 as $$
-    with spans as materialized (select * from warden.audit_rename_spans(p_table_id, p_at))
-    select d.row_key, d.present,
-           case when d.present then warden.audit_rename_image(d.row_data,
-                (select s.moves from spans s where d.at >= s.from_at and d.at < s.to_at)) end
-      from (select distinct on (f.row_key) f.row_key, f.present_before as present,
-                   f.row_before as row_data, f.at
-              from warden.audit_facts_all f
-             where f.table_id = p_table_id and f.at > p_at
-             order by f.row_key, f.statement_id, f.phase, f.event_id) d
+    select distinct on (f.row_key) f.row_key, f.present_before, f.row_before, f.at
+      from warden.audit_facts_all f
+     where f.table_id = p_table_id and f.at > p_at
+     order by f.row_key, f.statement_id, f.phase, f.event_id
 $$;
 
 -- As in 0003, images in the current names when a column was renamed or dropped after p_at;
@@ -188,21 +208,23 @@ declare
     rel regclass := (select t.typrelid from pg_type t where t.oid = pg_typeof(p_row))::regclass;
     tid int;
     source text := 'warden.audit_first_after';
+    image text := 's.row_data';
 begin
     if rel is null then
         raise exception 'pgwarden: as_of needs a row type, e.g. null::public.entries';
     end if;
     tid := warden.audit_table_id(rel::text);
     if warden.audit_renamed_after(tid, p_at) then
-        source := 'warden.audit_first_after_renamed';
+        source := 'warden.audit_first_after_at';
+        image := coalesce(warden.audit_rename_sql(tid, p_at, 's.row_data', 's.at'), image);
     end if;
     return query execute format(
         $q$ with s as materialized (select * from %s($1, $2))
-            select (jsonb_populate_record($3, s.row_data)).* from s where s.present
+            select (jsonb_populate_record($3, %s)).* from s where s.present
             union all
             select c.* from %s c
              where not exists (select 1 from s where s.row_key = %s) $q$,
-        source, rel, warden.audit_key_sql(tid, 'c'))
+        source, image, rel, warden.audit_key_sql(tid, 'c'))
     using tid, p_at, p_row;
 end
 $$;
