@@ -109,7 +109,9 @@ def test_upgrading_an_existing_store_keeps_every_event(
     )
     conn.execute(
         "create function warden.audit_record_columns(oid[], timestamptz) returns void "
-        "language sql as 'select'"
+        "language sql as 'insert into warden.audit_columns select t.table_id, a.attnum, "
+        "a.attname, $2 from warden.audit_tables t join pg_attribute a on a.attrelid = t.relid "
+        "and a.attnum > 0 and not a.attisdropped where t.relid = any($1)'"
     )
     conn.execute(
         "create function warden.audit_track_columns() returns event_trigger "

@@ -184,16 +184,27 @@ KINDS: dict[str, Kind] = {
         Kind(
             "registration",
             25,
+            # Column names that differ from the last recorded ones (renamed while audit's
+            # event trigger was absent) make it "altered": apply records them.
             """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
                           || hidden_columns::text || coalesce(retention::text, '')
                           || schema_name || '.' || table_name)
-               from warden.audit_tables
+                      || case when exists (
+                             select 1 from pg_attribute a
+                              where a.attrelid = t.relid and a.attnum > 0
+                                and (select c.name from warden.audit_columns c
+                                      where c.table_id = t.table_id and c.attnum = a.attnum
+                                      order by c.since desc limit 1)
+                                    is distinct from
+                                    (case when not a.attisdropped then a.attname::text end))
+                         then ' (column names changed, not recorded)' else '' end
+               from warden.audit_tables t
                where schema_name = %(rel_schema)s and table_name = %(rel_name)s
                  and dropped_at is null
                order by registered_at desc limit 1""",
             or_replace=True,  # its INSERT ... ON CONFLICT DO UPDATE updates in place
             drop_lock=None,
-            needs="warden.audit_tables",
+            needs="warden.audit_columns",  # (0015) and warden.audit_tables
         ),
         # Database-wide: fires on DDL of every table (audit's column-name tracking).
         Kind(

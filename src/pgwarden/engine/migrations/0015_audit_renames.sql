@@ -35,7 +35,8 @@ insert into warden.audit_columns (table_id, attnum, name, since)
 select t.table_id, a.attnum, a.attname, '-infinity'
   from warden.audit_tables t
   join pg_attribute a on a.attrelid = t.relid and a.attnum > 0 and not a.attisdropped
- where t.dropped_at is null;
+ where t.dropped_at is null
+on conflict do nothing;
 
 -- Records the columns of registered tables whose names differ from the latest recorded ones
 -- (renamed, dropped, added). p_relids: the tables to look at (NULL: every registered one).
@@ -66,9 +67,9 @@ $$;
 
 -- The event trigger's function: after each ALTER TABLE, the audited tables it touched get
 -- their renamed, dropped and added columns recorded, dated now. Never fails the user's
--- ALTER TABLE: an error becomes a WARNING (the rename is then not tracked until the table's
--- registration is applied again; see docs/audit.md). SECURITY DEFINER: the table's owner
--- needs no privilege on the store.
+-- ALTER TABLE: an error becomes a WARNING (the plan then shows the registration altered,
+-- and the next apply records the names; see docs/audit.md). SECURITY DEFINER: the table's
+-- owner needs no privilege on the store.
 create or replace function warden.audit_track_columns() returns event_trigger
 language plpgsql
 security definer

@@ -109,8 +109,8 @@ class Audit(Feature):
         tracked = self._tracks_renames(ctx)
         if not tracked:
             why += (
-                "; column renames are not tracked for time travel: the event trigger that "
-                "records them needs a superuser to create"
+                "; column renames reach time travel only at the next apply: the event "
+                "trigger that records them at once needs a superuser to create"
             )
         found = [self._registration(table, table_id, key, why, hidden, options)]
         if tracked and table.name == _first_audited(ctx):
