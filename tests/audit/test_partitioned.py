@@ -127,3 +127,34 @@ def test_truncating_one_partition_directly_is_recorded(
     conn.execute("truncate p_eu")
     assert warden.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
     assert warden.history("public.p", (1, "eu"))[-1].row is None
+
+
+def test_a_forged_setting_cannot_hide_a_partition_truncate(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """Whether a partition's TRUNCATE belongs to a TRUNCATE of the whole table (recorded
+    already) is read from the store, which sessions cannot write: a session setting what an
+    older capture used as that mark still has the partition's rows recorded."""
+    _partitioned(conn)
+    warden = applied(make_warden, SPEC)
+    conn.execute("insert into p values (1, 'eu', 'a'), (2, 'us', 'b')")
+    conn.execute(
+        "do $$ declare tid int := warden.audit_table_id('public.p'); begin "
+        "perform set_config('pgwarden._truncated', tid || ':' || statement_timestamp(), true); "
+        "truncate p_eu; end $$"
+    )
+    assert warden.history("public.p", (1, "eu"))[-1].row is None
+    assert warden.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
+    # The whole table truncated, then a partition in the same transaction: recorded once.
+    with conn.transaction():
+        conn.execute("insert into p values (3, 'eu', 'c')")
+        conn.execute("truncate p")
+        conn.execute("truncate p_us")
+        conn.execute("insert into p values (4, 'us', 'd')")
+        conn.execute("truncate p_us")
+    deleted = [(e["op"], e["row_key"]) for e in events(conn) if e["op"] in ("D", "T")]
+    assert deleted[0] == ("D", [1, "eu"])  # the partition truncated on its own
+    assert deleted[1] == ("T", None)  # the whole table: the fact, then its rows
+    assert sorted(deleted[2:4], key=str) == sorted([("D", [2, "us"]), ("D", [3, "eu"])], key=str)
+    assert deleted[4:] == [("D", [4, "us"])]  # p_us truncated again after a new row
+    assert warden.as_of("public.p", "2999-01-01") == []

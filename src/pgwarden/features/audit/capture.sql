@@ -41,11 +41,17 @@ begin
         values (sid, txv, seq, tid, 'T', at_);
 {truncate_rows}
         written := 1;
-        -- The partitions' own TRUNCATE triggers fire next, in this same statement: they
-        -- must not record these rows a second time.
-        flag := set_config('pgwarden._truncated', tid || ':' || statement_timestamp(), true);
     elsif tg_op = 'TRUNCATE' then
-        if current_setting('pgwarden._truncated', true) = tid || ':' || statement_timestamp() then
+        -- The partitions' own TRUNCATE triggers fire right after the table's, in the same
+        -- statement: its rows are recorded already. Told by the store (only its owner writes
+        -- it), not by a setting a session could forge to hide a partition's rows: when this
+        -- table's latest statement in the transaction truncated it whole, every partition
+        -- is empty since, and there is nothing to record.
+        if exists (select 1 from warden.audit_events e
+                    where e.txid = txv and e.table_id = tid and e.op = 'T'
+                      and e.statement_id = (select max(l.statement_id)
+                                              from warden.audit_events l
+                                             where l.txid = txv and l.table_id = tid)) then
             return null;
         end if;
         -- One partition truncated on its own: its rows go, one event each (a table-wide
