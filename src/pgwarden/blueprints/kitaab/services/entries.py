@@ -68,6 +68,24 @@ _RECORD = sql.SQL(
          item=sql.SQL("w.deed_item_id"), day=sql.SQL("w.entry_date")))  # fmt: skip
 
 
+def _record_params(
+    actor_id: int,
+    deed_item_id: int,
+    entry_date: dt.date,
+    count_value: Decimal | float | None,
+    scale_value_id: int | None,
+    notes: str | None,
+) -> dict[str, Any]:
+    return {
+        "actor": actor_id,
+        "item": deed_item_id,
+        "day": entry_date,
+        "value": scale_value_id,
+        "count": count_value,
+        "notes": notes,
+    }
+
+
 class _Slow(Exception):
     """The fast path of record_async cannot finish the write on its own."""
 
@@ -96,14 +114,9 @@ class Entries:
     ) -> tuple[Row, bool]:
         """Create or replace the entry of the item's owner for that day. Returns the entry
         and whether it was created (else updated)."""
-        params = {
-            "actor": actor_id,
-            "item": deed_item_id,
-            "day": entry_date,
-            "value": scale_value_id,
-            "count": count_value,
-            "notes": notes,
-        }
+        params = _record_params(
+            actor_id, deed_item_id, entry_date, count_value, scale_value_id, notes
+        )
         with self.core.tx(actor_id, "record entry") as db:
             # One statement does the checks, the UPSERT and finds the goals to refresh; when it
             # writes nothing, the checks run again one by one to say which rule refused.
@@ -132,14 +145,9 @@ class Entries:
         no goal counts the entry) is the one statement on ``pool``; anything else is rolled
         back and handed to :meth:`record` in a worker thread, which says which rule refused
         or refreshes the goals."""
-        params = {
-            "actor": actor_id,
-            "item": deed_item_id,
-            "day": entry_date,
-            "value": scale_value_id,
-            "count": count_value,
-            "notes": notes,
-        }
+        params = _record_params(
+            actor_id, deed_item_id, entry_date, count_value, scale_value_id, notes
+        )
         context = Context(actor=actor_of(actor_id), reason="record entry")
         try:
             async with open_async_session(pool, context) as db:
