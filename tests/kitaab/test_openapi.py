@@ -269,3 +269,21 @@ def test_scenario_matches_the_models_and_the_schema(
         if any(code.startswith("2") and code != "204" for code in operation["responses"])
     }
     assert documented == check.seen  # every typed route was exercised here
+
+
+def test_refusals_are_documented_with_their_body(client: TestClient) -> None:
+    """Every route of the routers documents 401/403/404/409 with the body the API really
+    sends for them ({"error", "detail"}), and a real refusal matches that schema."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    problem = {"$ref": REF + "Problem"}
+    for path, operations in spec["paths"].items():
+        if path == "/health":
+            continue
+        for method, operation in operations.items():
+            for code in ("401", "403", "404", "409"):
+                content = operation["responses"][code]["content"]
+                assert content["application/json"]["schema"] == problem, (method, path, code)
+    refused = client.get("/me")
+    assert refused.status_code == 401
+    conforms(refused.json(), problem, schemas, "GET /me 401")

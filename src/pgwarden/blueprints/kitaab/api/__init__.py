@@ -68,7 +68,9 @@ def create_app(
         title="Kitaab",
         version=__version__,
         description="A personal accountability app (deeds, entries, connections, progress), "
-        "running on pgwarden: every change is audited inside PostgreSQL.",
+        "running on pgwarden: every change is audited inside PostgreSQL. A refused request "
+        'answers `{"error": code, "detail": message}` (401, 403, 404, 409, and 422 for a '
+        "broken rule of the data); a malformed request answers FastAPI's 422.",
         lifespan=lifespan,
     )
     app.state.kitaab = kitaab
@@ -86,8 +88,8 @@ def create_app(
             conn.execute("select 1")
         return {"status": "ok"}
 
-    app.include_router(_account.router)
-    app.include_router(_activity.router)
+    app.include_router(_account.router, responses=_models.PROBLEMS)
+    app.include_router(_activity.router, responses=_models.PROBLEMS)
     return app
 
 

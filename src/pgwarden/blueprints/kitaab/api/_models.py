@@ -29,6 +29,27 @@ class Health(Out):
     status: Literal["ok"]
 
 
+class Problem(Out):
+    """A refused request: ``error`` is a stable code, ``detail`` the broken rule in words."""
+
+    error: Literal["invalid", "unauthorized", "forbidden", "not-found", "conflict"]
+    detail: str
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description}
+    for status, description in (
+        (401, "Missing, unknown or expired bearer token (`unauthorized`)"),
+        (403, "Not yours, and no permission for it (`forbidden`)"),
+        (404, "Not found, or not visible to you (`not-found`)"),
+        (409, "Breaks a uniqueness or state rule (`conflict`)"),
+    )
+}
+"""The refusals every route may answer with, documented once for OpenAPI. A broken rule of
+the data answers 422 with the same body; FastAPI's own 422 (a malformed request) keeps its
+``{"detail": [...]}`` shape."""
+
+
 # -- account -----------------------------------------------------------------------------------
 
 
