@@ -104,19 +104,21 @@ def free_port(wanted: int) -> int:
             return int(probe.getsockname()[1])
 
 
-def make_server(url: str, port: int) -> Any:
-    import uvicorn
-
+def api_app(url: str) -> Any:
+    """The Kitaab API on ``url`` with its reminder scheduler; its pools close with the app."""
     from pgwarden.blueprints.kitaab.api import create_app
     from pgwarden.blueprints.kitaab.services import Kitaab
     from pgwarden.warden import Warden
 
     warden = Warden(url, spec=kitaab.declaration())
-    api = create_app(Kitaab(warden), scheduler=True)
-    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    server.warden = warden  # type: ignore[attr-defined]
-    return server
+    return create_app(Kitaab(warden), scheduler=True, close=True)
+
+
+def make_server(url: str, port: int) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(api_app(url), host="127.0.0.1", port=port, log_level="warning")
+    return uvicorn.Server(config)
 
 
 def print_access(port: int) -> None:
@@ -147,10 +149,7 @@ def serve(url: str, port: int, workers: int = 1) -> None:
     server = make_server(url, free_port(port))
     print_access(server.config.port)
     console.print("[dim]Ctrl-C to stop.[/]")
-    try:
-        server.run()
-    finally:
-        server.warden.close()
+    server.run()
 
 
 _WORKER_URL = "PGWARDEN_KITAAB_WORKER_URL"
@@ -158,12 +157,7 @@ _WORKER_URL = "PGWARDEN_KITAAB_WORKER_URL"
 
 def worker_app() -> Any:
     """The app of one of ``serve --workers N``'s processes (uvicorn imports it by name)."""
-    from pgwarden.blueprints.kitaab.api import create_app
-    from pgwarden.blueprints.kitaab.services import Kitaab
-    from pgwarden.warden import Warden
-
-    warden = Warden(os.environ[_WORKER_URL], spec=kitaab.declaration())
-    return create_app(Kitaab(warden), scheduler=True, close=True)
+    return api_app(os.environ[_WORKER_URL])
 
 
 @contextlib.contextmanager
@@ -182,7 +176,6 @@ def running(url: str, port: int = 0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        server.warden.close()
 
 
 @kitaab_app.command("serve")
