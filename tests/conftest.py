@@ -25,7 +25,13 @@ from pgwarden.spec import parse_spec
 TEST_DSN = os.environ.get("PGWARDEN_TEST_DSN")
 
 # Throwaway test clusters need no durability; these make them several times faster.
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+FAST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    # Lets the tests of audit capture = "wal" run (logical decoding).
+    "wal_level": "logical",
+}
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -68,6 +74,12 @@ def scratch_database(admin_url: str, prefix: str, template: str | None = None) -
         yield name
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
+            # A logical replication slot (audit capture = "wal") would block the drop.
+            conn.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                "where database = %s",
+                (name,),
+            )
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

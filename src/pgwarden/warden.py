@@ -21,7 +21,10 @@ from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_sessio
 from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
 from pgwarden.features import REGISTRY, Feature
 from pgwarden.features.audit import _runtime as audit
+from pgwarden.features.audit import wal_declared
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
+from pgwarden.features.audit._wal import Ingested
+from pgwarden.features.audit._wal import ingest as ingest_wal
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
@@ -209,15 +212,28 @@ class Warden(RowLifecycle):
 
     # -- audit trail and time travel (reads use the pool: one connection, reused) ------------
 
+    def ingest_audit(self) -> Ingested:
+        """Write the events of every transaction committed so far on tables captured from the
+        WAL (``capture = "wal"``). The reads below call it first, so they see every committed
+        change; the worker and ``pgwarden audit ingest`` call it for SQL readers."""
+        with self.connect(autocommit=True) as conn:
+            return ingest_wal(conn)
+
+    def _fresh(self) -> None:
+        if wal_declared(self.spec):
+            self.ingest_audit()
+
     def history(self, table: str, key: KeyLike) -> list[Version]:
         """Every version of one row of an audited table, oldest first: values, validity
         range, operation, who and why. ``key`` is the key value (a tuple for composite keys).
         Version 0, when present, is the row as it was before auditing began."""
+        self._fresh()
         with self.pool.connection() as conn:
             return audit.history(conn, table, key)
 
     def as_of(self, table: str, at: dt.datetime | str) -> list[dict[str, Any]]:
         """The whole table as it was at ``at``, one dict per row."""
+        self._fresh()
         with self.pool.connection() as conn:
             return audit.as_of(conn, table, _when(at))
 
@@ -225,6 +241,7 @@ class Warden(RowLifecycle):
         self, table: str, key: KeyLike, old: int, new: int | None = None
     ) -> dict[str, tuple[Any, Any]]:
         """``{column: (old value, new value)}`` between two versions of a row."""
+        self._fresh()
         with self.pool.connection() as conn:
             return audit.diff(conn, table, key, old, new)
 
@@ -242,6 +259,7 @@ class Warden(RowLifecycle):
         and ``reason``. Returns the restored values (None: the row is now absent)."""
         target: int | dt.datetime = to if isinstance(to, int) else _when(to)
         why = reason or f"revert {table} {key!r} to {to}"
+        self._fresh()
         with self.session(actor=actor, reason=why) as db:
             return audit.revert(db.connection, table, key, target)
 
@@ -251,6 +269,7 @@ class Warden(RowLifecycle):
         """Undo everything transaction ``txid`` changed, in one new (audited) transaction.
         Refuses, changing nothing, when a later transaction changed the same rows."""
         why = reason or f"revert transaction {txid}"
+        self._fresh()
         with self.session(actor=actor, reason=why) as db:
             return audit.revert_transaction(db.connection, txid)
 
@@ -259,6 +278,7 @@ class Warden(RowLifecycle):
     ) -> list[Event]:
         """The change feed: events after position ``after`` in a stable order that never
         skips a transaction committing late. Resume with the last event's ``position``."""
+        self._fresh()
         with self.pool.connection() as conn:
             return audit.changes(conn, after, limit=limit, table=table)
 
@@ -271,6 +291,7 @@ class Warden(RowLifecycle):
         limit: int = 100,
     ) -> list[Event]:
         """Recent audit events, newest first."""
+        self._fresh()
         with self.pool.connection() as conn:
             return audit.log(
                 conn,

@@ -67,3 +67,12 @@ def now(conn: psycopg.Connection[Any]) -> dt.datetime:
 
 def rows(conn: psycopg.Connection[Any], query: str, *params: Any) -> list[tuple[Any, ...]]:
     return conn.execute(query, params).fetchall()
+
+
+def needs_logical_wal(conn: psycopg.Connection[Any]) -> None:
+    """Skip unless the server can decode its WAL (audit capture = "wal")."""
+    import pytest
+
+    level = conn.execute("show wal_level").fetchone()
+    if level is None or level[0] != "logical":
+        pytest.skip(f'capture = "wal" needs wal_level = logical (server: {level})')

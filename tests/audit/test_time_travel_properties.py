@@ -8,12 +8,15 @@ import itertools
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
 from pgwarden import Warden
 from pgwarden.spec import parse_spec
+
+from ._support import needs_logical_wal
 
 COLUMNS = "id, n, label, at, doc, tags, blob, amount"
 VALUE = st.fixed_dictionaries(
@@ -110,6 +113,7 @@ def items_table(conn: psycopg.Connection[Any], schema: str) -> tuple[sql.Identif
     return table, sql.SQL("select {} from {} order by id").format(sql.SQL(COLUMNS), table)
 
 
+@pytest.mark.parametrize("capture", ["trigger", "wal"])
 @settings(
     max_examples=30,
     deadline=None,
@@ -117,14 +121,21 @@ def items_table(conn: psycopg.Connection[Any], schema: str) -> tuple[sql.Identif
 )
 @given(transactions=st.lists(TRANSACTION, min_size=1, max_size=8), data=st.data())
 def test_as_of_and_revert_reproduce_every_commit(
-    conn: psycopg.Connection[Any], db_url: str, transactions: list[list[Any]], data: st.DataObject
+    conn: psycopg.Connection[Any],
+    db_url: str,
+    capture: str,
+    transactions: list[list[Any]],
+    data: st.DataObject,
 ) -> None:
+    if capture == "wal":
+        needs_logical_wal(conn)
     schema = f"tt{next(_schemas)}"
     table, ordered = items_table(conn, schema)
     as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), table
     )
-    with Warden(db_url, spec=parse_spec(f'[tables."{schema}.items"]\naudit = true\n')) as warden:
+    spec = f'[tables."{schema}.items"]\naudit = {{ capture = "{capture}" }}\n'
+    with Warden(db_url, spec=parse_spec(spec)) as warden:
         warden.apply()
         commits = [
             (conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))
@@ -137,6 +148,7 @@ def test_as_of_and_revert_reproduce_every_commit(
                 (conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))
             )  # type: ignore[index]
 
+        warden.ingest_audit()  # capture = "wal": SQL reads see what was ingested
         for at, snapshot in commits:
             assert _snapshot(conn, as_of, at) == snapshot, f"as_of({at})"
 

@@ -40,7 +40,10 @@ select current_setting('server_version_num')::int as version_num,
          as preload,
        (select coalesce(jsonb_object_agg(extname, extversion), '{}') from pg_extension)
          as extensions,
-       (select array_agg(name) from pg_available_extensions) as available
+       (select array_agg(name) from pg_available_extensions) as available,
+       current_setting('wal_level') as wal_level,
+       (select rolsuper or rolreplication from pg_roles where rolname = current_user)
+         as can_replicate
 """
 
 _TABLES = f"""
@@ -134,6 +137,8 @@ def read_server(conn: psycopg.Connection[Any]) -> ServerInfo:
         shared_preload_libraries=tuple(p.strip() for p in row["preload"].split(",") if p.strip()),
         extensions=dict(row["extensions"]),
         available_extensions=frozenset(row["available"] or ()),
+        wal_level=row["wal_level"],
+        can_replicate=bool(row["can_replicate"]),
     )
     if info.version_num > MAX_TESTED:
         log.warning(

@@ -21,6 +21,9 @@ class ServerInfo:
     extensions: dict[str, str]
     """Installed extensions and their versions."""
     available_extensions: frozenset[str]
+    wal_level: str = "replica"
+    can_replicate: bool = False
+    """Superuser or REPLICATION: may read a logical replication slot."""
 
     @property
     def major(self) -> int:

@@ -74,6 +74,8 @@ def apply_plan(
                 )
             if plan.empty:
                 return ApplyResult(plan, (), attempt, None)
+            for feature in features.values():
+                feature.before_apply(conn, spec)
             try:
                 apply_id = _run(conn, plan, lock_timeout, retries, on_change, version)
             except pg_errors.LockNotAvailable as exc:
@@ -91,6 +93,8 @@ def apply_plan(
                 )
                 time.sleep(pause)
                 continue
+            for feature in features.values():
+                feature.after_apply(conn, spec)
             return ApplyResult(plan, plan.changes, attempt, apply_id)
         raise AssertionError("unreachable")
     finally:

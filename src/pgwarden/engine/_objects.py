@@ -133,7 +133,14 @@ class Kind:
 def _regclass(ref: ObjectRef) -> str:
     # Columns, triggers and policies are found through the relation they live on;
     # tables, indexes and views are relations themselves.
-    if ref.relation is not None and ref.kind in ("column", "trigger", "policy", "registration"):
+    if ref.relation is not None and ref.kind in (
+        "column",
+        "trigger",
+        "policy",
+        "registration",
+        "replica_identity",
+        "publication_table",
+    ):
         return ref.relation.regclass_text
     return QualifiedName(ref.schema, ref.name).regclass_text
 
@@ -246,6 +253,28 @@ KINDS: dict[str, Kind] = {
             60,
             "select md5(pg_get_viewdef(to_regclass(%(regclass)s)))"
             " where to_regclass(%(regclass)s) is not null",
+        ),
+        # How UPDATE and DELETE log the old row: FULL puts every column in the WAL (audit's
+        # WAL capture reads them there).
+        Kind(
+            "replica_identity",
+            45,
+            "select 'full' from pg_class"
+            " where oid = to_regclass(%(regclass)s) and relreplident = 'f'",
+        ),
+        # A table's membership of a publication (named by the object's name). Audit's is read
+        # through this database's slot: without the slot, membership captures nothing, so a
+        # slot dropped by hand shows the membership as missing (apply makes the slot again).
+        Kind(
+            "publication_table",
+            46,
+            """select 'member' from pg_publication_rel r
+               join pg_publication p on p.oid = r.prpubid
+               where p.pubname = %(name)s and r.prrelid = to_regclass(%(regclass)s)
+                 and (p.pubname <> 'pgwarden_audit' or exists (
+                      select 1 from pg_replication_slots s where s.slot_name
+                          = 'pgwarden_audit_' || left(md5(current_database()), 16)))""",
+            drop_lock="SHARE UPDATE EXCLUSIVE",
         ),
         Kind(
             "row_security",

@@ -109,6 +109,15 @@ class Feature(ABC):
         :meth:`PlanContext.partitions_to_come`). Default: none."""
         return []
 
+    def before_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
+        """Work that must precede the apply transaction (``conn`` in autocommit, under the
+        apply lock), e.g. a replication slot. Default: nothing."""
+        return None
+
+    def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
+        """Work that must follow a committed apply (``conn`` in autocommit). Default: nothing."""
+        return None
+
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         """The recurring work this feature needs on the tables that declare it (purge,
         archive, retention...), for ``pgwarden maintain``. Default: none."""

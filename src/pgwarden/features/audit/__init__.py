@@ -11,6 +11,10 @@ transaction. What a table gets:
 - statement-level triggers with transition tables (one query per statement, whatever the
   number of rows); or, for a partitioned table, a row-level trigger on the parent, which
   PostgreSQL clones to every partition, present and future.
+
+With ``capture = "wal"`` the rows are read from the WAL instead (see ``_wal``): the table
+gets ``REPLICA IDENTITY FULL``, joins publication ``pgwarden_audit``, and its capture
+function only marks each statement with its context.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, closest, owned_name
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject, ObjectRef
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
@@ -34,11 +38,12 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
+from pgwarden.features.audit import _wal
 from pgwarden.features.audit._options import AuditOptions
-from pgwarden.features.audit._sql import capture_parts, choose_key
+from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
 from pgwarden.maintenance import Job
-from pgwarden.spec import FeatureOptions
+from pgwarden.spec import FeatureOptions, Spec
 
 _PACKAGE = "pgwarden.features.audit"
 
@@ -63,6 +68,8 @@ class Registrations:
 
 
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
+MARK_TRIGGER = "pgwarden_audit_w"
+"""capture = "wal": the statement trigger sending each statement's context to the WAL."""
 
 
 class Audit(Feature):
@@ -115,7 +122,12 @@ class Audit(Feature):
         found = [self._registration(table, table_id, key, why, hidden, options)]
         if tracked and table.name == _first_audited(ctx):
             found.append(_event_trigger(table))
-        found.append(self._function(table, table_id, options, key, function, "capture.sql"))
+        if options.capture == "wal":
+            self._check_wal(table, ctx)
+            found.extend(self._wal_objects(table, table_id, options, function, ctx))
+            return found
+        parts = self._parts(table_id, options, table, key)
+        found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         if table.is_partitioned:
             rows_fn = ObjectRef(
@@ -123,7 +135,7 @@ class Audit(Feature):
                 "warden",
                 owned_name(table.name.schema, table.name.name, suffix="audit_rows"),
             )
-            found.append(self._function(table, table_id, options, key, rows_fn, "capture_rows.sql"))
+            found.append(self._function(table, rows_fn, "capture_rows.sql", **parts))
             each_row = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW")
             triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn))
         else:
@@ -158,6 +170,105 @@ class Audit(Feature):
                 )
             )
         return found
+
+    def _parts(
+        self, table_id: int, options: AuditOptions, table: Table, key: tuple[str, ...] | None
+    ) -> dict[str, sql.Composable]:
+        return {
+            "table_id": sql.Literal(table_id),
+            "declare": sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
+            "context": sql.SQL(sql_template(_PACKAGE, "_context.sql")),
+            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
+            **capture_parts(table, options, key),
+        }
+
+    def _check_wal(self, table: Table, ctx: PlanContext) -> None:
+        server = ctx.catalog.server
+        if server.wal_level != "logical":
+            raise FeatureNotApplicable(
+                str(table.name), self.name,
+                f'capture = "wal" needs wal_level = logical (this server has {server.wal_level}):'
+                " set it and restart the server, or use capture = \"trigger\"",
+            )  # fmt: skip
+        if not server.can_replicate:
+            raise FeatureNotApplicable(
+                str(table.name), self.name,
+                f'capture = "wal" reads a replication slot: role {server.user} needs the '
+                "REPLICATION attribute (or to be a superuser)",
+            )  # fmt: skip
+
+    def _wal_objects(
+        self,
+        table: Table,
+        table_id: int,
+        options: AuditOptions,
+        function: ObjectRef,
+        ctx: PlanContext,
+    ) -> list[DesiredObject]:
+        """The marking function, its statement and TRUNCATE triggers and REPLICA IDENTITY
+        FULL on the table and each partition, and the table's publication membership."""
+        found = [
+            self._function(
+                table, function, "capture_wal.sql",
+                table_id=sql.Literal(table_id), **wal_parts(table, options),
+            )
+        ]  # fmt: skip
+        mark = sql.SQL("BEFORE INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
+        truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
+        for part in [table, *_partitions(table, ctx)]:
+            where = f"partition {part.name}" if part is not table else str(table.name)
+            for name, timing in ((MARK_TRIGGER, mark), (TRUNCATE_TRIGGER, truncate)):
+                found.append(
+                    trigger(
+                        self.name, part, name, timing.format(part.name.ident), function,
+                        description=f"trigger {name} on {where}", declared=table,
+                    )
+                )  # fmt: skip
+            found.append(
+                DesiredObject(
+                    ref=ObjectRef("replica_identity", part.name.schema, "full", part.name),
+                    feature=self.name,
+                    table=table.name,
+                    create=sql.SQL("ALTER TABLE {} REPLICA IDENTITY FULL").format(part.name.ident),
+                    drop=sql.SQL("ALTER TABLE IF EXISTS {} REPLICA IDENTITY DEFAULT").format(
+                        part.name.ident
+                    ),
+                    description=f"REPLICA IDENTITY FULL on {where} (old rows in the WAL)",
+                    lock=Lock("ACCESS EXCLUSIVE", part.name),
+                )
+            )
+        publication = sql.Identifier(_wal.PUBLICATION)
+        found.append(
+            DesiredObject(
+                ref=ObjectRef("publication_table", table.name.schema, _wal.PUBLICATION, table.name),
+                feature=self.name,
+                table=table.name,
+                create=sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
+                    publication, table.name.ident
+                ),
+                drop=sql.SQL(
+                    "DO $$ BEGIN ALTER PUBLICATION {} DROP TABLE {}; "
+                    "EXCEPTION WHEN undefined_object OR undefined_table THEN NULL; END $$"
+                ).format(publication, table.name.ident),
+                description=f"{table.name} in publication {_wal.PUBLICATION} (read by the "
+                "audit ingester through this database's slot)",
+                lock=Lock("SHARE UPDATE EXCLUSIVE", table.name),
+            )
+        )
+        return found
+
+    def before_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
+        """A table captured from the WAL needs the slot before its triggers exist: made
+        outside the apply transaction (a slot cannot be made in one that wrote)."""
+        if wal_declared(spec):
+            _wal.ensure_slot(conn)
+
+    def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
+        """No table captured from the WAL any more: ingest what is left, then drop the slot
+        (it would keep WAL on disk forever)."""
+        if not wal_declared(spec) and _wal.slot_exists(conn):
+            _wal.ingest(conn)
+            _wal.drop_slot(conn)
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         """The event store's months made ahead and rescued, archiving (events of every table
@@ -201,6 +312,8 @@ class Audit(Feature):
             why += f"; archived after {options.archive_after}"
         if options.retention:
             why += f"; deleted after {options.retention}"
+        if options.capture == "wal":
+            why += "; captured from the WAL (events appear once ingested)"
         return DesiredObject(
             ref=ObjectRef("registration", "warden", "audit_tables", table.name),
             feature=self.name,
@@ -208,20 +321,23 @@ class Audit(Feature):
             create=sql.SQL(
                 "INSERT INTO warden.audit_tables (table_id, relid, schema_name, table_name, "
                 "key_columns, key_types, key_attnums, hidden_columns, hidden_attnums, retention, "
-                "archive_after) "
+                "archive_after, capture, excluded, redacted, skip_unchanged) "
                 "VALUES ({tid}, {rel}::regclass, {schema}, {name}, {key}::text[], {types}::text[], "
                 "(SELECT array_agg(a.attnum ORDER BY u.o) FROM unnest({key}::text[]) "
                 "WITH ORDINALITY u(c, o) JOIN pg_attribute a "
                 "ON a.attrelid = {rel}::regclass AND a.attname = u.c), {hidden}::text[], "
                 "(SELECT coalesce(array_agg(a.attnum), '{{}}') FROM pg_attribute a "
                 "WHERE a.attrelid = {rel}::regclass AND a.attname = ANY({hidden}::text[])), "
-                "{retention}::interval, {archive_after}::interval) "
+                "{retention}::interval, {archive_after}::interval, {capture}, {excluded}::text[], "
+                "{redacted}::text[], {skip_unchanged}) "
                 "ON CONFLICT (relid) DO UPDATE SET schema_name = excluded.schema_name, "
                 "table_name = excluded.table_name, key_columns = excluded.key_columns, "
                 "key_types = excluded.key_types, key_attnums = excluded.key_attnums, "
                 "hidden_columns = excluded.hidden_columns, "
                 "hidden_attnums = excluded.hidden_attnums, retention = excluded.retention, "
-                "archive_after = excluded.archive_after, dropped_at = NULL; "
+                "archive_after = excluded.archive_after, capture = excluded.capture, "
+                "excluded = excluded.excluded, redacted = excluded.redacted, "
+                "skip_unchanged = excluded.skip_unchanged, dropped_at = NULL; "
                 # The column names by attribute number, for time travel across renames.
                 "SELECT warden.audit_record_columns(ARRAY[{rel}::regclass::oid], '-infinity')"
             ).format(
@@ -236,6 +352,10 @@ class Audit(Feature):
                 archive_after=sql.Literal(
                     options.archive_after.interval if options.archive_after else None
                 ),
+                capture=sql.Literal(options.capture),
+                excluded=sql.Literal(list(options.exclude)),
+                redacted=sql.Literal(list(options.redact)),
+                skip_unchanged=sql.Literal(options.skip_unchanged),
             ),
             # Marked as no longer captured; linked still (same table_id if audit comes back)
             # unless the table itself is gone. Found by name: the table may be dropped.
@@ -248,28 +368,15 @@ class Audit(Feature):
         )
 
     def _function(
-        self,
-        table: Table,
-        table_id: int,
-        options: AuditOptions,
-        key: tuple[str, ...] | None,
-        ref: ObjectRef,
-        template: str,
+        self, owner: Table, ref: ObjectRef, template: str, **parts: sql.Composable
     ) -> DesiredObject:
-        body = function_body(
-            sql_template(_PACKAGE, template),
-            table_id=sql.Literal(table_id),
-            declare=sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
-            context=sql.SQL(sql_template(_PACKAGE, "_context.sql")),
-            context_record=sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
-            **capture_parts(table, options, key),
-        )
+        body = function_body(sql_template(_PACKAGE, template), **parts)
         return trigger_function(
             self.name,
-            table,
+            owner,
             ref,
             body,
-            description=f"function capturing changes of {table.name}",
+            description=f"function capturing changes of {owner.name}",
             # Runs as the store's owner (application roles need no privilege on it), with a
             # fixed search_path (no caller's object can stand in), and never plans the
             # UPDATE pairing as a nested loop (quadratic in rows). Before PostgreSQL 18 a
@@ -279,6 +386,15 @@ class Audit(Feature):
             attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
             "SET enable_nestloop = off SET jit = off",
         )
+
+
+def wal_declared(spec: Spec) -> bool:
+    """Whether any table of ``spec`` is captured from the WAL."""
+    return any(
+        isinstance(o, AuditOptions) and o.capture == "wal"
+        for t in spec.tables.values()
+        for o in t.features.values()
+    )
 
 
 EVENT_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_columns")

@@ -21,6 +21,11 @@ class AuditOptions(FeatureOptions):
     truncate: Literal["event", "rows"] = "rows"
     """``rows``: record every row a TRUNCATE removes (history and time travel stay exact);
     ``event``: only the fact (cheap on big tables; time travel cannot see across it)."""
+    capture: Literal["trigger", "wal"] = "trigger"
+    """``trigger``: events written by the changing statement itself (visible at its commit).
+    ``wal``: the statement only marks its context; rows are read from the WAL by the ingester
+    (``pgwarden audit ingest``, the worker, or any read through the Python API), which costs
+    the writers far less. Needs ``wal_level = logical`` and a role with REPLICATION."""
     key: list[str] | None = None
     """Columns identifying a row when the table has no primary key."""
     archive_after: DurationField | None = None

@@ -52,14 +52,27 @@ def choose_key(
     )
 
 
-def _image(alias: str, options: AuditOptions) -> sql.Composable:
+def image_expr(
+    alias: str, excluded: sql.Composable | None, redacted: sql.Composable | None
+) -> sql.Composable:
+    """The recorded image of row ``alias``: its jsonb without the ``excluded`` columns, the
+    ``redacted`` ones as keyed hashes (both text[] expressions, or None for none)."""
     # alias.* is the whole row even when the table has a column named like the alias.
     image: sql.Composable = sql.SQL("to_jsonb({}.*)").format(sql.Identifier(alias))
-    if options.exclude:
-        image = sql.SQL("({} - excluded)").format(image)
-    if options.redact:
-        image = sql.SQL("warden.audit_redact({}, redacted)").format(image)
+    if excluded is not None:
+        image = sql.SQL("({} - {})").format(image, excluded)
+    if redacted is not None:
+        image = sql.SQL("warden.audit_redact({}, {})").format(image, redacted)
     return image
+
+
+def _image(alias: str, options: AuditOptions) -> sql.Composable:
+    # The capture functions find the hidden columns' current names once per call (_hidden).
+    return image_expr(
+        alias,
+        sql.SQL("excluded") if options.exclude else None,
+        sql.SQL("redacted") if options.redact else None,
+    )
 
 
 def _hidden(table: Table, options: AuditOptions) -> sql.Composable:
@@ -81,19 +94,25 @@ def _hidden(table: Table, options: AuditOptions) -> sql.Composable:
     return sql.Composed(parts)
 
 
-def _key(image: str, key: tuple[str, ...] | None) -> sql.Composable:
+_TG_RELID = sql.SQL("tg_relid")
+
+
+def key_expr(
+    image: str, key: tuple[str, ...] | None, relid: sql.Composable = _TG_RELID
+) -> sql.Composable:
+    """The row key read from jsonb ``image`` (a dotted name), by ``key``'s column names."""
     # Key values are read from the jsonb image by name. If a key column is renamed or
     # dropped after this function was generated, the image no longer has that name: the key
     # is then taken from the table's live primary key (slower, until `apply` regenerates
     # this function), so capture stays right and the user's statement never fails.
+    img = sql.Identifier(*image.split("."))
     if key is None:
-        return sql.Identifier(image)
-    img = sql.Identifier(image)
+        return img
     parts = [sql.SQL("{} -> {}").format(img, sql.Literal(c)) for c in key]
     return sql.SQL(
         "case when {img} ?& {names} then jsonb_build_array({parts}) "
-        "else warden.audit_live_key(tg_relid, {img}) end"
-    ).format(img=img, names=sql.Literal(list(key)), parts=sql.SQL(", ").join(parts))
+        "else warden.audit_live_key({relid}, {img}) end"
+    ).format(img=img, names=sql.Literal(list(key)), parts=sql.SQL(", ").join(parts), relid=relid)
 
 
 def _update_query(
@@ -113,8 +132,8 @@ def _update_query(
     ).format(
         image_o=_image("o", options),
         image_n=_image("n", options),
-        key_o=_key("oj", key),
-        key_n=_key("nj", key),
+        key_o=key_expr("oj", key),
+        key_n=key_expr("nj", key),
         changed=changed,
     )
 
@@ -132,7 +151,11 @@ def capture_parts(
     truncate_rows: sql.Composable = sql.SQL("")
     truncate_partition: sql.Composable = sql.SQL("        null;")
     if options.truncate == "rows":
-        common = {"key": _key("oj", key), "image": _image("o", options), "table": table.name.ident}
+        common = {
+            "key": key_expr("oj", key),
+            "image": _image("o", options),
+            "table": table.name.ident,
+        }
         truncate_rows = removed.format(where=sql.SQL(""), **common)
         truncate_partition = removed.format(
             where=sql.SQL(
@@ -149,11 +172,32 @@ def capture_parts(
         "table": sql.SQL("".join(c if c.isprintable() else "?" for c in str(table.name))),
         "image_of_n": _image("n", options),
         "image_of_o": _image("o", options),
-        "key_of_nj": _key("nj", key),
-        "key_of_oj": _key("oj", key),
+        "key_of_nj": key_expr("nj", key),
+        "key_of_oj": key_expr("oj", key),
         "update_static": update,
         "changed_row": changed_row,
         "truncate_rows": truncate_rows,
         "truncate_partition": truncate_partition,
         "hidden": _hidden(table, options),
+    }
+
+
+def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
+    """Placeholders of ``capture_wal.sql``: a TRUNCATE's rows sent as messages (images made
+    here, so the ingester only keys them)."""
+    truncate_rows: sql.Composable = sql.SQL("")
+    if options.truncate == "rows":
+        truncate_rows = sql.SQL(
+            "    if tg_op = 'TRUNCATE' then\n{hidden}"
+            "        select count(pg_logical_emit_message(true, 'pgwarden.audit.row', "
+            "({image})::text)) into written\n"
+            # A plain table has no partition tree: it is its own only leaf.
+            "          from {table} o where o.tableoid = tg_relid or o.tableoid in "
+            "(select p.relid from pg_catalog.pg_partition_tree(tg_relid) p where p.isleaf);\n"
+            "    end if;"
+        ).format(hidden=_hidden(table, options), image=_image("o", options),
+                 table=table.name.ident)  # fmt: skip
+    return {
+        "table": sql.SQL("".join(c if c.isprintable() else "?" for c in str(table.name))),
+        "truncate_rows": truncate_rows,
     }

@@ -1,0 +1,185 @@
+"""A reader of PostgreSQL's ``pgoutput`` logical replication messages (protocol version 1),
+as returned by ``pg_logical_slot_peek_binary_changes``: committed transactions, in commit
+order, each with its row changes and logical messages in WAL order.
+
+Only what WAL capture needs: relations, inserts, updates, deletes, transactional messages.
+Column values are kept as PostgreSQL's text output (``None`` for NULL); the database casts
+them back to their types when it builds the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+_U32 = struct.Struct("!I")
+_I64 = struct.Struct("!q")
+_BEGIN = struct.Struct("!QqI")
+_COMMIT = struct.Struct("!bQQq")
+
+UNCHANGED = object()
+"""A TOASTed value the UPDATE did not change (pgoutput does not resend it)."""
+
+
+class DecodeError(ValueError):
+    """A message this reader does not understand (its type byte is in the text)."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table as its changes were written: columns by position, with type oid and modifier."""
+
+    oid: int
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+    types: tuple[int, ...]
+    typmods: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    op: str  # "I", "U" or "D"
+    relation: Relation
+    old: tuple[object, ...] | None
+    """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column."""
+    new: tuple[object, ...] | None
+    old_is_key_only: bool = False
+
+
+@dataclass(frozen=True)
+class Message:
+    prefix: str
+    content: bytes
+
+
+@dataclass
+class Transaction:
+    xid: int
+    commit_lsn: int
+    end_lsn: int
+    committed_at: dt.datetime
+    items: list[RowChange | Message] = field(default_factory=list)
+
+
+def _timestamp(micros: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> str:
+        value = chr(self.data[self.pos])
+        self.pos += 1
+        return value
+
+    def unpack(self, fmt: struct.Struct) -> tuple[int, ...]:
+        values = fmt.unpack_from(self.data, self.pos)
+        self.pos += fmt.size
+        return values
+
+    def int16(self) -> int:
+        return self.unpack(_I16)[0]
+
+    def int32(self) -> int:
+        return self.unpack(_I32)[0]
+
+    def string(self) -> str:
+        end = self.data.index(0, self.pos)
+        value = self.data[self.pos : end].decode()
+        self.pos = end + 1
+        return value
+
+    def tuple(self) -> tuple[object, ...]:
+        values: list[object] = []
+        for _ in range(self.int16()):
+            kind = self.byte()
+            if kind == "t":
+                size = self.int32()
+                values.append(self.data[self.pos : self.pos + size].decode())
+                self.pos += size
+            elif kind == "n":
+                values.append(None)
+            elif kind == "u":
+                values.append(UNCHANGED)
+            else:
+                raise DecodeError(f"pgoutput column kind {kind!r} (binary mode is not used)")
+        return tuple(values)
+
+
+def decode(messages: Iterable[bytes]) -> list[Transaction]:
+    """The committed transactions in ``messages`` (a slot's ``data`` column, in order).
+
+    A transaction cut off by the end of ``messages`` (no Commit yet) is left out: it is read
+    again, whole, next time.
+    """
+    relations: dict[int, Relation] = {}
+    done: list[Transaction] = []
+    current: Transaction | None = None
+    for data in messages:
+        r = _Reader(bytes(data))
+        kind = r.byte()
+        if kind == "B":
+            lsn, micros, xid = r.unpack(_BEGIN)
+            current = Transaction(xid, lsn, 0, _timestamp(micros))
+        elif kind == "C":
+            _flags, commit_lsn, end_lsn, micros = r.unpack(_COMMIT)
+            if current is None:
+                raise DecodeError("pgoutput Commit without Begin")
+            current.commit_lsn, current.end_lsn = commit_lsn, end_lsn
+            current.committed_at = _timestamp(micros)
+            done.append(current)
+            current = None
+        elif kind == "R":
+            oid = r.unpack(_U32)[0]
+            schema, name = r.string(), r.string()
+            r.byte()  # replica identity setting
+            columns, types, typmods = [], [], []
+            for _ in range(r.int16()):
+                r.byte()  # flags (part of the key)
+                columns.append(r.string())
+                types.append(r.unpack(_U32)[0])
+                typmods.append(r.int32())
+            relations[oid] = Relation(
+                oid, schema, name, tuple(columns), tuple(types), tuple(typmods)
+            )
+        elif kind in "IUD":
+            if current is None:
+                raise DecodeError(f"pgoutput {kind} outside a transaction")
+            relation = relations[r.unpack(_U32)[0]]
+            old: tuple[object, ...] | None = None
+            new: tuple[object, ...] | None = None
+            key_only = False
+            marker = r.byte()
+            if marker in "KO":
+                key_only = marker == "K"
+                old = r.tuple()
+                if kind == "U":
+                    marker = r.byte()
+            if marker == "N":
+                new = r.tuple()
+            current.items.append(RowChange(kind, relation, old, new, key_only))
+        elif kind == "M":
+            flags = r.byte()
+            r.unpack(_I64)  # the message's LSN
+            prefix = r.string()
+            size = r.int32()
+            content = r.data[r.pos : r.pos + size]
+            # A non-transactional message is not part of any transaction: not ours.
+            if ord(flags) & 1 and current is not None:
+                current.items.append(Message(prefix, content))
+        elif kind in "OYT":
+            continue  # origin, type and truncate messages: nothing WAL capture uses
+        else:
+            raise DecodeError(f"pgoutput message type {kind!r}")
+    return done
