@@ -98,9 +98,16 @@ def test_upgrading_an_existing_store_keeps_every_event(
     conn.execute("create table t (id int primary key, v int)")
     with conn.transaction():
         _ledger.migrate(conn)
-    # This code's registration also writes archive_after (0014): give the old store the
-    # column (0014 adds it only when missing) so today's feature can fill the old store.
-    conn.execute("alter table warden.audit_tables add column archive_after interval")
+    # This code's registration also writes archive_after (0014) and how rows are captured
+    # (0016): give the old store the columns (those migrations add them only when missing)
+    # so today's feature can fill the old store.
+    conn.execute(
+        "alter table warden.audit_tables add column archive_after interval, "
+        "add column capture text not null default 'trigger', "
+        "add column excluded text[] not null default '{}', "
+        "add column redacted text[] not null default '{}', "
+        "add column skip_unchanged boolean not null default true"
+    )
     # Its registration also records column names and the event trigger calls a function
     # (0015): stand-ins, which 0015 replaces.
     conn.execute(

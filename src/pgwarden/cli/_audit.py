@@ -250,3 +250,41 @@ def prune_audit(
         print_json({"deleted": removed})
     else:
         console.print(f"Deleted {removed} audit event(s) past their retention.")
+
+
+@app.command("ingest-audit")
+def ingest_audit(
+    ctx: typer.Context,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep ingesting until stopped (SIGTERM).")
+    ] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between passes.")] = 1.0,
+    as_json: AsJson = False,
+) -> None:
+    """Write the audit events of tables captured from the WAL (audit = { capture = "wal" }).
+
+    Reads (history, log, as-of, revert) through pgwarden ingest first; run this (or the
+    worker) so that SQL readers and the feed see changes too.
+    """
+    import time
+
+    warden = options(ctx).warden()
+    stop = _stop_on_signals()
+    while True:
+        try:
+            done = warden.ingest_audit()
+        except PgwardenError as exc:
+            fail(exc)
+        if as_json:
+            print_json(
+                {"transactions": done.transactions, "events": done.events,
+                 "lag_bytes": done.lag_bytes}
+            )  # fmt: skip
+        elif done.events or not follow:
+            console.print(
+                f"Ingested {done.events} audit event(s) from {done.transactions} "
+                f"transaction(s); {done.lag_bytes} byte(s) of WAL not yet read."
+            )
+        if not follow or stop():
+            return
+        time.sleep(poll)

@@ -17,9 +17,12 @@ alter table warden.audit_tables add constraint audit_tables_capture_check
 -- Where ingestion stands: the end LSN of the last transaction whose events are in the store.
 -- Written in the same transaction as those events, so a crash between that commit and the
 -- slot's advance never writes a transaction twice (the ingester skips up to here).
+-- horizon: every transaction with a smaller id has its events in the store (the oldest
+-- transaction running when the last complete pass began), for the change feed.
 create table if not exists warden.audit_wal (
     slot_name    text primary key,
     ingested_lsn pg_lsn not null,
+    horizon      xid8 not null default '0',
     ingested_at  timestamptz not null default now()
 );
 comment on table warden.audit_wal is
@@ -35,21 +38,9 @@ as $$
     select 'pgwarden_audit_' || left(md5(current_database()), 16)
 $$;
 
--- A 32-bit transaction id seen now (a slot's catalog_xmin, a decoded change's xid) as a
--- full xid8: in the current epoch unless it is ahead of the next id, then in the one before.
-create or replace function warden.xid8_of(p_xid xid) returns xid8
-language sql stable
-set search_path = pg_catalog, pg_temp
-as $$
-    select ((((n >> 32) - case when x > (n & 4294967295) then 1 else 0 end) << 32) | x)::text::xid8
-      from (select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as n,
-                   p_xid::text::bigint as x) v
-$$;
-
--- As in 0005, and also held back by the WAL ingester: a transaction decoded but not yet
+-- As in 0005, and also held back by the WAL ingester: a transaction committed but not yet
 -- ingested gets its events later, under its own (older) transaction id, so the feed must
--- not pass it. Every transaction the slot has not confirmed has an id at or above the
--- slot's catalog_xmin.
+-- not pass it. While this database has its slot, the feed stops at the ingester's horizon.
 create or replace function warden.feed_horizon() returns xid8
 language sql stable
 set search_path = pg_catalog, pg_temp
@@ -67,10 +58,10 @@ as $$
                      where p.database <> current_database()
                        and p.transaction::text::bigint = x::text::bigint % 4294967296)),
             pg_snapshot_xmax(snap.s)),
-        (select warden.xid8_of(s.catalog_xmin) from pg_replication_slots s
-          where s.slot_name = warden.audit_slot_name() and s.catalog_xmin is not null))
+        (select coalesce((select w.horizon from warden.audit_wal w
+                           where w.slot_name = s.slot_name), '0'::xid8)
+           from pg_replication_slots s where s.slot_name = warden.audit_slot_name()))
       from (select pg_current_snapshot() as s) snap
 $$;
 
 revoke all on function warden.audit_slot_name() from public;
-revoke all on function warden.xid8_of(xid) from public;

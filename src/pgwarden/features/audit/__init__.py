@@ -243,9 +243,11 @@ class Audit(Feature):
                 ref=ObjectRef("publication_table", table.name.schema, _wal.PUBLICATION, table.name),
                 feature=self.name,
                 table=table.name,
-                create=sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
-                    publication, table.name.ident
-                ),
+                # Already a member when repaired after the slot was dropped by hand.
+                create=sql.SQL(
+                    "DO $$ BEGIN ALTER PUBLICATION {} ADD TABLE {}; "
+                    "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+                ).format(publication, table.name.ident),
                 drop=sql.SQL(
                     "DO $$ BEGIN ALTER PUBLICATION {} DROP TABLE {}; "
                     "EXCEPTION WHEN undefined_object OR undefined_table THEN NULL; END $$"
@@ -277,7 +279,11 @@ class Audit(Feature):
         audited = [(str(t.name), o) for t, o in declared if isinstance(o, AuditOptions)]
         with_archive = [name for name, o in audited if o.archive_after]
         with_retention = [name for name, o in audited if o.retention]
-        return store_jobs(with_retention, with_archive)
+        jobs = store_jobs(with_retention, with_archive)
+        from_wal = [name for name, o in audited if o.capture == "wal"]
+        if from_wal:
+            jobs.insert(0, _wal.ingest_job(from_wal))
+        return jobs
 
     def _tracks_renames(self, ctx: PlanContext) -> bool:
         """Whether the event trigger recording column renames is (or will be) there: created

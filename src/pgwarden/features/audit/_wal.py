@@ -23,6 +23,7 @@ from psycopg import sql
 
 from pgwarden.features.audit import _pgoutput
 from pgwarden.features.audit._sql import image_expr, key_expr
+from pgwarden.maintenance import Job, JobContext
 
 PUBLICATION = "pgwarden_audit"
 MARK, ROW = "pgwarden.audit", "pgwarden.audit.row"
@@ -104,7 +105,8 @@ def ingest(
     batch: int = 50_000,
     progress: Callable[[int], None] | None = None,
 ) -> Ingested:
-    """Write the events of every transaction committed so far (``conn`` in autocommit).
+    """Write the events of every transaction committed so far (``conn`` in autocommit);
+    ``progress`` gets the number of events written so far after each batch.
 
     Reads the slot ``batch`` changes at a time (whole transactions), so memory stays bounded
     by the largest transaction. Waits for another ingester of this database to finish first.
@@ -119,6 +121,10 @@ def ingest(
             "on conflict do nothing",
             (slot,),
         )
+        # Every transaction older than the oldest one running now has committed (or
+        # aborted): once this pass has read everything, their events are all in the store.
+        row = conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()
+        horizon = row[0] if row else "0"
         # Decoding reads WAL up to what is flushed: with synchronous_commit = off a commit
         # that returned may not be yet. A synchronous commit of our own flushes everything
         # before it, so every transaction committed before this call is read.
@@ -146,23 +152,26 @@ def ingest(
                 ).fetchone()
                 fresh = [t for t in decoded if t.end_lsn > int(done[0] if done else 0)]
                 written = _write(conn, fresh) if fresh else 0
+                # Never backwards: a re-read batch may end before what the store already has.
                 conn.execute(
-                    "update warden.audit_wal set ingested_lsn = %s::pg_lsn, ingested_at = now() "
-                    "where slot_name = %s",
+                    "update warden.audit_wal set ingested_lsn = greatest(ingested_lsn, "
+                    "%s::pg_lsn), ingested_at = now() where slot_name = %s",
                     (_lsn(decoded[-1].end_lsn), slot),
                 )
                 if written:
                     conn.execute("select pg_notify('pgwarden_changes', '')")
-            conn.execute(
-                "select pg_replication_slot_advance(%s, %s::pg_lsn)",
-                (slot, _lsn(decoded[-1].end_lsn)),
-            )
+            _advance(conn, slot, decoded[-1].end_lsn)
             transactions += len(fresh)
             events += written
             if progress:
-                progress(written)
+                progress(events)
             if len(rows) < batch:
                 break
+        conn.execute(
+            "update warden.audit_wal set horizon = greatest(horizon, %s::xid8) "
+            "where slot_name = %s",
+            (horizon, slot),
+        )
         lag = conn.execute(
             "select coalesce(pg_current_wal_lsn() - confirmed_flush_lsn, 0)::bigint "
             "from pg_replication_slots where slot_name = %s",
@@ -171,6 +180,31 @@ def ingest(
         return Ingested(transactions, events, int(lag[0]) if lag else 0)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOCK,))
+
+
+def ingest_job(tables: list[str]) -> Job:
+    """The maintenance job writing the events of ``tables`` (captured from the WAL)."""
+
+    def run(ctx: JobContext) -> tuple[int, str]:
+        if ctx.dry_run:
+            state = status(ctx.conn)
+            return 0, f"{state['lag_bytes'] if state else 0} bytes of WAL to read"
+        done = ingest(ctx.conn, progress=lambda n: ctx.progress(n, None))
+        return done.events, f"events from {done.transactions} transactions (WAL)"
+
+    return Job(
+        "audit-ingest",
+        "audit",
+        None,
+        f"write the audit events of tables captured from the WAL ({', '.join(tables)})",
+        run,
+        order=5,
+    )
+
+
+def _advance(conn: psycopg.Connection[Any], slot: str, lsn: int) -> None:
+    # After the events' commit: a crash before this re-reads transactions the store has.
+    conn.execute("select pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, _lsn(lsn)))
 
 
 def _lsn(value: int) -> str:

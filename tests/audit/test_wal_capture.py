@@ -1,0 +1,285 @@
+"""capture = "wal": the same events as trigger capture, written by the ingester from the WAL,
+exactly once, with the feed never passing a transaction that is not ingested yet."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pgwarden import Warden
+from pgwarden.errors import FeatureNotApplicable
+from pgwarden.features.audit import _wal
+
+from ._support import applied, events, needs_logical_wal
+
+WAL = '[tables."public.t"]\naudit = { capture = "wal" }\n'
+TABLE = "create table {} (id int primary key, v text, n numeric, tags int[], doc jsonb, secret text, noise int)"
+
+
+@pytest.fixture
+def logical(conn: psycopg.Connection[Any]) -> None:
+    needs_logical_wal(conn)
+
+
+def _slot(conn: psycopg.Connection[Any]) -> tuple[Any, ...] | None:
+    return conn.execute(
+        "select slot_name, plugin from pg_replication_slots where database = current_database()"
+    ).fetchone()
+
+
+def _workload(conn: psycopg.Connection[Any], table: str, role: str) -> None:
+    """Every kind of change, from raw SQL, with context set the ways applications set it."""
+    t = sql.Identifier(table)
+    run = lambda q, *a: conn.execute(sql.SQL(q).format(t), a)  # noqa: E731
+    with conn.transaction():
+        conn.execute("set local pgwarden.actor = 'alice'")
+        conn.execute("set local pgwarden.reason = 'import'")
+        run("insert into {} values (1, 'a', 1.50, '{{1,NULL}}', '{{\"k\": [1]}}', 's1', 0), "
+            "(2, 'b', null, null, null, null, 0), (3, 'c''q', -2, '{{}}', 'null', 's3', 0)")  # fmt: skip
+        run("update {} set v = 'a2' where id = 1")
+        conn.execute("set local pgwarden.actor = 'bob'")  # a new context mid-transaction
+        run("update {} set n = n + 1 where id < 9")
+    run("update {} set noise = noise + 1")  # excluded column only: no event
+    run("update {} set v = v")  # changes nothing: no event
+    run("update {} set id = id + 10 where id in (1, 2)")  # key change, two rows at once
+    with conn.transaction():
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        run("delete from {} where id = 3")
+        run("insert into {} (id, v, secret) values (4, repeat('x', 5000), 'big')")
+    run("update {} set n = 7 where id = 4")  # the big v is TOASTed and unchanged
+    run("truncate {}")
+    run("insert into {} (id, v) values (5, 'after')")
+
+
+def _comparable(found: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    order = {sid: i for i, sid in enumerate(sorted({e["statement_id"] for e in found}))}
+    return sorted(
+        (order[e["statement_id"]], e["op"], e["row_key"], e["old_key"], e["old_row"],
+         e["new_row"], e["actor"], e["reason"], e["login_role"], e["acting_role"],
+         e["application_name"], e["has_context"])
+        for e in found
+    )  # fmt: skip
+
+
+def test_wal_capture_records_exactly_what_trigger_capture_records(
+    conn: psycopg.Connection[Any],
+    make_warden: Callable[..., Warden],
+    make_role: Callable[[], str],
+    logical: None,
+) -> None:
+    role = make_role()
+    options = 'exclude = ["noise"], redact = ["secret"]'
+    for name in ("by_trigger", "by_wal"):
+        conn.execute(sql.SQL(TABLE).format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("grant all on {} to {}").format(sql.Identifier(name), sql.Identifier(role))
+        )
+    spec = (
+        f'[tables."public.by_trigger"]\naudit = {{ {options} }}\n'
+        f'[tables."public.by_wal"]\naudit = {{ {options}, capture = "wal" }}\n'
+    )
+    warden = applied(make_warden, spec)
+    _workload(conn, "by_trigger", role)
+    _workload(conn, "by_wal", role)
+    assert events(conn, "public.by_wal") == []  # not ingested yet
+    done = warden.ingest_audit()
+    assert done.events > 0 and done.lag_bytes >= 0
+
+    by_trigger = events(conn, "public.by_trigger")
+    by_wal = events(conn, "public.by_wal")
+    assert len(by_wal) == len(by_trigger) == 16
+    assert _comparable(by_wal) == _comparable(by_trigger)
+    assert {e["actor"] for e in by_wal} == {"alice", "bob", None}
+    assert any(e["acting_role"] == role for e in by_wal)
+    big = [e for e in by_wal if e["op"] == "U" and e["row_key"] == [4]]
+    assert big and big[0]["new_row"]["v"] == "x" * 5000  # unchanged TOAST value filled in
+    # Commit order, one time per transaction: the time it committed.
+    assert [e["event_id"] for e in by_wal] == sorted(e["event_id"] for e in by_wal)
+    # Python reads ingest first: the history is complete without an explicit ingest.
+    conn.execute("update by_wal set v = 'latest' where id = 5")
+    assert warden.history("public.by_wal", 5)[-1].row["v"] == "latest"
+    assert warden.plan().empty
+
+
+def test_a_killed_ingester_loses_nothing_and_writes_nothing_twice(
+    conn: psycopg.Connection[Any],
+    make_warden: Callable[..., Warden],
+    db_url: str,
+    logical: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    warden = applied(make_warden, WAL)
+    for i in range(300):
+        with conn.transaction():
+            conn.execute(
+                "insert into t (id, v) select %s * 10 + g, 'x' from generate_series(0, 2) g", (i,)
+            )
+            conn.execute("update t set n = %s where id = %s", (i, i * 10))
+
+    # Deterministic: the events commit, the slot is not advanced (a crash in between).
+    calls = []
+
+    def crash(*args: Any) -> None:
+        calls.append(args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_wal, "_advance", crash)
+    with pytest.raises(KeyboardInterrupt), psycopg.connect(db_url, autocommit=True) as c:
+        _wal.ingest(c, batch=200)  # the next call re-reads (a smaller batch) and skips
+    monkeypatch.undo()
+    assert calls and len(events(conn, "public.t")) > 0
+
+    # Random: SIGKILL an ingesting process at any moment, again and again.
+    code = (
+        "import sys, psycopg\nfrom pgwarden.features.audit import _wal\n"
+        "with psycopg.connect(sys.argv[1], autocommit=True) as c:\n"
+        "    _wal.ingest(c, batch=150)\n"
+    )
+    for delay in (0.05, 0.1, 0.2, 0.3, 0.4, 0.6):
+        proc = subprocess.Popen([sys.executable, "-c", code, db_url])
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    warden.ingest_audit()
+
+    found = events(conn, "public.t")
+    inserts = [e for e in found if e["op"] == "I"]
+    updates = [e for e in found if e["op"] == "U"]
+    assert len(inserts) == 900 and len({tuple(e["row_key"]) for e in inserts}) == 900
+    assert len(updates) == 300 and len({e["txid"] for e in updates}) == 300
+    assert warden.ingest_audit().events == 0
+
+
+def test_the_feed_never_passes_a_transaction_waiting_to_be_ingested(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute("create table w (id int primary key)")
+    conn.execute("create table tr (id int primary key)")
+    warden = applied(
+        make_warden,
+        '[tables."public.w"]\naudit = { capture = "wal" }\n[tables."public.tr"]\naudit = true\n',
+    )
+    conn.execute("insert into w values (1)")  # older transaction, events not written yet
+    conn.execute("insert into tr values (1)")  # newer one, its event is in the store
+    feed = "select table_name from warden.changes_after('0'::xid8, 0)"
+    assert conn.execute(feed).fetchall() == []  # held back behind the un-ingested one
+    warden.ingest_audit()
+    assert [r[0] for r in conn.execute(feed)] == ["public.w", "public.tr"]
+    assert [e.table for e in warden.changes()] == ["public.w", "public.tr"]
+
+
+def test_partitioned_table_from_the_wal_with_partition_truncates(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute("create table p (id int, v text, primary key (id)) partition by range (id)")
+    conn.execute("create table p1 partition of p for values from (0) to (100)")
+    conn.execute("create table p2 partition of p for values from (100) to (200)")
+    warden = applied(make_warden, '[tables."public.p"]\naudit = { capture = "wal" }\n')
+    conn.execute("insert into p values (1, 'a'), (150, 'b'), (2, 'c')")
+    conn.execute("update p2 set v = 'b2'")  # through a partition directly
+    conn.execute("truncate p1")  # one partition: its rows only
+    conn.execute("insert into p1 values (3, 'd')")
+    conn.execute("truncate p")  # the whole table: each row once
+    warden.ingest_audit()
+    found = [(e["op"], e["row_key"]) for e in events(conn, "public.p")]
+    assert found == [
+        ("I", [1]), ("I", [150]), ("I", [2]), ("U", [150]),
+        ("D", [1]), ("D", [2]), ("I", [3]),
+        ("T", None), ("D", [3]), ("D", [150]),
+    ]  # fmt: skip
+    assert all(e["actor"] is None and e["has_context"] for e in events(conn, "public.p"))
+
+
+def test_schema_changes_between_write_and_ingest_keep_every_value(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute("create table t (id int primary key, a text, gone int)")
+    warden = applied(make_warden, WAL)
+    conn.execute("insert into t values (1, 'x', 7)")
+    conn.execute("alter table t drop column gone")
+    conn.execute("alter table t add column added date default '2026-01-02'")
+    conn.execute("update t set a = 'y'")
+    warden.ingest_audit()
+    found = events(conn, "public.t")
+    assert found[0]["new_row"] == {"id": 1, "a": "x", "gone": 7}
+    assert found[1]["new_row"] == {"id": 1, "a": "y", "added": "2026-01-02"}
+
+
+def test_dropping_the_table_before_ingest_keeps_its_events(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    warden = applied(make_warden, WAL)
+    conn.execute("insert into t (id, v) values (1, 'kept')")
+    conn.execute("drop table t")
+    warden.ingest_audit()
+    assert [e["new_row"]["v"] for e in events(conn)] == ["kept"]
+
+
+def test_leaving_wal_capture_ingests_what_is_left_and_drops_the_slot(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    applied(make_warden, WAL)
+    assert _slot(conn) is not None
+    conn.execute("insert into t (id) values (1)")
+    applied(make_warden, '[tables."public.t"]\naudit = true\n')
+    assert _slot(conn) is None
+    assert conn.execute("select 1 from pg_publication").fetchone() is None
+    conn.execute("insert into t (id) values (2)")  # captured by the trigger again
+    assert [e["row_key"] for e in events(conn, "public.t")] == [[1], [2]]
+    assert conn.execute(
+        "select relreplident from pg_class where oid = 'public.t'::regclass"
+    ).fetchone() == ("d",)
+
+
+def test_a_slot_dropped_by_hand_shows_in_the_plan_and_apply_brings_it_back(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    warden = applied(make_warden, WAL)
+    conn.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots")
+    plan = warden.plan()
+    assert [c.action for c in plan.changes] == ["repair"]
+    warden.apply()
+    assert _slot(conn) is not None and warden.plan().empty
+
+
+def test_wal_capture_is_refused_with_the_reason_when_the_server_cannot_decode(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    level = conn.execute("show wal_level").fetchone()
+    if level == ("logical",):
+        pytest.skip("this server decodes its WAL (the refusal is for wal_level < logical)")
+    conn.execute("create table t (id int primary key)")
+    with pytest.raises(FeatureNotApplicable, match="wal_level = logical"):
+        make_warden(WAL).plan()
+
+
+def test_wal_capture_is_refused_for_a_role_that_cannot_read_a_slot(
+    conn: psycopg.Connection[Any], db_url: str, logical: None, make_role: Callable[[], str]
+) -> None:
+    role = make_role()
+    conn.execute(sql.SQL("alter role {} login").format(sql.Identifier(role)))
+    conn.execute("create table t (id int primary key)")
+    params = psycopg.conninfo.conninfo_to_dict(db_url)
+    params["user"] = role
+    url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    from pgwarden.spec import parse_spec
+
+    with (
+        Warden(url, spec=parse_spec(WAL)) as warden,
+        pytest.raises(FeatureNotApplicable, match="REPLICATION"),
+    ):
+        warden.plan()
