@@ -19,8 +19,9 @@ from psycopg import sql
 
 
 @contextlib.contextmanager
-def server_url(dsn: str | None) -> Iterator[str]:
-    """``dsn`` as given, or a throwaway embedded server (default settings: durable)."""
+def server_url(dsn: str | None, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """``dsn`` as given, or a throwaway embedded server (default settings: durable, plus
+    ``settings``)."""
     if dsn:
         yield dsn
         return
@@ -28,7 +29,7 @@ def server_url(dsn: str | None) -> Iterator[str]:
 
     with tempfile.TemporaryDirectory(prefix="pgwarden-bench-") as tmp:
         server = EmbeddedServer(Path(tmp) / "pg")
-        status = server.start()
+        status = server.start(settings=settings)
         try:
             yield status.url("postgres")
         finally:
@@ -46,6 +47,12 @@ def scratch_db(admin_url: str) -> Iterator[str]:
         yield psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
+            # A logical replication slot in it (audit capture = "wal") would block the drop.
+            conn.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                "where database = %s",
+                (name,),
+            )
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

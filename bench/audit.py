@@ -12,6 +12,11 @@ databases are dropped at the end, and an embedded server started here is stopped
 .venv/bin/python bench/audit.py --dsn postgresql://postgres@127.0.0.1:5432/postgres
 .venv/bin/python bench/audit.py --quick          # smoke test (< 2 minutes)
 .venv/bin/python bench/audit.py --explain        # also print the capture's plans (auto_explain)
+.venv/bin/python bench/audit.py --capture wal    # B captures from the WAL (wal_level = logical)
+
+With ``--capture wal`` the writers only mark their statements; the ingester writes the events.
+Its work is measured apart: after each timed B step (catch-up time and rate), and in extra
+TPS rounds where it runs every second alongside pgbench on the same machine ("live").
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +60,7 @@ ANCHOR_UPDATE = "supa_audit ~20x; audit-trigger ~6.7x"
 
 @dataclass(frozen=True)
 class Config:
+    capture: str
     scale: int
     seconds: int
     rounds: int
@@ -139,8 +146,38 @@ def store(url: str) -> Store:
     return Store(*(row or (0, 0, 0, 0, 0)))
 
 
-def audit_spec(tables: list[str]) -> str:
-    return "".join(f'[tables."public.{t}"]\naudit = true\n\n' for t in tables)
+def audit_spec(tables: list[str], capture: str) -> str:
+    return "".join(
+        f'[tables."public.{t}"]\naudit = {{ capture = "{capture}" }}\n\n' for t in tables
+    )
+
+
+def ingest(url: str) -> tuple[float, int]:
+    """capture = "wal": write the pending events (seconds, events); 0 for trigger capture."""
+    with Warden(url) as warden:
+        start = time.perf_counter()
+        done = warden.ingest_audit()
+        return time.perf_counter() - start, done.events
+
+
+@contextlib.contextmanager
+def ingesting_live(url: str, every: float = 1.0) -> Iterator[list[int]]:
+    """An ingester pass every ``every`` seconds in a thread while the block runs."""
+    events: list[int] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        with Warden(url) as warden:
+            while not stop.wait(every):
+                events.append(warden.ingest_audit().events)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield events
+    finally:
+        stop.set()
+        thread.join()
 
 
 def bulk_tables(cfg: Config) -> list[str]:
@@ -160,7 +197,8 @@ def setup(a: str, b: str, cfg: Config) -> list[str]:
         with connect(url) as conn:
             for table in bulk_tables(cfg):
                 conn.execute(f"create table {table} (id bigint primary key, v int, t text)")
-    with Warden(b, spec=parse_spec(audit_spec(PGBENCH_TABLES + bulk_tables(cfg)))) as warden:
+    spec = parse_spec(audit_spec(PGBENCH_TABLES + bulk_tables(cfg), cfg.capture))
+    with Warden(b, spec=spec) as warden:
         start = time.perf_counter()
         result = warden.apply()
         took = time.perf_counter() - start
@@ -190,19 +228,30 @@ def tps_round(url: str, seconds: int) -> tuple[float, float]:
 
 
 def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
-    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": [], "B live": []}
+    catch_up: list[tuple[float, int]] = []
+    live_events: list[int] = []
+    variants = [("A", a), ("B", b)] + ([("B live", b)] if cfg.capture == "wal" else [])
     for i in range(cfg.rounds):
-        for name, url in (("A", a), ("B", b)):
-            runs[name].append(tps_round(url, cfg.seconds))
+        for name, url in variants:
+            if name == "B live":
+                with ingesting_live(url) as passes:
+                    runs[name].append(tps_round(url, cfg.seconds))
+                live_events.append(sum(passes) + ingest(url)[1])
+            else:
+                runs[name].append(tps_round(url, cfg.seconds))
+                if name == "B" and cfg.capture == "wal":
+                    catch_up.append(ingest(url))
             print(
                 f"  round {i + 1} {name}: {runs[name][-1][0]:.0f} tps", file=sys.stderr, flush=True
             )
-    tps = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
-    lat = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    tps = {k: statistics.median(r[0] for r in v) for k, v in runs.items() if v}
+    lat = {k: statistics.median(r[1] for r in v) for k, v in runs.items() if v}
     rounds = {k: ", ".join(f"{r[0]:.0f}" for r in v) for k, v in runs.items()}
-    return [
+    idle = " (ingester idle during the run)" if cfg.capture == "wal" else ""
+    out = [
         [
-            f"TPS, median of {cfg.rounds} rounds (A/B/A/B...)",
+            f"TPS, median of {cfg.rounds} rounds (A/B/A/B...){idle}",
             f"{tps['A']:.0f} ({rounds['A']})",
             f"{tps['B']:.0f} ({rounds['B']})",
             ratio(tps["B"], tps["A"]),
@@ -218,6 +267,28 @@ def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
             "",
         ],
     ]
+    if cfg.capture == "wal":
+        seconds = sum(t for t, _ in catch_up)
+        events = sum(n for _, n in catch_up)
+        out += [
+            [
+                "TPS with the ingester running every 1 s (B live), median",
+                f"{tps['A']:.0f}",
+                f"{tps['B live']:.0f} ({rounds['B live']})",
+                ratio(tps["B live"], tps["A"]),
+                "≥ 0.90x",
+                f"{sum(live_events):,} events ingested live",
+            ],
+            [
+                "ingest after each B round (catch-up), total",
+                "",
+                f"{secs(seconds)} for {events:,} events",
+                "",
+                "",
+                f"{events / seconds:,.0f} events/s" if seconds else "",
+            ],
+        ]
+    return out
 
 
 # -- (2) bulk UPDATE -------------------------------------------------------------------------
@@ -228,12 +299,15 @@ def bench_update(a: str, b: str, cfg: Config) -> tuple[list[list[str]], dt.datet
     with connect(b) as conn:
         before = scalar(conn, "select clock_timestamp()")
     times: dict[str, list[float]] = {"A": [], "B": []}
+    ingested: list[tuple[float, int]] = []
     for i in range(cfg.update_repeat):
         order = [("A", a), ("B", b)] if i % 2 == 0 else [("B", b), ("A", a)]
         for name, url in order:
             checkpoint(url)
             with connect(url) as conn:
                 times[name].append(timed(lambda c=conn: c.execute(stmt)))
+                if name == "B" and cfg.capture == "wal":
+                    ingested.append(ingest(url))
                 conn.execute("vacuum pgbench_accounts")
     med = {k: statistics.median(v) for k, v in times.items()}
     every = {k: ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()}
@@ -247,7 +321,28 @@ def bench_update(a: str, b: str, cfg: Config) -> tuple[list[list[str]], dt.datet
             ANCHOR_UPDATE,
         ]
     ]
+    rows += catch_up_row("its events ingested after each B UPDATE", med["A"], med["B"], ingested)
     return rows, before
+
+
+def catch_up_row(
+    label: str, a: float, b: float, ingested: list[tuple[float, int]]
+) -> list[list[str]]:
+    """capture = "wal": the ingester's time for one step, and the step's total with it."""
+    if not ingested:
+        return []
+    took = statistics.median(t for t, _ in ingested)
+    events = statistics.median(n for _, n in ingested)
+    return [
+        [
+            f"{label}, median",
+            "",
+            f"{secs(took)} ({events:,.0f} events, {events / took:,.0f}/s)",
+            f"{ratio(b + took, a)} with it",
+            "",
+            "",
+        ]
+    ]
 
 
 # -- (3, 4) INSERT ... SELECT and COPY -------------------------------------------------------
@@ -285,11 +380,14 @@ def bench_bulk(a: str, b: str, cfg: Config) -> list[list[str]]:
     rows = []
     for kind, fn in (("insert", do_insert), ("copy", do_copy)):
         times: dict[str, list[float]] = {"A": [], "B": []}
+        ingested: list[tuple[float, int]] = []
         for i in range(cfg.bulk_repeat):
             order = [("A", a), ("B", b)] if i % 2 == 0 else [("B", b), ("A", a)]
             for name, url in order:
                 checkpoint(url)
                 times[name].append(fn(url, f"bulk_{kind}_{i}"))
+                if name == "B" and cfg.capture == "wal":
+                    ingested.append(ingest(url))
         med = {k: statistics.median(v) for k, v in times.items()}
         label = (
             f"INSERT ... SELECT {cfg.bulk_rows:,} rows"
@@ -306,6 +404,7 @@ def bench_bulk(a: str, b: str, cfg: Config) -> list[list[str]]:
                 f"{cfg.bulk_rows / med['B']:,.0f} rows/s audited",
             ]
         )
+        rows += [r[:5] for r in catch_up_row("ingested after each", med["A"], med["B"], ingested)]
     return rows
 
 
@@ -373,6 +472,11 @@ def bench_history(b: str, cfg: Config, key: int) -> list[list[str]]:
             "",
         ],
     ]
+
+
+def server_setting(url: str, name: str) -> str:
+    with connect(url) as conn:
+        return str(scalar(conn, "select current_setting(%s)", (name,)))
 
 
 def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
@@ -496,6 +600,7 @@ def two_databases(admin: str) -> Iterator[tuple[str, str]]:
 def config(args: argparse.Namespace) -> Config:
     if args.quick:
         return Config(
+            capture=args.capture,
             scale=args.scale or 1,
             seconds=args.seconds or 5,
             rounds=max(2, args.rounds or 2),
@@ -508,6 +613,7 @@ def config(args: argparse.Namespace) -> Config:
         )
     scale = args.scale or 10
     return Config(
+        capture=args.capture,
         scale=scale,
         seconds=args.seconds or 60,
         rounds=max(2, args.rounds or 3),
@@ -530,6 +636,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="TPS rounds per variant (default 3, min 2)")
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke test")
     parser.add_argument("--explain", action="store_true", help="print the capture's plans")
+    parser.add_argument(
+        "--capture",
+        choices=["trigger", "wal"],
+        default="trigger",
+        help="B's audit capture (wal: the embedded server runs with wal_level = logical)",
+    )
     args = parser.parse_args()
     cfg = config(args)
     command = shlex.join([".venv/bin/python", "bench/audit.py", *sys.argv[1:]])
@@ -537,12 +649,14 @@ def main() -> None:
     print(f"command: `{command}`")
     print(f"machine: {machine()}; load average at start {load()}")
     print(f"code: pgwarden {__version__}, {revision()}")
-    with server_url(args.dsn) as admin:
+    logical = {"wal_level": "logical"} if cfg.capture == "wal" else None
+    with server_url(args.dsn, logical) as admin:
         print(f"server: {server_version(admin)}")
         print(
             f"workload: pgbench -s {cfg.scale} ({cfg.accounts:,} accounts), built-in TPC-B-like, "
-            f"-c 4 -j 2 -T {cfg.seconds}, simple protocol; A = no audit, B = audit = true on the "
-            "4 pgbench tables"
+            f"-c 4 -j 2 -T {cfg.seconds}, simple protocol; A = no audit, B = audit "
+            f'(capture = "{cfg.capture}") on the 4 pgbench tables; wal_level = '
+            f"{server_setting(admin, 'wal_level')} for both"
         )
         with two_databases(admin) as (a, b):
             for note in setup(a, b, cfg):
@@ -550,16 +664,19 @@ def main() -> None:
             s0 = store(b)
             print("running TPS rounds...", file=sys.stderr, flush=True)
             tps = bench_tps(a, b, cfg)
+            ingest(b)
             s1 = store(b)
             print("running bulk UPDATEs...", file=sys.stderr, flush=True)
             update, before = bench_update(a, b, cfg)
             s2 = store(b)
             print("history / as-of...", file=sys.stderr, flush=True)
+            ingest(b)
             history = bench_history(b, cfg, key=123)
             as_of = bench_as_of(b, cfg, before)
             print("INSERT ... SELECT / COPY...", file=sys.stderr, flush=True)
             s3 = store(b)
             bulk = bench_bulk(a, b, cfg)
+            ingest(b)
             s4 = store(b)
 
             header = ["measure", "A: no audit", "B: audit", "B/A", "goal", "anchors"]
