@@ -3,8 +3,8 @@ as returned by ``pg_logical_slot_peek_binary_changes``: committed transactions, 
 order, each with its row changes and logical messages in WAL order.
 
 Only what WAL capture needs: relations, inserts, updates, deletes, transactional messages.
-Column values are kept as PostgreSQL's text output (``None`` for NULL); the database casts
-them back to their types when it builds the events.
+Column values are kept as PostgreSQL's text output, undecoded bytes (``None`` for NULL): the
+database casts them back to their types when it builds the events.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class RowChange:
     op: str  # "I", "U" or "D"
     relation: Relation
     old: tuple[object, ...] | None
-    """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column."""
+    """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column. Values are
+    bytes (text output), None (NULL) or :data:`UNCHANGED`."""
     new: tuple[object, ...] | None
     old_is_key_only: bool = False
 
@@ -101,19 +102,26 @@ class _Reader:
         return value
 
     def tuple(self) -> tuple[object, ...]:
+        data, pos = self.data, self.pos
+        count = _I16.unpack_from(data, pos)[0]
+        pos += 2
         values: list[object] = []
-        for _ in range(self.int16()):
-            kind = self.byte()
-            if kind == "t":
-                size = self.int32()
-                values.append(self.data[self.pos : self.pos + size].decode())
-                self.pos += size
-            elif kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED)
+        append = values.append
+        for _ in range(count):
+            kind = data[pos]
+            pos += 1
+            if kind == 116:  # 't': text
+                size = _I32.unpack_from(data, pos)[0]
+                pos += 4
+                append(data[pos : pos + size])
+                pos += size
+            elif kind == 110:  # 'n'
+                append(None)
+            elif kind == 117:  # 'u'
+                append(UNCHANGED)
             else:
-                raise DecodeError(f"pgoutput column kind {kind!r} (binary mode is not used)")
+                raise DecodeError(f"pgoutput column kind {chr(kind)!r} (binary mode is not used)")
+        self.pos = pos
         return tuple(values)
 
 

@@ -52,13 +52,11 @@ def choose_key(
     )
 
 
-def image_expr(
-    alias: str, excluded: sql.Composable | None, redacted: sql.Composable | None
+def image_of(
+    image: sql.Composable, excluded: sql.Composable | None, redacted: sql.Composable | None
 ) -> sql.Composable:
-    """The recorded image of row ``alias``: its jsonb without the ``excluded`` columns, the
+    """The recorded image of a row's jsonb ``image``: without the ``excluded`` columns, the
     ``redacted`` ones as keyed hashes (both text[] expressions, or None for none)."""
-    # alias.* is the whole row even when the table has a column named like the alias.
-    image: sql.Composable = sql.SQL("to_jsonb({}.*)").format(sql.Identifier(alias))
     if excluded is not None:
         image = sql.SQL("({} - {})").format(image, excluded)
     if redacted is not None:
@@ -68,8 +66,9 @@ def image_expr(
 
 def _image(alias: str, options: AuditOptions) -> sql.Composable:
     # The capture functions find the hidden columns' current names once per call (_hidden).
-    return image_expr(
-        alias,
+    # alias.* is the whole row even when the table has a column named like the alias.
+    return image_of(
+        sql.SQL("to_jsonb({}.*)").format(sql.Identifier(alias)),
         sql.SQL("excluded") if options.exclude else None,
         sql.SQL("redacted") if options.redact else None,
     )

@@ -1,0 +1,346 @@
+"""Decoded transactions into audit events: each change staged (one COPY) with its statement
+and context, its images and key built per relation by the same expressions the trigger
+capture uses, then appended to the store in WAL order (one INSERT)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgwarden.features.audit import _pgoutput
+from pgwarden.features.audit._sql import image_of, key_expr
+
+MARK, ROW = "pgwarden.audit", "pgwarden.audit.row"
+"""Prefixes of the messages the capture functions emit: a statement's context, a truncated
+row's image."""
+CONTEXT_SEQ_BASE = 16384
+"""Context numbers of WAL-captured events start here, apart from those the trigger capture
+of another table gives the same transaction (both record contexts under its id)."""
+
+
+@dataclass(frozen=True)
+class _Table:
+    table_id: int
+    relid: int | None
+    key: tuple[str, ...] | None
+    excluded: tuple[str, ...]
+    redacted: tuple[str, ...]
+    skip_unchanged: bool
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One relation as its rows were written; ``row_type`` when that is the table's current
+    shape (rows are then cast whole to the table's type, the fast way)."""
+
+    relation: _pgoutput.Relation
+    table: _Table
+    row_type: str | None
+
+
+def _tables(conn: psycopg.Connection[Any]) -> tuple[dict[int, _Table], dict[int, int]]:
+    """Registrations by table_id, and table_id by the live table's oid."""
+    rows = conn.execute(
+        "select table_id, relid, key_columns, excluded, redacted, skip_unchanged "
+        "from warden.audit_tables"
+    ).fetchall()
+    by_id = {
+        int(r[0]): _Table(
+            int(r[0]), r[1], tuple(r[2]) if r[2] is not None else None,
+            tuple(r[3]), tuple(r[4]), bool(r[5]),
+        )
+        for r in rows
+    }  # fmt: skip
+    return by_id, {int(r[1]): int(r[0]) for r in rows if r[1] is not None}
+
+
+def _row_type(conn: psycopg.Connection[Any], relation: _pgoutput.Relation) -> str | None:
+    """The table's row type, if its columns are still those the rows were written with."""
+    row = conn.execute(
+        "select c.reltype::regtype::text, array_agg(a.attname::text order by a.attnum), "
+        "array_agg(a.atttypid::int order by a.attnum), array_agg(a.atttypmod order by a.attnum) "
+        "from pg_class c join pg_attribute a on a.attrelid = c.oid "
+        "where c.oid = %s and a.attnum > 0 and not a.attisdropped group by c.reltype",
+        (relation.oid,),
+    ).fetchone()
+    if row is None:
+        return None
+    same = (tuple(row[1]), tuple(row[2]), tuple(row[3])) == (
+        relation.columns, relation.types, relation.typmods
+    )  # fmt: skip
+    return str(row[0]) if same else None
+
+
+_STAGE = """
+create temp table if not exists pgw_wal_rows (
+    ord bigint, rel int, op "char", stmt int, txid bigint, seq smallint, at timestamptz,
+    table_id int, o text, n text, img jsonb
+) on commit delete rows;
+create temp table if not exists pgw_wal_statements (stmt int, sid bigint) on commit delete rows;
+create temp table if not exists pgw_wal_events (
+    ord bigint, row_key jsonb, old_key jsonb, old_row jsonb, new_row jsonb
+) on commit delete rows;
+create temp table if not exists pgw_wal_contexts (
+    txid bigint, context_seq smallint, tx_started_at timestamptz, actor text, tenant text,
+    reason text, request_id text, login_role text, acting_role text, client_addr inet,
+    application_name text, backend_pid int
+) on commit delete rows
+"""
+
+
+def write_events(conn: psycopg.Connection[Any], transactions: list[_pgoutput.Transaction]) -> int:
+    """Append the events of ``transactions`` (decoded, in commit order) to the store, inside
+    the caller's transaction. Returns how many."""
+    tables, by_relid = _tables(conn)
+    conn.execute(_STAGE)
+    row = conn.execute("select pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
+    assert row is not None
+    staged = _Staging(tables, by_relid, int(row[0]), lambda r: _row_type(conn, r))
+    for tx in transactions:
+        staged.add(tx)
+    if not staged.lines:
+        return 0
+    with conn.cursor().copy(
+        "copy pg_temp.pgw_wal_rows (ord, rel, op, stmt, txid, seq, at, table_id, o, n, img) "
+        "from stdin"
+    ) as copy:
+        copy.write(b"".join(staged.lines))
+    with conn.cursor().copy("copy pg_temp.pgw_wal_contexts from stdin") as copy:
+        for c in staged.contexts:
+            copy.write_row(c)
+    conn.execute(
+        "insert into pg_temp.pgw_wal_statements select i, nextval('warden.audit_statement_seq') "
+        "from generate_series(0, %s - 1) i order by i",
+        (staged.statements,),
+    )
+    for index, shape in enumerate(staged.shapes):
+        conn.execute(_images(conn, shape, index))
+    for table in staged.truncated.values():
+        conn.execute(_truncated_rows(table))
+    conn.execute(
+        "insert into warden.audit_contexts (txid, context_seq, tx_started_at, actor, tenant, "
+        "reason, request_id, login_role, acting_role, client_addr, application_name, "
+        "backend_pid) select txid::text::xid8, context_seq, tx_started_at, actor, tenant, "
+        "reason, request_id, login_role, acting_role, client_addr, application_name, "
+        "backend_pid from pg_temp.pgw_wal_contexts on conflict do nothing"
+    )
+    cur = conn.execute(
+        "insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, "
+        "row_key, old_key, old_row, new_row) "
+        "select st.sid, s.txid::text::xid8, s.seq, s.table_id, s.op, s.at, e.row_key, "
+        "e.old_key, e.old_row, e.new_row from pg_temp.pgw_wal_rows s "
+        "join pg_temp.pgw_wal_statements st on st.stmt = s.stmt "
+        "left join pg_temp.pgw_wal_events e on e.ord = s.ord "
+        "where s.op = 'T' or e.ord is not null order by s.ord"
+    )
+    return cur.rowcount
+
+
+def _copy_text(value: bytes) -> bytes:
+    return (
+        value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+    )  # fmt: skip
+
+
+def _record(values: list[Any]) -> bytes:
+    """A row literal ``("v1","v2",)`` (empty: NULL), for a cast to the table's type."""
+    return b"(" + b",".join(
+        b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"' if v is not None else b""
+        for v in values
+    ) + b")"  # fmt: skip
+
+
+def _array(values: list[Any]) -> bytes:
+    """A text[] literal of the values (for columns cast one by one)."""
+    return b"{" + b",".join(
+        b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"' if v is not None else b"NULL"
+        for v in values
+    ) + b"}"  # fmt: skip
+
+
+class _Staging:
+    """Decoded transactions as COPY lines of ``pgw_wal_rows``: each change with its statement
+    (the latest marker of its table in the transaction) and context."""
+
+    def __init__(
+        self,
+        tables: dict[int, _Table],
+        by_relid: dict[int, int],
+        xmax: int,
+        row_type: Callable[[_pgoutput.Relation], str | None],
+    ) -> None:
+        self.tables, self.by_relid, self.xmax, self.row_type = tables, by_relid, xmax, row_type
+        self.lines: list[bytes] = []
+        self.contexts: list[tuple[Any, ...]] = []
+        self.shapes: list[_Shape] = []
+        self._shape_index: dict[tuple[Any, ...], int] = {}
+        self.truncated: dict[int, _Table] = {}
+        self.statements = 0
+
+    def _xid8(self, xid: int) -> int:
+        # The decoded transaction committed before now: in the current epoch unless its
+        # 32-bit id is ahead of the next one (then the epoch before).
+        epoch = self.xmax >> 32
+        if xid > self.xmax & 0xFFFFFFFF:
+            epoch -= 1
+        return epoch << 32 | xid
+
+    def _shape(self, relation: _pgoutput.Relation, table: _Table) -> int:
+        key = (relation.oid, relation.columns, relation.types, relation.typmods)
+        if key not in self._shape_index:
+            self._shape_index[key] = len(self.shapes)
+            self.shapes.append(_Shape(relation, table, self.row_type(relation)))
+        return self._shape_index[key]
+
+    def _statement(self) -> int:
+        self.statements += 1
+        return self.statements - 1
+
+    def _line(self, rel: int, op: str, stmt: int, head: bytes, table_id: int,
+              old: bytes, new: bytes, img: bytes) -> None:  # fmt: skip
+        self.lines.append(
+            b"%d\t%d\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n"
+            % (len(self.lines), rel, op.encode(), stmt, head, table_id, old, new, img)
+        )
+
+    def add(self, tx: _pgoutput.Transaction) -> None:
+        txid = self._xid8(tx.xid)
+        at = tx.committed_at.isoformat().encode()
+        current: dict[int, tuple[int, int]] = {}  # table_id -> (statement, context_seq)
+        context: tuple[Any, ...] | None = None
+        seq = CONTEXT_SEQ_BASE - 1
+        # Partitions a TRUNCATE recorded whole, per table, until its next row change: their
+        # own TRUNCATE triggers (same statement) would record the same rows again.
+        covered: dict[int, set[int]] = {}
+        skipping = False
+        truncating: int | None = None  # the table whose TRUNCATE the next rows belong to
+        for item in tx.items:
+            if isinstance(item, _pgoutput.Message):
+                if item.prefix == ROW:
+                    if truncating is not None and not skipping:
+                        stmt, ctx_seq = current[truncating]
+                        self.truncated.setdefault(truncating, self.tables[truncating])
+                        head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
+                        self._line(-1, "D", stmt, head, truncating, b"\\N", b"\\N",
+                                   _copy_text(item.content))  # fmt: skip
+                    continue
+                if item.prefix != MARK:
+                    continue
+                mark = json.loads(item.content)
+                op, table_id, relid = mark[0], int(mark[1]), int(mark[2])
+                if table_id not in self.tables:
+                    continue
+                who = (*mark[3:12],)
+                if context is None or who != context:
+                    context, seq = who, seq + 1
+                    self.contexts.append((txid, seq, mark[12], *who))
+                current[table_id] = (self._statement(), seq)
+                skipping, truncating = False, table_id if op == "T" else None
+                if op == "T":
+                    root = self.tables[table_id].relid
+                    if relid in covered.get(table_id, set()):
+                        skipping = True  # part of a TRUNCATE of an ancestor, recorded
+                    elif relid == root or root is None:
+                        stmt, ctx_seq = current[table_id]
+                        head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
+                        self._line(-2, "T", stmt, head, table_id, b"\\N", b"\\N", b"\\N")
+                    covered.setdefault(table_id, set()).update(int(r) for r in mark[13] or ())
+                continue
+            found = self.by_relid.get(item.relation.oid)
+            if found is None or found not in self.tables:
+                continue
+            table_id, truncating = found, None
+            covered.pop(table_id, None)
+            if table_id not in current:  # no marker: made before its statement trigger was
+                current[table_id] = (self._statement(), 0)
+            stmt, ctx_seq = current[table_id]
+            index = self._shape(item.relation, self.tables[table_id])
+            literal = _record if self.shapes[index].row_type else _array
+            old = list(item.old) if item.old is not None else None
+            new = None
+            if item.new is not None:
+                new = list(item.new)
+                if _pgoutput.UNCHANGED in new:  # a TOASTed value the UPDATE left alone
+                    new = [
+                        (old[i] if old is not None else None) if v is _pgoutput.UNCHANGED else v
+                        for i, v in enumerate(new)
+                    ]
+            head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
+            self._line(index, item.op, stmt, head, table_id,
+                       _copy_text(literal(old)) if old is not None else b"\\N",
+                       _copy_text(literal(new)) if new is not None else b"\\N",
+                       b"\\N")  # fmt: skip
+
+
+def _images(conn: psycopg.Connection[Any], shape: _Shape, index: int) -> sql.Composed:
+    """The query building one relation's old and new images and keys from its rows' text:
+    cast whole to the table's type when its columns are unchanged, else column by column to
+    the types they had when the rows were written."""
+    relation, table = shape.relation, shape.table
+    old: sql.Composable
+    new: sql.Composable
+    if shape.row_type is not None:
+        # Server-rendered type name (regtype), never user input.
+        whole = sql.SQL(shape.row_type)
+        old = sql.SQL("to_jsonb(s.o::{})").format(whole)
+        new = sql.SQL("to_jsonb(s.n::{})").format(whole)
+    else:
+        types = [
+            str(r[0])
+            for r in conn.execute(
+                "select format_type(t, m) from unnest(%s::oid[], %s::int[]) "
+                "with ordinality u(t, m, i) order by i",
+                (list(relation.types), list(relation.typmods)),
+            )
+        ]
+
+        def by_column(text: str) -> sql.Composable:
+            # Type names as the server renders them (format_type), never user input.
+            columns = sql.SQL(", ").join(
+                sql.SQL("a.v[{}]::{} as {}").format(
+                    sql.Literal(i + 1), sql.SQL(t), sql.Identifier(c)
+                )
+                for i, (c, t) in enumerate(zip(relation.columns, types, strict=True))
+            )
+            return sql.SQL(
+                "(select to_jsonb(r.*) from (select s.{}::text[] as v) a, lateral (select {}) r)"
+            ).format(sql.Identifier(text), columns)
+
+        old, new = by_column("o"), by_column("n")
+    excluded = sql.SQL("{}::text[]").format(list(table.excluded)) if table.excluded else None
+    redacted = sql.SQL("{}::text[]").format(list(table.redacted)) if table.redacted else None
+    relid = sql.Literal(table.relid)
+    changed = sql.SQL("i.oj is distinct from i.nj") if table.skip_unchanged else sql.SQL("true")
+    return sql.SQL(
+        "insert into pg_temp.pgw_wal_events (ord, row_key, old_key, old_row, new_row) "
+        "select s.ord, case when s.op = 'D' then k.ok else k.nk end, "
+        "case when s.op = 'U' then nullif(k.ok, k.nk) end, i.oj, i.nj "
+        "from pg_temp.pgw_wal_rows s "
+        "cross join lateral (select case when s.o is null then null else {img_o} end as oj, "
+        "case when s.n is null then null else {img_n} end as nj) i "
+        "cross join lateral (select {key_o} as ok, {key_n} as nk) k "
+        "where s.rel = {rel} and (s.op <> 'U' or {changed})"
+    ).format(
+        img_o=image_of(old, excluded, redacted),
+        img_n=image_of(new, excluded, redacted),
+        key_o=key_expr("i.oj", table.key, relid),
+        key_n=key_expr("i.nj", table.key, relid),
+        rel=sql.Literal(index),
+        changed=changed,
+    )
+
+
+def _truncated_rows(table: _Table) -> sql.Composed:
+    """The query keying the rows a TRUNCATE removed (their images came ready in the WAL)."""
+    return sql.SQL(
+        "insert into pg_temp.pgw_wal_events (ord, row_key, old_row) "
+        "select s.ord, {key}, s.img from pg_temp.pgw_wal_rows s "
+        "where s.rel = -1 and s.table_id = {tid}"
+    ).format(key=key_expr("s.img", table.key, sql.Literal(table.relid)),
+             tid=sql.Literal(table.table_id))  # fmt: skip
