@@ -3,12 +3,14 @@ exactly once, with the feed never passing a transaction that is not ingested yet
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -283,3 +285,35 @@ def test_wal_capture_is_refused_for_a_role_that_cannot_read_a_slot(
         pytest.raises(FeatureNotApplicable, match="REPLICATION"),
     ):
         warden.plan()
+
+
+def test_ingest_audit_command_and_the_maintenance_job_write_the_events(
+    conn: psycopg.Connection[Any],
+    make_warden: Callable[..., Warden],
+    project: Path,
+    logical: None,
+) -> None:
+    from typer.testing import CliRunner
+
+    from pgwarden.cli import app
+
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    (project / "pgwarden.toml").write_text(WAL)
+    warden = applied(make_warden, WAL)
+    assert "audit-ingest" in [j.name for j in warden.jobs()]
+    conn.execute("insert into t (id) select generate_series(1, 5)")
+
+    dry = warden.maintain(dry_run=True, names=["audit-ingest"])
+    assert dry[0].dry_run and "bytes of WAL to read" in dry[0].detail
+    assert events(conn, "public.t") == []
+    assert [(r.job, r.rows) for r in warden.maintain(names=["audit-ingest"])] == [
+        ("audit-ingest", 5)
+    ]
+
+    conn.execute("delete from t where id <= 2")
+    result = CliRunner().invoke(app, ["ingest-audit", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == 2
+    assert len(events(conn, "public.t")) == 7
+    result = CliRunner().invoke(app, ["ingest-audit"])
+    assert "Ingested 0 audit event(s)" in result.stdout

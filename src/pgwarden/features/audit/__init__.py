@@ -68,6 +68,8 @@ class Registrations:
 
 
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
+_CONTEXT_VALUES = sql.SQL(sql_template(_PACKAGE, "_context_values.sql"))
+"""Who, why and from where: the same expressions in both capture modes."""
 MARK_TRIGGER = "pgwarden_audit_w"
 """capture = "wal": the statement trigger sending each statement's context to the WAL."""
 
@@ -178,7 +180,9 @@ class Audit(Feature):
             "table_id": sql.Literal(table_id),
             "declare": sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
             "context": sql.SQL(sql_template(_PACKAGE, "_context.sql")),
-            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
+            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")).format(
+                context_values=_CONTEXT_VALUES
+            ),
             **capture_parts(table, options, key),
         }
 
@@ -210,7 +214,8 @@ class Audit(Feature):
         found = [
             self._function(
                 table, function, "capture_wal.sql",
-                table_id=sql.Literal(table_id), **wal_parts(table, options),
+                table_id=sql.Literal(table_id), context_values=_CONTEXT_VALUES,
+                **wal_parts(table, options),
             )
         ]  # fmt: skip
         mark = sql.SQL("BEFORE INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
@@ -377,20 +382,26 @@ class Audit(Feature):
         self, owner: Table, ref: ObjectRef, template: str, **parts: sql.Composable
     ) -> DesiredObject:
         body = function_body(sql_template(_PACKAGE, template), **parts)
+        # Runs as the store's owner (application roles need no privilege on it), with a
+        # fixed search_path (no caller's object can stand in), and never plans the UPDATE
+        # pairing as a nested loop (quadratic in rows). Before PostgreSQL 18 a disabled
+        # nested loop adds a huge cost to any plan that still needs one, which crosses
+        # jit_above_cost: a JIT compile per statement (~120 ms). JIT never pays for a
+        # capture query, so it is off.
+        attributes = (
+            "SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
+            "SET enable_nestloop = off SET jit = off"
+        )
+        if template == "capture_wal.sql":
+            # Plans no join: only the search_path (each setting is set and reset per call).
+            attributes = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
         return trigger_function(
             self.name,
             owner,
             ref,
             body,
             description=f"function capturing changes of {owner.name}",
-            # Runs as the store's owner (application roles need no privilege on it), with a
-            # fixed search_path (no caller's object can stand in), and never plans the
-            # UPDATE pairing as a nested loop (quadratic in rows). Before PostgreSQL 18 a
-            # disabled nested loop adds a huge cost to any plan that still needs one, which
-            # crosses jit_above_cost: a JIT compile per statement (~120 ms). JIT never pays
-            # for a capture query, so it is off.
-            attributes="SECURITY DEFINER SET search_path = pg_catalog, pg_temp "
-            "SET enable_nestloop = off SET jit = off",
+            attributes=attributes,
         )
 
 

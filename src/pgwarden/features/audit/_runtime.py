@@ -79,9 +79,9 @@ class Event:
         return data
 
 
-STORE_VERSION = 15
-"""The ``warden`` schema version these functions need (internal migrations 0002-0015: the
-reads span the hot store and its archive, and follow column renames)."""
+STORE_VERSION = 17
+"""The ``warden`` schema version these functions need (internal migrations 0002-0017: the
+reads span the hot store and its archive, follow column renames, and see WAL capture)."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:

@@ -8,18 +8,15 @@ declare
     excluded text[];
     redacted text[];
     written bigint;
+    sent pg_lsn;
 begin
     tid := {table_id};
-    perform pg_logical_emit_message(true, 'pgwarden.audit', json_build_array(
+    -- An assignment, not PERFORM: a simple expression skips the executor (PERFORM runs a
+    -- query), which took the writers from 0.70x to 0.82x of no audit on pgbench.
+    sent := pg_logical_emit_message(true, 'pgwarden.audit', json_build_array(
         left(tg_op, 1), tid, tg_relid::bigint,
-        nullif(current_setting('pgwarden.actor', true), ''),
-        nullif(current_setting('pgwarden.tenant', true), ''),
-        nullif(current_setting('pgwarden.reason', true), ''),
-        nullif(current_setting('pgwarden.request_id', true), ''),
-        session_user,
-        -- SECURITY DEFINER hides the caller's current_user; SET ROLE shows here.
-        coalesce(nullif(current_setting('role'), 'none'), session_user),
-        inet_client_addr(), current_setting('application_name'), pg_backend_pid(), now(),
+                {context_values},
+        now(),
         -- A TRUNCATE's partitions, so that their own TRUNCATE triggers (same statement)
         -- are not recorded twice.
         case when tg_op = 'TRUNCATE'
