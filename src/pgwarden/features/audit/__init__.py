@@ -68,8 +68,8 @@ class Registrations:
 
 
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
-_CONTEXT_VALUES = sql.SQL(sql_template(_PACKAGE, "_context_values.sql"))
-"""Who, why and from where: the same expressions in both capture modes."""
+_DECLARED = sql.SQL(sql_template(_PACKAGE, "_context_declared.sql"))
+"""What a session declares (actor, tenant, reason, request id): read alike in both modes."""
 MARK_TRIGGER = "pgwarden_audit_w"
 """capture = "wal": the statement trigger sending each statement's context to the WAL."""
 
@@ -181,7 +181,7 @@ class Audit(Feature):
             "declare": sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
             "context": sql.SQL(sql_template(_PACKAGE, "_context.sql")),
             "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")).format(
-                context_values=_CONTEXT_VALUES
+                context_declared=_DECLARED
             ),
             **capture_parts(table, options, key),
         }
@@ -214,7 +214,7 @@ class Audit(Feature):
         found = [
             self._function(
                 table, function, "capture_wal.sql",
-                table_id=sql.Literal(table_id), context_values=_CONTEXT_VALUES,
+                table_id=sql.Literal(table_id), context_declared=_DECLARED,
                 **wal_parts(table, options),
             )
         ]  # fmt: skip

@@ -4,7 +4,11 @@
         insert into warden.audit_contexts (txid, context_seq, tx_started_at, actor, tenant, reason,
                 request_id, login_role, acting_role, client_addr, application_name, backend_pid)
         values (txv, seq, now(),
-                {context_values})
+                {context_declared},
+                session_user,
+                -- SECURITY DEFINER hides the caller's current_user; SET ROLE shows here.
+                coalesce(nullif(current_setting('role'), 'none'), session_user),
+                inet_client_addr(), current_setting('application_name'), pg_backend_pid())
         on conflict do nothing;
         if fresh then
             -- Transaction-local, like the settings it summarises: numbers the next context.

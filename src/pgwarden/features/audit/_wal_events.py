@@ -15,9 +15,9 @@ from psycopg import sql
 from pgwarden.features.audit import _pgoutput
 from pgwarden.features.audit._sql import image_of, key_expr
 
-MARK, ROW = "pgwarden.audit", "pgwarden.audit.row"
-"""Prefixes of the messages the capture functions emit: a statement's context, a truncated
-row's image."""
+MARK, SAID, ROW = "pgwarden.audit", "pgwarden.audit.said", "pgwarden.audit.row"
+"""Prefixes of the messages the capture functions emit: a statement (its table and who runs
+it), what the session declares (when it changes), a truncated row's image."""
 CONTEXT_SEQ_BASE = 16384
 """Context numbers of WAL-captured events start here, apart from those the trigger capture
 of another table gives the same transaction (both record contexts under its id)."""
@@ -215,6 +215,7 @@ class _Staging:
         current: dict[int, tuple[int, int]] = {}  # table_id -> (statement, context_seq)
         context: tuple[Any, ...] | None = None
         seq = CONTEXT_SEQ_BASE - 1
+        said: list[Any] = [None, None, None, None, None, tx.committed_at.isoformat()]
         # Partitions a TRUNCATE recorded whole, per table, until its next row change: their
         # own TRUNCATE triggers (same statement) would record the same rows again.
         covered: dict[int, set[int]] = {}
@@ -230,16 +231,19 @@ class _Staging:
                         self._line(-1, "D", stmt, head, truncating, b"\\N", b"\\N",
                                    _copy_text(item.content))  # fmt: skip
                     continue
+                if item.prefix == SAID:
+                    said = json.loads(item.content)
+                    continue
                 if item.prefix != MARK:
                     continue
-                mark = json.loads(item.content)
+                mark = item.content.decode().split("\x1f")
                 op, table_id, relid = mark[0], int(mark[1]), int(mark[2])
                 if table_id not in self.tables:
                     continue
-                who = (*mark[3:12],)
+                who = (*said[:4], mark[3], mark[4], mark[5] or None, said[4], int(mark[6]))
                 if context is None or who != context:
                     context, seq = who, seq + 1
-                    self.contexts.append((txid, seq, mark[12], *who))
+                    self.contexts.append((txid, seq, said[5], *who))
                 current[table_id] = (self._statement(), seq)
                 skipping, truncating = False, table_id if op == "T" else None
                 if op == "T":
@@ -250,7 +254,8 @@ class _Staging:
                         stmt, ctx_seq = current[table_id]
                         head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
                         self._line(-2, "T", stmt, head, table_id, b"\\N", b"\\N", b"\\N")
-                    covered.setdefault(table_id, set()).update(int(r) for r in mark[13] or ())
+                    parts = mark[7].split(",") if len(mark) > 7 and mark[7] else ()
+                    covered.setdefault(table_id, set()).update(int(r) for r in parts)
                 continue
             found = self.by_relid.get(item.relation.oid)
             if found is None or found not in self.tables:
