@@ -28,7 +28,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, closest, owned_name
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
@@ -42,6 +42,7 @@ from pgwarden.features.audit import _wal
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
+from pgwarden.features.audit._wal_plan import TRUNCATE_TRIGGER, check_wal, wal_objects
 from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions, Spec
 
@@ -67,11 +68,8 @@ class Registrations:
     """Every table_id in use, including those of dropped tables."""
 
 
-TRUNCATE_TRIGGER = "pgwarden_audit_t"
 _DECLARED = sql.SQL(sql_template(_PACKAGE, "_context_declared.sql"))
 """What a session declares (actor, tenant, reason, request id): read alike in both modes."""
-MARK_TRIGGER = "pgwarden_audit_w"
-"""capture = "wal": the statement trigger sending each statement's context to the WAL."""
 
 
 class Audit(Feature):
@@ -125,9 +123,14 @@ class Audit(Feature):
         if tracked and table.name == _first_audited(ctx):
             found.append(_event_trigger(table))
         if options.capture == "wal":
-            self._check_wal(table, ctx)
-            found.extend(self._wal_objects(table, table_id, options, function, ctx))
-            return found
+            check_wal(table, ctx)
+            marker = self._function(
+                table, function, "capture_wal.sql",
+                table_id=sql.Literal(table_id), context_declared=_DECLARED,
+                **wal_parts(table, options),
+            )  # fmt: skip
+            tables = [table, *_partitions(table, ctx)]
+            return [*found, marker, *wal_objects(self.name, table, tables, function)]
         parts = self._parts(table_id, options, table, key)
         found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
@@ -185,84 +188,6 @@ class Audit(Feature):
             ),
             **capture_parts(table, options, key),
         }
-
-    def _check_wal(self, table: Table, ctx: PlanContext) -> None:
-        server = ctx.catalog.server
-        if server.wal_level != "logical":
-            raise FeatureNotApplicable(
-                str(table.name), self.name,
-                f'capture = "wal" needs wal_level = logical (this server has {server.wal_level}):'
-                " set it and restart the server, or use capture = \"trigger\"",
-            )  # fmt: skip
-        if not server.can_replicate:
-            raise FeatureNotApplicable(
-                str(table.name), self.name,
-                f'capture = "wal" reads a replication slot: role {server.user} needs the '
-                "REPLICATION attribute (or to be a superuser)",
-            )  # fmt: skip
-
-    def _wal_objects(
-        self,
-        table: Table,
-        table_id: int,
-        options: AuditOptions,
-        function: ObjectRef,
-        ctx: PlanContext,
-    ) -> list[DesiredObject]:
-        """The marking function, its statement and TRUNCATE triggers and REPLICA IDENTITY
-        FULL on the table and each partition, and the table's publication membership."""
-        found = [
-            self._function(
-                table, function, "capture_wal.sql",
-                table_id=sql.Literal(table_id), context_declared=_DECLARED,
-                **wal_parts(table, options),
-            )
-        ]  # fmt: skip
-        mark = sql.SQL("BEFORE INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
-        truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
-        for part in [table, *_partitions(table, ctx)]:
-            where = f"partition {part.name}" if part is not table else str(table.name)
-            for name, timing in ((MARK_TRIGGER, mark), (TRUNCATE_TRIGGER, truncate)):
-                found.append(
-                    trigger(
-                        self.name, part, name, timing.format(part.name.ident), function,
-                        description=f"trigger {name} on {where}", declared=table,
-                    )
-                )  # fmt: skip
-            found.append(
-                DesiredObject(
-                    ref=ObjectRef("replica_identity", part.name.schema, "full", part.name),
-                    feature=self.name,
-                    table=table.name,
-                    create=sql.SQL("ALTER TABLE {} REPLICA IDENTITY FULL").format(part.name.ident),
-                    drop=sql.SQL("ALTER TABLE IF EXISTS {} REPLICA IDENTITY DEFAULT").format(
-                        part.name.ident
-                    ),
-                    description=f"REPLICA IDENTITY FULL on {where} (old rows in the WAL)",
-                    lock=Lock("ACCESS EXCLUSIVE", part.name),
-                )
-            )
-        publication = sql.Identifier(_wal.PUBLICATION)
-        found.append(
-            DesiredObject(
-                ref=ObjectRef("publication_table", table.name.schema, _wal.PUBLICATION, table.name),
-                feature=self.name,
-                table=table.name,
-                # Already a member when repaired after the slot was dropped by hand.
-                create=sql.SQL(
-                    "DO $$ BEGIN ALTER PUBLICATION {} ADD TABLE {}; "
-                    "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-                ).format(publication, table.name.ident),
-                drop=sql.SQL(
-                    "DO $$ BEGIN ALTER PUBLICATION {} DROP TABLE {}; "
-                    "EXCEPTION WHEN undefined_object OR undefined_table THEN NULL; END $$"
-                ).format(publication, table.name.ident),
-                description=f"{table.name} in publication {_wal.PUBLICATION} (read by the "
-                "audit ingester through this database's slot)",
-                lock=Lock("SHARE UPDATE EXCLUSIVE", table.name),
-            )
-        )
-        return found
 
     def before_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
         """A table captured from the WAL needs the slot before its triggers exist: made
