@@ -317,3 +317,22 @@ def test_ingest_audit_command_and_the_maintenance_job_write_the_events(
     assert len(events(conn, "public.t")) == 7
     result = CliRunner().invoke(app, ["ingest-audit"])
     assert "Ingested 0 audit event(s)" in result.stdout
+
+
+def test_status_says_how_much_wal_waits_to_be_ingested(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    warden = applied(make_warden, WAL)
+    conn.execute("insert into t (id, v) select g, repeat('x', 100) from generate_series(1, 2000) g")
+    (note,) = warden.status().notes
+    waiting = int(note.split(" holds ")[1].split(" bytes")[0].replace(",", ""))
+    assert waiting > 200_000 and "last ingestion: never" in note
+    warden.ingest_audit()
+    (note,) = warden.status().notes
+    assert int(note.split(" holds ")[1].split(" bytes")[0].replace(",", "")) < waiting
+    assert "last ingestion: 20" in note
+    assert [n.split(" holds ")[0] for n in warden.status().to_json()["notes"]] == [
+        note.split(" holds ")[0]
+    ]
+    assert make_warden('[tables."public.t"]\naudit = true\n').status().notes == ()

@@ -79,6 +79,8 @@ def render_status(console: Console, status: Status, *, where: str) -> None:
         console.print(
             f"[magenta]{len(status.drift)} object(s) drifted[/]: `pgwarden apply` repairs them."
         )
+    for note in status.notes:
+        console.print(f"[cyan]{escape(note)}")
     if status.pending:
         console.print(f"{len(status.pending)} change(s) pending: see `pgwarden plan`.")
     elif status.schema_version:

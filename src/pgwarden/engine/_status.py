@@ -34,6 +34,8 @@ class Status:
     objects: tuple[OwnedState, ...]
     pending: tuple[Change, ...]
     last_apply: datetime | None
+    notes: tuple[str, ...] = ()
+    """What features report about their running state (e.g. audit's WAL not yet ingested)."""
 
     @property
     def drift(self) -> tuple[OwnedState, ...]:
@@ -56,6 +58,7 @@ class Status:
             ],
             "drift": [o.owned.ref.key for o in self.drift],
             "pending": [c.to_json() for c in self.pending],
+            "notes": list(self.notes),
         }
 
 
@@ -73,4 +76,5 @@ def read_status(
     if version:
         row = conn.execute("select max(applied_at) from warden.applies").fetchone()
         last = row[0] if row else None
-    return Status(plan.server, version, tuple(states), plan.changes, last)
+    notes = tuple(note for feature in features.values() for note in feature.health(conn, spec))
+    return Status(plan.server, version, tuple(states), plan.changes, last, notes)

@@ -118,6 +118,11 @@ class Feature(ABC):
         """Work that must follow a committed apply (``conn`` in autocommit). Default: nothing."""
         return None
 
+    def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
+        """Lines for ``pgwarden status`` about this feature's running state (work waiting,
+        space held). Reads only; default: nothing."""
+        return []
+
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         """The recurring work this feature needs on the tables that declare it (purge,
         archive, retention...), for ``pgwarden maintain``. Default: none."""

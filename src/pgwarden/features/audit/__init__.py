@@ -195,6 +195,19 @@ class Audit(Feature):
         if wal_declared(spec):
             _wal.ensure_slot(conn)
 
+    def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
+        """With WAL capture: how much WAL the slot holds back (not yet ingested)."""
+        state = _wal.status(conn) if wal_declared(spec) else None
+        if state is None:
+            return []
+        when = state["ingested_at"]
+        last = when.strftime("%Y-%m-%d %H:%M:%S %Z") if when else "never"
+        return [
+            f"audit WAL capture: slot {state['slot']} holds {state['lag_bytes']:,} bytes of "
+            f"WAL not yet ingested (last ingestion: {last}); the worker or "
+            "`pgwarden ingest-audit --follow` writes the events"
+        ]
+
     def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
         """No table captured from the WAL any more: ingest what is left, then drop the slot
         (it would keep WAL on disk forever)."""

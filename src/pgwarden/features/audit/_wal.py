@@ -206,6 +206,8 @@ def _lsn(value: int) -> str:
 
 def status(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     """The slot's state: WAL held back (bytes not yet ingested) and the last ingestion."""
+    if conn.execute("select to_regclass('warden.audit_wal')").fetchone() == (None,):
+        return None
     row = conn.execute(
         "select s.slot_name, s.active, "
         "coalesce(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)::bigint, w.ingested_at "
