@@ -38,6 +38,27 @@ as $$
     select 'pgwarden_audit_' || left(md5(current_database()), 16)
 $$;
 
+-- The oldest transaction that may still add events to this database, as 0005's
+-- feed_horizon computed it (transactions of other databases do not count).
+create or replace function warden.running_horizon() returns xid8
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(
+        (select min(x) from pg_snapshot_xip(snap.s) x
+          where not exists (
+                select 1 from pg_stat_activity a
+                 where a.datname is distinct from current_database()
+                   and a.backend_xid is not null
+                   and a.backend_xid::text::bigint = x::text::bigint % 4294967296)
+            and not exists (
+                select 1 from pg_prepared_xacts p
+                 where p.database <> current_database()
+                   and p.transaction::text::bigint = x::text::bigint % 4294967296)),
+        pg_snapshot_xmax(snap.s))
+      from (select pg_current_snapshot() as s) snap
+$$;
+
 -- As in 0005, and also held back by the WAL ingester: a transaction committed but not yet
 -- ingested gets its events later, under its own (older) transaction id, so the feed must
 -- not pass it. While this database has its slot, the feed stops at the ingester's horizon.
@@ -46,22 +67,11 @@ language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
     select least(
-        coalesce(
-            (select min(x) from pg_snapshot_xip(snap.s) x
-              where not exists (
-                    select 1 from pg_stat_activity a
-                     where a.datname is distinct from current_database()
-                       and a.backend_xid is not null
-                       and a.backend_xid::text::bigint = x::text::bigint % 4294967296)
-                and not exists (
-                    select 1 from pg_prepared_xacts p
-                     where p.database <> current_database()
-                       and p.transaction::text::bigint = x::text::bigint % 4294967296)),
-            pg_snapshot_xmax(snap.s)),
+        warden.running_horizon(),
         (select coalesce((select w.horizon from warden.audit_wal w
                            where w.slot_name = s.slot_name), '0'::xid8)
            from pg_replication_slots s where s.slot_name = warden.audit_slot_name()))
-      from (select pg_current_snapshot() as s) snap
 $$;
 
 revoke all on function warden.audit_slot_name() from public;
+revoke all on function warden.running_horizon() from public;

@@ -114,9 +114,9 @@ def ingest(
             "on conflict do nothing",
             (slot,),
         )
-        # Every transaction older than the oldest one running now has committed (or
+        # Every transaction older than the oldest one running here now has committed (or
         # aborted): once this pass has read everything, their events are all in the store.
-        row = conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()
+        row = conn.execute("select warden.running_horizon()::text").fetchone()
         horizon = row[0] if row else "0"
         # Decoding reads WAL up to what is flushed: with synchronous_commit = off a commit
         # that returned may not be yet. A synchronous commit of our own flushes everything
