@@ -272,9 +272,10 @@ KINDS: dict[str, Kind] = {
                join pg_publication p on p.oid = r.prpubid
                where p.pubname = %(name)s and r.prrelid = to_regclass(%(regclass)s)
                  and (p.pubname <> 'pgwarden_audit' or exists (
-                      select 1 from pg_replication_slots s where s.slot_name
-                          = 'pgwarden_audit_' || left(md5(current_database()), 16)))""",
+                      select 1 from pg_replication_slots s
+                       where s.slot_name = warden.audit_slot_name()))""",
             drop_lock="SHARE UPDATE EXCLUSIVE",
+            needs="warden.audit_wal",  # (0016) with warden.audit_slot_name()
         ),
         Kind(
             "row_security",

@@ -104,9 +104,11 @@ def ingest(
     Reads the slot ``batch`` changes at a time (whole transactions), so memory stays bounded
     by the largest transaction. Waits for another ingester of this database to finish first.
     """
-    if not slot_exists(conn):
-        return Ingested(0, 0, 0)
     slot = slot_name(conn)
+    if not conn.execute(
+        "select 1 from pg_replication_slots where slot_name = %s", (slot,)
+    ).fetchone():
+        return Ingested(0, 0, 0)
     conn.execute("select pg_advisory_lock(%s)", (_LOCK,))
     try:
         conn.execute(
