@@ -50,7 +50,6 @@ class RowChange:
     """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column. Values are
     bytes (text output), None (NULL) or :data:`UNCHANGED`."""
     new: tuple[object, ...] | None
-    old_is_key_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ class Message:
 @dataclass
 class Transaction:
     xid: int
-    commit_lsn: int
     end_lsn: int
     committed_at: dt.datetime
     items: list[RowChange | Message] = field(default_factory=list)
@@ -138,13 +136,13 @@ def decode(messages: Iterable[bytes]) -> list[Transaction]:
         r = _Reader(bytes(data))
         kind = r.byte()
         if kind == "B":
-            lsn, micros, xid = r.unpack(_BEGIN)
-            current = Transaction(xid, lsn, 0, _timestamp(micros))
+            _final_lsn, micros, xid = r.unpack(_BEGIN)
+            current = Transaction(xid, 0, _timestamp(micros))
         elif kind == "C":
-            _flags, commit_lsn, end_lsn, micros = r.unpack(_COMMIT)
+            _flags, _commit_lsn, end_lsn, micros = r.unpack(_COMMIT)
             if current is None:
                 raise DecodeError("pgoutput Commit without Begin")
-            current.commit_lsn, current.end_lsn = commit_lsn, end_lsn
+            current.end_lsn = end_lsn
             current.committed_at = _timestamp(micros)
             done.append(current)
             current = None
@@ -167,16 +165,14 @@ def decode(messages: Iterable[bytes]) -> list[Transaction]:
             relation = relations[r.unpack(_U32)[0]]
             old: tuple[object, ...] | None = None
             new: tuple[object, ...] | None = None
-            key_only = False
             marker = r.byte()
-            if marker in "KO":
-                key_only = marker == "K"
+            if marker in "KO":  # the key only (K), or with REPLICA IDENTITY FULL the row (O)
                 old = r.tuple()
                 if kind == "U":
                     marker = r.byte()
             if marker == "N":
                 new = r.tuple()
-            current.items.append(RowChange(kind, relation, old, new, key_only))
+            current.items.append(RowChange(kind, relation, old, new))
         elif kind == "M":
             flags = r.byte()
             r.unpack(_I64)  # the message's LSN

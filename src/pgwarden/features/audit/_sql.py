@@ -137,6 +137,11 @@ def _update_query(
     )
 
 
+def _comment_name(table: Table) -> sql.Composable:
+    # Only for a header comment: printable characters, so no name can end the comment.
+    return sql.SQL("".join(c if c.isprintable() else "?" for c in str(table.name)))
+
+
 def capture_parts(
     table: Table, options: AuditOptions, key: tuple[str, ...] | None
 ) -> dict[str, sql.Composable]:
@@ -167,8 +172,7 @@ def capture_parts(
     update = _update_query(options, key, changed)
     changed_row = sql.SQL("oj is distinct from nj") if options.skip_unchanged else sql.SQL("true")
     return {
-        # Only for the header comment: printable characters, so no name can end the comment.
-        "table": sql.SQL("".join(c if c.isprintable() else "?" for c in str(table.name))),
+        "table": _comment_name(table),
         "image_of_n": _image("n", options),
         "image_of_o": _image("o", options),
         "key_of_nj": key_expr("nj", key),
@@ -197,6 +201,6 @@ def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
         ).format(hidden=_hidden(table, options), image=_image("o", options),
                  table=table.name.ident)  # fmt: skip
     return {
-        "table": sql.SQL("".join(c if c.isprintable() else "?" for c in str(table.name))),
+        "table": _comment_name(table),
         "truncate_rows": truncate_rows,
     }
