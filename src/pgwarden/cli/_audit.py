@@ -278,12 +278,17 @@ def ingest_audit(
         if as_json:
             print_json(
                 {"transactions": done.transactions, "events": done.events,
-                 "lag_bytes": done.lag_bytes}
+                 "lag_bytes": done.lag_bytes, "rejected_messages": done.rejected}
             )  # fmt: skip
         elif done.events or not follow:
             console.print(
                 f"Ingested {done.events} audit event(s) from {done.transactions} "
                 f"transaction(s); {done.lag_bytes} byte(s) of WAL not yet read."
+            )
+        if done.rejected and not as_json:
+            console.print(
+                f"[yellow]Dropped {done.rejected} message(s) with pgwarden's prefix that its "
+                "capture did not sign (forged by a session?).[/yellow]"
             )
         if not follow or stop():
             return

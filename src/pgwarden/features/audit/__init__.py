@@ -130,7 +130,7 @@ class Audit(Feature):
                 **wal_parts(table, options),
             )  # fmt: skip
             tables = [table, *_partitions(table, ctx)]
-            return [*found, marker, *wal_objects(self.name, table, tables, function)]
+            return [*found, marker, *wal_objects(self.name, table, tables, function, key)]
         parts = self._parts(table_id, options, table, key)
         found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []

@@ -79,8 +79,8 @@ class Event:
         return data
 
 
-STORE_VERSION = 17
-"""The ``warden`` schema version these functions need (internal migrations 0002-0017: the
+STORE_VERSION = 18
+"""The ``warden`` schema version these functions need (internal migrations 0002-0018: the
 reads span the hot store and its archive, follow column renames, and see WAL capture)."""
 
 

@@ -191,16 +191,29 @@ def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
     truncate_rows: sql.Composable = sql.SQL("")
     if options.truncate == "rows":
         truncate_rows = sql.SQL(
-            "    if tg_op = 'TRUNCATE' then\n{hidden}"
-            "        select count(pg_logical_emit_message(true, 'pgwarden.audit.row', "
-            "({image})::text)) into written\n"
+            "{hidden}"
+            "        select count(pg_logical_emit_message(true, 'pgwarden.audit', "
+            "warden.audit_wal_signed('R' || ({image})::text))) into written\n"
             # A plain table has no partition tree: it is its own only leaf.
             "          from {table} o where o.tableoid = tg_relid or o.tableoid in "
-            "(select p.relid from pg_catalog.pg_partition_tree(tg_relid) p where p.isleaf);\n"
-            "    end if;"
+            "(select p.relid from pg_catalog.pg_partition_tree(tg_relid) p where p.isleaf);"
         ).format(hidden=_hidden(table, options), image=_image("o", options),
                  table=table.name.ident)  # fmt: skip
     return {
         "table": _comment_name(table),
         "truncate_rows": truncate_rows,
+        "flag": WAL_CONTEXT_FLAG,
     }
+
+
+WAL_CONTEXT_FLAG = sql.SQL(
+    "concat(pg_catalog.pg_current_xact_id_if_assigned(), chr(31), "
+    + ", chr(31), ".join(
+        f"pg_catalog.current_setting('pgwarden.{name}', true)"
+        for name in ("actor", "tenant", "reason", "request_id")
+    )
+    + ", chr(31), pg_catalog.current_setting('application_name'), chr(31), "
+    "pg_catalog.current_setting('role'))"
+)
+"""What a WAL-captured transaction's context message says, in short (with its id once it has
+one): when it differs from the transaction-local flag ``pgwarden._said``, a new one is sent."""

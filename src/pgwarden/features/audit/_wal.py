@@ -1,8 +1,9 @@
 """WAL capture (audit option ``capture = "wal"``): the slot, and the ingester that turns
 decoded transactions into audit events.
 
-The writing transaction pays only for a statement-level trigger that emits one logical
-message per statement (who, why, from where). Its rows are in the WAL anyway; with
+The writing transaction pays only for a statement-level trigger that emits a signed logical
+message when its context changes (who, why, from where), and brackets around UPDATEs that can
+change keys. Its rows are in the WAL anyway; with
 ``REPLICA IDENTITY FULL`` the old rows are too. The ingester reads committed transactions
 from this database's ``pgoutput`` slot, in commit order, and writes their events in one
 transaction together with how far it got (``warden.audit_wal``); only then is the slot
@@ -13,6 +14,7 @@ them: nothing is lost, nothing is written twice.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,7 @@ from pgwarden.features.audit import _pgoutput
 from pgwarden.features.audit._wal_events import write_events
 from pgwarden.maintenance import Job, JobContext
 
+_log = logging.getLogger("pgwarden.audit")
 PUBLICATION = "pgwarden_audit"
 _LOCK = 0x7067_7761_7264_574C  # one ingester at a time per database ("pgwardWL")
 _SLOT_OPTIONS = ("proto_version", "1", "publication_names", PUBLICATION, "messages", "true")
@@ -90,6 +93,8 @@ class Ingested:
     events: int
     lag_bytes: int
     """WAL the slot still holds back after this call (0: caught up)."""
+    rejected: int = 0
+    """Messages with pgwarden's prefix but not its capture's signature (forged), dropped."""
 
 
 def ingest(
@@ -129,7 +134,7 @@ def ingest(
                 "update warden.audit_wal set ingested_at = ingested_at where slot_name = %s",
                 (slot,),
             )
-        transactions = events = 0
+        transactions = events = rejected = 0
         while True:
             rows = conn.execute(
                 "select data from pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
@@ -146,7 +151,7 @@ def ingest(
                     (slot,),
                 ).fetchone()
                 fresh = [t for t in decoded if t.end_lsn > int(done[0] if done else 0)]
-                written = write_events(conn, fresh) if fresh else 0
+                written, dropped = write_events(conn, fresh) if fresh else (0, 0)
                 # Never backwards: a re-read batch may end before what the store already has.
                 conn.execute(
                     "update warden.audit_wal set ingested_lsn = greatest(ingested_lsn, "
@@ -158,6 +163,7 @@ def ingest(
             _advance(conn, slot, decoded[-1].end_lsn)
             transactions += len(fresh)
             events += written
+            rejected += dropped
             if progress:
                 progress(events)
             if len(rows) < batch:
@@ -172,7 +178,13 @@ def ingest(
             "from pg_replication_slots where slot_name = %s",
             (slot,),
         ).fetchone()
-        return Ingested(transactions, events, int(lag[0]) if lag else 0)
+        if rejected:
+            _log.warning(
+                "audit ingester dropped %d message(s) with pgwarden's prefix that its capture "
+                "did not sign (forged by a session?)",
+                rejected,
+            )
+        return Ingested(transactions, events, int(lag[0]) if lag else 0, rejected)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_LOCK,))
 

@@ -4,6 +4,8 @@ capture uses, then appended to the store in WAL order (one INSERT)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +17,9 @@ from psycopg import sql
 from pgwarden.features.audit import _pgoutput
 from pgwarden.features.audit._sql import image_of, key_expr
 
-MARK, SAID, ROW = "pgwarden.audit", "pgwarden.audit.said", "pgwarden.audit.row"
-"""Prefixes of the messages the capture functions emit: a statement (its table and who runs
-it), what the session declares (when it changes), a truncated row's image."""
+PREFIX = "pgwarden.audit"
+"""Prefix of the messages the capture functions emit (``capture_wal.sql``): a kind letter, its
+payload, and a MAC (``warden.audit_wal_signed``)."""
 CONTEXT_SEQ_BASE = 16384
 """Context numbers of WAL-captured events start here, apart from those the trigger capture
 of another table gives the same transaction (both record contexts under its id)."""
@@ -93,18 +95,24 @@ create temp table if not exists pgw_wal_contexts (
 """
 
 
-def write_events(conn: psycopg.Connection[Any], transactions: list[_pgoutput.Transaction]) -> int:
+def write_events(
+    conn: psycopg.Connection[Any], transactions: list[_pgoutput.Transaction]
+) -> tuple[int, int]:
     """Append the events of ``transactions`` (decoded, in commit order) to the store, inside
-    the caller's transaction. Returns how many."""
+    the caller's transaction. Returns how many, and how many messages were dropped as not
+    signed by pgwarden's capture (forged)."""
     tables, by_relid = _tables(conn)
     conn.execute(_STAGE)
-    row = conn.execute("select pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
+    row = conn.execute(
+        "select pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+        "(select secret from warden.audit_wal_key)"
+    ).fetchone()
     assert row is not None
-    staged = _Staging(tables, by_relid, int(row[0]), lambda r: _row_type(conn, r))
+    staged = _Staging(tables, by_relid, int(row[0]), lambda r: _row_type(conn, r), row[1])
     for tx in transactions:
         staged.add(tx)
     if not staged.lines:
-        return 0
+        return 0, staged.rejected
     with conn.cursor().copy(
         "copy pg_temp.pgw_wal_rows (ord, rel, op, stmt, txid, seq, at, table_id, o, n, img) "
         "from stdin"
@@ -138,7 +146,7 @@ def write_events(conn: psycopg.Connection[Any], transactions: list[_pgoutput.Tra
         "left join pg_temp.pgw_wal_events e on e.ord = s.ord "
         "where s.op = 'T' or e.ord is not null order by s.ord"
     )
-    return cur.rowcount
+    return cur.rowcount, staged.rejected
 
 
 def _copy_text(value: bytes) -> bytes:
@@ -166,7 +174,7 @@ def _array(values: list[Any]) -> bytes:
 
 class _Staging:
     """Decoded transactions as COPY lines of ``pgw_wal_rows``: each change with its statement
-    (the latest marker of its table in the transaction) and context."""
+    and the transaction's latest context message before it."""
 
     def __init__(
         self,
@@ -174,8 +182,11 @@ class _Staging:
         by_relid: dict[int, int],
         xmax: int,
         row_type: Callable[[_pgoutput.Relation], str | None],
+        secret: bytes,
     ) -> None:
         self.tables, self.by_relid, self.xmax, self.row_type = tables, by_relid, xmax, row_type
+        self.secret = bytes(secret)
+        self.rejected = 0
         self.lines: list[bytes] = []
         self.contexts: list[tuple[Any, ...]] = []
         self.shapes: list[_Shape] = []
@@ -209,62 +220,79 @@ class _Staging:
             % (len(self.lines), rel, op.encode(), stmt, head, table_id, old, new, img)
         )
 
+    def _signed(self, txid: int, content: bytes) -> tuple[str, bytes] | None:
+        """A message's kind and payload, if its MAC is ours for this transaction (anyone can
+        emit messages with our prefix; only the capture functions can sign them)."""
+        payload, _, mac = content.rpartition(b"\x1f")
+        inner = hashlib.sha256(self.secret + b"%d\x1f" % txid + payload).digest()
+        expected = hashlib.sha256(self.secret + inner).hexdigest().encode()
+        if not payload or not hmac.compare_digest(mac, expected):
+            self.rejected += 1
+            return None
+        return payload[:1].decode(), payload[1:]
+
     def add(self, tx: _pgoutput.Transaction) -> None:
         txid = self._xid8(tx.xid)
         at = tx.committed_at.isoformat().encode()
-        current: dict[int, tuple[int, int]] = {}  # table_id -> (statement, context_seq)
         context: tuple[Any, ...] | None = None
         seq = CONTEXT_SEQ_BASE - 1
-        said: list[Any] = [None, None, None, None, None, tx.committed_at.isoformat()]
+        ctx_seq = 0  # rows before any context message: made before the triggers were
+        brackets: dict[int, list[int]] = {}  # table_id -> open key-changing UPDATEs
         # Partitions a TRUNCATE recorded whole, per table, until its next row change: their
         # own TRUNCATE triggers (same statement) would record the same rows again.
         covered: dict[int, set[int]] = {}
         skipping = False
-        truncating: int | None = None  # the table whose TRUNCATE the next rows belong to
+        truncating: tuple[int, int] | None = None  # (table, statement) the next rows are of
         for item in tx.items:
             if isinstance(item, _pgoutput.Message):
-                if item.prefix == ROW:
+                signed = self._signed(txid, item.content) if item.prefix == PREFIX else None
+                if signed is None:
+                    continue
+                kind, payload = signed
+                if kind == "R":
                     if truncating is not None and not skipping:
-                        stmt, ctx_seq = current[truncating]
-                        self.truncated.setdefault(truncating, self.tables[truncating])
+                        table_id, stmt = truncating
+                        self.truncated.setdefault(table_id, self.tables[table_id])
                         head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
-                        self._line(-1, "D", stmt, head, truncating, b"\\N", b"\\N",
-                                   _copy_text(item.content))  # fmt: skip
+                        self._line(-1, "D", stmt, head, table_id, b"\\N", b"\\N",
+                                   _copy_text(payload))  # fmt: skip
                     continue
-                if item.prefix == SAID:
-                    said = json.loads(item.content)
+                fields = json.loads(payload)
+                if kind == "C":
+                    login, acting, client, pid, actor, tenant, reason, request, app, began = fields
+                    who = (actor, tenant, reason, request, login, acting, client, app, pid)
+                    if who != context:
+                        context, seq = who, seq + 1
+                        self.contexts.append((txid, seq, began, *who))
+                    ctx_seq = seq
                     continue
-                if item.prefix != MARK:
-                    continue
-                mark = item.content.decode().split("\x1f")
-                op, table_id, relid = mark[0], int(mark[1]), int(mark[2])
+                table_id = int(fields[0])
                 if table_id not in self.tables:
                     continue
-                who = (*said[:4], mark[3], mark[4], mark[5] or None, said[4], int(mark[6]))
-                if context is None or who != context:
-                    context, seq = who, seq + 1
-                    self.contexts.append((txid, seq, said[5], *who))
-                current[table_id] = (self._statement(), seq)
-                skipping, truncating = False, table_id if op == "T" else None
-                if op == "T":
+                if kind == "B":
+                    brackets.setdefault(table_id, []).append(self._statement())
+                elif kind == "E" and brackets.get(table_id):
+                    brackets[table_id].pop()
+                elif kind == "T":
+                    relid, parts = int(fields[1]), {int(r) for r in fields[2]}
                     root = self.tables[table_id].relid
+                    truncating, skipping = (table_id, self._statement()), False
                     if relid in covered.get(table_id, set()):
                         skipping = True  # part of a TRUNCATE of an ancestor, recorded
                     elif relid == root or root is None:
-                        stmt, ctx_seq = current[table_id]
                         head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
-                        self._line(-2, "T", stmt, head, table_id, b"\\N", b"\\N", b"\\N")
-                    parts = mark[7].split(",") if len(mark) > 7 and mark[7] else ()
-                    covered.setdefault(table_id, set()).update(int(r) for r in parts)
+                        self._line(-2, "T", truncating[1], head, table_id, b"\\N", b"\\N",
+                                   b"\\N")  # fmt: skip
+                    covered.setdefault(table_id, set()).update(parts)
                 continue
             found = self.by_relid.get(item.relation.oid)
             if found is None or found not in self.tables:
                 continue
             table_id, truncating = found, None
             covered.pop(table_id, None)
-            if table_id not in current:  # no marker: made before its statement trigger was
-                current[table_id] = (self._statement(), 0)
-            stmt, ctx_seq = current[table_id]
+            # Outside a bracketed UPDATE, each row is its own statement: WAL order is the
+            # order of changes, and no key is both old and new within one.
+            stmt = brackets[table_id][-1] if brackets.get(table_id) else self._statement()
             index = self._shape(item.relation, self.tables[table_id])
             literal = _record if self.shapes[index].row_type else _array
             old = list(item.old) if item.old is not None else None

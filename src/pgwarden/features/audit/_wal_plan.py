@@ -9,10 +9,13 @@ from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import PlanContext, trigger
+from pgwarden.features.audit._sql import WAL_CONTEXT_FLAG
 from pgwarden.features.audit._wal import PUBLICATION
 
 MARK_TRIGGER = "pgwarden_audit_w"
-"""The statement trigger sending each statement's context to the WAL."""
+"""The statement trigger sending a transaction's context to the WAL when it changes."""
+KEY_TRIGGER, KEY_END_TRIGGER = "pgwarden_audit_k", "pgwarden_audit_e"
+"""The statement triggers bracketing an UPDATE that can change keys."""
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
 
 
@@ -34,20 +37,38 @@ def check_wal(table: Table, ctx: PlanContext) -> None:
 
 
 def wal_objects(
-    feature: str, table: Table, parts: list[Table], function: ObjectRef
+    feature: str,
+    table: Table,
+    parts: list[Table],
+    function: ObjectRef,
+    key: tuple[str, ...] | None,
 ) -> list[DesiredObject]:
-    """The statement and TRUNCATE triggers calling ``function`` and REPLICA IDENTITY FULL on
-    ``table`` and each of its partitions (``parts``, the table first), and the table's
-    membership of the publication."""
+    """The statement triggers calling ``function`` and REPLICA IDENTITY FULL on ``table`` and
+    each of its partitions (``parts``, the table first), and the table's membership of the
+    publication. ``key``: the key columns (None: the whole row is the key)."""
     found = []
-    mark = sql.SQL("BEFORE INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
+    # Statement triggers run their function only when the context changed: the WHEN clause
+    # costs writers far less than a PL/pgSQL call per statement.
+    mark = sql.SQL(
+        "BEFORE INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT WHEN ({} IS DISTINCT FROM "
+        "pg_catalog.current_setting('pgwarden._said', true))"
+    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, key or ()))
+    of_key = sql.SQL(" OF {}").format(columns) if key else sql.SQL("")
+    key_begin = sql.SQL("BEFORE UPDATE{} ON {} FOR EACH STATEMENT")
+    key_end = sql.SQL("AFTER UPDATE{} ON {} FOR EACH STATEMENT")
     truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
     for part in parts:
         where = f"partition {part.name}" if part is not table else str(table.name)
-        for name, timing in ((MARK_TRIGGER, mark), (TRUNCATE_TRIGGER, truncate)):
+        for name, timing in (
+            (MARK_TRIGGER, mark.format(part.name.ident, WAL_CONTEXT_FLAG)),
+            (KEY_TRIGGER, key_begin.format(of_key, part.name.ident)),
+            (KEY_END_TRIGGER, key_end.format(of_key, part.name.ident)),
+            (TRUNCATE_TRIGGER, truncate.format(part.name.ident)),
+        ):
             found.append(
                 trigger(
-                    feature, part, name, timing.format(part.name.ident), function,
+                    feature, part, name, timing, function,
                     description=f"trigger {name} on {where}", declared=table,
                 )
             )  # fmt: skip
