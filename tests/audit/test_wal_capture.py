@@ -171,6 +171,71 @@ def test_a_killed_ingester_loses_nothing_and_writes_nothing_twice(
     assert warden.ingest_audit().events == 0
 
 
+def test_messages_a_session_forges_are_dropped(
+    conn: psycopg.Connection[Any],
+    make_warden: Callable[..., Warden],
+    make_role: Callable[[], str],
+    logical: None,
+) -> None:
+    """Any role may emit logical messages with pgwarden's prefix; only the capture's own,
+    signed with the owner's secret for their transaction, are believed."""
+    role = make_role()
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    conn.execute(sql.SQL("grant all on t to {}").format(sql.Identifier(role)))
+    warden = applied(make_warden, WAL)
+    tid, relid = conn.execute(
+        "select warden.audit_table_id('public.t'), 'public.t'::regclass::oid::bigint"
+    ).fetchone() or (0, 0)
+    emit = "select pg_logical_emit_message(true, 'pgwarden.audit', %s)"
+    with conn.transaction():
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        conn.execute("insert into t (id, v) values (1, 'a')")
+        # A context claiming someone else, a TRUNCATE that never happened, a removed row:
+        # with no MAC, a wrong one, and one copied from nowhere.
+        fake_who = json.dumps(["root", "root", "10.0.0.1", 1, "mallory", None, None, None, "x",
+                               "2026-01-01T00:00:00+00:00"])  # fmt: skip
+        conn.execute(emit, ("C" + fake_who,))
+        conn.execute(emit, ("C" + fake_who + "\x1f" + "0" * 64,))
+        conn.execute(emit, ("T" + json.dumps([tid, relid, []]) + "\x1f" + "ab" * 32,))
+        conn.execute(emit, ('R{"id": 99, "v": "ghost"}\x1f' + "cd" * 32,))
+        conn.execute("update t set v = 'b' where id = 1")
+        denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
+        with denied, conn.transaction():  # nobody else can sign
+            conn.execute("select warden.audit_wal_signed('C[]')")
+    done = warden.ingest_audit()
+    assert done.rejected == 4 and done.events == 2
+    found = events(conn, "public.t")
+    assert [(e["op"], e["row_key"]) for e in found] == [("I", [1]), ("U", [1])]
+    assert {(e["login_role"], e["acting_role"], e["actor"]) for e in found} == {
+        ("postgres", role, None)
+    }
+
+
+def test_forging_the_context_flag_only_loses_the_forgers_own_context(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+    warden = applied(make_warden, WAL)
+    with conn.transaction():
+        conn.execute("set local pgwarden.actor = 'alice'")
+        conn.execute("insert into t (id) values (1)")
+    with conn.transaction():
+        conn.execute("set local pgwarden.actor = 'mallory'")
+        # What the trigger would compare, set before the first write: no context is sent.
+        conn.execute(
+            "select set_config('pgwarden._said', concat(pg_current_xact_id(), chr(31), "
+            "'mallory', chr(31), chr(31), chr(31), chr(31), "
+            "current_setting('application_name'), chr(31), current_setting('role')), true)"
+        )
+        conn.execute("update t set v = 'hidden' where id = 1")
+    warden.ingest_audit()
+    found = events(conn, "public.t")
+    assert [(e["op"], e["actor"], e["has_context"]) for e in found] == [
+        ("I", "alice", True),
+        ("U", None, False),  # no context at all: never alice's, never another transaction's
+    ]
+
+
 def test_the_feed_never_passes_a_transaction_waiting_to_be_ingested(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
 ) -> None:

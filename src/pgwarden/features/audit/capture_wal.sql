@@ -3,9 +3,9 @@
 -- (REPLICA IDENTITY FULL, publication pgwarden_audit); this function adds, as signed
 -- transactional logical messages (warden.audit_wal_signed):
 --   C  who and why (roles, client, pid, the declared settings): the first time a transaction
---      writes here, and again whenever that changes (SET ROLE, set_config) -- the trigger
---      pgwarden_audit_w runs it only then (its WHEN clause compares the context with what a
---      transaction-local flag says was sent last);
+--      writes here, and again whenever that changes (SET ROLE, set_config): pgwarden_audit_w
+--      calls this for every statement, which first compares the context with what a
+--      transaction-local flag says was sent last;
 --   B/E  the bounds of an UPDATE that can change keys (pgwarden_audit_k, _e): inside one, a
 --      row's new key can be another row's old key, so its rows are one statement;
 --   T, R  a TRUNCATE and the rows it removes (none of them is in the WAL otherwise).
