@@ -14,7 +14,7 @@ databases are dropped at the end, and an embedded server started here is stopped
 .venv/bin/python bench/audit.py --explain        # also print the capture's plans (auto_explain)
 .venv/bin/python bench/audit.py --capture wal    # B captures from the WAL (wal_level = logical)
 
-With ``--capture wal`` the writers only mark their statements; the ingester writes the events.
+With ``--capture wal`` the writers only send their context; the ingester writes the events.
 Its work is measured apart: after each timed B step (catch-up time and rate), and in extra
 TPS rounds where it runs every second alongside pgbench on the same machine ("live").
 """

@@ -14,7 +14,8 @@ transaction. What a table gets:
 
 With ``capture = "wal"`` the rows are read from the WAL instead (see ``_wal``): the table
 gets ``REPLICA IDENTITY FULL``, joins publication ``pgwarden_audit``, and its capture
-function only marks each statement with its context.
+function only sends, signed, the transaction's context (when it changes), the bounds of
+key-changing UPDATEs and TRUNCATEs.
 """
 
 from __future__ import annotations
