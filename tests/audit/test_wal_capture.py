@@ -199,6 +199,8 @@ def test_messages_a_session_forges_are_dropped(
         conn.execute(emit, ("T" + json.dumps([tid, relid, []]) + "\x1f" + "ab" * 32,))
         conn.execute(emit, ('R{"id": 99, "v": "ghost"}\x1f' + "cd" * 32,))
         conn.execute("update t set v = 'b' where id = 1")
+        # Anyone may ask for its context to be sent: it only ever tells the truth.
+        conn.execute("select warden_wal.context()")
         denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
         with denied, conn.transaction():  # nobody else can sign
             conn.execute("select warden.audit_wal_signed('C[]')")

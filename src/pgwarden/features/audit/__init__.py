@@ -127,8 +127,7 @@ class Audit(Feature):
             check_wal(table, ctx)
             marker = self._function(
                 table, function, "capture_wal.sql",
-                table_id=sql.Literal(table_id), context_declared=_DECLARED,
-                **wal_parts(table, options),
+                table_id=sql.Literal(table_id), **wal_parts(table, options),
             )  # fmt: skip
             tables = [table, *_partitions(table, ctx)]
             return [*found, marker, *wal_objects(self.name, table, tables, function, key)]

@@ -185,19 +185,6 @@ def capture_parts(
     }
 
 
-_CONTEXT_FLAG = sql.SQL(
-    "concat(pg_catalog.pg_current_xact_id_if_assigned(), chr(31), "
-    + ", chr(31), ".join(
-        f"pg_catalog.current_setting('pgwarden.{name}', true)"
-        for name in ("actor", "tenant", "reason", "request_id")
-    )
-    + ", chr(31), pg_catalog.current_setting('application_name'), chr(31), "
-    "pg_catalog.current_setting('role'))"
-)
-"""What a WAL-captured transaction's context message says, in short (with its id once it has
-one): when it differs from the transaction-local flag ``pgwarden._said``, a new one is sent."""
-
-
 def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
     """Placeholders of ``capture_wal.sql``: a TRUNCATE's rows sent as messages (images made
     here, so the ingester only keys them)."""
@@ -215,5 +202,4 @@ def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
     return {
         "table": _comment_name(table),
         "truncate_rows": truncate_rows,
-        "flag": _CONTEXT_FLAG,
     }

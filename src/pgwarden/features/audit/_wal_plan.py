@@ -13,6 +13,8 @@ from pgwarden.features.audit._wal import PUBLICATION
 
 MARK_TRIGGER = "pgwarden_audit_w"
 """The statement trigger sending a transaction's context to the WAL when it changes."""
+MARK_FUNCTION = ObjectRef("function", "warden", "audit_wal_statement")
+"""Its function, one for every table (made by the store's migrations): runs as the caller."""
 KEY_TRIGGER, KEY_END_TRIGGER = "pgwarden_audit_k", "pgwarden_audit_e"
 """The statement triggers bracketing an UPDATE that can change keys."""
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
@@ -42,9 +44,10 @@ def wal_objects(
     function: ObjectRef,
     key: tuple[str, ...] | None,
 ) -> list[DesiredObject]:
-    """The statement triggers calling ``function`` and REPLICA IDENTITY FULL on ``table`` and
-    each of its partitions (``parts``, the table first), and the table's membership of the
-    publication. ``key``: the key columns (None: the whole row is the key)."""
+    """The statement triggers (the context's, and those calling ``function``) and REPLICA
+    IDENTITY FULL on ``table`` and each of its partitions (``parts``, the table first), and the
+    table's membership of the publication. ``key``: the key columns (None: the whole row is
+    the key)."""
     found = []
     # No WHEN clause: PostgreSQL rebuilds a trigger's WHEN expression for every statement
     # (measured: dearer than calling the function, which tests the same flag first).
@@ -56,15 +59,15 @@ def wal_objects(
     truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
     for part in parts:
         where = f"partition {part.name}" if part is not table else str(table.name)
-        for name, timing in (
-            (MARK_TRIGGER, mark.format(part.name.ident)),
-            (KEY_TRIGGER, key_begin.format(of_key, part.name.ident)),
-            (KEY_END_TRIGGER, key_end.format(of_key, part.name.ident)),
-            (TRUNCATE_TRIGGER, truncate.format(part.name.ident)),
+        for name, timing, calls in (
+            (MARK_TRIGGER, mark.format(part.name.ident), MARK_FUNCTION),
+            (KEY_TRIGGER, key_begin.format(of_key, part.name.ident), function),
+            (KEY_END_TRIGGER, key_end.format(of_key, part.name.ident), function),
+            (TRUNCATE_TRIGGER, truncate.format(part.name.ident), function),
         ):
             found.append(
                 trigger(
-                    feature, part, name, timing, function,
+                    feature, part, name, timing, calls,
                     description=f"trigger {name} on {where}", declared=table,
                 )
             )  # fmt: skip
