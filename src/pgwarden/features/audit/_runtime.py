@@ -79,8 +79,8 @@ class Event:
         return data
 
 
-STORE_VERSION = 18
-"""The ``warden`` schema version these functions need (internal migrations 0002-0018: the
+STORE_VERSION = 19
+"""The ``warden`` schema version these functions need (internal migrations 0002-0019: the
 reads span the hot store and its archive, follow column renames, and see WAL capture)."""
 
 
