@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -78,10 +77,13 @@ def test_redacted_columns_are_stored_as_a_stable_hash_never_the_value(
     assert update["new_row"]["email"].startswith("sha256:") and update["new_row"]["email"] != alice1
     assert [v.changed for v in warden.history("public.t", 1)] == [None, ["email"]]
     assert warden.history("public.t", 2)[-1].changed == ["v"]
-    # Nowhere in the store, whatever the column or image.
-    store = json.dumps([[e["old_row"], e["new_row"]] for e in got.values()])
-    for secret in ("alice@example.com", "bob@example.com", "carol@example.com", "4321"):
-        assert secret not in store
+    # Nowhere in the store, whatever the column or image. (Values, not the images' text: a
+    # hash's hex digits can spell "4321" by chance.)
+    values = [v for e in got.values() for image in (e["old_row"], e["new_row"]) if image
+              for v in image.values()]  # fmt: skip
+    for secret in ("alice@example.com", "bob@example.com", "carol@example.com"):
+        assert not any(isinstance(v, str) and secret in v for v in values)
+    assert not any(v in (4321, "4321") for v in values)
 
 
 @pytest.mark.parametrize("skip", [True, False])
