@@ -69,10 +69,6 @@ class Registrations:
     """Every table_id in use, including those of dropped tables."""
 
 
-_DECLARED = sql.SQL(sql_template(_PACKAGE, "_context_declared.sql"))
-"""What a session declares (actor, tenant, reason, request id): read alike in both modes."""
-
-
 class Audit(Feature):
     name = "audit"
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
@@ -183,9 +179,7 @@ class Audit(Feature):
             "table_id": sql.Literal(table_id),
             "declare": sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
             "context": sql.SQL(sql_template(_PACKAGE, "_context.sql")),
-            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")).format(
-                context_declared=_DECLARED
-            ),
+            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
             **capture_parts(table, options, key),
         }
 

@@ -4,7 +4,10 @@
         insert into warden.audit_contexts (txid, context_seq, tx_started_at, actor, tenant, reason,
                 request_id, login_role, acting_role, client_addr, application_name, backend_pid)
         values (txv, seq, now(),
-                {context_declared},
+                nullif(current_setting('pgwarden.actor', true), ''),
+                nullif(current_setting('pgwarden.tenant', true), ''),
+                nullif(current_setting('pgwarden.reason', true), ''),
+                nullif(current_setting('pgwarden.request_id', true), ''),
                 session_user,
                 -- SECURITY DEFINER hides the caller's current_user; SET ROLE shows here.
                 coalesce(nullif(current_setting('role'), 'none'), session_user),
