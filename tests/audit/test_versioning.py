@@ -51,3 +51,24 @@ def test_versioning_with_columns_added_in_the_same_apply_settles(
     conn.execute("insert into doc (id, title) values (1, 'a')")
     row = conn.execute("select updated_at is not null, deleted_at from doc__versions").fetchone()
     assert row == (True, None)
+
+
+def test_as_of_leaves_the_callers_work_mem_as_it_was(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """as_of runs its query with at least 32 MB of work_mem, then puts the caller's back:
+    a smaller one is restored, a larger one is kept, inside and after the transaction."""
+    conn.execute("create table doc (id int primary key, title text)")
+    make_warden('[tables."public.doc"]\naudit = true\n').apply()
+    conn.execute("insert into doc values (1, 'a'), (2, 'b')")
+    at = conn.execute("select clock_timestamp()").fetchone()
+    conn.execute("update doc set title = 'c' where id = 1")
+    query = "select id, title, current_setting('work_mem') from warden.as_of(null::doc, %s)"
+    for setting in ("1MB", "4MB", "256MB"):
+        conn.execute(f"set work_mem = '{setting}'")
+        with conn.transaction():
+            found = conn.execute(query + " order by id", at).fetchall()
+            assert found == [(1, "a", setting), (2, "b", setting)]  # read after the call
+            assert conn.execute("show work_mem").fetchone() == (setting,)
+        assert conn.execute("show work_mem").fetchone() == (setting,)
+    conn.execute("reset work_mem")
