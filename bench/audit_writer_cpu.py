@@ -9,7 +9,10 @@ the four pgbench tables. Rounds alternate A / W / T; the table gives the median 
 transaction and what capture adds to it. The WAL database's slot is emptied between rounds
 (its events are not ingested: the ingester's own cost is measured by bench/audit.py).
 
-    .venv/bin/python bench/audit_writer_cpu.py [--transactions 5000] [--rounds 5]
+    .venv/bin/python bench/audit_writer_cpu.py [--transactions 5000] [--rounds 5] [--breakdown]
+
+``--breakdown`` adds rows for W with parts of its per-statement trigger taken away (set
+before each of those measurements and put back after): where the capture's cost goes.
 """
 
 from __future__ import annotations
@@ -52,6 +55,32 @@ DRAIN = (
 )
 
 
+# W with parts of pgwarden_audit_w's work taken away: (set up, undo). "{original}" is the
+# statement function's own definition, read before the first round.
+_CHECK_ONLY = """create or replace function warden.audit_wal_statement() returns trigger
+language plpgsql as $$ declare said text; begin
+    if pg_catalog.current_setting('pgwarden._said', true) is distinct from warden_wal.said()
+    then said := 'not sent'; end if;
+    return null; end $$"""
+_EMPTY = """create or replace function warden.audit_wal_statement() returns trigger
+language plpgsql as $$ begin return null; end $$"""
+_TOGGLE = "alter table {} {} trigger pgwarden_audit_w"
+BREAKDOWN: dict[str, tuple[list[str], list[str]]] = {
+    "W, its context checked on every statement, never sent": ([_CHECK_ONLY], ["{original}"]),
+    "W, pgwarden_audit_w calling an empty function": ([_EMPTY], ["{original}"]),
+    "W, pgwarden_audit_w disabled": (
+        [_TOGGLE.format(t, "disable") for t in PGBENCH_TABLES],
+        [_TOGGLE.format(t, "enable") for t in PGBENCH_TABLES],
+    ),
+}
+
+
+def run_sql(url: str, statements: list[str], original: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement.replace("{original}", original))
+
+
 def prepare(url: str, capture: str | None) -> None:
     pgbench(url, "-i", "-q", "-s", "10")
     if capture:
@@ -79,6 +108,9 @@ def main() -> None:
     parser.add_argument("--dsn", help="server to measure on (needs wal_level = logical)")
     parser.add_argument("--transactions", type=int, default=5000, help="per round (5000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per database (5)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also W with parts of its trigger taken away"
+    )
     args = parser.parse_args()
     print(f"command: `.venv/bin/python bench/audit_writer_cpu.py {' '.join(sys.argv[1:])}`")
     print(f"machine: {machine()}; load average at start {load()}")
@@ -90,11 +122,21 @@ def main() -> None:
                         "T: capture = \"trigger\"": (t, "trigger")}  # fmt: skip
             for url, capture in variants.values():
                 prepare(url, capture)
-            times: dict[str, list[float]] = {name: [] for name in variants}
+            with psycopg.connect(w) as conn:
+                found = conn.execute(
+                    "select pg_get_functiondef('warden.audit_wal_statement()'::regprocedure)"
+                ).fetchone()
+            original = found[0] if found else ""
+            parts = BREAKDOWN if args.breakdown else {}
+            times: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
             for r in range(args.rounds):
                 for name, (url, capture) in variants.items():
                     times[name].append(seconds_per_transaction(url, args.transactions,
                                                                capture == "wal"))  # fmt: skip
+                for name, (setup, undo) in parts.items():
+                    run_sql(w, setup, original)
+                    times[name].append(seconds_per_transaction(w, args.transactions, True))
+                    run_sql(w, undo, original)
                 print(f"  round {r + 1} done", file=sys.stderr, flush=True)
     base = statistics.median(times["A: no audit"])
     rows = []

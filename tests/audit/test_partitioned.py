@@ -32,8 +32,9 @@ def test_changes_through_the_parent_and_directly_on_partitions_present_and_futur
     conn.execute("create table p_asia partition of p for values in ('asia')")  # after apply
     conn.execute("create table p_other (like p)")
     conn.execute("alter table p attach partition p_other for values in ('other')")
-    # Rows of new partitions are captured at once (the row trigger is cloned); only their
-    # TRUNCATE triggers wait for the next apply (PostgreSQL does not clone those).
+    # Rows of new partitions are captured at once (the row trigger is cloned); their TRUNCATE
+    # triggers (which PostgreSQL does not clone) are made at once by the event trigger
+    # pgwarden_audit_partitions, and the next apply takes them over as its own.
     pending = {(c.action, c.ref.key) for c in warden.plan().changes if c.ref}
     assert pending == {
         ("create", "trigger public.p_asia/pgwarden_audit_t"),
@@ -116,6 +117,29 @@ def test_a_cross_partition_update_is_recorded_as_one_update_with_the_key_change(
     moved = events(conn)[1:]
     assert [(e["op"], e["row_key"], e["old_key"]) for e in moved] == [("U", [1, "us"], [1, "eu"])]
     assert warden.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
+
+
+def test_a_partition_made_by_hand_has_its_truncate_recorded_before_the_next_apply(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    _partitioned(conn)
+    warden = applied(make_warden, SPEC)
+    conn.execute("create table p_asia partition of p for values in ('asia')")
+    conn.execute("create table p_other (like p)")
+    conn.execute("insert into p_other values (4, 'other', 'd')")  # before it is audited
+    conn.execute("alter table p attach partition p_other for values in ('other')")
+    conn.execute("insert into p values (3, 'asia', 'c')")
+    conn.execute("truncate p_asia")
+    conn.execute("truncate p_other")
+    assert [(e["op"], e["row_key"]) for e in events(conn)] == [
+        ("I", [3, "asia"]),
+        ("D", [3, "asia"]),
+        ("D", [4, "other"]),
+    ]
+    assert warden.as_of("public.p", "2999-01-01") == []
+    # The next apply takes over what the event trigger made; nothing is left to do after.
+    warden.apply()
+    assert warden.plan().empty
 
 
 def test_truncating_one_partition_directly_is_recorded(

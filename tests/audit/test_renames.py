@@ -172,17 +172,18 @@ def test_the_event_trigger_is_owned_and_goes_with_the_feature(
     conn.execute("create table u (id int primary key, v text)")
     spec = SPEC + '[tables."public.u"]\naudit = true\n'
     warden = applied(make_warden, spec)
-    triggers = "select evtname, evtenabled from pg_event_trigger"
-    assert rows(conn, triggers) == [("pgwarden_audit_columns", "O")]
+    triggers = "select evtname, evtenabled from pg_event_trigger order by 1"
+    both = [("pgwarden_audit_columns", "O"), ("pgwarden_audit_partitions", "O")]
+    assert rows(conn, triggers) == both
     # Disabled by hand: drift, repaired by the next apply.
     conn.execute("alter event trigger pgwarden_audit_columns disable")
     change = [c for c in warden.plan().changes if c.ref and c.ref.kind == "event_trigger"]
     assert [(c.action, c.reason) for c in change] == [("repair", "altered outside pgwarden")]
     warden.apply()
-    assert rows(conn, triggers) == [("pgwarden_audit_columns", "O")]
-    # The table it is filed under stops being audited: it stays, for the other one.
+    assert rows(conn, triggers) == both
+    # The table they are filed under stops being audited: they stay, for the other one.
     applied(make_warden, '[tables."public.u"]\naudit = true\n')
-    assert rows(conn, triggers) == [("pgwarden_audit_columns", "O")]
+    assert rows(conn, triggers) == both
     applied(make_warden, "")
     assert rows(conn, triggers) == []
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from pgwarden import Warden
 
@@ -108,8 +109,8 @@ def test_upgrading_an_existing_store_keeps_every_event(
         "add column redacted text[] not null default '{}', "
         "add column skip_unchanged boolean not null default true"
     )
-    # Its registration also records column names and the event trigger calls a function
-    # (0015): stand-ins, which 0015 replaces.
+    # Its registration also records column names and the event triggers call functions
+    # (0015, 0023): stand-ins, which those migrations replace.
     conn.execute(
         "create table warden.audit_columns (table_id int not null, attnum smallint not null, "
         "name text, since timestamptz not null, txid xid8, primary key (table_id, attnum, since))"
@@ -120,10 +121,12 @@ def test_upgrading_an_existing_store_keeps_every_event(
         "a.attname, $2 from warden.audit_tables t join pg_attribute a on a.attrelid = t.relid "
         "and a.attnum > 0 and not a.attisdropped where t.relid = any($1)'"
     )
-    conn.execute(
-        "create function warden.audit_track_columns() returns event_trigger "
-        "language plpgsql as 'begin end'"
-    )
+    for function in ("audit_track_columns", "audit_adopt_partitions"):
+        conn.execute(
+            sql.SQL(
+                "create function warden.{}() returns event_trigger language plpgsql as 'begin end'"
+            ).format(sql.Identifier(function))
+        )
     warden = make_warden('[tables."public.t"]\naudit = true\n')
     warden.apply()
     conn.execute("insert into t select g, 0 from generate_series(1, 30) g")

@@ -21,7 +21,7 @@ from pgwarden import Warden
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features.audit import _wal
 
-from ._support import applied, events, needs_logical_wal
+from ._support import applied, events, needs_logical_wal, rows
 
 WAL = '[tables."public.t"]\naudit = { capture = "wal" }\n'
 TABLE = "create table {} (id int primary key, v text, n numeric, tags int[], doc jsonb, secret text, noise int)"
@@ -276,6 +276,46 @@ def test_partitioned_table_from_the_wal_with_partition_truncates(
         ("T", None), ("D", [3]), ("D", [150]),
     ]  # fmt: skip
     assert all(e["actor"] is None and e["has_context"] for e in events(conn, "public.p"))
+
+
+def test_a_partition_made_by_hand_is_captured_whole_before_the_next_apply(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], logical: None
+) -> None:
+    """Made or attached after apply, a partition has its context, its old rows (REPLICA
+    IDENTITY FULL) and its TRUNCATE captured at once (event trigger
+    pgwarden_audit_partitions), not from the next apply on."""
+    conn.execute("create table p (id int, v text, primary key (id)) partition by range (id)")
+    conn.execute("create table p1 partition of p for values from (0) to (100)")
+    warden = applied(make_warden, '[tables."public.p"]\naudit = { capture = "wal" }\n')
+    conn.execute("create table p2 partition of p for values from (100) to (200)")
+    conn.execute("create table p3 (like p including all)")
+    conn.execute("alter table p attach partition p3 for values from (200) to (300)")
+    identity = "select relname, relreplident from pg_class where relname in ('p2', 'p3')"
+    assert sorted(rows(conn, identity)) == [("p2", "f"), ("p3", "f")]
+    with conn.transaction():
+        conn.execute("set local pgwarden.actor = 'ann'")
+        conn.execute("insert into p2 values (150, 'a')")  # on the new partition itself
+        conn.execute("insert into p3 values (250, 'b')")
+    with conn.transaction():
+        conn.execute("set local pgwarden.actor = 'bob'")
+        conn.execute("update p2 set v = 'a2'")
+        conn.execute("delete from p3")
+    conn.execute("insert into p2 values (151, 'c')")
+    conn.execute("truncate p2")
+    warden.ingest_audit()
+    found = [(e["op"], e["row_key"], e["actor"], e["old_values"]) for e in events(conn)]
+    assert found == [
+        ("I", [150], "ann", None),
+        ("I", [250], "ann", None),
+        ("U", [150], "bob", {"v": "a"}),
+        ("D", [250], "bob", {"id": 250, "v": "b"}),
+        ("I", [151], None, None),
+        ("D", [150], None, {"id": 150, "v": "a2"}),
+        ("D", [151], None, {"id": 151, "v": "c"}),
+    ]
+    assert all(e["has_context"] for e in events(conn))
+    warden.apply()  # takes over the triggers and identities made for it
+    assert warden.plan().empty
 
 
 def test_schema_changes_between_write_and_ingest_keep_every_value(

@@ -255,12 +255,14 @@ KINDS: dict[str, Kind] = {
             " where to_regclass(%(regclass)s) is not null",
         ),
         # How UPDATE and DELETE log the old row: FULL puts every column in the WAL (audit's
-        # WAL capture reads them there).
+        # WAL capture reads them there). Already FULL (set by hand, or on a new partition by
+        # audit's event trigger): taken over, its ALTER TABLE sets it again in place.
         Kind(
             "replica_identity",
             45,
             "select 'full' from pg_class"
             " where oid = to_regclass(%(regclass)s) and relreplident = 'f'",
+            or_replace=True,
         ),
         # A table's membership of a publication (named by the object's name). Audit's is read
         # through this database's slot: without the slot, membership captures nothing, so a

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -117,8 +117,8 @@ class Audit(Feature):
                 "trigger that records them at once needs a superuser to create"
             )
         found = [self._registration(table, table_id, key, why, hidden, options)]
-        if tracked and table.name == _first_audited(ctx):
-            found.append(_event_trigger(table))
+        if table.name == _first_audited(ctx):
+            found.extend(_event_triggers(table, ctx))
         if options.capture == "wal":
             check_wal(table, ctx)
             marker = self._function(
@@ -349,28 +349,56 @@ def wal_declared(spec: Spec) -> bool:
 EVENT_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_columns")
 """Records renamed, dropped and added columns of audited tables after each ALTER TABLE."""
 
+PARTITIONS_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_partitions")
+"""Gives a partition made or attached by hand under an audited table its capture at once."""
+
 
 def _first_audited(ctx: PlanContext) -> QualifiedName | None:
-    """The declared table the database-wide event trigger is filed under (one object, one
+    """The declared table the database-wide event triggers are filed under (one object, one
     table): the first audited one by name."""
     return min((n for n, t in ctx.spec.tables.items() if "audit" in t.features), default=None)
 
 
-def _event_trigger(table: Table) -> DesiredObject:
-    name = sql.Identifier(EVENT_TRIGGER.name)
-    return DesiredObject(
-        ref=EVENT_TRIGGER,
-        feature="audit",
-        table=table.name,
-        # No CREATE OR REPLACE for event triggers: drop first (one transaction with apply).
-        create=sql.SQL(
-            "DROP EVENT TRIGGER IF EXISTS {0}; CREATE EVENT TRIGGER {0} ON ddl_command_end "
-            "WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION warden.audit_track_columns()"
-        ).format(name),
-        drop=sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(name),
-        description="event trigger recording column renames of audited tables (time travel "
-        "and revert across RENAME COLUMN)",
-    )
+# Each database-wide event trigger: the command tags it fires after, its function, and what
+# it is for. Fixed words of ours, never user input.
+_EVENT_TRIGGERS: dict[ObjectRef, tuple[LiteralString, LiteralString, str]] = {
+    EVENT_TRIGGER: (
+        "'ALTER TABLE'",
+        "warden.audit_track_columns()",
+        "event trigger recording column renames of audited tables (time travel and revert "
+        "across RENAME COLUMN)",
+    ),
+    PARTITIONS_TRIGGER: (
+        "'CREATE TABLE', 'ALTER TABLE'",
+        "warden.audit_adopt_partitions()",
+        "event trigger giving partitions made or attached by hand under an audited table "
+        "their statement triggers and REPLICA IDENTITY at once",
+    ),
+}
+
+
+def _event_triggers(table: Table, ctx: PlanContext) -> list[DesiredObject]:
+    """The event triggers a superuser can create (and pgwarden keeps once it owns them)."""
+    found = []
+    for ref, (tags, function, description) in _EVENT_TRIGGERS.items():
+        if not (ctx.catalog.server.is_superuser or ctx.owns(ref)):
+            continue
+        name = sql.Identifier(ref.name)
+        found.append(
+            DesiredObject(
+                ref=ref,
+                feature="audit",
+                table=table.name,
+                # No CREATE OR REPLACE for event triggers: drop first (one transaction).
+                create=sql.SQL(
+                    "DROP EVENT TRIGGER IF EXISTS {0}; CREATE EVENT TRIGGER {0} ON "
+                    "ddl_command_end WHEN TAG IN (" + tags + ") EXECUTE FUNCTION " + function
+                ).format(name),
+                drop=sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(name),
+                description=description,
+            )
+        )
+    return found
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
