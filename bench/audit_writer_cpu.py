@@ -146,7 +146,7 @@ def main() -> None:
             name,
             f"{med * 1e6:.0f} µs",
             ", ".join(f"{s * 1e6:.0f}" for s in samples),
-            f"+{(med - base) * 1e6:.0f} µs" if name != "A: no audit" else "",
+            f"{(med - base) * 1e6:+.0f} µs" if name != "A: no audit" else "",
             f"{med / base:.2f}x",
         ])  # fmt: skip
     print_table(
