@@ -243,8 +243,12 @@ class _Staging:
         covered: dict[int, set[int]] = {}
         skipping = False
         truncating: tuple[int, int] | None = None  # (table, statement) the next rows are of
+        held: tuple[Any, ...] | None = None  # a DELETE in a bracket: half of a partition move?
         for item in tx.items:
             if isinstance(item, _pgoutput.Message):
+                if held is not None:
+                    self._line(*held)
+                    held = None
                 signed = self._signed(txid, item.content) if item.prefix == PREFIX else None
                 if signed is None:
                     continue
@@ -305,10 +309,23 @@ class _Staging:
                         for i, v in enumerate(new)
                     ]
             head = b"%d\t%d\t%s" % (txid, ctx_seq, at)
-            self._line(index, item.op, stmt, head, table_id,
-                       _copy_text(literal(old)) if old is not None else b"\\N",
-                       _copy_text(literal(new)) if new is not None else b"\\N",
-                       b"\\N")  # fmt: skip
+            line = (index, item.op, stmt, head, table_id,
+                    _copy_text(literal(old)) if old is not None else b"\\N",
+                    _copy_text(literal(new)) if new is not None else b"\\N", b"\\N")  # fmt: skip
+            if held is not None:
+                # An UPDATE moving a row to another partition is a DELETE from the one and an
+                # INSERT into the other, back to back in the WAL: one update, its key moved.
+                if item.op == "I" and held[2] == stmt and held[4] == table_id:
+                    line = (index, "U", stmt, head, table_id, held[5], line[6], b"\\N")
+                else:
+                    self._line(*held)
+                held = None
+            if item.op == "D" and brackets.get(table_id):
+                held = line
+                continue
+            self._line(*line)
+        if held is not None:
+            self._line(*held)
 
 
 def _images(conn: psycopg.Connection[Any], shape: _Shape, index: int) -> sql.Composed:
