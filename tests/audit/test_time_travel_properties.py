@@ -1,6 +1,8 @@
 """Property: whatever DML runs (multi-row inserts, updates that change keys, deletes,
 truncates, no-op updates) across many transactions, ``as_of`` each commit time equals the
-snapshot taken then, and reverting every row to an earlier time reproduces it exactly."""
+snapshot taken then, and reverting every row to an earlier time reproduces it exactly; on a
+plain table and on a partitioned one (where changing a key moves rows between partitions),
+captured by triggers and from the WAL."""
 
 from __future__ import annotations
 
@@ -98,21 +100,34 @@ def _snapshot(
     return conn.execute(query, params).fetchall()
 
 
-def items_table(conn: psycopg.Connection[Any], schema: str) -> tuple[sql.Identifier, sql.Composed]:
+def items_table(
+    conn: psycopg.Connection[Any], schema: str, *, partitioned: bool = False
+) -> tuple[sql.Identifier, sql.Composed]:
     """``<schema>.items`` with a column of each kind and two rows that exist before auditing
-    starts (their history must be right too); returns it and a query of its rows by id."""
+    starts (their history must be right too); returns it and a query of its rows by id.
+    ``partitioned``: by range of id in two partitions (ids below 7, the rest), so that
+    changing keys moves rows between partitions."""
     table = sql.Identifier(schema, "items")
     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
     conn.execute(
         sql.SQL(
             "create table {} (id int primary key deferrable initially immediate, n int, "
             "label text, at timestamptz, doc jsonb, tags int[], blob bytea, amount numeric)"
+            + (" partition by range (id)" if partitioned else "")
         ).format(table)
     )
+    if partitioned:
+        for name, bounds in (("low", "minvalue) to (7"), ("high", "7) to (maxvalue")):
+            conn.execute(
+                sql.SQL("create table {} partition of {} for values from (" + bounds + ")").format(
+                    sql.Identifier(schema, f"items_{name}"), table
+                )
+            )
     conn.execute(sql.SQL("insert into {} (id, n) values (1, 1), (2, 2)").format(table))
     return table, sql.SQL("select {} from {} order by id").format(sql.SQL(COLUMNS), table)
 
 
+@pytest.mark.parametrize("partitioned", [False, True], ids=["table", "partitioned"])
 @pytest.mark.parametrize("capture", ["trigger", "wal"])
 @settings(
     max_examples=30,
@@ -124,13 +139,14 @@ def test_as_of_and_revert_reproduce_every_commit(
     conn: psycopg.Connection[Any],
     db_url: str,
     capture: str,
+    partitioned: bool,
     transactions: list[list[Any]],
     data: st.DataObject,
 ) -> None:
     if capture == "wal":
         needs_logical_wal(conn)
     schema = f"tt{next(_schemas)}"
-    table, ordered = items_table(conn, schema)
+    table, ordered = items_table(conn, schema, partitioned=partitioned)
     as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), table
     )

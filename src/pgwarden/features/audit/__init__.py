@@ -57,6 +57,8 @@ STATEMENT_TRIGGERS = {
     "pgwarden_audit_d": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
 }
 ROW_TRIGGER = "pgwarden_audit"
+STATEMENT_END_TRIGGER = "pgwarden_audit_s"
+"""Row capture (partitioned tables): after each statement, closes its statement id."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,10 @@ class Audit(Feature):
         parts = self._parts(table_id, options, table, key)
         found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
+        # Statement triggers are not cloned to partitions (row triggers are): each partition
+        # gets its own, the TRUNCATE one and, with row capture, the end of each statement.
+        truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
+        each: list[tuple[str, sql.SQL, ObjectRef]] = [(TRUNCATE_TRIGGER, truncate, function)]
         if table.is_partitioned:
             rows_fn = ObjectRef(
                 "function",
@@ -139,12 +145,13 @@ class Audit(Feature):
             found.append(self._function(table, rows_fn, "capture_rows.sql", **parts))
             each_row = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW")
             triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn))
+            end = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
+            each.append((STATEMENT_END_TRIGGER, end, rows_fn))
         else:
             for name, events in STATEMENT_TRIGGERS.items():
                 each_statement = sql.SQL(events + " FOR EACH STATEMENT")
                 triggers.append((name, each_statement.format(table=table.name.ident), function))
-        truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
-        triggers.append((TRUNCATE_TRIGGER, truncate.format(table.name.ident), function))
+        triggers += [(name, when.format(table.name.ident), fn) for name, when, fn in each]
         for name, when, target in triggers:
             found.append(
                 trigger(
@@ -156,20 +163,19 @@ class Audit(Feature):
                     description=f"trigger {name} on {table.name}",
                 )
             )
-        # PostgreSQL does not clone TRUNCATE triggers to partitions: each partition gets its
-        # own (a partition created later shows in the next plan until it is applied).
         for part in _partitions(table, ctx):
-            found.append(
-                trigger(
-                    self.name,
-                    part,
-                    TRUNCATE_TRIGGER,
-                    truncate.format(part.name.ident),
-                    function,
-                    description=f"trigger {TRUNCATE_TRIGGER} on partition {part.name}",
-                    declared=table,
+            for name, when, target in each:
+                found.append(
+                    trigger(
+                        self.name,
+                        part,
+                        name,
+                        when.format(part.name.ident),
+                        target,
+                        description=f"trigger {name} on partition {part.name}",
+                        declared=table,
+                    )
                 )
-            )
         return found
 
     def _parts(
