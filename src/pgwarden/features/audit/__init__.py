@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, LiteralString
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
-from pgwarden._names import QualifiedName, closest, owned_name
+from pgwarden._names import closest, owned_name
 from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
@@ -40,6 +40,7 @@ from pgwarden.features._base import (
     trigger_function,
 )
 from pgwarden.features.audit import _wal
+from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers, first_audited
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
@@ -119,8 +120,8 @@ class Audit(Feature):
                 "trigger that records them at once needs a superuser to create"
             )
         found = [self._registration(table, table_id, key, why, hidden, options)]
-        if table.name == _first_audited(ctx):
-            found.extend(_event_triggers(table, ctx))
+        if table.name == first_audited(ctx):
+            found.extend(event_triggers(table, ctx))
         if options.capture == "wal":
             check_wal(table, ctx)
             marker = self._function(
@@ -350,61 +351,6 @@ def wal_declared(spec: Spec) -> bool:
         for t in spec.tables.values()
         for o in t.features.values()
     )
-
-
-EVENT_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_columns")
-"""Records renamed, dropped and added columns of audited tables after each ALTER TABLE."""
-
-PARTITIONS_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_partitions")
-"""Gives a partition made or attached by hand under an audited table its capture at once."""
-
-
-def _first_audited(ctx: PlanContext) -> QualifiedName | None:
-    """The declared table the database-wide event triggers are filed under (one object, one
-    table): the first audited one by name."""
-    return min((n for n, t in ctx.spec.tables.items() if "audit" in t.features), default=None)
-
-
-# Each database-wide event trigger: the command tags it fires after, its function, and what
-# it is for. Fixed words of ours, never user input.
-_EVENT_TRIGGERS: dict[ObjectRef, tuple[LiteralString, LiteralString, str]] = {
-    EVENT_TRIGGER: (
-        "'ALTER TABLE'",
-        "warden.audit_track_columns()",
-        "event trigger recording column renames of audited tables (time travel and revert "
-        "across RENAME COLUMN)",
-    ),
-    PARTITIONS_TRIGGER: (
-        "'CREATE TABLE', 'ALTER TABLE'",
-        "warden.audit_adopt_partitions()",
-        "event trigger giving partitions made or attached by hand under an audited table "
-        "their statement triggers and REPLICA IDENTITY at once",
-    ),
-}
-
-
-def _event_triggers(table: Table, ctx: PlanContext) -> list[DesiredObject]:
-    """The event triggers a superuser can create (and pgwarden keeps once it owns them)."""
-    found = []
-    for ref, (tags, function, description) in _EVENT_TRIGGERS.items():
-        if not (ctx.catalog.server.is_superuser or ctx.owns(ref)):
-            continue
-        name = sql.Identifier(ref.name)
-        found.append(
-            DesiredObject(
-                ref=ref,
-                feature="audit",
-                table=table.name,
-                # No CREATE OR REPLACE for event triggers: drop first (one transaction).
-                create=sql.SQL(
-                    "DROP EVENT TRIGGER IF EXISTS {0}; CREATE EVENT TRIGGER {0} ON "
-                    "ddl_command_end WHEN TAG IN (" + tags + ") EXECUTE FUNCTION " + function
-                ).format(name),
-                drop=sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(name),
-                description=description,
-            )
-        )
-    return found
 
 
 def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
