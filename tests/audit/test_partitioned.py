@@ -165,6 +165,25 @@ def test_statements_inside_one_function_call_keep_their_own_order(
     ]
 
 
+def test_a_partition_detached_by_hand_stops_being_the_tables_at_once(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    _partitioned(conn)
+    warden = applied(make_warden, SPEC)
+    conn.execute("insert into p values (1, 'eu', 'a'), (2, 'us', 'b')")
+    conn.execute("alter table p detach partition p_us")
+    mine = "select tgname from pg_trigger where tgrelid = 'p_us'::regclass and not tgisinternal"
+    assert rows(conn, mine) == []
+    conn.execute("truncate p_us")  # no longer the audited table's rows
+    conn.execute("insert into p_us values (3, 'us', 'c')")
+    assert [(e["op"], e["row_key"]) for e in events(conn)] == [("I", [1, "eu"]), ("I", [2, "us"])]
+    conn.execute("alter table p attach partition p_us for values in ('us')")  # back again
+    conn.execute("truncate p_us")
+    assert [(e["op"], e["row_key"]) for e in events(conn)][2:] == [("D", [3, "us"])]
+    warden.apply()
+    assert warden.plan().empty
+
+
 def test_truncating_one_partition_directly_is_recorded(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

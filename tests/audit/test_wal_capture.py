@@ -361,6 +361,14 @@ def test_a_partition_made_by_hand_is_captured_whole_before_the_next_apply(
     assert all(e["has_context"] for e in events(conn))
     warden.apply()  # takes over the triggers and identities made for it
     assert warden.plan().empty
+    # Detached, its TRUNCATE is no longer the table's (its own capture triggers are gone).
+    conn.execute("alter table p detach partition p3")
+    conn.execute("insert into p3 values (260, 'x')")
+    conn.execute("truncate p3")
+    warden.ingest_audit()
+    assert len(events(conn)) == len(found)
+    warden.apply()
+    assert warden.plan().empty
 
 
 def test_schema_changes_between_write_and_ingest_keep_every_value(
