@@ -9,7 +9,7 @@
 -- partition.
 declare
 {declare}    written bigint := 1;
-    open_statement text := current_setting('pgwarden._rows_' || {table_id}, true);
+    open_statement text;
     oj jsonb;
     nj jsonb;
     ok jsonb;
@@ -33,6 +33,7 @@ begin
     end if;
     txv := pg_current_xact_id();
 {context}
+    open_statement := current_setting('pgwarden._rows_' || tid, true);
     if split_part(open_statement, '@', 2) is distinct from statement_timestamp()::text then
         -- Two ids per statement: its deletes take the first, so they come before its other
         -- changes (an UPDATE moving a row to another partition deletes and inserts it).
