@@ -5,13 +5,24 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean
+.PHONY: demo test lint typecheck check bench clean ext
 
-$(STAMP): pyproject.toml
+EXT    := ext/pgwarden_wal
+# The embedded server's pg_config (the server the tests and the demo run by default).
+EMBEDDED_PG_CONFIG = $(shell $(PY) -c "from pgwarden.server._system import bin_path; print(bin_path() / 'pg_config')")
+
+$(STAMP): pyproject.toml $(EXT)/pgwarden_wal.c $(EXT)/pgwarden_wal.control $(EXT)/*.sql
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(MAKE) --no-print-directory ext
 	touch $(STAMP)
+
+# Audit's C statement trigger (extension pgwarden_wal), built and installed into the embedded
+# server. For another server: make -C ext/pgwarden_wal install PG_CONFIG=/its/pg_config
+ext:
+	$(MAKE) --no-print-directory -s -C $(EXT) install PG_CONFIG="$(EMBEDDED_PG_CONFIG)"
+	$(MAKE) --no-print-directory -s -C $(EXT) clean PG_CONFIG="$(EMBEDDED_PG_CONFIG)"
 
 # DEMO_ARGS=--check: serve the API briefly, log in, exit (what CI runs).
 demo: $(STAMP)

@@ -16,7 +16,10 @@ databases are dropped at the end, and an embedded server started here is stopped
 
 With ``--capture wal`` the writers only send their context; the ingester writes the events.
 Its work is measured apart: after each timed B step (catch-up time and rate), and in extra
-TPS rounds where it runs every second alongside pgbench on the same machine ("live").
+TPS rounds where it runs every second alongside pgbench on the same machine ("live"). B's
+context trigger is chosen by ``--wal-marker`` (default auto: the C one when the server has the
+pgwarden_wal extension); unless it is plpgsql, a third database P, audited with the PL/pgSQL
+context trigger, joins the TPS rounds (A/B/P/...).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ ANCHOR_UPDATE = "supa_audit ~20x; audit-trigger ~6.7x"
 @dataclass(frozen=True)
 class Config:
     capture: str
+    wal_marker: str
     scale: int
     seconds: int
     rounds: int
@@ -146,10 +150,26 @@ def store(url: str) -> Store:
     return Store(*(row or (0, 0, 0, 0, 0)))
 
 
-def audit_spec(tables: list[str], capture: str) -> str:
+def audit_spec(tables: list[str], capture: str, wal_marker: str = "auto") -> str:
+    marker = f', wal_marker = "{wal_marker}"' if capture == "wal" else ""
     return "".join(
-        f'[tables."public.{t}"]\naudit = {{ capture = "{capture}" }}\n\n' for t in tables
+        f'[tables."public.{t}"]\naudit = {{ capture = "{capture}"{marker} }}\n\n' for t in tables
     )
+
+
+def marker_of(url: str) -> str:
+    """The function of pgbench_accounts' context trigger (WAL capture), or "-"."""
+    with connect(url) as conn:
+        row = conn.execute(
+            "select tgfoid::regproc::text from pg_trigger where tgname = 'pgwarden_audit_w'"
+            " and tgrelid = 'pgbench_accounts'::regclass"
+        ).fetchone()
+    return str(row[0]) if row else "-"
+
+
+def compares_markers(cfg: Config) -> bool:
+    """WAL capture with the C context trigger: P (the PL/pgSQL one) joins the TPS rounds."""
+    return cfg.capture == "wal" and cfg.wal_marker != "plpgsql"
 
 
 def ingest(url: str) -> tuple[float, int]:
@@ -187,9 +207,16 @@ def bulk_tables(cfg: Config) -> list[str]:
 # -- setup ---------------------------------------------------------------------------------
 
 
-def setup(a: str, b: str, cfg: Config) -> list[str]:
-    """pgbench -i on both databases, the bulk-load targets, and audit on B. Returns notes."""
+def setup(a: str, b: str, p: str | None, cfg: Config) -> list[str]:
+    """pgbench -i on every database, the bulk-load targets, and audit on B (and on P, with
+    the PL/pgSQL context trigger). Returns notes."""
     notes = []
+    if p is not None:
+        pgbench(p, "-i", "-q", "-s", str(cfg.scale))
+        plpgsql = parse_spec(audit_spec(PGBENCH_TABLES, "wal", "plpgsql"))
+        with Warden(p, spec=plpgsql) as warden:
+            warden.apply()
+        notes.append(f'P: audit with wal_marker = "plpgsql" ({marker_of(p)})')
     for url in (a, b):
         start = time.perf_counter()
         pgbench(url, "-i", "-q", "-s", str(cfg.scale))
@@ -197,12 +224,14 @@ def setup(a: str, b: str, cfg: Config) -> list[str]:
         with connect(url) as conn:
             for table in bulk_tables(cfg):
                 conn.execute(f"create table {table} (id bigint primary key, v int, t text)")
-    spec = parse_spec(audit_spec(PGBENCH_TABLES + bulk_tables(cfg), cfg.capture))
+    spec = parse_spec(audit_spec(PGBENCH_TABLES + bulk_tables(cfg), cfg.capture, cfg.wal_marker))
     with Warden(b, spec=spec) as warden:
         start = time.perf_counter()
         result = warden.apply()
         took = time.perf_counter() - start
     notes.append(f"pgwarden apply (audit on {4 + len(bulk_tables(cfg))} tables): {secs(took)}")
+    if cfg.capture == "wal":
+        notes.append(f'B: wal_marker = "{cfg.wal_marker}", context trigger {marker_of(b)}')
     for change in result.applied:
         if change.description.startswith("audit registration of public.pgbench_history"):
             notes.append(f"pgwarden plan: {change.description}")
@@ -227,11 +256,12 @@ def tps_round(url: str, seconds: int) -> tuple[float, float]:
     return float(tps.group(1)), float(lat.group(1))
 
 
-def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
-    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": [], "B live": []}
+def bench_tps(a: str, b: str, p: str | None, cfg: Config) -> list[list[str]]:
+    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": [], "P": [], "B live": []}
     catch_up: list[tuple[float, int]] = []
     live_events: list[int] = []
-    variants = [("A", a), ("B", b)] + ([("B live", b)] if cfg.capture == "wal" else [])
+    variants = [("A", a), ("B", b)] + ([("P", p)] if p is not None else [])
+    variants += [("B live", b)] if cfg.capture == "wal" else []
     for i in range(cfg.rounds):
         for name, url in variants:
             if name == "B live":
@@ -242,6 +272,8 @@ def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
                 runs[name].append(tps_round(url, cfg.seconds))
                 if name == "B" and cfg.capture == "wal":
                     catch_up.append(ingest(url))
+                elif name == "P":
+                    ingest(url)
             print(
                 f"  round {i + 1} {name}: {runs[name][-1][0]:.0f} tps", file=sys.stderr, flush=True
             )
@@ -267,6 +299,17 @@ def bench_tps(a: str, b: str, cfg: Config) -> list[list[str]]:
             "",
         ],
     ]
+    if p is not None:
+        out.append(
+            [
+                "TPS with the PL/pgSQL context trigger (P), median",
+                f"{tps['A']:.0f}",
+                f"{tps['P']:.0f} ({rounds['P']})",
+                ratio(tps["P"], tps["A"]),
+                "",
+                'wal_marker = "plpgsql"',
+            ]
+        )
     if cfg.capture == "wal":
         seconds = sum(t for t, _ in catch_up)
         events = sum(n for _, n in catch_up)
@@ -592,15 +635,19 @@ def explain(b: str, cfg: Config, before: dt.datetime) -> None:
 
 
 @contextlib.contextmanager
-def two_databases(admin: str) -> Iterator[tuple[str, str]]:
-    with scratch_db(admin) as a, scratch_db(admin) as b:
-        yield a, b
+def databases(admin: str, cfg: Config) -> Iterator[tuple[str, str, str | None]]:
+    """A and B, and P when the two context triggers are compared."""
+    with contextlib.ExitStack() as stack:
+        a, b = stack.enter_context(scratch_db(admin)), stack.enter_context(scratch_db(admin))
+        p = stack.enter_context(scratch_db(admin)) if compares_markers(cfg) else None
+        yield a, b, p
 
 
 def config(args: argparse.Namespace) -> Config:
     if args.quick:
         return Config(
             capture=args.capture,
+            wal_marker=args.wal_marker,
             scale=args.scale or 1,
             seconds=args.seconds or 5,
             rounds=max(2, args.rounds or 2),
@@ -614,6 +661,7 @@ def config(args: argparse.Namespace) -> Config:
     scale = args.scale or 10
     return Config(
         capture=args.capture,
+        wal_marker=args.wal_marker,
         scale=scale,
         seconds=args.seconds or 60,
         rounds=max(2, args.rounds or 3),
@@ -642,6 +690,13 @@ def main() -> None:
         default="trigger",
         help="B's audit capture (wal: the embedded server runs with wal_level = logical)",
     )
+    parser.add_argument(
+        "--wal-marker",
+        choices=["auto", "c", "plpgsql"],
+        default="auto",
+        help="B's context trigger with --capture wal; unless plpgsql, P (PL/pgSQL) joins the "
+        "TPS rounds",
+    )
     args = parser.parse_args()
     cfg = config(args)
     command = shlex.join([".venv/bin/python", "bench/audit.py", *sys.argv[1:]])
@@ -658,12 +713,12 @@ def main() -> None:
             f'(capture = "{cfg.capture}") on the 4 pgbench tables; wal_level = '
             f"{server_setting(admin, 'wal_level')} for both"
         )
-        with two_databases(admin) as (a, b):
-            for note in setup(a, b, cfg):
+        with databases(admin, cfg) as (a, b, p):
+            for note in setup(a, b, p, cfg):
                 print(f"- {note}")
             s0 = store(b)
             print("running TPS rounds...", file=sys.stderr, flush=True)
-            tps = bench_tps(a, b, cfg)
+            tps = bench_tps(a, b, p, cfg)
             ingest(b)
             s1 = store(b)
             print("running bulk UPDATEs...", file=sys.stderr, flush=True)

@@ -154,6 +154,13 @@ KINDS: dict[str, Kind] = {
             "select 'schema' from pg_namespace where nspname = %(name)s",
             drop_lock=None,
         ),
+        # An extension pgwarden installed (audit's C statement trigger, pgwarden_wal).
+        Kind(
+            "extension",
+            5,
+            "select extversion from pg_extension where extname = %(name)s",
+            drop_lock=None,
+        ),
         Kind(
             "table",
             10,

@@ -44,7 +44,12 @@ from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers, first
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
-from pgwarden.features.audit._wal_plan import TRUNCATE_TRIGGER, check_wal, wal_objects
+from pgwarden.features.audit._wal_plan import (
+    TRUNCATE_TRIGGER,
+    check_wal,
+    mark_function,
+    wal_objects,
+)
 from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions, Spec
 
@@ -129,7 +134,9 @@ class Audit(Feature):
                 table_id=sql.Literal(table_id), **wal_parts(table, options),
             )  # fmt: skip
             tables = [table, *_partitions(table, ctx)]
-            return [*found, marker, *wal_objects(self.name, table, tables, function, key)]
+            calls, extension = mark_function(table, options, ctx)
+            wal = wal_objects(self.name, table, tables, function, key, calls)
+            return [*found, *extension, marker, *wal]
         parts = self._parts(table_id, options, table, key)
         found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []

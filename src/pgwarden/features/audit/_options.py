@@ -26,6 +26,12 @@ class AuditOptions(FeatureOptions):
     ``wal``: the statement only marks its context; rows are read from the WAL by the ingester
     (``pgwarden audit ingest``, the worker, or any read through the Python API), which costs
     the writers far less. Needs ``wal_level = logical`` and a role with REPLICATION."""
+    wal_marker: Literal["auto", "c", "plpgsql"] = "auto"
+    """With ``capture = "wal"``, the function of the statement trigger sending each
+    transaction's context: ``c`` (``warden_wal.statement()`` of extension ``pgwarden_wal``,
+    a fraction of the writers' cost), ``plpgsql`` (``warden.audit_wal_statement()``), or
+    ``auto``: C when the extension is installed, or available and the applying role a
+    superuser."""
     key: list[str] | None = None
     """Columns identifying a row when the table has no primary key."""
     archive_after: DurationField | None = None
@@ -56,6 +62,8 @@ class AuditOptions(FeatureOptions):
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditOptions:
+        if self.wal_marker != "auto" and self.capture != "wal":
+            raise ValueError('wal_marker applies only to capture = "wal"')
         both = sorted(set(self.exclude) & set(self.redact))
         if both:
             raise ValueError(f"{', '.join(both)} cannot be both excluded and redacted")

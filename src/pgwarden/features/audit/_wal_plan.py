@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from pgwarden._names import QualifiedName
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import PlanContext, trigger
+from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._wal import PUBLICATION
 
 MARK_TRIGGER = "pgwarden_audit_w"
 """The statement trigger sending a transaction's context to the WAL when it changes."""
 MARK_FUNCTION = ObjectRef("function", "warden", "audit_wal_statement")
-"""Its function, one for every table (made by the store's migrations): runs as the caller."""
+"""Its PL/pgSQL function, one for every table (made by the store's migrations)."""
+EXTENSION = ObjectRef("extension", "warden_wal", "pgwarden_wal")
+"""The extension holding its C twin (``ext/pgwarden_wal``, built for each server)."""
+C_MARK_FUNCTION = ObjectRef("function", "warden_wal", "statement")
+"""The C function: the same flag, message and MAC, for a fraction of the cost."""
 KEY_TRIGGER, KEY_END_TRIGGER = "pgwarden_audit_k", "pgwarden_audit_e"
 """The statement triggers bracketing an UPDATE that can change keys."""
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
@@ -37,17 +43,76 @@ def check_wal(table: Table, ctx: PlanContext) -> None:
         )  # fmt: skip
 
 
+def _first_c_marked(ctx: PlanContext) -> QualifiedName | None:
+    """The declared table the extension is filed under (one object, one table)."""
+    return min(
+        (
+            name
+            for name, declared in ctx.spec.tables.items()
+            if isinstance(options := declared.features.get("audit"), AuditOptions)
+            and options.capture == "wal"
+            and options.wal_marker != "plpgsql"
+        ),
+        default=None,
+    )
+
+
+def mark_function(
+    table: Table, options: AuditOptions, ctx: PlanContext
+) -> tuple[ObjectRef, list[DesiredObject]]:
+    """The function of ``table``'s context trigger, and the extension pgwarden installs for it
+    (filed under one table). ``wal_marker = "c"`` is refused, saying why, when it cannot be."""
+    server = ctx.catalog.server
+    if options.wal_marker == "plpgsql":
+        return MARK_FUNCTION, []
+    installed = EXTENSION.name in server.extensions
+    ours = ctx.owns(EXTENSION)
+    if installed and not ours:
+        return C_MARK_FUNCTION, []  # installed by the database's owner: used, never dropped
+    if not ours and not (EXTENSION.name in server.available_extensions and server.is_superuser):
+        if options.wal_marker == "auto":
+            return MARK_FUNCTION, []
+        why = (
+            f"this server has no extension {EXTENSION.name}: build and install it for PostgreSQL "
+            f"{server.version_num // 10000} (make -C ext/pgwarden_wal install PG_CONFIG=...)"
+            if EXTENSION.name not in server.available_extensions
+            else f"role {server.user} is not a superuser: a role with CREATE on the database "
+            f"may run CREATE EXTENSION {EXTENSION.name} (it is trusted) before applying"
+        )
+        raise FeatureNotApplicable(str(table.name), "audit", f'wal_marker = "c": {why}')
+    if table.name != _first_c_marked(ctx):
+        return C_MARK_FUNCTION, []
+    extension = sql.Identifier(EXTENSION.name)
+    return C_MARK_FUNCTION, [
+        DesiredObject(
+            ref=EXTENSION,
+            feature="audit",
+            table=table.name,
+            create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(extension),
+            # Kept while any trigger calls its function (one in a table left out of this
+            # apply, or one being moved to PL/pgSQL by it): never cascades to a trigger.
+            drop=sql.SQL(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger "
+                "WHERE tgfoid = pg_catalog.to_regprocedure({})) THEN DROP EXTENSION IF EXISTS "
+                "{}; END IF; END $$"
+            ).format(sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()"), extension),
+            description=f"extension {EXTENSION.name} (WAL capture's context trigger, in C)",
+        )
+    ]
+
+
 def wal_objects(
     feature: str,
     table: Table,
     parts: list[Table],
     function: ObjectRef,
     key: tuple[str, ...] | None,
+    marker: ObjectRef = MARK_FUNCTION,
 ) -> list[DesiredObject]:
-    """The statement triggers (the context's, and those calling ``function``) and REPLICA
-    IDENTITY FULL on ``table`` and each of its partitions (``parts``, the table first), and the
-    table's membership of the publication. ``key``: the key columns (None: the whole row is
-    the key)."""
+    """The statement triggers (the context's, calling ``marker``, and those calling
+    ``function``) and REPLICA IDENTITY FULL on ``table`` and each of its partitions
+    (``parts``, the table first), and the table's membership of the publication. ``key``: the
+    key columns (None: the whole row is the key)."""
     found = []
     # No WHEN clause: PostgreSQL rebuilds a trigger's WHEN expression for every statement
     # (measured: dearer than calling the function, which tests the same flag first).
@@ -60,7 +125,7 @@ def wal_objects(
     for part in parts:
         where = f"partition {part.name}" if part is not table else str(table.name)
         for name, timing, calls in (
-            (MARK_TRIGGER, mark.format(part.name.ident), MARK_FUNCTION),
+            (MARK_TRIGGER, mark.format(part.name.ident), marker),
             (KEY_TRIGGER, key_begin.format(of_key, part.name.ident), function),
             (KEY_END_TRIGGER, key_end.format(of_key, part.name.ident), function),
             (TRUNCATE_TRIGGER, truncate.format(part.name.ident), function),
