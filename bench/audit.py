@@ -13,6 +13,8 @@ databases are dropped at the end, and an embedded server started here is stopped
 .venv/bin/python bench/audit.py --quick          # smoke test (< 2 minutes)
 .venv/bin/python bench/audit.py --explain        # also print the capture's plans (auto_explain)
 .venv/bin/python bench/audit.py --capture wal    # B captures from the WAL (wal_level = logical)
+.venv/bin/python bench/audit.py --capture wal --tps-only --async-commit
+                                                 # TPS only, CPU-bound (synchronous_commit = off)
 
 With ``--capture wal`` the writers only send their context; the ingester writes the events.
 Its work is measured apart: after each timed B step (catch-up time and rate), and in extra
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import re
 import shlex
 import statistics
@@ -65,6 +68,7 @@ ANCHOR_UPDATE = "supa_audit ~20x; audit-trigger ~6.7x"
 class Config:
     capture: str
     wal_marker: str
+    async_commit: bool
     scale: int
     seconds: int
     rounds: int
@@ -129,9 +133,13 @@ def checkpoint(url: str) -> None:
         conn.execute("checkpoint")
 
 
-def pgbench(url: str, *args: str) -> str:
+def pgbench(url: str, *args: str, options: str = "") -> str:
+    """Run pgbench on ``url``; ``options``: settings for its sessions (PGOPTIONS)."""
     exe = bin_path() / "pgbench"
-    done = subprocess.run([str(exe), *args, url], capture_output=True, text=True, check=False)
+    env = {**os.environ, "PGOPTIONS": options} if options else None
+    done = subprocess.run(
+        [str(exe), *args, url], capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         raise SystemExit(f"pgbench {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout + done.stderr
@@ -241,14 +249,15 @@ def setup(a: str, b: str, p: str | None, cfg: Config) -> list[str]:
 # -- (1) TPC-B-like TPS ----------------------------------------------------------------------
 
 
-def tps_round(url: str, seconds: int) -> tuple[float, float]:
+def tps_round(url: str, seconds: int, async_commit: bool) -> tuple[float, float]:
     # What pgbench does before a run, except truncating pgbench_history (that would make B
     # record every history row as a deletion): done here, outside the timed run, on both.
     with connect(url) as conn:
         conn.execute("vacuum pgbench_branches")
         conn.execute("vacuum pgbench_tellers")
     checkpoint(url)
-    out = pgbench(url, "-n", "-c", "4", "-j", "2", "-T", str(seconds))
+    options = "-c synchronous_commit=off" if async_commit else ""
+    out = pgbench(url, "-n", "-c", "4", "-j", "2", "-T", str(seconds), options=options)
     tps = re.search(r"^tps = ([\d.]+)", out, re.M)
     lat = re.search(r"^latency average = ([\d.]+) ms", out, re.M)
     if tps is None or lat is None:
@@ -266,10 +275,10 @@ def bench_tps(a: str, b: str, p: str | None, cfg: Config) -> list[list[str]]:
         for name, url in variants:
             if name == "B live":
                 with ingesting_live(url) as passes:
-                    runs[name].append(tps_round(url, cfg.seconds))
+                    runs[name].append(tps_round(url, cfg.seconds, cfg.async_commit))
                 live_events.append(sum(passes) + ingest(url)[1])
             else:
-                runs[name].append(tps_round(url, cfg.seconds))
+                runs[name].append(tps_round(url, cfg.seconds, cfg.async_commit))
                 if name == "B" and cfg.capture == "wal":
                     catch_up.append(ingest(url))
                 elif name == "P":
@@ -648,6 +657,7 @@ def config(args: argparse.Namespace) -> Config:
         return Config(
             capture=args.capture,
             wal_marker=args.wal_marker,
+            async_commit=args.async_commit,
             scale=args.scale or 1,
             seconds=args.seconds or 5,
             rounds=max(2, args.rounds or 2),
@@ -662,6 +672,7 @@ def config(args: argparse.Namespace) -> Config:
     return Config(
         capture=args.capture,
         wal_marker=args.wal_marker,
+        async_commit=args.async_commit,
         scale=scale,
         seconds=args.seconds or 60,
         rounds=max(2, args.rounds or 3),
@@ -697,10 +708,23 @@ def main() -> None:
         help="B's context trigger with --capture wal; unless plpgsql, P (PL/pgSQL) joins the "
         "TPS rounds",
     )
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="TPS rounds with synchronous_commit = off: CPU-bound, not bound by the disk's flushes",
+    )
+    parser.add_argument("--tps-only", action="store_true", help="only the TPS rounds")
     args = parser.parse_args()
+    started = time.perf_counter()
+    try:
+        measure(args)
+    finally:
+        print(f"\nload average at end {load()}; total run {secs(time.perf_counter() - started)}")
+
+
+def measure(args: argparse.Namespace) -> None:
     cfg = config(args)
     command = shlex.join([".venv/bin/python", "bench/audit.py", *sys.argv[1:]])
-    started = time.perf_counter()
     print(f"command: `{command}`")
     print(f"machine: {machine()}; load average at start {load()}")
     print(f"code: pgwarden {__version__}, {revision()}")
@@ -711,7 +735,8 @@ def main() -> None:
             f"workload: pgbench -s {cfg.scale} ({cfg.accounts:,} accounts), built-in TPC-B-like, "
             f"-c 4 -j 2 -T {cfg.seconds}, simple protocol; A = no audit, B = audit "
             f'(capture = "{cfg.capture}") on the 4 pgbench tables; wal_level = '
-            f"{server_setting(admin, 'wal_level')} for both"
+            f"{server_setting(admin, 'wal_level')} for both; TPS rounds with "
+            f"synchronous_commit = {'off' if cfg.async_commit else 'on'}"
         )
         with databases(admin, cfg) as (a, b, p):
             for note in setup(a, b, p, cfg):
@@ -719,6 +744,10 @@ def main() -> None:
             s0 = store(b)
             print("running TPS rounds...", file=sys.stderr, flush=True)
             tps = bench_tps(a, b, p, cfg)
+            header = ["measure", "A: no audit", "B: audit", "B/A", "goal", "anchors"]
+            print_table("(1) TPC-B-like throughput, 4 clients", header, tps)
+            if args.tps_only:
+                return
             ingest(b)
             s1 = store(b)
             print("running bulk UPDATEs...", file=sys.stderr, flush=True)
@@ -734,8 +763,6 @@ def main() -> None:
             ingest(b)
             s4 = store(b)
 
-            header = ["measure", "A: no audit", "B: audit", "B/A", "goal", "anchors"]
-            print_table("(1) TPC-B-like throughput, 4 clients", header, tps)
             print_table("(2) Bulk UPDATE (VACUUM and CHECKPOINT between runs)", header, update)
             print_table(
                 "(3, 4) Bulk loads (CHECKPOINT before each)",
@@ -781,7 +808,6 @@ def main() -> None:
             )
             if args.explain:
                 explain(b, cfg, before)
-    print(f"\nload average at end {load()}; total run {secs(time.perf_counter() - started)}")
 
 
 if __name__ == "__main__":

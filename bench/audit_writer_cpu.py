@@ -3,16 +3,18 @@ TPC-B-like transaction run in a loop by a procedure inside the server (one COMMI
 transaction, no client round trips, ``synchronous_commit = off``), so what is left is the
 server's own work. Far steadier than pgbench TPS on a small, noisy machine.
 
-Three scratch databases on one server with ``wal_level = logical``, each ``pgbench -i``:
-A = no audit, W = ``audit = { capture = "wal" }``, T = ``audit = true`` (trigger capture), on
-the four pgbench tables. Rounds alternate A / W / T; the table gives the median time per
-transaction and what capture adds to it. The WAL database's slot is emptied between rounds
-(its events are not ingested: the ingester's own cost is measured by bench/audit.py).
+Four scratch databases on one server with ``wal_level = logical``, each ``pgbench -i``:
+A = no audit, W = ``audit = { capture = "wal" }`` (its context trigger in C when the server has
+the pgwarden_wal extension), P = the same with ``wal_marker = "plpgsql"``, T = ``audit = true``
+(trigger capture), on the four pgbench tables. Rounds alternate A / W / P / T; the table gives
+the median time per transaction and what capture adds to it. The WAL databases' slot is
+emptied between rounds (their events are not ingested: the ingester's own cost is measured by
+bench/audit.py).
 
     .venv/bin/python bench/audit_writer_cpu.py [--transactions 5000] [--rounds 5] [--breakdown]
 
-``--breakdown`` adds rows for W with parts of its per-statement trigger taken away (set
-before each of those measurements and put back after): where the capture's cost goes.
+``--breakdown`` adds rows for P with parts of its PL/pgSQL per-statement trigger taken away
+(set before each of those measurements and put back after): where that trigger's cost goes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import load, machine, print_table, scratch_db, server_url, server_version
-from audit import PGBENCH_TABLES, audit_spec, pgbench, revision
+from audit import PGBENCH_TABLES, audit_spec, marker_of, pgbench, revision
 from pgwarden import Warden, __version__
 from pgwarden.spec import parse_spec
 
@@ -55,7 +57,7 @@ DRAIN = (
 )
 
 
-# W with parts of pgwarden_audit_w's work taken away: (set up, undo). "{original}" is the
+# P with parts of pgwarden_audit_w's work taken away: (set up, undo). "{original}" is the
 # statement function's own definition, read before the first round.
 _CHECK_ONLY = """create or replace function warden.audit_wal_statement() returns trigger
 language plpgsql as $$ declare said text; begin
@@ -66,9 +68,9 @@ _EMPTY = """create or replace function warden.audit_wal_statement() returns trig
 language plpgsql as $$ begin return null; end $$"""
 _TOGGLE = "alter table {} {} trigger pgwarden_audit_w"
 BREAKDOWN: dict[str, tuple[list[str], list[str]]] = {
-    "W, its context checked on every statement, never sent": ([_CHECK_ONLY], ["{original}"]),
-    "W, pgwarden_audit_w calling an empty function": ([_EMPTY], ["{original}"]),
-    "W, pgwarden_audit_w disabled": (
+    "P, its context checked on every statement, never sent": ([_CHECK_ONLY], ["{original}"]),
+    "P, pgwarden_audit_w calling an empty function": ([_EMPTY], ["{original}"]),
+    "P, pgwarden_audit_w disabled": (
         [_TOGGLE.format(t, "disable") for t in PGBENCH_TABLES],
         [_TOGGLE.format(t, "enable") for t in PGBENCH_TABLES],
     ),
@@ -81,10 +83,11 @@ def run_sql(url: str, statements: list[str], original: str) -> None:
             conn.execute(statement.replace("{original}", original))
 
 
-def prepare(url: str, capture: str | None) -> None:
+def prepare(url: str, capture: str | None, marker: str) -> None:
     pgbench(url, "-i", "-q", "-s", "10")
     if capture:
-        with Warden(url, spec=parse_spec(audit_spec(PGBENCH_TABLES, capture))) as warden:
+        spec = parse_spec(audit_spec(PGBENCH_TABLES, capture, marker))
+        with Warden(url, spec=spec) as warden:
             warden.apply()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(PROCEDURE)
@@ -109,7 +112,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=5000, help="per round (5000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per database (5)")
     parser.add_argument(
-        "--breakdown", action="store_true", help="also W with parts of its trigger taken away"
+        "--breakdown", action="store_true", help="also P with parts of its trigger taken away"
     )
     args = parser.parse_args()
     print(f"command: `.venv/bin/python bench/audit_writer_cpu.py {' '.join(sys.argv[1:])}`")
@@ -117,12 +120,22 @@ def main() -> None:
     print(f"code: pgwarden {__version__}, {revision()}")
     with server_url(args.dsn, {"wal_level": "logical"}) as admin:
         print(f"server: {server_version(admin)}")
-        with scratch_db(admin) as a, scratch_db(admin) as w, scratch_db(admin) as t:
-            variants = {"A: no audit": (a, None), 'W: capture = "wal"': (w, "wal"),
-                        "T: capture = \"trigger\"": (t, "trigger")}  # fmt: skip
-            for url, capture in variants.values():
-                prepare(url, capture)
-            with psycopg.connect(w) as conn:
+        with (
+            scratch_db(admin) as a,
+            scratch_db(admin) as w,
+            scratch_db(admin) as p,
+            scratch_db(admin) as t,
+        ):
+            variants = {
+                "A: no audit": (a, None, "auto"),
+                'W: capture = "wal"': (w, "wal", "auto"),
+                'P: capture = "wal", wal_marker = "plpgsql"': (p, "wal", "plpgsql"),
+                'T: capture = "trigger"': (t, "trigger", "auto"),
+            }
+            for url, capture, marker in variants.values():
+                prepare(url, capture, marker)
+            print(f"W's context trigger: {marker_of(w)}")
+            with psycopg.connect(p) as conn:
                 found = conn.execute(
                     "select pg_get_functiondef('warden.audit_wal_statement()'::regprocedure)"
                 ).fetchone()
@@ -130,13 +143,13 @@ def main() -> None:
             parts = BREAKDOWN if args.breakdown else {}
             times: dict[str, list[float]] = {name: [] for name in [*variants, *parts]}
             for r in range(args.rounds):
-                for name, (url, capture) in variants.items():
+                for name, (url, capture, _) in variants.items():
                     times[name].append(seconds_per_transaction(url, args.transactions,
                                                                capture == "wal"))  # fmt: skip
                 for name, (setup, undo) in parts.items():
-                    run_sql(w, setup, original)
-                    times[name].append(seconds_per_transaction(w, args.transactions, True))
-                    run_sql(w, undo, original)
+                    run_sql(p, setup, original)
+                    times[name].append(seconds_per_transaction(p, args.transactions, True))
+                    run_sql(p, undo, original)
                 print(f"  round {r + 1} done", file=sys.stderr, flush=True)
     base = statistics.median(times["A: no audit"])
     rows = []

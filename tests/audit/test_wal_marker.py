@@ -196,7 +196,9 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     spec = '[tables."public.t"]\naudit = { capture = "wal" }\n[tables."public.p"]\naudit = { capture = "wal" }\n'
     warden = make_warden(spec)
     plan = warden.plan()
-    assert any("extension pgwarden_wal" in c.description for c in plan.changes)
+    said = [c.description for c in plan.changes]
+    assert "extension pgwarden_wal (WAL capture's context trigger, in C)" in said
+    assert any("context trigger in C, extension pgwarden_wal" in d for d in said)
     warden.apply()
     assert warden.plan().empty
     assert conn.execute(installed).fetchone() == ("1.0",)
@@ -241,8 +243,11 @@ def test_wal_marker_c_is_refused_with_the_reason(
     # auto: PL/pgSQL, since this role cannot install the extension.
     auto_spec = '[tables."public.t"]\naudit = { capture = "wal" }\n'
     with Warden(url, spec=parse_spec(auto_spec)) as warden:
-        made = " ".join(c.sql for c in warden.plan().changes)
+        changes = warden.plan().changes
+    made = " ".join(c.sql for c in changes)
     assert "warden.audit_wal_statement" in made and "pgwarden_wal" not in made
+    said = " ".join(c.description for c in changes)  # the plan says why it is PL/pgSQL
+    assert f"context trigger in PL/pgSQL (role {role} is not a superuser" in said
 
 
 def test_wal_marker_needs_wal_capture() -> None:

@@ -124,17 +124,19 @@ class Audit(Feature):
                 "; column renames reach time travel only at the next apply: the event "
                 "trigger that records them at once needs a superuser to create"
             )
+        if options.capture == "wal":
+            check_wal(table, ctx)
+            calls, extension, how = mark_function(table, options, ctx)
+            why += f"; captured from the WAL ({how}; events appear once ingested)"
         found = [self._registration(table, table_id, key, why, hidden, options)]
         if table.name == first_audited(ctx):
             found.extend(event_triggers(table, ctx))
         if options.capture == "wal":
-            check_wal(table, ctx)
             marker = self._function(
                 table, function, "capture_wal.sql",
                 table_id=sql.Literal(table_id), **wal_parts(table, options),
             )  # fmt: skip
             tables = [table, *_partitions(table, ctx)]
-            calls, extension = mark_function(table, options, ctx)
             wal = wal_objects(self.name, table, tables, function, key, calls)
             return [*found, *extension, marker, *wal]
         parts = self._parts(table_id, options, table, key)
@@ -269,8 +271,6 @@ class Audit(Feature):
             why += f"; archived after {options.archive_after}"
         if options.retention:
             why += f"; deleted after {options.retention}"
-        if options.capture == "wal":
-            why += "; captured from the WAL (events appear once ingested)"
         return DesiredObject(
             ref=ObjectRef("registration", "warden", "audit_tables", table.name),
             feature=self.name,

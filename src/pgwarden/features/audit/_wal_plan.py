@@ -59,19 +59,19 @@ def _first_c_marked(ctx: PlanContext) -> QualifiedName | None:
 
 def mark_function(
     table: Table, options: AuditOptions, ctx: PlanContext
-) -> tuple[ObjectRef, list[DesiredObject]]:
-    """The function of ``table``'s context trigger, and the extension pgwarden installs for it
-    (filed under one table). ``wal_marker = "c"`` is refused, saying why, when it cannot be."""
+) -> tuple[ObjectRef, list[DesiredObject], str]:
+    """The function of ``table``'s context trigger, the extension pgwarden installs for it
+    (filed under one table), and what the plan says of the choice. ``wal_marker = "c"`` is
+    refused, saying why, when it cannot be had."""
     server = ctx.catalog.server
     if options.wal_marker == "plpgsql":
-        return MARK_FUNCTION, []
+        return MARK_FUNCTION, [], "context trigger in PL/pgSQL"
+    in_c = f"context trigger in C, extension {EXTENSION.name}"
     installed = EXTENSION.name in server.extensions
     ours = ctx.owns(EXTENSION)
     if installed and not ours:
-        return C_MARK_FUNCTION, []  # installed by the database's owner: used, never dropped
+        return C_MARK_FUNCTION, [], in_c  # the database owner's: used, never dropped
     if not ours and not (EXTENSION.name in server.available_extensions and server.is_superuser):
-        if options.wal_marker == "auto":
-            return MARK_FUNCTION, []
         why = (
             f"this server has no extension {EXTENSION.name}: build and install it for PostgreSQL "
             f"{server.version_num // 10000} (make -C ext/pgwarden_wal install PG_CONFIG=...)"
@@ -79,26 +79,31 @@ def mark_function(
             else f"role {server.user} is not a superuser: a role with CREATE on the database "
             f"may run CREATE EXTENSION {EXTENSION.name} (it is trusted) before applying"
         )
+        if options.wal_marker == "auto":
+            return MARK_FUNCTION, [], f"context trigger in PL/pgSQL ({why})"
         raise FeatureNotApplicable(str(table.name), "audit", f'wal_marker = "c": {why}')
     if table.name != _first_c_marked(ctx):
-        return C_MARK_FUNCTION, []
+        return C_MARK_FUNCTION, [], in_c
+    return C_MARK_FUNCTION, [_extension(table)], in_c
+
+
+def _extension(table: Table) -> DesiredObject:
+    """CREATE EXTENSION pgwarden_wal, filed under ``table``."""
     extension = sql.Identifier(EXTENSION.name)
-    return C_MARK_FUNCTION, [
-        DesiredObject(
-            ref=EXTENSION,
-            feature="audit",
-            table=table.name,
-            create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(extension),
-            # Kept while any trigger calls its function (one in a table left out of this
-            # apply, or one being moved to PL/pgSQL by it): never cascades to a trigger.
-            drop=sql.SQL(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger "
-                "WHERE tgfoid = pg_catalog.to_regprocedure({})) THEN DROP EXTENSION IF EXISTS "
-                "{}; END IF; END $$"
-            ).format(sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()"), extension),
-            description=f"extension {EXTENSION.name} (WAL capture's context trigger, in C)",
-        )
-    ]
+    function = sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()")
+    return DesiredObject(
+        ref=EXTENSION,
+        feature="audit",
+        table=table.name,
+        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(extension),
+        # Kept while any trigger calls its function (one on a table left out of this apply,
+        # or one this apply moves to PL/pgSQL): never cascades to a trigger.
+        drop=sql.SQL(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
+            "pg_catalog.to_regprocedure({})) THEN DROP EXTENSION IF EXISTS {}; END IF; END $$"
+        ).format(function, extension),
+        description=f"extension {EXTENSION.name} (WAL capture's context trigger, in C)",
+    )
 
 
 def wal_objects(
