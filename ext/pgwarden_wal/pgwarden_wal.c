@@ -26,7 +26,6 @@
 #include "common/sha2.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
-#include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "replication/message.h"
 #include "utils/builtins.h"
@@ -105,19 +104,13 @@ append_json_text(StringInfo buf, const char *value)
 static char *
 client_host(void)
 {
+	LOCAL_FCINFO(call, 0);
 	Datum		address;
 
-	if (MyProcPort == NULL)
+	InitFunctionCallInfoData(*call, NULL, 0, InvalidOid, NULL, NULL);
+	address = inet_client_addr(call);
+	if (call->isnull)
 		return NULL;
-	switch (MyProcPort->raddr.addr.ss_family)
-	{
-		case AF_INET:
-		case AF_INET6:
-			break;
-		default:
-			return NULL;
-	}
-	address = DirectFunctionCall1(inet_client_addr, (Datum) 0);
 	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(network_host, address)));
 }
 
