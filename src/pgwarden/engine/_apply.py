@@ -114,6 +114,9 @@ def _run(
     timeout = sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds))
     with conn.transaction():
         conn.execute(timeout)
+        # Marks the transaction as pgwarden's apply: event triggers that complete objects as
+        # users make them (audit's partitions) leave the work to the plan, which does it.
+        conn.execute("SELECT set_config('pgwarden._applying', 'on', true)")
         for change in in_tx:
             _execute(conn, change)
             if on_change:
