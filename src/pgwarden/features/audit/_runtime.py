@@ -79,8 +79,8 @@ class Event:
         return data
 
 
-STORE_VERSION = 25
-"""The ``warden`` schema version these functions need (internal migrations 0002-0025: the
+STORE_VERSION = 24
+"""The ``warden`` schema version these functions need (internal migrations 0002-0024: the
 reads span the hot store and its archive, follow column renames, and see WAL capture)."""
 
 

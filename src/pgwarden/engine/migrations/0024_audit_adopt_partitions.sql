@@ -1,9 +1,22 @@
+-- warden.audit_adopt_partitions() (the event trigger pgwarden_audit_partitions, 0023), twice
+-- mended.
+--
 -- WAL capture's statement trigger pgwarden_audit_w may now call warden_wal.statement(), the
 -- C function of extension pgwarden_wal, instead of warden.audit_wal_statement(): both are
--- shared by every table captured from the WAL. warden.audit_adopt_partitions() (0023) spared
--- only the PL/pgSQL one when it removed, from a detached partition, the triggers calling the
--- table's own capture functions: with the C one it would have removed the context trigger
--- of every other table marked by it. It now spares the trigger by its name, whatever it calls.
+-- shared by every table captured from the WAL. When it removed, from a detached partition,
+-- the triggers calling the table's own capture functions, it spared only the PL/pgSQL one:
+-- with the C one it would have removed the context trigger of every other table marked by
+-- it. It now spares that trigger by its name, whatever it calls.
+--
+-- It ran again for each ALTER TABLE it issued itself: giving REPLICA IDENTITY FULL to one
+-- partition fired it anew, which gave it to the next, and so on, one nested call per
+-- partition, each visiting the whole tree. Applying capture = "wal" to a table of 300
+-- partitions took minutes; of 1,000, more than 45 (bench/audit_partition_ddl.py found it).
+-- It now runs once per command: a transaction-local setting marks that it is at work, and
+-- calls nested in it return at once (what they would do, the outer call does); so do calls
+-- inside pgwarden's apply, marked likewise (pgwarden._applying). A session setting the mark
+-- itself only keeps its own new partitions from their triggers until the next apply, which
+-- the plan shows; the owner of a partition can drop its triggers anyway.
 
 create or replace function warden.audit_adopt_partitions() returns event_trigger
 language plpgsql
@@ -14,6 +27,13 @@ declare
     root oid;
     t record;
 begin
+    -- Nested in its own work, or inside pgwarden's apply (which gives every partition its
+    -- capture itself, one ALTER TABLE each: visiting the tree for each was quadratic).
+    if current_setting('pgwarden._adopting', true) = 'on'
+       or current_setting('pgwarden._applying', true) = 'on' then
+        return;
+    end if;
+    perform set_config('pgwarden._adopting', 'on', true);
     for root in
         select distinct audited.relid
           from (select distinct d.objid from pg_event_trigger_ddl_commands() d
@@ -76,7 +96,9 @@ begin
             execute format('drop trigger %I on %s', t.tgname, t.tgrelid::regclass);
         end loop;
     end loop;
+    perform set_config('pgwarden._adopting', '', true);
 exception when others then
+    -- (The mark set in the block is rolled back with it.)
     raise warning 'pgwarden: could not give the partitions of an audited table their capture: %',
         sqlerrm
         using hint = 'run pgwarden apply: the plan lists what the partitions still lack';
