@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean ext
+.PHONY: demo test lint typecheck check bench clean ext system-packages
 
 EXT    := ext/pgwarden_wal
 # The embedded server's pg_config (the server the tests and the demo run by default).
@@ -39,6 +39,15 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src/pgwarden
 
 check: lint typecheck test
+
+# Real peers of the tests (browser, pooler, Prometheus, pgBackRest): Debian packages, as root.
+APT_PACKAGES = $(shell grep -v '^\s*\(\#\|$$\)' .ci/apt-packages)
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -162,3 +162,22 @@ def test_owned_names_fit_and_do_not_collide() -> None:
     assert len(long_a.encode()) <= 63 and len(long_b.encode()) <= 63
     assert long_a != long_b
     assert owned_name("public", "items", suffix="timestamps") == "public_items__timestamps"
+
+
+def test_sections_owned_by_modules_are_validated_by_their_model() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class Probe(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        every: int = 5
+
+    spec = parse_spec("[probe]\nevery = 7\n", sections={"probe": Probe})
+    assert spec.section("probe", Probe).every == 7
+    assert parse_spec("", sections={"probe": Probe}).section("probe", Probe).every == 5
+    with pytest.raises(SpecError) as err:
+        parse_spec("[probe]\nevry = 7\n", sections={"probe": Probe})
+    assert "probe.evry: unknown option" in str(err.value)
+    assert err.value.suggestion == "every"
+    with pytest.raises(SpecError) as err:
+        parse_spec("[prob]\n", sections={"probe": Probe})
+    assert err.value.suggestion == "probe"

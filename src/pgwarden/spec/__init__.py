@@ -12,8 +12,10 @@ from pgwarden.spec._model import (
     TableSpec,
     WorkerSection,
 )
+from pgwarden.spec._sections import SECTION_GROUP, section_models
 
 __all__ = [
+    "SECTION_GROUP",
     "DatabaseSection",
     "Duration",
     "DurationField",
@@ -25,4 +27,5 @@ __all__ = [
     "WorkerSection",
     "load_spec",
     "parse_spec",
+    "section_models",
 ]

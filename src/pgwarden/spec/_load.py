@@ -20,6 +20,7 @@ from pgwarden.spec._model import (
     TableSpec,
     WorkerSection,
 )
+from pgwarden.spec._sections import section_models
 
 _SECTIONS: dict[str, type[BaseModel] | None] = {
     "database": DatabaseSection,
@@ -45,27 +46,32 @@ def parse_spec(
     *,
     file: str = "pgwarden.toml",
     features: Mapping[str, type[FeatureOptions]] | None = None,
+    sections: Mapping[str, type[BaseModel]] | None = None,
     path: Path | None = None,
 ) -> Spec:
     """Validate TOML ``text``. ``features`` maps feature names to their options models
-    (default: every feature pgwarden has)."""
+    (default: every feature pgwarden has); ``sections`` maps the other top-level sections to
+    theirs (default: every owner registered under ``pgwarden.sections``)."""
     if features is None:
         from pgwarden.features import option_models
 
         features = option_models()
+    if sections is None:
+        sections = section_models()
+    known = {**_SECTIONS, **sections}
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"not valid TOML: {exc}", file=file) from exc
     locate = _Locator(text)
     for key in data:
-        if key not in _SECTIONS:
+        if key not in known:
             raise SpecError(
                 "unknown section",
                 file=file,
                 key=f"[{key}]",
                 line=locate.section(key),
-                suggestion=closest(key, _SECTIONS),
+                suggestion=closest(key, known),
             )
     database = _section(data, "database", DatabaseSection, file, locate)
     server = _section(data, "server", ServerSection, file, locate)
@@ -82,8 +88,19 @@ def parse_spec(
                 f"declares {spec.name} a second time (first as {first!r})", file=file, table=key
             )
         tables[spec.name] = spec
+    owned = {
+        name: _section(data, name, model, file, locate)
+        for name, model in sections.items()
+        if name in data
+    }
     return Spec(
-        file=file, database=database, server=server, worker=worker, tables=tables, path=path
+        file=file,
+        database=database,
+        server=server,
+        worker=worker,
+        tables=tables,
+        sections=owned,
+        path=path,
     )
 
 

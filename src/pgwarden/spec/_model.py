@@ -6,7 +6,7 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
@@ -128,6 +128,9 @@ class TableSpec:
     features: dict[str, FeatureOptions] = field(default_factory=dict)
 
 
+_Section = TypeVar("_Section", bound=BaseModel)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated ``pgwarden.toml``."""
@@ -137,7 +140,21 @@ class Spec:
     server: ServerSection = field(default_factory=ServerSection)
     worker: WorkerSection = field(default_factory=WorkerSection)
     tables: dict[QualifiedName, TableSpec] = field(default_factory=dict)
+    sections: dict[str, BaseModel] = field(default_factory=dict)
+    """Top-level sections owned by modules and features (``[monitor]``, ``[backup]``...),
+    validated by the model each registered under ``pgwarden.sections``; only those written."""
     path: Path | None = None
+
+    def section(self, name: str, model: type[_Section]) -> _Section:
+        """The validated ``[name]`` section, or ``model()``'s defaults when the file has none."""
+        found = self.sections.get(name)
+        if found is None:
+            return model()
+        if not isinstance(found, model):
+            raise TypeError(
+                f"[{name}] was validated by {type(found).__name__}, not {model.__name__}"
+            )
+        return found
 
     @classmethod
     def empty(cls, file: str = "pgwarden.toml") -> Spec:
