@@ -7,20 +7,26 @@ in short transactions of its own.
 
 from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress, in_batch
 from pgwarden.maintenance._runner import (
+    JOB_GROUP,
     MAINTAIN_LOCK,
+    JobProvider,
     collect_jobs,
+    job_providers,
     maintain,
     run_jobs,
 )
 
 __all__ = [
+    "JOB_GROUP",
     "MAINTAIN_LOCK",
     "Job",
     "JobContext",
+    "JobProvider",
     "JobResult",
     "Progress",
     "collect_jobs",
     "in_batch",
+    "job_providers",
     "maintain",
     "run_jobs",
 ]

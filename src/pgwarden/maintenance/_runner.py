@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Collection, Mapping
+from functools import cache
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
 MAINTAIN_LOCK = 0x7067_776D_6169_6E74
 
 
+JOB_GROUP = "pgwarden.jobs"
+"""Entry-point group of database-wide job providers (monitoring snapshots, backups...):
+``name = "module:function"``, ``function(spec, catalog) -> list[Job]``, returning the jobs its
+top-level section declares (none when the section is absent)."""
+
+JobProvider = Callable[[Spec, Catalog], list[Job]]
+
+
+@cache
+def job_providers() -> tuple[JobProvider, ...]:
+    """Every installed provider of database-wide jobs, in name order."""
+    points = sorted(entry_points(group=JOB_GROUP), key=lambda p: p.name)
+    return tuple(point.load() for point in points)
+
+
 def collect_jobs(
     spec: Spec,
     catalog: Catalog,
@@ -31,7 +48,8 @@ def collect_jobs(
     only: Collection[QualifiedName] | None = None,
     names: Collection[str] | None = None,
 ) -> list[Job]:
-    """Every job the declared features contribute, in run order.
+    """Every job the declared features and the job providers (``pgwarden.jobs``)
+    contribute, in run order.
 
     ``only`` keeps the jobs of those tables (and drops global ones); ``names`` keeps jobs
     of those names (``purge``, ``archive``...).
@@ -45,14 +63,18 @@ def collect_jobs(
             continue  # planning reports unknown tables; maintenance works on what exists
         for name, opts in table_spec.features.items():
             by_feature.setdefault(name, []).append((table, opts))
-    jobs: list[Job] = []
+    found: list[Job] = []
     for name in sorted(by_feature):
-        for job in features[name].jobs(by_feature[name], catalog):
-            if only is not None and job.table is None:
-                continue
-            if names is not None and job.name not in names:
-                continue
-            jobs.append(job)
+        found.extend(features[name].jobs(by_feature[name], catalog))
+    for provider in job_providers():
+        found.extend(provider(spec, catalog))
+    jobs: list[Job] = []
+    for job in found:
+        if only is not None and job.table is None:
+            continue
+        if names is not None and job.name not in names:
+            continue
+        jobs.append(job)
     jobs.sort(key=lambda j: (j.order, str(j.table or ""), j.name))
     return jobs
 
