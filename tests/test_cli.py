@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pgwarden.cli import app
-from pgwarden.features import REGISTRY
+from pgwarden.features import registered_features
 
 SPEC = '[tables."public.t"]\ntimestamps = true\n'
 CHANGE_FIELDS = {
@@ -356,9 +356,9 @@ def test_init_writes_the_live_tables_and_refuses_to_overwrite(
     assert result.exit_code == 0, result.output
     text = path.read_text()
     for table in ("public.ev", "public.orders", "sales.items"):
-        assert f'[tables."{table}"]\ntimestamps = false\n' in text
+        assert f'[tables."{table}"]\narchive = false\n' in text
     data = tomllib.loads(text)
-    off = dict.fromkeys(REGISTRY, False)
+    off = dict.fromkeys(registered_features(), False)
     assert data["tables"] == {
         "public.ev": off,
         "public.orders": off,

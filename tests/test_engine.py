@@ -14,7 +14,7 @@ from psycopg import sql
 from pgwarden import ApplyError, LockNotGranted, UnknownTable, Warden
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, ObjectRef
-from pgwarden.features import REGISTRY, Feature, PlanContext
+from pgwarden.features import Feature, PlanContext, registered_features
 from pgwarden.spec import FeatureOptions, parse_spec
 
 SPEC = '[tables."public.t"]\ntimestamps = true\n'
@@ -175,7 +175,7 @@ class _Broken(Feature):
 
 def test_failed_apply_changes_nothing(conn: psycopg.Connection[Any], db_url: str) -> None:
     conn.execute("create table t (id int primary key)")
-    features = {**REGISTRY, "broken": _Broken()}
+    features = {**registered_features(), "broken": _Broken()}
     spec = parse_spec(
         '[tables."public.t"]\ntimestamps = true\nbroken = true\n',
         features={k: f.options for k, f in features.items()},

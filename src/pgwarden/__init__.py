@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from pgwarden.errors import (
     ApplyError,
+    AuditError,
     ConfigError,
     DatabaseUnavailable,
     FeatureNotApplicable,
@@ -22,7 +23,7 @@ from pgwarden.errors import (
     SpecError,
     UnknownTable,
 )
-from pgwarden.features.audit._runtime import AuditError, Event, Version
+from pgwarden.features.audit._runtime import Event, Version
 from pgwarden.features.soft_delete._runtime import Restored
 from pgwarden.warden import Warden
 

@@ -12,11 +12,11 @@ import psycopg
 
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
+from pgwarden.errors import ForeignKeyError
 from pgwarden.features.audit._runtime import KeyLike
 from pgwarden.features.soft_delete import _runtime as soft_delete
 from pgwarden.features.soft_delete._foreign_keys import (
     CascadeKey,
-    ForeignKeyError,
     cascading_keys,
     restrict,
 )

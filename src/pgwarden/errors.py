@@ -9,12 +9,18 @@ from __future__ import annotations
 
 __all__ = [
     "ApplyError",
+    "AuditError",
     "ConfigError",
     "DatabaseUnavailable",
+    "FeatureDependencyError",
     "FeatureNotApplicable",
+    "ForeignKeyError",
     "LockNotGranted",
+    "MaintenanceBusy",
+    "MaintenanceError",
     "PgwardenError",
     "ServerError",
+    "SoftDeleteError",
     "SpecError",
     "UnknownTable",
 ]
@@ -95,6 +101,30 @@ class FeatureNotApplicable(PgwardenError):
         self.reason = reason
 
 
+class FeatureDependencyError(ConfigError):
+    """A feature is declared without a feature it requires (``versioning`` without
+    ``audit``), or the installed features require each other in a cycle or require one that
+    is not installed. Carries the location in the file when there is one."""
+
+    code = "feature-dependency"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        table: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ):
+        where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+        super().__init__(where + message)
+        self.file = file
+        self.table = table
+        self.key = key
+        self.line = line
+
+
 class DatabaseUnavailable(PgwardenError):
     """No connection could be made (the URL shown never includes the password)."""
 
@@ -111,6 +141,18 @@ class ApplyError(PgwardenError):
     """A statement of the plan failed; the transaction was rolled back."""
 
     code = "apply"
+
+
+class AuditError(PgwardenError):
+    """A history, time-travel or revert request that cannot be met (the message says why)."""
+
+    code = "audit"
+
+
+class ForeignKeyError(PgwardenError):
+    """A foreign key could not be converted (not found, or not ON DELETE CASCADE)."""
+
+    code = "foreign-key"
 
 
 class SoftDeleteError(PgwardenError):

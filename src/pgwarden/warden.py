@@ -19,7 +19,7 @@ from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.config import Target, load_config, resolve_target
 from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
 from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
-from pgwarden.features import REGISTRY, Feature
+from pgwarden.features import Feature, registered_features
 from pgwarden.features.audit import _runtime as audit
 from pgwarden.features.audit import wal_declared
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
@@ -91,7 +91,7 @@ class Warden(RowLifecycle):
         self.url = url
         self.spec = spec or Spec.empty()
         self.target = target or Target(url, "argument")
-        self.features = dict(features or REGISTRY)
+        self.features = dict(features or registered_features())
         self._pool_size = pool_size
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()

@@ -12,7 +12,7 @@ from pgwarden.cli._app import app
 from pgwarden.cli._common import EXIT_ERROR, console, err_console, fail, options
 from pgwarden.config import DEFAULT_CONFIG
 from pgwarden.errors import PgwardenError
-from pgwarden.features import REGISTRY
+from pgwarden.features import registered_features
 
 
 def starter_file(catalog: Catalog, *, url_line: str | None) -> str:
@@ -26,13 +26,14 @@ def starter_file(catalog: Catalog, *, url_line: str | None) -> str:
         "",
         "# Features (true, false, or a table of options):",
     ]
-    lines += [f"#   {name:<12} {feature.summary}" for name, feature in REGISTRY.items()]
+    features = registered_features()
+    lines += [f"#   {name:<12} {feature.summary}" for name, feature in features.items()]
     for name in sorted(catalog.tables):
         table = catalog.tables[name]
         if table.partition_of is not None:
             continue  # partitions follow their parent's declaration
         lines += ["", f"[tables.{json.dumps(str(name))}]"]
-        lines += [f"{feature} = false" for feature in REGISTRY]
+        lines += [f"{feature} = false" for feature in features]
     return "\n".join(lines) + "\n"
 
 

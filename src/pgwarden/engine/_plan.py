@@ -80,8 +80,11 @@ def desired_objects(
     owned: frozenset[str] = frozenset(),
     state: Mapping[str, Any] | None = None,
 ) -> dict[str, DesiredObject]:
-    """Every object the declared features need, keyed by identity; checks the tables exist."""
-    from pgwarden.features import PlanContext
+    """Every object the declared features need, keyed by identity; checks the tables exist
+    and that each table declares the features its features require."""
+    from pgwarden.features import PlanContext, check_dependencies
+
+    check_dependencies(spec, features)
 
     ctx = PlanContext(
         catalog=catalog, spec=spec, owned=owned, state=dict(state or {}), features=features

@@ -18,7 +18,10 @@ from pgwarden.errors import FeatureNotApplicable
 from pgwarden.spec import FeatureOptions, Spec
 
 if TYPE_CHECKING:
+    import typer
+
     from pgwarden.maintenance import Job
+    from pgwarden.warden import Warden
 
 
 @dataclass(frozen=True)
@@ -73,17 +76,41 @@ class PlanContext:
         return found
 
 
+class FeatureAPI:
+    """A feature's Python API, reached from a :class:`~pgwarden.Warden` as
+    ``warden.<feature's attribute>`` (``warden.audit.history(...)``) or, for any installed
+    feature, ``warden.api(SomeAPI)``. It holds the ``Warden`` and uses its connections,
+    sessions and declaration; it keeps no state of its own."""
+
+    def __init__(self, warden: Warden) -> None:
+        self.warden = warden
+
+
 class Feature(ABC):
     """A capability declared per table in ``pgwarden.toml``.
 
     Subclasses set ``name`` (the key in the file), ``summary`` (one line for ``init`` and
     ``--help``) and ``options`` (a :class:`FeatureOptions` model), and implement
     :meth:`objects`. The engine does the rest: ordering, ledger, drift, exact removal.
+
+    Optional parts of the contract: ``requires`` (features that must be declared on the same
+    table; the engine refuses the plan otherwise), ``api`` (the class of its Python API),
+    :meth:`commands` (its CLI command group), :meth:`jobs` (recurring work), :meth:`health`.
+    A feature registers under the entry-point group ``pgwarden.features``.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     options: ClassVar[type[FeatureOptions]]
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Features this one needs on the same table (versioning reads audit's events)."""
+    api: ClassVar[type[FeatureAPI] | None] = None
+    """Its Python API, built per ``Warden`` (``warden.api(cls)``)."""
+
+    def commands(self, app: typer.Typer) -> None:
+        """Add this feature's commands (a command group, usually) to the ``pgwarden`` CLI.
+        Default: none."""
+        return None
 
     def prepare(self, conn: psycopg.Connection[Any]) -> Any:
         """Read what this feature keeps in pgwarden's own tables before planning (runs once

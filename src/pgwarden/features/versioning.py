@@ -37,18 +37,12 @@ class Versioning(Feature):
     name = "versioning"
     summary = "row versions and validity ranges (a <table>__versions view); needs audit"
     options: ClassVar[type[FeatureOptions]] = VersioningOptions
+    requires = ("audit",)  # versions are read from the audit trail
 
     def objects(
         self, table: Table, options: FeatureOptions, ctx: PlanContext
     ) -> list[DesiredObject]:
         assert isinstance(options, VersioningOptions)
-        declared = ctx.spec.tables.get(table.name)
-        if declared is None or "audit" not in declared.features:
-            raise FeatureNotApplicable(
-                str(table.name),
-                self.name,
-                "versions are read from the audit trail: declare audit = true for this table too",
-            )
         if not options.view:
             return []
         clash = [c for c in table.column_names if c in VERSION_COLUMNS]

@@ -13,6 +13,7 @@ from pgwarden.maintenance._runner import (
     collect_jobs,
     job_providers,
     maintain,
+    order_jobs,
     run_jobs,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "in_batch",
     "job_providers",
     "maintain",
+    "order_jobs",
     "run_jobs",
 ]

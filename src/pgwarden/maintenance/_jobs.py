@@ -77,11 +77,13 @@ class JobResult:
 
 @dataclass(frozen=True)
 class Job:
-    """One due piece of maintenance, contributed by a feature (see ``Feature.jobs``).
+    """One due piece of maintenance, contributed by a feature (see ``Feature.jobs``) or a
+    job provider (``pgwarden.jobs``).
 
-    ``run`` does the work and returns ``(rows, detail)``; the runner times it. ``order``
-    sorts jobs across features (lower first): partitions are made before rows are moved
-    into them, rows are archived before retention removes archives.
+    ``run`` does the work and returns ``(rows, detail)``; the runner times it. ``after`` and
+    ``before`` name other jobs (by ``name``) this one must follow or precede when both are
+    due: partitions are made before rows are moved into them, rows are archived before
+    retention removes archives. Names that are not due are ignored.
     """
 
     name: str
@@ -89,7 +91,8 @@ class Job:
     table: QualifiedName | None
     description: str
     run: Callable[[JobContext], tuple[int, str]]
-    order: int = 50
+    after: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
     estimate: Callable[[JobContext], int | None] | None = field(default=None, compare=False)
     """Rows the job expects to touch (for a progress bar's total), when cheap to know."""
 

@@ -13,7 +13,7 @@ import psycopg
 
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
-from pgwarden.errors import MaintenanceBusy
+from pgwarden.errors import MaintenanceBusy, MaintenanceError
 from pgwarden.maintenance._jobs import Job, JobContext, JobResult, Progress
 from pgwarden.spec import Spec
 
@@ -75,8 +75,47 @@ def collect_jobs(
         if names is not None and job.name not in names:
             continue
         jobs.append(job)
-    jobs.sort(key=lambda j: (j.order, str(j.table or ""), j.name))
-    return jobs
+    return order_jobs(jobs)
+
+
+def order_jobs(jobs: Collection[Job]) -> list[Job]:
+    """``jobs`` in an order that honours every job's ``after`` / ``before`` names (jobs of
+    other names that are not due are ignored); among jobs free to run, database-wide ones
+    first, then by table and name, so the order is the same on every run."""
+    by_name: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_name.setdefault(job.name, []).append(job)
+    waits: dict[Job, set[Job]] = {job: set() for job in jobs}
+    for job in jobs:
+        for name in job.after:
+            waits[job].update(j for j in by_name.get(name, ()) if j != job)
+        for name in job.before:
+            for later in by_name.get(name, ()):
+                if later != job:
+                    waits[later].add(job)
+    ordered: list[Job] = []
+    ready = sorted((j for j, w in waits.items() if not w), key=_tie)
+    while ready:
+        job = ready.pop(0)
+        ordered.append(job)
+        freed = []
+        for other, waiting in waits.items():
+            if job in waiting:
+                waiting.discard(job)
+                if not waiting:
+                    freed.append(other)
+        ready = sorted(ready + freed, key=_tie)
+    if len(ordered) < len(waits):
+        stuck = sorted({j.name for j, w in waits.items() if w})
+        raise MaintenanceError(
+            f"maintenance jobs wait for each other in a cycle: {', '.join(stuck)}",
+            hint="a feature's job declares after/before names that contradict another's",
+        )
+    return ordered
+
+
+def _tie(job: Job) -> tuple[str, str]:
+    return (str(job.table or ""), job.name)
 
 
 def run_jobs(

@@ -39,9 +39,6 @@ from pgwarden.features.archive._sql import (
 )
 from pgwarden.maintenance import Job, JobContext
 
-ARCHIVE_ORDER = 60  # after purges (rows deleted for good need not be archived)
-RETENTION_ORDER = 70  # after archiving, so a run leaves nothing older than retention
-
 
 def archive_job(table: Table, options: ArchiveOptions, catalog: Catalog) -> Job:
     return Job(
@@ -50,7 +47,7 @@ def archive_job(table: Table, options: ArchiveOptions, catalog: Catalog) -> Job:
         table=table.name,
         description=f"archive {table.name} ({options.column} older than {options.after})",
         run=partial(_archive, table, options),
-        order=ARCHIVE_ORDER,
+        after=("purge",),  # rows deleted for good need not be archived
         estimate=partial(_due, table, options),
     )
 
@@ -62,7 +59,7 @@ def retention_job(table: Table, options: ArchiveOptions, catalog: Catalog) -> Jo
         table=table.name,
         description=f"delete archived {table.name} rows older than {options.retention}",
         run=partial(_retention, table, options),
-        order=RETENTION_ORDER,
+        after=("archive",),  # so a run leaves nothing older than retention
     )
 
 

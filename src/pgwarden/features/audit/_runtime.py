@@ -18,16 +18,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from pgwarden._names import QualifiedName
-from pgwarden.errors import PgwardenError
+from pgwarden.errors import AuditError
 
 KeyLike = Any
 """A key value, or a tuple/list of them for a composite key."""
-
-
-class AuditError(PgwardenError):
-    """A history, time-travel or revert request that cannot be met (the message says why)."""
-
-    code = "audit"
 
 
 @dataclass(frozen=True)

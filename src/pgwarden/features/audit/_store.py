@@ -85,10 +85,6 @@ def _retention(ctx: JobContext) -> tuple[int, str]:
     return dropped + deleted, f"events deleted{months}"
 
 
-ARCHIVE_ORDER = 75
-"""After the archive feature's jobs (60, 70), before partition (80) and audit (90) retention."""
-
-
 def store_jobs(with_retention: Sequence[str], with_archive: Sequence[str] = ()) -> list[Job]:
     """The event store's jobs: months made ahead, rows rescued from its default partition,
     and (when a table declares them) archiving and retention."""
@@ -96,9 +92,9 @@ def store_jobs(with_retention: Sequence[str], with_archive: Sequence[str] = ()) 
 
     jobs = [
         Job("audit-store-premake", "audit", None, "make the event store's months ahead",
-            _premake, order=10),
+            _premake),
         Job("audit-store-rescue", "audit", None, "move events out of the store's default",
-            _rescue, order=20),
+            _rescue, after=("audit-store-premake",)),
     ]  # fmt: skip
     if with_archive:
         jobs.append(
@@ -108,7 +104,8 @@ def store_jobs(with_retention: Sequence[str], with_archive: Sequence[str] = ()) 
                 None,
                 f"move audit events past archive_after to the archive ({', '.join(with_archive)})",
                 archive_events,
-                order=ARCHIVE_ORDER,
+                # Rows archived or purged by the other jobs leave their events first.
+                after=("audit-store-rescue", "purge", "archive", "archive-retention"),
             )
         )
     if with_retention:
@@ -119,7 +116,7 @@ def store_jobs(with_retention: Sequence[str], with_archive: Sequence[str] = ()) 
                 None,
                 f"delete audit events past retention ({', '.join(with_retention)})",
                 _retention,
-                order=90,
+                after=("audit-store-rescue", "audit-archive", "partition-retention"),
             )
         )
     return jobs

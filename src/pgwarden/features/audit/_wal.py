@@ -205,7 +205,8 @@ def ingest_job(tables: list[str]) -> Job:
         None,
         f"write the audit events of tables captured from the WAL ({', '.join(tables)})",
         run,
-        order=5,
+        # Events still in the WAL are written before the store's jobs look at it.
+        before=("audit-store-premake", "audit-store-rescue", "audit-archive", "audit-retention"),
     )
 
 

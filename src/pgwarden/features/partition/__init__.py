@@ -193,15 +193,29 @@ class Partition(Feature):
         for table, options in declared:
             if not isinstance(options, PartitionOptions) or not table.is_partitioned:
                 continue  # plain tables: the plan says how to convert them
-            found.append(_job("partition-premake", 10, table, options, _jobs.premake))
+            found.append(_job("partition-premake", table, options, _jobs.premake))
             if options.strategy == "range" and options.default:
-                found.append(_job("partition-rescue", 20, table, options, _jobs.rescue))
+                found.append(_job("partition-rescue", table, options, _jobs.rescue))
             if options.retention is not None:
-                found.append(_job("partition-retention", 80, table, options, _jobs.retention))
+                found.append(_job("partition-retention", table, options, _jobs.retention))
         return found
 
 
-def _job(name: str, order: int, table: Table, options: PartitionOptions, run: Any) -> Job:
+# Partitions are made before rows are rescued into them or moved by other jobs; old ones go
+# after the archive has taken what it keeps.
+_AFTER: dict[str, tuple[str, ...]] = {
+    "partition-premake": (),
+    "partition-rescue": ("partition-premake",),
+    "partition-retention": ("partition-rescue", "purge", "archive", "archive-retention"),
+}
+_BEFORE: dict[str, tuple[str, ...]] = {
+    "partition-premake": ("archive", "purge"),
+    "partition-rescue": ("archive", "purge"),
+    "partition-retention": (),
+}
+
+
+def _job(name: str, table: Table, options: PartitionOptions, run: Any) -> Job:
     what = {
         "partition-premake": f"create partitions ahead ({options.premake} premade)",
         "partition-rescue": "move rows out of the default partition",
@@ -219,7 +233,8 @@ def _job(name: str, order: int, table: Table, options: PartitionOptions, run: An
         table=table.name,
         description=f"{what} of {table.name}",
         run=go,
-        order=order,
+        after=_AFTER[name],
+        before=_BEFORE[name],
     )
 
 

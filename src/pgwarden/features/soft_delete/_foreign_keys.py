@@ -18,18 +18,11 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Catalog, ForeignKey
-from pgwarden.errors import PgwardenError
 from pgwarden.maintenance import JobContext, in_batch
 from pgwarden.spec import Spec
 
 HISTORY_FEATURES = ("audit", "versioning", "soft_delete", "archive")
 """Declaring one of these says a table's rows are worth keeping."""
-
-
-class ForeignKeyError(PgwardenError):
-    """A foreign key could not be converted (not found, or not ON DELETE CASCADE)."""
-
-    code = "foreign-key"
 
 
 @dataclass(frozen=True)

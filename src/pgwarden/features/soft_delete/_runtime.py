@@ -166,7 +166,7 @@ def purge_job(table: Table, options: SoftDeleteOptions) -> Job:
         table=table.name,
         description=f"purge {table.name} rows deleted over {options.purge} ago",
         run=functools.partial(_purge, table, options),
-        order=50,  # before archiving: rows purged for good need not be archived
+        before=("archive",),  # rows purged for good need not be archived
     )
 
 
