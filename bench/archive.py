@@ -97,7 +97,7 @@ def _pgwarden(url: str, batch: int) -> tuple[int, float, str]:
         conn.execute("checkpoint")
     with Warden(url, spec=parse_spec(SPEC, file="pgwarden.toml")) as warden:
         start = time.perf_counter()
-        [result] = warden.archive(now=NOW, batch=batch)
+        [result] = warden.archive.run(now=NOW, batch=batch)
         return result.rows, time.perf_counter() - start, result.detail
 
 

@@ -147,7 +147,7 @@ def conversion(url: str, batch: int) -> list[list[str]]:
     )
     with Warden(url, spec=parse_spec(spec)) as warden:
         started = time.perf_counter()
-        result = warden.convert_to_partitioned("public.plain", batch=batch)
+        result = warden.partitions.convert("public.plain", batch=batch)
         seconds = time.perf_counter() - started
     rows = count[0] if count else 0
     return [[f"convert {rows:,} rows (batches of {batch:,})",

@@ -7,33 +7,27 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from pgwarden import __version__
-from pgwarden._lifecycle import RowLifecycle
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.config import Target, load_config, resolve_target
 from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
 from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
-from pgwarden.features import Feature, registered_features
-from pgwarden.features.audit import _runtime as audit
-from pgwarden.features.audit import wal_declared
-from pgwarden.features.audit._runtime import Event, KeyLike, Version
-from pgwarden.features.audit._wal import Ingested
-from pgwarden.features.audit._wal import ingest as ingest_wal
+from pgwarden.features import Feature, FeatureAPI, registered_features
+from pgwarden.features.archive._api import ArchiveAPI
+from pgwarden.features.audit._api import AuditAPI
+from pgwarden.features.partition._api import PartitionsAPI
+from pgwarden.features.soft_delete._api import SoftDeleteAPI
+from pgwarden.maintenance import Job, JobResult, Progress, collect_jobs, run_jobs
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
-
-
-def _when(value: dt.datetime | str) -> dt.datetime:
-    """A time from a datetime or an ISO 8601 string; naive times are taken as UTC."""
-    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+A = TypeVar("A", bound=FeatureAPI)
 
 
 def embedded_data_dir(spec: Spec) -> Path:
@@ -58,7 +52,7 @@ def embedded_url(spec: Spec) -> str:
     return status.url(name)
 
 
-class Warden(RowLifecycle):
+class Warden:
     """pgwarden bound to one database and one declaration.
 
     Build it from the configuration (file + environment)::
@@ -72,8 +66,10 @@ class Warden(RowLifecycle):
         with warden.session(actor="user:42", reason="import") as db:
             db.execute("update entries set count_value = 3 where entry_id = %s", [42])
 
-    Soft delete, archive, partitions and maintenance (``restore``, ``purge``, ``archive``,
-    ``maintain``...) come from :class:`pgwarden._lifecycle.RowLifecycle`.
+    Each feature's Python API hangs off it by name: ``warden.audit.history(...)``,
+    ``warden.soft_delete.restore(...)``, ``warden.archive.restore(...)``,
+    ``warden.partitions.convert(...)``; a plug-in feature's as ``warden.api(TheirAPI)``.
+    ``maintain()`` runs every due job the declaration implies.
 
     A ``Warden`` owns a small connection pool, opened on first use; ``close()`` it (or use it
     as a context manager) when done.
@@ -95,6 +91,7 @@ class Warden(RowLifecycle):
         self._pool_size = pool_size
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()
+        self._apis: dict[str, FeatureAPI] = {}
 
     @classmethod
     def from_config(
@@ -210,102 +207,98 @@ class Warden(RowLifecycle):
         with self.connect(autocommit=True) as conn:
             return read_status(conn, self.spec, self.features)
 
-    # -- audit trail and time travel (reads use the pool: one connection, reused) ------------
+    # -- features' Python APIs --------------------------------------------------------------
 
-    def ingest_audit(self) -> Ingested:
-        """Write the events of every transaction committed so far on tables captured from the
-        WAL (``capture = "wal"``). The reads below call it first, so they see every committed
-        change; the worker and ``pgwarden audit ingest`` call it for SQL readers."""
+    @overload
+    def api(self, which: type[A]) -> A: ...
+    @overload
+    def api(self, which: str) -> FeatureAPI: ...
+    def api(self, which: type[A] | str) -> A | FeatureAPI:
+        """The Python API of an installed feature, by its class (typed) or by its name on a
+        ``Warden`` (``"audit"``, ``"partitions"``...). Built once per ``Warden``."""
+        for name, feature in self.features.items():
+            cls = feature.api
+            if cls is None:
+                continue
+            if which is cls or which == (cls.attribute or name):
+                found = self._apis.get(name)
+                if found is None:
+                    found = self._apis[name] = cls(self)
+                return found
+        raise AttributeError(f"no installed feature has the Python API {which!r}")
+
+    def __getattr__(self, name: str) -> FeatureAPI:
+        # A plug-in feature's API as an attribute (warden.search), like the built-in ones.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.api(name)
+
+    @property
+    def audit(self) -> AuditAPI:
+        """The audit trail: history, as-of, diff, revert, the change feed (``audit``)."""
+        return self.api(AuditAPI)
+
+    @property
+    def soft_delete(self) -> SoftDeleteAPI:
+        """Restore, hard delete, purge, foreign-key policy (``soft_delete``)."""
+        return self.api(SoftDeleteAPI)
+
+    @property
+    def archive(self) -> ArchiveAPI:
+        """Archive runs and restores (``archive``)."""
+        return self.api(ArchiveAPI)
+
+    @property
+    def partitions(self) -> PartitionsAPI:
+        """Partition reports and online conversion (``partition``)."""
+        return self.api(PartitionsAPI)
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def jobs(
+        self,
+        *,
+        only: Collection[QualifiedName] | None = None,
+        names: Collection[str] | None = None,
+    ) -> list[Job]:
+        """The maintenance jobs the declaration implies, in the order ``maintain`` runs them."""
         with self.connect(autocommit=True) as conn:
-            return ingest_wal(conn)
-
-    def _fresh(self) -> None:
-        if wal_declared(self.spec):
-            self.ingest_audit()
-
-    def history(self, table: str, key: KeyLike) -> list[Version]:
-        """Every version of one row of an audited table, oldest first: values, validity
-        range, operation, who and why. ``key`` is the key value (a tuple for composite keys).
-        Version 0, when present, is the row as it was before auditing began."""
-        self._fresh()
-        with self.pool.connection() as conn:
-            return audit.history(conn, table, key)
-
-    def as_of(self, table: str, at: dt.datetime | str) -> list[dict[str, Any]]:
-        """The whole table as it was at ``at``, one dict per row."""
-        self._fresh()
-        with self.pool.connection() as conn:
-            return audit.as_of(conn, table, _when(at))
-
-    def diff(
-        self, table: str, key: KeyLike, old: int, new: int | None = None
-    ) -> dict[str, tuple[Any, Any]]:
-        """``{column: (old value, new value)}`` between two versions of a row."""
-        self._fresh()
-        with self.pool.connection() as conn:
-            return audit.diff(conn, table, key, old, new)
-
-    def revert(
-        self,
-        table: str,
-        key: KeyLike,
-        *,
-        to: int | dt.datetime | str,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any] | None:
-        """Put one row back as it was in version ``to`` (an int) or at time ``to``: updated,
-        deleted, or brought back (undelete). The revert is itself audited, with ``actor``
-        and ``reason``. Returns the restored values (None: the row is now absent)."""
-        target: int | dt.datetime = to if isinstance(to, int) else _when(to)
-        why = reason or f"revert {table} {key!r} to {to}"
-        self._fresh()
-        with self.session(actor=actor, reason=why) as db:
-            return audit.revert(db.connection, table, key, target)
-
-    def revert_transaction(
-        self, txid: int, *, actor: str | None = None, reason: str | None = None
-    ) -> list[tuple[str, Any, str]]:
-        """Undo everything transaction ``txid`` changed, in one new (audited) transaction.
-        Refuses, changing nothing, when a later transaction changed the same rows."""
-        why = reason or f"revert transaction {txid}"
-        self._fresh()
-        with self.session(actor=actor, reason=why) as db:
-            return audit.revert_transaction(db.connection, txid)
-
-    def changes(
-        self, after: tuple[int, int] = (0, 0), *, limit: int = 1000, table: str | None = None
-    ) -> list[Event]:
-        """The change feed: events after position ``after`` in a stable order that never
-        skips a transaction committing late. Resume with the last event's ``position``."""
-        self._fresh()
-        with self.pool.connection() as conn:
-            return audit.changes(conn, after, limit=limit, table=table)
-
-    def log(
-        self,
-        *,
-        table: str | None = None,
-        actor: str | None = None,
-        since: dt.datetime | str | None = None,
-        limit: int = 100,
-    ) -> list[Event]:
-        """Recent audit events, newest first."""
-        self._fresh()
-        with self.pool.connection() as conn:
-            return audit.log(
-                conn,
-                table=table,
-                actor=actor,
-                since=_when(since) if since is not None else None,
-                limit=limit,
+            return collect_jobs(
+                self.spec, read_catalog(conn), self.features, only=only, names=names
             )
 
-    def prune_audit(self, *, batch: int = 10_000) -> int:
-        """Delete audit events older than each table's ``retention``, in batches of
-        ``batch`` (each its own short transaction); returns how many were deleted."""
+    def maintain(
+        self,
+        *,
+        only: Collection[QualifiedName] | None = None,
+        names: Collection[str] | None = None,
+        dry_run: bool = False,
+        now: dt.datetime | None = None,
+        batch: int = 10_000,
+        wait: bool = False,
+        progress: Callable[[Job], Progress] | None = None,
+        on_result: Callable[[JobResult], None] | None = None,
+    ) -> list[JobResult]:
+        """Run every due maintenance job (purge, archive, retention...), each in batches of
+        ``batch`` rows, one short transaction per batch. ``dry_run`` counts what would be
+        done and changes nothing. One runner per database: raises ``MaintenanceBusy`` when
+        another holds the lock, unless ``wait``. Does nothing on a standby."""
         with self.connect(autocommit=True) as conn:
-            return audit.prune(conn, batch=batch)
+            jobs = collect_jobs(
+                self.spec, read_catalog(conn), self.features, only=only, names=names
+            )
+            return run_jobs(
+                conn,
+                self.spec,
+                jobs,
+                now=now,
+                dry_run=dry_run,
+                batch=batch,
+                progress=progress,
+                on_result=on_result,
+                connect=lambda: self.connect(autocommit=True),
+                wait=wait,
+            )
 
     def close(self) -> None:
         with self._pool_lock:

@@ -69,17 +69,17 @@ def test_where_limits_rows_and_restore_by_key_and_predicate(
     warden = make_warden(spec(", where = \"user_id <> 0 and entries.note like 'old%'\""))
     warden.apply()
     before = checksum(conn)
-    [result] = warden.archive(now=NOW, batch=5)
+    [result] = warden.archive.run(now=NOW, batch=5)
     assert result.rows == 24  # user_id = g % 5: one in five old rows stays
     assert conn.execute("select count(*) from entries where note like 'old%'").fetchone() == (6,)
     key = conn.execute("select min(entry_id) from archive.entries").fetchone()
     assert key is not None
-    assert warden.restore_archived("public.entries", key[0]) == 1
-    assert warden.restore_archived("entries", key[0]) == 0  # already back
+    assert warden.archive.restore("public.entries", key[0]) == 1
+    assert warden.archive.restore("entries", key[0]) == 0  # already back
     ones = conn.execute("select count(*) from archive.entries where user_id = 1").fetchone()
     assert ones is not None and ones[0] > 0
     assert (
-        warden.restore_archived("entries", where="user_id = 1 and archived_at <= now()") == ones[0]
+        warden.archive.restore("entries", where="user_id = 1 and archived_at <= now()") == ones[0]
     )
     assert counts(conn) == (20 + 6 + 1 + ones[0], 24 - 1 - ones[0])
     assert checksum(conn) == before
@@ -93,18 +93,18 @@ def test_restore_conflict_is_clear_and_changes_nothing(
     make_entries(conn, old=3, new=0)
     warden = make_warden(spec())
     warden.apply()
-    warden.archive(now=NOW)
+    warden.archive.run(now=NOW)
     conn.execute(
         "insert into entries (entry_id, user_id, entry_date) overriding system value "
         "values (2, 9, '2026-01-01')"
     )
     with pytest.raises(MaintenanceError, match=r"entry_id\)=\(2\) already exists"):
-        warden.restore_archived("entries", where="true")
+        warden.archive.restore("entries", where="true")
     assert counts(conn) == (1, 3)
     with pytest.raises(MaintenanceError, match="not a valid predicate"):
-        warden.restore_archived("entries", where="no_such_column = 1")
+        warden.archive.restore("entries", where="no_such_column = 1")
     with pytest.raises(MaintenanceError, match="no archive is declared"):
-        warden.restore_archived("other", key=1)
+        warden.archive.restore("other", key=1)
 
 
 def test_moves_are_distinguishable_in_the_audit_trail(
@@ -118,8 +118,8 @@ def test_moves_are_distinguishable_in_the_audit_trail(
     warden.apply()
     conn.execute("set pgwarden.actor = 'ops:alice'")
     conn.execute("delete from entries where note = 'new 1'")
-    warden.archive(now=NOW)
-    events = warden.log(table="public.entries")
+    warden.archive.run(now=NOW)
+    events = warden.audit.log(table="public.entries")
     deletes = sorted((e.actor, e.reason or "") for e in events if e.op == "D")
     # The application's own delete and the archive's moves, told apart by reason.
     assert deletes == [("ops:alice", "")] + [("pgwarden", "archive")] * 4

@@ -50,7 +50,7 @@ def test_whole_partitions_detached_straddling_moved_in_batches(
     before = checksum(conn)
     file_2022 = _relfilenode(conn, "entries_2022")
     due = conn.execute("select count(*) from entries where entry_date < '2024-06-01'").fetchone()
-    [result] = warden.archive(now=NOW, batch=50)
+    [result] = warden.archive.run(now=NOW, batch=50)
     assert due is not None and result.rows == due[0]
     assert "3 whole partitions" in result.detail  # 2021, 2022, 2023
     # Not copied: the same file, now a partition of the archive.
@@ -67,7 +67,7 @@ def test_whole_partitions_detached_straddling_moved_in_batches(
     assert conn.execute("select min(entry_date) >= '2024-06-01' from entries").fetchone() == (True,)
     # The 2024 partition later lies wholly before the cutoff, but the archive already has
     # rows of 2024: its rest moves by batches into the same archive partition.
-    [later] = warden.archive(now=NOW.replace(year=2027), batch=50)
+    [later] = warden.archive.run(now=NOW.replace(year=2027), batch=50)
     assert "whole" not in later.detail
     assert checksum(conn) == before
     # Retention (4 years, on entry_date): whole archive partitions dropped, the rest deleted.

@@ -49,7 +49,7 @@ def test_every_row_exactly_once(
         if op == "archive":
             clock = NOW + dt.timedelta(days=arg)
             latest = max(latest, clock)
-            warden.archive(now=clock, batch=batch)
+            warden.archive.run(now=clock, batch=batch)
             # Two calendar years are at least 730 days: nothing younger was ever archived.
             young = conn.execute(
                 "select count(*) from archive.entries where entry_date >= %s",
@@ -57,9 +57,9 @@ def test_every_row_exactly_once(
             ).fetchone()
             assert young == (0,)
         elif op == "restore_user":
-            warden.restore_archived("entries", where=f"user_id = {arg}")
+            warden.archive.restore("entries", where=f"user_id = {arg}")
         elif op == "restore_key":
-            warden.restore_archived("entries", arg)
+            warden.archive.restore("entries", arg)
         elif op == "insert":
             conn.execute(
                 """with r as (insert into entries (user_id, entry_date, note, score)

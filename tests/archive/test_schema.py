@@ -26,7 +26,7 @@ def test_added_column_is_added_in_place_and_dropped_column_kept(
     make_entries(conn, old=10, new=5)
     warden = make_warden(spec())
     warden.apply()
-    warden.archive(now=NOW)
+    warden.archive.run(now=NOW)
     oid = conn.execute("select 'archive.entries'::regclass::oid").fetchone()
 
     conn.execute("alter table entries add column mood text")
@@ -43,7 +43,7 @@ def test_added_column_is_added_in_place_and_dropped_column_kept(
     assert conn.execute("select count(*) from archive.entries").fetchone() == (10,)
     conn.execute("update entries set mood = 'ok'")
     conn.execute("update entries set entry_date = '2020-01-01' where note = 'new 1'")
-    warden.archive(now=NOW)
+    warden.archive.run(now=NOW)
     assert conn.execute(
         "select mood from entries__all where note = 'new 1' and row_location = 'archive'"
     ).fetchone() == ("ok",)
@@ -64,8 +64,8 @@ def test_added_column_is_added_in_place_and_dropped_column_kept(
     ).fetchone() == (4, 0)
     # Archiving and restoring still work with the retired column.
     conn.execute("update entries set entry_date = '2020-01-01' where note = 'new 2'")
-    assert [r.rows for r in warden.archive(now=NOW)] == [1]
-    assert warden.restore_archived("entries", where="note like 'old%'") == 10
+    assert [r.rows for r in warden.archive.run(now=NOW)] == [1]
+    assert warden.archive.restore("entries", where="note like 'old%'") == 10
     assert warden.plan().empty
 
 

@@ -33,7 +33,7 @@ def test_archive_moves_rows_of_a_soft_deletable_table(
         "select id, deleted_at is not null from archive.notes order by id"
     ).fetchall()
     assert archived == [(1, False), (2, True)]  # the soft-delete mark travels with the row
-    warden.restore_archived("public.notes", key=1)
+    warden.archive.restore("public.notes", key=1)
     assert conn.execute("select id, deleted_at from notes order by id").fetchall() == [
         (1, None),
         (3, None),

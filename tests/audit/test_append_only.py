@@ -35,7 +35,7 @@ FORBIDDEN = [
     "select nextval('warden.audit_statement_seq')",
     "select warden.put_row('public.t'::regclass, '[1]', false, null)",
     "select warden.put_row('public.t'::regclass, '[1]', true, '{\"id\": 1, \"v\": \"forged\"}')",
-    "select * from warden.revert_transaction('1'::xid8)",
+    "select * from warden.audit.revert_transaction('1'::xid8)",
 ]
 
 
@@ -133,4 +133,4 @@ def test_a_role_cannot_file_its_changes_under_another_table(
             "select set_config('pgwarden._tid_' || %s::regclass::oid, '999', true)", [fires_on]
         )
         conn.execute("insert into t values (1, 'a')")
-    assert [v.op for v in warden.history("public.t", key)] == ["insert"]
+    assert [v.op for v in warden.audit.history("public.t", key)] == ["insert"]

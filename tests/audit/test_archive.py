@@ -155,7 +155,7 @@ def test_the_job_moves_exactly_the_due_events_once(
         "audit_events_archive__y2020",
     }
     # The actor of an archived event is still there (context rows never move).
-    assert [v.actor for v in warden.history("public.a", 5)] == ["actor-a", None]
+    assert [v.actor for v in warden.audit.history("public.a", 5)] == ["actor-a", None]
     assert warden.plan().empty
 
 
@@ -224,8 +224,8 @@ def test_retention_deletes_from_the_archive_whole_years_and_rows(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
         "where i.inhparent = 'warden.audit_events_archive'::regclass order by 1",
     ) == [("audit_events_archive__y2019",), ("audit_events_archive__y2021",)]
-    assert [(v.op, v.actor) for v in warden.history("public.t", 25)] == [("insert", "alice")]
-    assert warden.history("public.t", 5) == []
+    assert [(v.op, v.actor) for v in warden.audit.history("public.t", 25)] == [("insert", "alice")]
+    assert warden.audit.history("public.t", 5) == []
 
 
 def test_reads_use_both_stores_indexes_for_one_row(
@@ -253,7 +253,7 @@ def test_reads_use_both_stores_indexes_for_one_row(
             "set local enable_seqscan = off",
         ):
             conn.execute(setting)
-        conn.execute("select * from warden.history('public.t', '[7]')").fetchall()
+        conn.execute("select * from warden.audit.history('public.t', '[7]')").fetchall()
     plan = "\n".join(n for n in notices if "audit_events" in n)
     assert "audit_events_archive__y" in plan
     used = [line for line in plan.splitlines() if "Index Cond" in line]

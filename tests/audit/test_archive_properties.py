@@ -48,7 +48,7 @@ def _reads(
     name = f"{schema}.items"
     ident = sql.Identifier(schema, "items")
     keys = _keys(conn, name)
-    as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
+    as_of = sql.SQL("select {} from warden.audit.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), ident
     )
     row_as_of = sql.SQL("select {} from warden.row_as_of(null::{}, %s, %s)").format(
@@ -59,15 +59,16 @@ def _reads(
     )
     return {
         "history": {
-            str(k): rows(conn, "select * from warden.history(%s, %s)", name, Jsonb(k)) for k in keys
+            str(k): rows(conn, "select * from warden.audit.history(%s, %s)", name, Jsonb(k))
+            for k in keys
         },
-        "python history": {str(k): warden.history(name, k[0]) for k in keys},
+        "python history": {str(k): warden.audit.history(name, k[0]) for k in keys},
         "as_of": [conn.execute(as_of, (at,)).fetchall() for at in times],
         "row_as_of": [
             conn.execute(row_as_of, (Jsonb(k), at)).fetchall() for k in keys for at in times
         ],
         "versions": conn.execute(versions).fetchall(),
-        "log": warden.log(table=name, limit=10_000),
+        "log": warden.audit.log(table=name, limit=10_000),
         "feed": _whole_feed(conn, warden, name),
     }
 
@@ -86,7 +87,7 @@ def _whole_feed(
         *after,
     )[0][0]
     for _ in range(100):
-        feed = warden.changes(after=after, table=name, limit=10_000)
+        feed = warden.audit.changes(after=after, table=name, limit=10_000)
         if len(feed) == events:
             break
         time.sleep(0.05)
@@ -132,7 +133,7 @@ def test_every_read_is_identical_across_the_archive(
         # Revert every row to a commit before the cut (its events are archived now).
         at, snapshot = commits[data.draw(st.integers(0, cut), label="revert to")]
         for key in _keys(conn, f"{schema}.items"):
-            warden.revert(f"{schema}.items", key[0], to=at)
+            warden.audit.revert(f"{schema}.items", key[0], to=at)
         assert conn.execute(ordered).fetchall() == snapshot
 
 
@@ -153,8 +154,8 @@ def test_revert_of_an_archived_transaction_and_the_feed_behind_the_horizon(
     # A reader that starts from the beginning gets the archived events, in order.
     assert _whole_feed(conn, warden, "public.t") == feed
     assert _whole_feed(conn, warden, "public.t", feed[1].position) == feed[2:]
-    assert [e.event_id for e in warden.log(table="public.t")] == [5, 4, 3, 2, 1]
-    warden.revert_transaction(txid)
+    assert [e.event_id for e in warden.audit.log(table="public.t")] == [5, 4, 3, 2, 1]
+    warden.audit.revert_transaction(txid)
     assert rows(conn, "select * from t order by id") == [(1, "a"), (2, "b")]
 
 
@@ -173,12 +174,12 @@ def test_a_dropped_tables_archived_history_stays_readable(
     middle = now(conn)
     conn.execute("update t set v = 'a2' where id = 1")
     conn.execute("drop table t")
-    before = (warden.history("public.t", 1), warden.as_of("public.t", middle),
-              warden.log(table="public.t"))  # fmt: skip
+    before = (warden.audit.history("public.t", 1), warden.audit.as_of("public.t", middle),
+              warden.audit.log(table="public.t"))  # fmt: skip
     warden.maintain(now=now(conn) + dt.timedelta(days=2), names=ARCHIVE_ONLY)
     assert rows(conn, "select count(*) from warden.audit_events_archive") == [(3,)]
-    after = (warden.history("public.t", 1), warden.as_of("public.t", middle),
-             warden.log(table="public.t"))  # fmt: skip
+    after = (warden.audit.history("public.t", 1), warden.audit.as_of("public.t", middle),
+             warden.audit.log(table="public.t"))  # fmt: skip
     assert after == before
     assert [(v.op, v.actor) for v in after[0]] == [("insert", "alice"), ("update", None)]
 

@@ -63,7 +63,7 @@ def test_every_operation_is_recorded_with_keys_images_and_changed_columns(
     ]
     assert events(conn)[-1]["new_row"] == {"id": 5, "v": "new", "n": 5}
 
-    one = warden.history("public.t", 1)
+    one = warden.audit.history("public.t", 1)
     assert [(v.version, v.op, v.changed) for v in one] == [
         (1, "insert", None),
         (2, "update", ["v"]),
@@ -79,18 +79,18 @@ def test_every_operation_is_recorded_with_keys_images_and_changed_columns(
     assert all(a.valid_to == b.valid_from for a, b in itertools.pairwise(one))
     assert one[-1].valid_to is None
     # A row older than auditing has a version 0: as it was before its first recorded change.
-    nine = warden.history("public.t", 9)
+    nine = warden.audit.history("public.t", 9)
     assert [(v.version, v.op, v.row) for v in nine] == [
         (0, "existing", {"id": 9, "v": "before", "n": 0}),
         (1, "delete", None),
     ]
     # The key change ends the history of 2 and starts that of 3.
-    assert [v.op for v in warden.history("public.t", 2)] == [
+    assert [v.op for v in warden.audit.history("public.t", 2)] == [
         "insert",
         "update",
         "update (key moved away)",
     ]
-    assert [(v.op, v.row) for v in warden.history("public.t", 3)] == [
+    assert [(v.op, v.row) for v in warden.audit.history("public.t", 3)] == [
         ("update", {"id": 3, "v": "b", "n": 12})
     ]
     # A TRUNCATE is recorded too (the fact and, by default, every row it removed).
@@ -103,7 +103,7 @@ def test_every_operation_is_recorded_with_keys_images_and_changed_columns(
         ("D", [4]),
         ("D", [5]),
     ]
-    assert warden.as_of("public.t", "2999-01-01") == []
+    assert warden.audit.as_of("public.t", "2999-01-01") == []
 
 
 def test_session_context_roles_and_transaction_id_are_recorded(
@@ -119,7 +119,7 @@ def test_session_context_roles_and_transaction_id_are_recorded(
         txid = int(db.execute("select pg_current_xact_id()::text").fetchone()[0])
         login = db.execute("select session_user").fetchone()[0]
 
-    [v1] = warden.history("public.t", 1)
+    [v1] = warden.audit.history("public.t", 1)
     assert (v1.actor, v1.tenant, v1.reason, v1.request_id, v1.txid) == (
         "user:42",
         "acme",
@@ -198,7 +198,7 @@ def test_set_local_in_raw_sql_is_attributed_and_a_change_midway_starts_a_new_con
         conn, "select actor from warden.audit_contexts where txid = %s::text::xid8", txid
     )
     assert sorted(a for (a,) in contexts) == ["psql:alice", "psql:bob"]
-    assert [v.actor for v in warden.history("public.t", 3)] == ["psql:bob"]
+    assert [v.actor for v in warden.audit.history("public.t", 3)] == ["psql:bob"]
 
 
 def test_concurrent_sessions_from_one_pool_never_leak_their_context(
@@ -304,7 +304,7 @@ def test_a_big_update_pairs_every_old_row_with_its_new_row(
     for e in upper:
         key = e["row_key"][0]
         assert e["old_values"] == {"v": f"v{key}"} and e["new_row"]["v"] == f"V{key}"
-    assert [v.row for v in warden.history("public.t", 1003)] == [{"id": 1003, "v": "v3!"}]
+    assert [v.row for v in warden.audit.history("public.t", 1003)] == [{"id": 1003, "v": "v3!"}]
 
 
 def test_odd_names_and_columns_named_like_the_capture_internals(
@@ -329,9 +329,9 @@ def test_odd_names_and_columns_named_like_the_capture_internals(
     ]
     assert got[1]["old_values"] == {"oj": "oj", "select": "sel"}
     assert got[0]["new_row"]["sid"] == "sid" and got[0]["new_row"]["nk"] == "nk"
-    history = warden.history(table, 1)
+    history = warden.audit.history(table, 1)
     assert [v.changed for v in history] == [None, ["oj", "select"]]
-    assert warden.as_of(table, "2999-01-01")[0]["oj"] == "x"
+    assert warden.audit.as_of(table, "2999-01-01")[0]["oj"] == "x"
 
 
 def test_history_of_a_row_keyed_by_a_user_defined_type(
@@ -343,9 +343,9 @@ def test_history_of_a_row_keyed_by_a_user_defined_type(
     warden = applied(make_warden, SPEC)
     conn.execute("insert into t values ('red', 'x', 'a')")
     conn.execute("update t set v = 'b'")
-    assert [v.row for v in warden.history("public.t", ("red", "x"))] == [
+    assert [v.row for v in warden.audit.history("public.t", ("red", "x"))] == [
         {"c": "red", "k": "x", "v": "a"},
         {"c": "red", "k": "x", "v": "b"},
     ]
-    warden.revert("public.t", ("red", "x"), to=1)
+    warden.audit.revert("public.t", ("red", "x"), to=1)
     assert rows(conn, "select v from t") == [("a",)]

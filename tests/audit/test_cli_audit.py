@@ -93,7 +93,7 @@ def test_history_log_and_revert(
     assert _flat(reverted.stdout).startswith("Reverted public.t 1: {")
     assert '"v": "a"' in reverted.stdout
     assert rows(conn, "select v from t where id = 1") == [("a",)]
-    last = warden.history("public.t", 1)[-1]
+    last = warden.audit.history("public.t", 1)[-1]
     assert (last.op, last.actor, last.reason, last.row) == (
         "update",
         "cli",
@@ -152,7 +152,7 @@ def test_revert_transaction(
     assert f"Reverted transaction {second} (1 change(s) undone)" in _flat(done.stdout)
     assert "public.t [2]: updated back" in _flat(done.stdout)
     assert rows(conn, "select * from t order by id") == [(1, "a"), (2, "b")]
-    assert warden.history("public.t", 2)[-1].reason == "bad edit"
+    assert warden.audit.history("public.t", 2)[-1].reason == "bad edit"
 
     nothing = run("revert-transaction", "12345", "--yes")
     assert nothing.exit_code == 1

@@ -28,28 +28,30 @@ def test_history_log_and_as_of_survive_drop_table(
     conn.execute("update t set v = 'a2' where id = 1")
     conn.execute("drop table t")
 
-    history = warden.history("public.t", 1)
+    history = warden.audit.history("public.t", 1)
     assert [(v.op, v.row, v.actor) for v in history] == [
         ("insert", {"id": 1, "v": "a"}, "alice"),
         ("update", {"id": 1, "v": "a2"}, None),
     ]
-    assert [(e.op, e.key) for e in warden.log(table="public.t")] == [
+    assert [(e.op, e.key) for e in warden.audit.log(table="public.t")] == [
         ("U", [1]),
         ("I", [2]),
         ("I", [1]),
     ]
-    assert [(e.table, e.actor) for e in warden.log(actor="alice")] == [("public.t", "alice")] * 2
+    assert [(e.table, e.actor) for e in warden.audit.log(actor="alice")] == [
+        ("public.t", "alice")
+    ] * 2
     by_id = lambda r: r["id"]  # noqa: E731
-    assert sorted(warden.as_of("public.t", middle), key=by_id) == [
+    assert sorted(warden.audit.as_of("public.t", middle), key=by_id) == [
         {"id": 1, "v": "a"},
         {"id": 2, "v": "b"},
     ]
-    assert sorted(warden.as_of("public.t", "2999-01-01"), key=by_id) == [
+    assert sorted(warden.audit.as_of("public.t", "2999-01-01"), key=by_id) == [
         {"id": 1, "v": "a2"},
         {"id": 2, "v": "b"},
     ]
     assert rows(
-        conn, "select row_data from warden.history('public.t', '[2]') order by version"
+        conn, "select row_data from warden.audit.history('public.t', '[2]') order by version"
     ) == [({"id": 2, "v": "b"},)]
 
     # The declaration still names the table: the plan says it is missing.
@@ -71,13 +73,13 @@ def test_history_log_and_as_of_survive_drop_table(
     assert warden.plan().empty
     assert rows(conn, "select to_regprocedure('warden.public_t__audit()') is null") == [(True,)]
     # ... and the history is still there, after the cleanup too.
-    assert [v.row for v in warden.history("public.t", 1)] == [
+    assert [v.row for v in warden.audit.history("public.t", 1)] == [
         {"id": 1, "v": "a"},
         {"id": 1, "v": "a2"},
     ]
-    assert len(warden.log(table="public.t")) == 3
+    assert len(warden.audit.log(table="public.t")) == 3
     with pytest.raises(Exception, match="cannot revert"):
-        warden.revert("public.t", 1, to=1)
+        warden.audit.revert("public.t", 1, to=1)
 
 
 def test_a_dropped_table_is_marked_dropped_in_the_store(
@@ -92,7 +94,7 @@ def test_a_dropped_table_is_marked_dropped_in_the_store(
     conn.execute("drop table t")
     applied(make_warden, KEEP)
     with pytest.raises(Exception, match=r"table public\.t no longer exists"):
-        warden.revert_transaction(txid)
+        warden.audit.revert_transaction(txid)
     marked = (
         "select relid is null, dropped_at is not null from warden.audit_tables "
         "where table_name = 't'"

@@ -51,7 +51,7 @@ def _changes(
     (holding back is allowed; skipping never is), so every read expecting events polls."""
     deadline = time.monotonic() + timeout
     while True:
-        got = warden.changes(after, limit=limit, table=table)
+        got = warden.audit.changes(after, limit=limit, table=table)
         if len(got) >= count or time.monotonic() > deadline:
             return got
         time.sleep(0.05)
@@ -74,12 +74,12 @@ def test_a_transaction_committing_late_is_never_skipped(
         # never see it. The feed holds B back while A may still commit.
         visible = conn.execute("select event_id from warden.audit_events").fetchall()
         assert visible == [(eb,)]
-        assert warden.changes() == []
+        assert warden.audit.changes() == []
         a.commit()
 
     got = _changes(warden, (0, 0), 2)
     assert [(e.txid, e.event_id, e.key) for e in got] == [(xa, ea, [1]), (xb, eb, [2])]
-    assert warden.changes(got[-1].position) == []
+    assert warden.audit.changes(got[-1].position) == []
     assert _changes(warden, got[0].position, 1) == got[1:]  # resume in the middle
 
     # Now the reverse: A holds the lower txid but writes (a higher event id) after B commits.
@@ -89,7 +89,7 @@ def test_a_transaction_committing_late_is_never_skipped(
         b.execute("insert into t values (3)")
         xb, eb = _txid(b), _event_id(b, 3)
         b.commit()
-        assert warden.changes(start) == []  # A could still write below B's txid
+        assert warden.audit.changes(start) == []  # A could still write below B's txid
         a.execute("insert into t values (4)")
         ea = _event_id(a, 4)
         a.commit()
@@ -99,7 +99,7 @@ def test_a_transaction_committing_late_is_never_skipped(
     first = _changes(warden, start, 1, limit=1)
     assert first == got[:1]
     assert _changes(warden, first[0].position, 1) == got[1:]
-    assert warden.changes(got[-1].position) == []
+    assert warden.audit.changes(got[-1].position) == []
     assert [e.key for e in _changes(warden, (0, 0), 4, table="public.t")] == [[1], [2], [4], [3]]
 
 

@@ -32,7 +32,7 @@ def test_excluded_columns_are_not_recorded_and_their_changes_alone_create_no_eve
     assert (got[1]["old_values"], got[1]["new_row"]) == ({"v": "a"}, {"id": 1, "v": "b"})
     assert "seen_at" not in (got[1]["old_row"] or {})
     assert got[2]["old_row"] == {"id": 1, "v": "b"}
-    assert [v.changed for v in warden.history("public.t", 1)] == [None, ["v"], None]
+    assert [v.changed for v in warden.audit.history("public.t", 1)] == [None, ["v"], None]
 
 
 def test_an_update_of_excluded_columns_only_leaves_no_trace(
@@ -49,7 +49,7 @@ def test_an_update_of_excluded_columns_only_leaves_no_trace(
         conn, "select count(*) from warden.audit_contexts where txid = %s::text::xid8", txid
     ) == [(0,)]
     with pytest.raises(Exception, match="changed no audited row"):
-        warden.revert_transaction(txid)
+        warden.audit.revert_transaction(txid)
 
 
 def test_redacted_columns_are_stored_as_a_stable_hash_never_the_value(
@@ -75,8 +75,8 @@ def test_redacted_columns_are_stored_as_a_stable_hash_never_the_value(
     update = next(e for e in got.values() if e["op"] == "U" and e["row_key"] == [1])
     assert update["old_values"] == {"email": alice1}
     assert update["new_row"]["email"].startswith("sha256:") and update["new_row"]["email"] != alice1
-    assert [v.changed for v in warden.history("public.t", 1)] == [None, ["email"]]
-    assert warden.history("public.t", 2)[-1].changed == ["v"]
+    assert [v.changed for v in warden.audit.history("public.t", 1)] == [None, ["email"]]
+    assert warden.audit.history("public.t", 2)[-1].changed == ["v"]
     # Nowhere in the store, whatever the column or image. (Values, not the images' text: a
     # hash's hex digits can spell "4321" by chance.)
     values = [v for e in got.values() for image in (e["old_row"], e["new_row"]) if image
@@ -123,9 +123,9 @@ def test_truncate_records_the_fact_or_every_row(
             ("D", [2], {"id": 2, "v": "b"}),
             ("D", [3], {"id": 3, "v": "c"}),
         ]
-        assert [v.op for v in warden.history("public.t", 2)] == ["insert", "delete"]
+        assert [v.op for v in warden.audit.history("public.t", 2)] == ["insert", "delete"]
     # Either way, time travel after the truncate sees an empty table.
-    assert warden.as_of("public.t", "2999-01-01") == []
+    assert warden.audit.as_of("public.t", "2999-01-01") == []
 
 
 def test_declared_key_identifies_rows_of_a_table_without_primary_key(
@@ -145,12 +145,12 @@ def test_declared_key_identifies_rows_of_a_table_without_primary_key(
         ["a", "eu"],
         ["a", "asia"],
     ]
-    history = warden.history("public.t", ("a", "eu"))
+    history = warden.audit.history("public.t", ("a", "eu"))
     assert [(v.op, v.row["qty"], v.changed) for v in history] == [  # type: ignore[index]
         ("insert", 1, None),
         ("update", 10, ["qty"]),
     ]
-    assert warden.history("public.t", ("a", "asia"))[0].row == {
+    assert warden.audit.history("public.t", ("a", "asia"))[0].row == {
         "code": "a",
         "region": "asia",
         "qty": 2,
@@ -175,10 +175,10 @@ def test_a_table_without_key_is_identified_by_whole_rows_and_the_plan_says_so(
         ("U", {"a": 2, "b": "z"}, {"a": 2, "b": "y"}),
         ("D", {"a": 1, "b": "x"}, None),
     ]
-    assert warden.as_of("public.t", "2999-01-01") == [{"a": 2, "b": "z"}]
+    assert warden.audit.as_of("public.t", "2999-01-01") == [{"a": 2, "b": "z"}]
     # A row history needs a key: the error says why.
     with pytest.raises(Exception, match="no key"):
-        warden.history("public.t", 1)
+        warden.audit.history("public.t", 1)
 
 
 def test_a_not_null_unique_key_is_used_when_there_is_no_primary_key(
@@ -194,7 +194,7 @@ def test_a_not_null_unique_key_is_used_when_there_is_no_primary_key(
     warden.apply()
     conn.execute("insert into t values ('k', 'a')")
     conn.execute("update t set v = 'b'")
-    assert [v.row for v in warden.history("public.t", "k")] == [
+    assert [v.row for v in warden.audit.history("public.t", "k")] == [
         {"code": "k", "v": "a"},
         {"code": "k", "v": "b"},
     ]

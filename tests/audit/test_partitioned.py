@@ -63,13 +63,13 @@ def test_changes_through_the_parent_and_directly_on_partitions_present_and_futur
         ("D", [4, "other"], {"id": 4, "region": "other", "v": "d"}),
     ]
     assert all(e["table_name"] == "public.p" for e in events(conn))
-    assert [(v.op, v.row) for v in warden.history("public.p", (3, "asia"))] == [
+    assert [(v.op, v.row) for v in warden.audit.history("public.p", (3, "asia"))] == [
         ("insert", {"id": 3, "region": "asia", "v": "c"}),
         ("update", {"id": 3, "region": "asia", "v": "c2"}),
         ("delete", None),
     ]
     by_key = lambda r: (r["id"], r["region"])  # noqa: E731
-    assert sorted(warden.as_of("public.p", before_delete), key=by_key) == [
+    assert sorted(warden.audit.as_of("public.p", before_delete), key=by_key) == [
         {"id": 1, "region": "eu", "v": "a2"},
         {"id": 2, "region": "us", "v": "b"},
         {"id": 3, "region": "asia", "v": "c"},
@@ -80,7 +80,7 @@ def test_changes_through_the_parent_and_directly_on_partitions_present_and_futur
     last = events(conn)[8:]
     assert last[0]["op"] == "T"
     assert sorted(e["row_key"] for e in last[1:]) == [[1, "eu"], [2, "us"]]
-    assert warden.as_of("public.p", "2999-01-01") == []
+    assert warden.audit.as_of("public.p", "2999-01-01") == []
 
 
 def test_a_row_moving_between_partitions_keeps_a_readable_history(
@@ -92,13 +92,17 @@ def test_a_row_moving_between_partitions_keeps_a_readable_history(
     before = now(conn)
     conn.execute("update p set region = 'us', v = 'moved' where id = 1")
     after = now(conn)
-    assert warden.as_of("public.p", before) == [{"id": 1, "region": "eu", "v": "a"}]
-    assert warden.as_of("public.p", after) == [{"id": 1, "region": "us", "v": "moved"}]
-    assert warden.history("public.p", (1, "eu"))[-1].row is None  # gone from its old key
-    assert warden.history("public.p", (1, "us"))[-1].row == {"id": 1, "region": "us", "v": "moved"}
+    assert warden.audit.as_of("public.p", before) == [{"id": 1, "region": "eu", "v": "a"}]
+    assert warden.audit.as_of("public.p", after) == [{"id": 1, "region": "us", "v": "moved"}]
+    assert warden.audit.history("public.p", (1, "eu"))[-1].row is None  # gone from its old key
+    assert warden.audit.history("public.p", (1, "us"))[-1].row == {
+        "id": 1,
+        "region": "us",
+        "v": "moved",
+    }
     # Putting it back where it was works across partitions too.
-    warden.revert("public.p", (1, "us"), to=before)
-    warden.revert("public.p", (1, "eu"), to=before)
+    warden.audit.revert("public.p", (1, "us"), to=before)
+    warden.audit.revert("public.p", (1, "eu"), to=before)
     assert rows(conn, "select * from p") == [(1, "eu", "a")]
 
 
@@ -117,7 +121,7 @@ def test_a_cross_partition_update_is_recorded_as_one_update_with_the_key_change(
     conn.execute("update p set region = 'us' where id = 1")
     moved = events(conn)[1:]
     assert [(e["op"], e["row_key"], e["old_key"]) for e in moved] == [("U", [1, "us"], [1, "eu"])]
-    assert warden.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
+    assert warden.audit.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
 
 
 def test_a_partition_made_by_hand_has_its_truncate_recorded_before_the_next_apply(
@@ -137,7 +141,7 @@ def test_a_partition_made_by_hand_has_its_truncate_recorded_before_the_next_appl
         ("D", [3, "asia"]),
         ("D", [4, "other"]),
     ]
-    assert warden.as_of("public.p", "2999-01-01") == []
+    assert warden.audit.as_of("public.p", "2999-01-01") == []
     # The next apply takes over what the event trigger made; nothing is left to do after.
     warden.apply()
     assert warden.plan().empty
@@ -157,9 +161,9 @@ def test_statements_inside_one_function_call_keep_their_own_order(
         "do $$ begin update p set id = 2 where id = 1; "
         "update p_eu set id = 1, v = 'b' where id = 2; end $$"
     )
-    assert warden.as_of("public.p", before) == [{"id": 1, "region": "eu", "v": "a"}]
-    assert warden.as_of("public.p", "2999-01-01") == [{"id": 1, "region": "eu", "v": "b"}]
-    assert [v.row for v in warden.history("public.p", (2, "eu"))] == [
+    assert warden.audit.as_of("public.p", before) == [{"id": 1, "region": "eu", "v": "a"}]
+    assert warden.audit.as_of("public.p", "2999-01-01") == [{"id": 1, "region": "eu", "v": "b"}]
+    assert [v.row for v in warden.audit.history("public.p", (2, "eu"))] == [
         {"id": 2, "region": "eu", "v": "a"},
         None,
     ]
@@ -191,8 +195,8 @@ def test_truncating_one_partition_directly_is_recorded(
     warden = applied(make_warden, SPEC)
     conn.execute("insert into p values (1, 'eu', 'a'), (2, 'us', 'b')")
     conn.execute("truncate p_eu")
-    assert warden.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
-    assert warden.history("public.p", (1, "eu"))[-1].row is None
+    assert warden.audit.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
+    assert warden.audit.history("public.p", (1, "eu"))[-1].row is None
 
 
 def test_a_forged_setting_cannot_hide_a_partition_truncate(
@@ -209,8 +213,8 @@ def test_a_forged_setting_cannot_hide_a_partition_truncate(
         "perform set_config('pgwarden._truncated', tid || ':' || statement_timestamp(), true); "
         "truncate p_eu; end $$"
     )
-    assert warden.history("public.p", (1, "eu"))[-1].row is None
-    assert warden.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
+    assert warden.audit.history("public.p", (1, "eu"))[-1].row is None
+    assert warden.audit.as_of("public.p", "2999-01-01") == [{"id": 2, "region": "us", "v": "b"}]
     # The whole table truncated, then a partition in the same transaction: recorded once.
     with conn.transaction():
         conn.execute("insert into p values (3, 'eu', 'c')")
@@ -223,4 +227,4 @@ def test_a_forged_setting_cannot_hide_a_partition_truncate(
     assert deleted[1] == ("T", None)  # the whole table: the fact, then its rows
     assert sorted(deleted[2:4], key=str) == sorted([("D", [2, "us"]), ("D", [3, "eu"])], key=str)
     assert deleted[4:] == [("D", [4, "us"])]  # p_us truncated again after a new row
-    assert warden.as_of("public.p", "2999-01-01") == []
+    assert warden.audit.as_of("public.p", "2999-01-01") == []

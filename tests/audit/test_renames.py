@@ -21,7 +21,7 @@ SPEC = '[tables."public.t"]\naudit = true\n'
 
 
 def _as_of(conn: psycopg.Connection[Any], at: Any) -> list[tuple[Any, ...]]:
-    return rows(conn, "select * from warden.as_of(null::t, %s) order by 1", at)
+    return rows(conn, "select * from warden.audit.as_of(null::t, %s) order by 1", at)
 
 
 def _row_as_of(conn: psycopg.Connection[Any], key: int, at: Any) -> list[tuple[Any, ...]]:
@@ -54,21 +54,21 @@ def test_a_chain_of_renames_and_a_rename_back(
     assert _as_of(conn, "2999-01-01") == [(1, "c", 4)]
     assert _row_as_of(conn, 1, t1) == [(1, "a", 1)]
     assert _row_as_of(conn, 2, t3) == [(2, "z", 0)]
-    assert sorted(warden.as_of("public.t", t2), key=lambda r: r["id"]) == [
+    assert sorted(warden.audit.as_of("public.t", t2), key=lambda r: r["id"]) == [
         {"id": 1, "label": "b", "v": 1},
         {"id": 2, "label": "z", "v": 0},
     ]
     # history keeps each version in the shape it was recorded in
-    assert [v.row for v in warden.history("public.t", 1)] == [
+    assert [v.row for v in warden.audit.history("public.t", 1)] == [
         {"id": 1, "v": "a", "n": 1},
         {"id": 1, "label": "b", "n": 1},
         {"id": 1, "title": "c", "n": 3},
         {"id": 1, "title": "c", "v": 4},
     ]
     # ... and a revert to one of them writes it under the current names.
-    assert warden.revert("public.t", 1, to=1) == {"id": 1, "label": "a", "v": 1}
+    assert warden.audit.revert("public.t", 1, to=1) == {"id": 1, "label": "a", "v": 1}
     assert rows(conn, "select * from t") == [(1, "a", 1)]
-    assert warden.revert("public.t", 2, to=t3) == {"id": 2, "label": "z", "v": 0}
+    assert warden.audit.revert("public.t", 2, to=t3) == {"id": 2, "label": "z", "v": 0}
     assert rows(conn, "select * from t order by id") == [(1, "a", 1), (2, "z", 0)]
 
 
@@ -111,7 +111,9 @@ def test_rename_in_the_transaction_that_changes_rows(
     assert _as_of(conn, t0) == [(1, "a")]
     assert [e["txid"] for e in events(conn)][-2:] == [xid, xid]
     # Undo that transaction: both of its images are written under the current name.
-    assert rows(conn, "select * from warden.revert_transaction(%s::text::xid8)", str(xid)) == [
+    assert rows(
+        conn, "select * from warden.audit.revert_transaction(%s::text::xid8)", str(xid)
+    ) == [
         ("public.t", [1], "updated back"),
         ("public.t", [1], "updated back"),
     ]
@@ -131,7 +133,7 @@ def test_revert_transaction_made_before_a_rename(
     xid = events(conn)[-1]["txid"]
     conn.execute("alter table t rename column v to label")
     conn.execute("alter table t rename column n to count")
-    undone = warden.revert_transaction(xid)
+    undone = warden.audit.revert_transaction(xid)
     assert sorted(a for _, _, a in undone) == ["deleted", "restored", "updated back"]
     assert rows(conn, "select * from t order by id") == [(1, "a", 1), (2, "b", 2)]
 
@@ -224,14 +226,14 @@ def test_without_a_superuser_renames_are_recorded_at_the_next_apply(
             own.execute("alter table t rename column v to label")  # works, not recorded
             own.execute("update t set label = 'c'")
         assert rows(conn, "select count(*) from pg_event_trigger") == [(0,)]
-        assert warden.as_of("public.t", before) == [{"id": 1, "label": None}]
+        assert warden.audit.as_of("public.t", before) == [{"id": 1, "label": None}]
         # The next plan shows the registration altered; applying it records the names.
         assert [(c.action, c.ref.kind) for c in warden.plan().changes if c.ref] == [
             ("repair", "registration")
         ]
         warden.apply()
         assert warden.plan().empty
-        assert warden.as_of("public.t", before) == [{"id": 1, "label": "a"}]
+        assert warden.audit.as_of("public.t", before) == [{"id": 1, "label": "a"}]
 
 
 def test_the_versions_view_shows_every_version_under_the_current_names(
@@ -264,7 +266,7 @@ def test_converting_to_partitioned_keeps_renames_followed(
         '[tables."public.items"]\naudit = true\n'
         'partition = { column = "at", interval = "1 month", premake = 1 }\n'
     )
-    warden.convert_to_partitioned("public.items")
+    warden.partitions.convert("public.items")
     conn.execute("alter table items rename column v to label")
     conn.execute("update items set label = 'b'")
-    assert rows(conn, "select id, label from warden.as_of(null::items, %s)", t1) == [(1, "a")]
+    assert rows(conn, "select id, label from warden.audit.as_of(null::items, %s)", t1) == [(1, "a")]

@@ -33,7 +33,7 @@ def test_prune_deletes_only_events_past_retention(
         "update warden.audit_contexts set tx_started_at = tx_started_at - interval '40 days'"
     )
 
-    assert warden.prune_audit(batch=10) == 25  # three batches: 10, 10, 5
+    assert warden.audit.prune(batch=10) == 25  # three batches: 10, 10, 5
     left = dict(
         conn.execute(
             "select t.table_name, count(*) from warden.audit_events e "
@@ -42,10 +42,10 @@ def test_prune_deletes_only_events_past_retention(
     )
     assert left == {"kept": 30, "pruned": 5}
     # What is left still reads: the row's history starts at its first kept change.
-    versions = warden.history("public.pruned", 1)
+    versions = warden.audit.history("public.pruned", 1)
     assert [v.op for v in versions] == ["existing", "update"]
     assert versions[-1].row == {"id": 1, "v": 1}
-    assert warden.prune_audit() == 0
+    assert warden.audit.prune() == 0
 
     result = CliRunner().invoke(app, ["--database-url", db_url, "prune-audit", "--json"])
     assert result.exit_code == 0, result.output

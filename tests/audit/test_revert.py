@@ -28,22 +28,22 @@ def test_revert_to_a_version_or_a_time_updates_undeletes_and_deletes(
     conn.execute("insert into t values (2, 'new', 0)")
 
     # Undelete, to version 2 (an update's result).
-    restored = warden.revert("public.t", 1, to=2, actor="alice", reason="deleted by mistake")
+    restored = warden.audit.revert("public.t", 1, to=2, actor="alice", reason="deleted by mistake")
     assert restored == {"id": 1, "v": "b", "n": 2}
     assert rows(conn, "select * from t where id = 1") == [(1, "b", 2)]
     # Update back, to a time.
-    assert warden.revert("public.t", 1, to=t1) == {"id": 1, "v": "a", "n": 1}
+    assert warden.audit.revert("public.t", 1, to=t1) == {"id": 1, "v": "a", "n": 1}
     assert rows(conn, "select * from t where id = 1") == [(1, "a", 1)]
     # Delete a row inserted after that time.
-    assert warden.revert("public.t", 2, to=t1) is None
+    assert warden.audit.revert("public.t", 2, to=t1) is None
     assert rows(conn, "select id from t") == [(1,)]
     # Reverting to what the row already is records nothing new.
     before = len(events(conn))
-    warden.revert("public.t", 1, to=1)
+    warden.audit.revert("public.t", 1, to=1)
     assert len(events(conn)) == before
 
     # Each revert is an audited change of its own, with its actor and reason.
-    history = warden.history("public.t", 1)
+    history = warden.audit.history("public.t", 1)
     assert [(v.op, v.actor, v.reason) for v in history] == [
         ("insert", None, None),
         ("update", None, None),
@@ -51,13 +51,13 @@ def test_revert_to_a_version_or_a_time_updates_undeletes_and_deletes(
         ("insert", "alice", "deleted by mistake"),
         ("update", None, f"revert public.t 1 to {t1}"),
     ]
-    assert [(v.op, v.reason) for v in warden.history("public.t", 2)][-1] == (
+    assert [(v.op, v.reason) for v in warden.audit.history("public.t", 2)][-1] == (
         "delete",
         f"revert public.t 2 to {t1}",
     )
     # Bad targets are refused with the versions there are.
     with pytest.raises(Exception, match=r"no version 9 \(versions 1 to 5\)"):
-        warden.revert("public.t", 1, to=9)
+        warden.audit.revert("public.t", 1, to=9)
 
 
 def test_diff_between_versions(
@@ -69,25 +69,25 @@ def test_diff_between_versions(
     conn.execute("update t set v = 'b'")
     conn.execute("update t set n = 2, tags = '{x,y}'")
     conn.execute("delete from t")
-    assert warden.diff("public.t", 1, 1, 2) == {"v": ("a", "b")}
-    assert warden.diff("public.t", 1, 2, 3) == {"n": (1, 2), "tags": (["x"], ["x", "y"])}
-    assert warden.diff("public.t", 1, 1, 3) == {
+    assert warden.audit.diff("public.t", 1, 1, 2) == {"v": ("a", "b")}
+    assert warden.audit.diff("public.t", 1, 2, 3) == {"n": (1, 2), "tags": (["x"], ["x", "y"])}
+    assert warden.audit.diff("public.t", 1, 1, 3) == {
         "n": (1, 2),
         "tags": (["x"], ["x", "y"]),
         "v": ("a", "b"),
     }
-    assert warden.diff("public.t", 1, 3, 3) == {}
+    assert warden.audit.diff("public.t", 1, 3, 3) == {}
     # Against the latest version (deleted): every column goes.
-    assert warden.diff("public.t", 1, 3) == {
+    assert warden.audit.diff("public.t", 1, 3) == {
         "id": (1, None),
         "n": (2, None),
         "tags": (["x", "y"], None),
         "v": ("b", None),
     }
     with pytest.raises(Exception, match="versions 1 to 4"):
-        warden.diff("public.t", 1, 0, 7)
+        warden.audit.diff("public.t", 1, 0, 7)
     with pytest.raises(Exception, match="no recorded history"):
-        warden.diff("public.t", 99, 1)
+        warden.audit.diff("public.t", 99, 1)
 
 
 def test_revert_with_generated_and_identity_columns(
@@ -102,9 +102,9 @@ def test_revert_with_generated_and_identity_columns(
     t1 = now(conn)
     conn.execute("update t set qty = 10")
     conn.execute("delete from t")
-    warden.revert("public.t", 1, to=2)  # undelete: the identity value comes back as it was
+    warden.audit.revert("public.t", 1, to=2)  # undelete: the identity value comes back as it was
     assert rows(conn, "select * from t") == [(1, Decimal("2.5"), 10, Decimal("25.0"))]
-    warden.revert("public.t", 1, to=t1)  # update: the generated column is computed again
+    warden.audit.revert("public.t", 1, to=t1)  # update: the generated column is computed again
     assert rows(conn, "select * from t") == [(1, Decimal("2.5"), 4, Decimal("10.0"))]
     conn.execute("insert into t (price, qty) values (1, 1)")  # the sequence was not disturbed
     assert rows(conn, "select id from t order by id") == [(1,), (2,)]
@@ -118,10 +118,10 @@ def test_revert_with_a_generated_always_identity_column(
     conn.execute("insert into t (v) values ('a')")
     t1 = now(conn)
     conn.execute("update t set v = 'b'")
-    warden.revert("public.t", 1, to=t1)
+    warden.audit.revert("public.t", 1, to=t1)
     assert rows(conn, "select * from t") == [(1, "a")]
     conn.execute("delete from t")
-    warden.revert("public.t", 1, to=t1)
+    warden.audit.revert("public.t", 1, to=t1)
     assert rows(conn, "select * from t") == [(1, "a")]
 
 
@@ -134,7 +134,7 @@ def test_revert_keeps_the_current_value_of_redacted_and_excluded_columns(
     )
     conn.execute("insert into t values (1, 'a', 'pw1', 1)")
     conn.execute("update t set v = 'b', secret = 'pw2', noise = 2")
-    warden.revert("public.t", 1, to=1)
+    warden.audit.revert("public.t", 1, to=1)
     assert rows(conn, "select * from t") == [(1, "a", "pw2", 2)]
 
 
@@ -159,7 +159,7 @@ def test_revert_transaction_undoes_a_multi_table_transaction_in_reverse_order(
         db.execute("delete from child where id = 10")
         txid = int(db.execute("select pg_current_xact_id()::text").fetchone()[0])
 
-    undone = warden.revert_transaction(txid, actor="ops", reason="bad import")
+    undone = warden.audit.revert_transaction(txid, actor="ops", reason="bad import")
     # Newest first: children go before their parent; the deleted child comes back first.
     assert [(table, action) for table, _key, action in undone] == [
         ("public.child", "restored"),
@@ -191,7 +191,7 @@ def test_revert_transaction_refuses_when_a_later_transaction_changed_the_same_ro
     count = len(events(conn))
 
     with pytest.raises(Exception) as refused:
-        warden.revert_transaction(txid)
+        warden.audit.revert_transaction(txid)
     message = str(refused.value)
     assert f"cannot revert transaction {txid}" in message
     assert "row [2] of public.t" in message and "changed" in message
@@ -199,7 +199,7 @@ def test_revert_transaction_refuses_when_a_later_transaction_changed_the_same_ro
     assert rows(conn, "select * from t order by id") == snapshot  # nothing changed
     assert len(events(conn)) == count
     with pytest.raises(Exception, match="changed no audited row"):
-        warden.revert_transaction(1)
+        warden.audit.revert_transaction(1)
 
 
 def test_revert_transaction_succeeds_after_following_its_hint(
@@ -213,9 +213,9 @@ def test_revert_transaction_succeeds_after_following_its_hint(
     with warden.session() as db:
         db.execute("update t set v = 'later' where id = 1")
         later = int(db.execute("select pg_current_xact_id()::text").fetchone()[0])
-    warden.revert_transaction(later)
+    warden.audit.revert_transaction(later)
     assert rows(conn, "select * from t") == [(1, "a")]
-    warden.revert_transaction(txid)
+    warden.audit.revert_transaction(txid)
     assert rows(conn, "select * from t") == []
 
 
@@ -229,5 +229,5 @@ def test_revert_transaction_refuses_a_truncate(
         conn.execute("truncate t")
         txid = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])  # type: ignore[index]
     with pytest.raises(Exception, match="it truncated a table"):
-        warden.revert_transaction(txid)
+        warden.audit.revert_transaction(txid)
     assert rows(conn, "select count(*) from t") == [(0,)]

@@ -46,7 +46,7 @@ def test_columns_added_dropped_and_renamed_mid_sequence(
         ("U", [1], {"label": "b"}, {"id": 1, "label": "c", "extra": 70}),
         ("D", [2], {"id": 2, "label": "x", "extra": 8}, None),
     ]
-    history = warden.history("public.t", 1)
+    history = warden.audit.history("public.t", 1)
     assert [(v.version, v.changed) for v in history] == [
         (1, None),
         (2, ["v"]),  # extra was added with its default before: unchanged by this update
@@ -55,7 +55,7 @@ def test_columns_added_dropped_and_renamed_mid_sequence(
     ]
     assert history[0].row == {"id": 1, "v": "a", "old": "o"}  # each version in its own shape
     assert history[-1].row == {"id": 1, "label": "c", "extra": 70}
-    assert warden.as_of("public.t", "2999-01-01") == [{"id": 1, "label": "c", "extra": 70}]
+    assert warden.audit.as_of("public.t", "2999-01-01") == [{"id": 1, "label": "c", "extra": 70}]
 
 
 def test_time_travel_across_a_column_rename_keeps_the_values(
@@ -68,8 +68,8 @@ def test_time_travel_across_a_column_rename_keeps_the_values(
     before = now(conn)
     conn.execute("alter table t rename column v to label")
     conn.execute("update t set label = 'c'")
-    assert warden.as_of("public.t", before) == [{"id": 1, "label": "b"}]
-    warden.revert("public.t", 1, to=before)
+    assert warden.audit.as_of("public.t", before) == [{"id": 1, "label": "b"}]
+    warden.audit.revert("public.t", 1, to=before)
     assert rows(conn, "select label from t") == [("b",)]
 
 
@@ -96,9 +96,9 @@ def test_a_primary_key_moved_to_other_columns_keeps_each_row_one_history(
         ("U", [1], "x3"),
         ("I", [3], "z"),
     ]
-    assert [v.row["v"] for v in warden.history("public.t", 1) if v.row] == ["x", "x2", "x3"]
+    assert [v.row["v"] for v in warden.audit.history("public.t", 1) if v.row] == ["x", "x2", "x3"]
     live = sorted(rows(conn, "select id, code, v from t"))
-    assert sorted(tuple(r.values()) for r in warden.as_of("public.t", "2999-01-01")) == live
+    assert sorted(tuple(r.values()) for r in warden.audit.as_of("public.t", "2999-01-01")) == live
 
     # Dropping the old key column: the plan switches to the primary key, and says so.
     conn.execute("alter table t drop column id")
@@ -124,8 +124,8 @@ def test_time_travel_after_switching_the_key_matches_the_table(
     warden = applied(make_warden, '[tables."public.t"]\naudit = { key = ["code"] }\n')
     conn.execute("update t set v = 'x2' where code = 'a'")
     live = sorted(rows(conn, "select id, code, v from t"))
-    assert sorted(tuple(r.values()) for r in warden.as_of("public.t", "2999-01-01")) == live
-    assert [v.row["v"] for v in warden.history("public.t", "a") if v.row] == ["x", "x2"]
+    assert sorted(tuple(r.values()) for r in warden.audit.as_of("public.t", "2999-01-01")) == live
+    assert [v.row["v"] for v in warden.audit.history("public.t", "a") if v.row] == ["x", "x2"]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_renaming_a_key_column_keeps_rows_identified(
     conn.execute("delete from t where ident = 2")
     assert rows(conn, "select * from t") == [(1, "b")]
     assert [e["row_key"] for e in events(conn)] == [[1], [1], [2], [2]]
-    assert [v.row for v in warden.history("public.t", 1)] == [
+    assert [v.row for v in warden.audit.history("public.t", 1)] == [
         {"id": 1, "v": "a"},
         {"ident": 1, "v": "b"},
     ]
@@ -190,7 +190,7 @@ def test_after_renaming_a_key_column_plan_regenerates_capture(
     assert warden.plan().empty
     conn.execute("update t set v = 'b' where ident = 1")
     assert [e["row_key"] for e in events(conn)] == [[1], [1]]
-    assert [v.row for v in warden.history("public.t", 1)] == [
+    assert [v.row for v in warden.audit.history("public.t", 1)] == [
         {"id": 1, "v": "a"},
         {"ident": 1, "v": "b"},
     ]

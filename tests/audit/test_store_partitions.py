@@ -50,8 +50,8 @@ def test_store_partitions_made_ahead_and_dropped_whole(
     conn.execute("insert into t select g, 0 from generate_series(1, 20) g")
     conn.execute("update t set v = 1 where id <= 5")
     # Events land in their month; history and the feed read across partitions.
-    assert [v.op for v in warden.history("public.t", 3)] == ["insert", "update"]
-    assert len(warden.changes()) == 25
+    assert [v.op for v in warden.audit.history("public.t", 3)] == ["insert", "update"]
+    assert len(warden.audit.changes()) == 25
 
     # Four months on, every event of the history partition is past its 30 days: the whole
     # partition goes (no row-by-row delete) -- unless a table without retention has events
@@ -83,7 +83,7 @@ def test_events_in_the_default_partition_are_rescued(
     assert moved[0].rows == 1
     assert conn.execute("select count(*) from warden.audit_events__default").fetchone() == (0,)
     assert "audit_events__p203105" in _parts(conn)
-    assert [v.op for v in warden.history("public.t", 1)] == ["insert"]
+    assert [v.op for v in warden.audit.history("public.t", 1)] == ["insert"]
 
 
 def test_upgrading_an_existing_store_keeps_every_event(
@@ -148,5 +148,5 @@ def test_upgrading_an_existing_store_keeps_every_event(
     conn.execute("update t set v = 2 where id = 1")
     ids = [r[0] for r in conn.execute("select event_id from warden.audit_events order by 1")]
     assert ids == list(range(1, 42))  # the identity went on where it was
-    assert [v.op for v in warden.history("public.t", 1)] == ["insert", "update", "update"]
+    assert [v.op for v in warden.audit.history("public.t", 1)] == ["insert", "update", "update"]
     assert warden.plan().empty

@@ -147,7 +147,7 @@ def test_as_of_and_revert_reproduce_every_commit(
         needs_logical_wal(conn)
     schema = f"tt{next(_schemas)}"
     table, ordered = items_table(conn, schema, partitioned=partitioned)
-    as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
+    as_of = sql.SQL("select {} from warden.audit.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), table
     )
     spec = f'[tables."{schema}.items"]\naudit = {{ capture = "{capture}" }}\n'
@@ -164,7 +164,7 @@ def test_as_of_and_revert_reproduce_every_commit(
                 (conn.execute("select clock_timestamp()").fetchone()[0], _snapshot(conn, ordered))
             )  # type: ignore[index]
 
-        warden.ingest_audit()  # capture = "wal": SQL reads see what was ingested
+        warden.audit.ingest()  # capture = "wal": SQL reads see what was ingested
         for at, snapshot in commits:
             assert _snapshot(conn, as_of, at) == snapshot, f"as_of({at})"
 
@@ -180,5 +180,5 @@ def test_as_of_and_revert_reproduce_every_commit(
             )
         } | {r[0] for r in snapshot}
         for key in sorted(keys):
-            warden.revert(f"{schema}.items", key, to=at)
+            warden.audit.revert(f"{schema}.items", key, to=at)
         assert _snapshot(conn, ordered) == snapshot

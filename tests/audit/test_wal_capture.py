@@ -101,7 +101,7 @@ def test_wal_capture_records_exactly_what_trigger_capture_records(
     _workload(conn, "by_trigger", role)
     _workload(conn, "by_wal", role)
     assert events(conn, "public.by_wal") == []  # not ingested yet
-    done = warden.ingest_audit()
+    done = warden.audit.ingest()
     assert done.events > 0 and done.lag_bytes >= 0
 
     by_trigger = events(conn, "public.by_trigger")
@@ -116,7 +116,7 @@ def test_wal_capture_records_exactly_what_trigger_capture_records(
     assert [e["event_id"] for e in by_wal] == sorted(e["event_id"] for e in by_wal)
     # Python reads ingest first: the history is complete without an explicit ingest.
     conn.execute("update by_wal set v = 'latest' where id = 5")
-    assert warden.history("public.by_wal", 5)[-1].row["v"] == "latest"
+    assert warden.audit.history("public.by_wal", 5)[-1].row["v"] == "latest"
     assert warden.plan().empty
 
 
@@ -161,14 +161,14 @@ def test_a_killed_ingester_loses_nothing_and_writes_nothing_twice(
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    warden.ingest_audit()
+    warden.audit.ingest()
 
     found = events(conn, "public.t")
     inserts = [e for e in found if e["op"] == "I"]
     updates = [e for e in found if e["op"] == "U"]
     assert len(inserts) == 900 and len({tuple(e["row_key"]) for e in inserts}) == 900
     assert len(updates) == 300 and len({e["txid"] for e in updates}) == 300
-    assert warden.ingest_audit().events == 0
+    assert warden.audit.ingest().events == 0
 
 
 def test_messages_a_session_forges_are_dropped(
@@ -204,7 +204,7 @@ def test_messages_a_session_forges_are_dropped(
         denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
         with denied, conn.transaction():  # nobody else can sign
             conn.execute("select warden.audit_wal_signed('C[]')")
-    done = warden.ingest_audit()
+    done = warden.audit.ingest()
     assert done.rejected == 4 and done.events == 2
     found = events(conn, "public.t")
     assert [(e["op"], e["row_key"]) for e in found] == [("I", [1]), ("U", [1])]
@@ -230,7 +230,7 @@ def test_forging_the_context_flag_only_loses_the_forgers_own_context(
             "current_setting('application_name'), chr(31), current_setting('role')), true)"
         )
         conn.execute("update t set v = 'hidden' where id = 1")
-    warden.ingest_audit()
+    warden.audit.ingest()
     found = events(conn, "public.t")
     assert [(e["op"], e["actor"], e["has_context"]) for e in found] == [
         ("I", "alice", True),
@@ -251,9 +251,9 @@ def test_the_feed_never_passes_a_transaction_waiting_to_be_ingested(
     conn.execute("insert into tr values (1)")  # newer one, its event is in the store
     feed = "select table_name from warden.changes_after('0'::xid8, 0)"
     assert conn.execute(feed).fetchall() == []  # held back behind the un-ingested one
-    warden.ingest_audit()
+    warden.audit.ingest()
     assert [r[0] for r in conn.execute(feed)] == ["public.w", "public.tr"]
-    assert [e.table for e in warden.changes()] == ["public.w", "public.tr"]
+    assert [e.table for e in warden.audit.changes()] == ["public.w", "public.tr"]
 
 
 def test_partitioned_table_from_the_wal_with_partition_truncates(
@@ -268,7 +268,7 @@ def test_partitioned_table_from_the_wal_with_partition_truncates(
     conn.execute("truncate p1")  # one partition: its rows only
     conn.execute("insert into p1 values (3, 'd')")
     conn.execute("truncate p")  # the whole table: each row once
-    warden.ingest_audit()
+    warden.audit.ingest()
     found = [(e["op"], e["row_key"]) for e in events(conn, "public.p")]
     assert found == [
         ("I", [1]), ("I", [150]), ("I", [2]), ("U", [150]),
@@ -298,7 +298,7 @@ def test_a_row_moved_to_another_partition_is_one_update_with_its_key_changed(
     with conn.transaction():  # a real DELETE and INSERT in one bracket-free transaction
         conn.execute("delete from p where id = 3")
         conn.execute("insert into p values (3, 'eu', 'c3')")
-    warden.ingest_audit()
+    warden.audit.ingest()
     moved = [(e["op"], e["row_key"], e["old_key"]) for e in events(conn, "public.p")][3:]
     assert moved == [
         ("U", [1, "us"], [1, "eu"]),
@@ -307,15 +307,19 @@ def test_a_row_moved_to_another_partition_is_one_update_with_its_key_changed(
         ("D", [3, "us"], None),
         ("I", [3, "eu"], None),
     ]
-    assert warden.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
-    assert warden.history("public.p", (1, "us"))[-1].row == {"id": 1, "region": "us", "v": "a!"}
+    assert warden.audit.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
+    assert warden.audit.history("public.p", (1, "us"))[-1].row == {
+        "id": 1,
+        "region": "us",
+        "v": "a!",
+    }
     by_key = lambda r: (r["id"], r["region"])  # noqa: E731
-    assert sorted(warden.as_of("public.p", before), key=by_key) == [
+    assert sorted(warden.audit.as_of("public.p", before), key=by_key) == [
         {"id": 1, "region": "eu", "v": "a"},
         {"id": 2, "region": "eu", "v": "b"},
         {"id": 3, "region": "us", "v": "c"},
     ]
-    warden.revert_transaction(events(conn, "public.p")[3]["txid"])  # the moves, undone
+    warden.audit.revert_transaction(events(conn, "public.p")[3]["txid"])  # the moves, undone
     assert rows(conn, "select id, region, v from p order by id") == [
         (1, "eu", "a"),
         (2, "eu", "b"),
@@ -347,7 +351,7 @@ def test_a_partition_made_by_hand_is_captured_whole_before_the_next_apply(
         conn.execute("delete from p3")
     conn.execute("insert into p2 values (151, 'c')")
     conn.execute("truncate p2")
-    warden.ingest_audit()
+    warden.audit.ingest()
     found = [(e["op"], e["row_key"], e["actor"], e["old_values"]) for e in events(conn)]
     assert found == [
         ("I", [150], "ann", None),
@@ -365,7 +369,7 @@ def test_a_partition_made_by_hand_is_captured_whole_before_the_next_apply(
     conn.execute("alter table p detach partition p3")
     conn.execute("insert into p3 values (260, 'x')")
     conn.execute("truncate p3")
-    warden.ingest_audit()
+    warden.audit.ingest()
     assert len(events(conn)) == len(found)
     warden.apply()
     assert warden.plan().empty
@@ -408,7 +412,7 @@ def test_schema_changes_between_write_and_ingest_keep_every_value(
     conn.execute("alter table t drop column gone")
     conn.execute("alter table t add column added date default '2026-01-02'")
     conn.execute("update t set a = 'y'")
-    warden.ingest_audit()
+    warden.audit.ingest()
     found = events(conn, "public.t")
     assert found[0]["new_row"] == {"id": 1, "a": "x", "gone": 7}
     assert found[1]["new_row"] == {"id": 1, "a": "y", "added": "2026-01-02"}
@@ -421,7 +425,7 @@ def test_dropping_the_table_before_ingest_keeps_its_events(
     warden = applied(make_warden, WAL)
     conn.execute("insert into t (id, v) values (1, 'kept')")
     conn.execute("drop table t")
-    warden.ingest_audit()
+    warden.audit.ingest()
     assert [e["new_row"]["v"] for e in events(conn)] == ["kept"]
 
 
@@ -528,7 +532,7 @@ def test_status_says_how_much_wal_waits_to_be_ingested(
     (note,) = warden.status().notes
     waiting = int(note.split(" holds ")[1].split(" bytes")[0].replace(",", ""))
     assert waiting > 200_000 and "last ingestion: never" in note
-    warden.ingest_audit()
+    warden.audit.ingest()
     (note,) = warden.status().notes
     assert "last ingestion: 20" in note
     # The bytes still waiting count every database's WAL since: the slot is past our insert.

@@ -122,7 +122,7 @@ def test_c_and_plpgsql_markers_send_the_same_context_once(
         tcp.execute("insert into by_c values (6, 'tcp')")
         tcp.execute("insert into by_plpgsql values (6, 'tcp')")
 
-    done = warden.ingest_audit()
+    done = warden.audit.ingest()
     assert done.rejected == 0  # every context the C function signed is believed
     by_c, by_plpgsql = events(conn, "public.by_c"), events(conn, "public.by_plpgsql")
     assert len(by_c) == len(by_plpgsql) == 9
@@ -164,7 +164,7 @@ def test_each_marker_alone_sends_each_context_once(
             conn.execute("set local pgwarden.actor = 'bob'")
             conn.execute(sql.SQL("update {} set v = 'y'").format(t))
             conn.execute(sql.SQL("delete from {} where id = 0").format(t))
-    assert warden.ingest_audit().rejected == 0
+    assert warden.audit.ingest().rejected == 0
     found = _contexts(conn)
     assert [c["actor"] for c in found] == ["alice", "bob", "alice", "bob"]
     assert found[0]["txid"] == found[1]["txid"] != found[2]["txid"] == found[3]["txid"]

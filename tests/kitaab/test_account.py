@@ -118,7 +118,7 @@ def test_account_deletion_is_a_soft_delete(
             [a.user_id],
         ).fetchone()
         assert deeds == (1,)  # cascaded softly
-    restored = app.warden.restore("kitaab.users", a.user_id, actor="ops:test")
+    restored = app.warden.soft_delete.restore("kitaab.users", a.user_id, actor="ops:test")
     assert restored.total == 2
     login = client.post("/auth/login", json={"email": a.email, "password": "correct horse"})
     assert login.status_code == 200

@@ -54,5 +54,5 @@ def test_old_entries_are_archived(
     assert [r[0] for r in archived] == [old.json()["entry_id"]]
     assert both == [(old.json()["entry_id"], "archive"), (new.json()["entry_id"], "live")]
     # Its history is still there (the audit store is not archived).
-    history = app.warden.history("kitaab.entries", old.json()["entry_id"])
+    history = app.warden.audit.history("kitaab.entries", old.json()["entry_id"])
     assert history[0].op == "insert" and history[0].actor == f"user:{a.user_id}"

@@ -135,9 +135,9 @@ def _assert_converted(conn: psycopg.Connection[Any], warden: Warden) -> None:
     assert conn.execute("select count(*) from notes where item_id = 1").fetchone() == (0,)
     # Features: audit still records, under the same table; and nothing is left to plan.
     conn.execute("update items set v = -5 where id = 2")
-    assert [(v.row or {}).get("v") for v in warden.history("public.items", (2, _at(conn, 2)))][
-        -1
-    ] == -5
+    assert [
+        (v.row or {}).get("v") for v in warden.audit.history("public.items", (2, _at(conn, 2)))
+    ][-1] == -5
     assert warden.plan().empty
 
 
@@ -159,14 +159,14 @@ def test_convert_under_writes_keeps_rows_keys_triggers_features(
     warden = make_warden(SPEC)
     seen: list[str] = []
     with _writers(db_url) as errors:
-        result = warden.convert_to_partitioned(
+        result = warden.partitions.convert(
             "public.items", batch=200, progress=lambda step, done, total: seen.append(step)
         )
     assert errors == []
     assert "copy rows" in seen and result.rows > 0 and result.partitions > 2
     _assert_converted(conn, warden)
     # One history across the conversion: the update before it is still there.
-    assert len(warden.history("public.items", (2, _at(conn, 2)))) >= 3
+    assert len(warden.audit.history("public.items", (2, _at(conn, 2)))) >= 3
 
 
 def test_convert_killed_midway_resumes_losing_and_duplicating_nothing(
@@ -198,7 +198,7 @@ def test_convert_killed_midway_resumes_losing_and_duplicating_nothing(
         state = conn.execute("select state, copied from warden.partition_conversions").fetchone()
         assert state is not None and state[0] == "copying" and 0 < state[1] < 25_000
         warden = make_warden(SPEC)
-        result = warden.convert_to_partitioned("public.items", batch=500)
+        result = warden.partitions.convert("public.items", batch=500)
     assert errors == []
     assert result.resumed
     _assert_converted(conn, warden)

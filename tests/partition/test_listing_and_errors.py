@@ -56,7 +56,7 @@ def test_pg_partman_tables_are_left_alone(
     conn.execute("create schema partman")
     conn.execute("create table partman.part_config (parent_table text primary key)")
     conn.execute("insert into partman.part_config values ('public.events')")
-    report = make_warden().partitions("public.events")[0]
+    report = make_warden().partitions.report("public.events")[0]
     assert report.partman == "partman" and "pg_partman" in (report.message or "")
     warden = make_warden(
         '[tables."public.events"]\npartition = { column = "at", interval = "1 day" }\n'

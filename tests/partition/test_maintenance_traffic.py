@@ -58,7 +58,7 @@ def test_inserts_never_fail_while_maintenance_runs(
             t.join()
     assert errors == []
     warden.maintain(now=days[-1])
-    report = warden.partitions("public.events")[0]
+    report = warden.partitions.report("public.events")[0]
     assert report.default_rows == 0
     assert report.layout is not None
     lows = sorted(p.low for p in report.layout.ranges)

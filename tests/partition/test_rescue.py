@@ -39,7 +39,7 @@ def test_rescue_with_concurrent_inserts(
         "insert into events (at, v) select '2026-03-01'::timestamptz + (g % 90) * interval '1 day',"
         " g from generate_series(1, 3000) g"
     )
-    assert warden.partitions("public.events")[0].default_rows == 3000
+    assert warden.partitions.report("public.events")[0].default_rows == 3000
     stop = threading.Event()
     inserted: list[int] = []
     errors: list[BaseException] = []
@@ -78,7 +78,7 @@ def test_rescue_with_concurrent_inserts(
     assert total == (3000 + len(inserted),)
     assert conn.execute("select count(*) from events__default").fetchone() == (0,)
     assert conn.execute("select count(distinct id) from events").fetchone() == total
-    names = {r.name.name for r in warden.partitions("public.events")[0].layout.parts}
+    names = {r.name.name for r in warden.partitions.report("public.events")[0].layout.parts}
     assert {"events__p202603", "events__p202604", "events__p202605", "events__p202606"} <= names
 
 
@@ -129,7 +129,7 @@ def test_list_partitions(conn: psycopg.Connection[Any], make_warden: Callable[..
     warden.apply()
     conn.execute("insert into orders values (1, 'eu'), (2, 'ca'), (3, 'mars')")
     warden.maintain()
-    report = warden.partitions("orders")[0]
+    report = warden.partitions.report("orders")[0]
     by_name = {p.name.name: p for p in report.layout.parts}
     assert set(by_name) == {"orders__eu", "orders__us", "orders__v2", "orders__default"}
     assert set(by_name["orders__us"].values) == {"us", "ca"}

@@ -25,11 +25,11 @@ def test_cascade_and_symmetric_restore(blog: Warden, conn: psycopg.Connection[An
     one = conn.execute("select deletion_id from users where id = 1").fetchone()
     shared = conn.execute("select count(*) from posts where deletion_id = %s", one).fetchone()
     assert shared == (2,)
-    restored = blog.restore("public.users", 1, actor="admin")
+    restored = blog.soft_delete.restore("public.users", 1, actor="admin")
     assert restored.rows == {"public.comments": 1, "public.posts": 2, "public.users": 1}
     assert live(conn, "posts") == [10, 11, 12]
     assert live(conn, "comments") == [100, 102]  # 101 was deleted separately: it stays
-    assert blog.restore("public.users", 1).total == 0  # live already: nothing to do
+    assert blog.soft_delete.restore("public.users", 1).total == 0  # live already: nothing to do
 
 
 def test_restrict_refuses_while_live_rows_reference(
@@ -51,11 +51,11 @@ def test_live_rows_cannot_reference_deleted_ones(
         conn.execute("update comments set post_id = 10 where id = 102")
     # A row its parent's delete removed cannot come back alone.
     with pytest.raises(SoftDeleteError, match=r"deleted row of public\.posts"):
-        blog.restore("public.comments", 100)
+        blog.soft_delete.restore("public.comments", 100)
     assert deleted(conn, "comments") == [100]
     # Deleted rows may point at deleted rows.
     conn.execute("insert into comments values (201, 10, 'x', now())")
-    assert blog.restore("public.posts", 10).total == 2  # the post and comment 100
+    assert blog.soft_delete.restore("public.posts", 10).total == 2  # the post and comment 100
 
 
 def test_a_child_attached_while_the_parent_is_deleted_is_cascaded(
@@ -168,10 +168,10 @@ def test_restore_undoes_exactly_its_delete(
         if op == "restore":
             allowed = model.restore(node)
             if allowed:
-                warden.restore("public.nodes", node)
+                warden.soft_delete.restore("public.nodes", node)
             else:
                 with pytest.raises(SoftDeleteError):
-                    warden.restore("public.nodes", node)
+                    warden.soft_delete.restore("public.nodes", node)
         else:
             model.delete(node)
             table = "nodes__live" if op == "view" else "nodes"
@@ -203,7 +203,7 @@ def test_restrict_false_lets_soft_deletes_pass_restrict_keys(
     assert deleted(conn, "items") == [1]
     # A real delete is still refused by the key itself.
     with pytest.raises(SoftDeleteError, match=r"hard delete of public\.items 1 refused"):
-        warden.hard_delete("public.items", 1)
+        warden.soft_delete.hard_delete("public.items", 1)
     assert conn.execute("select count(*) from items").fetchone() == (1,)
 
 
@@ -214,7 +214,7 @@ def test_restore_when_a_declared_table_is_missing(
 
     conn.execute("delete from users where id = 2")
     warden = make_warden(SPEC + '[tables."public.gone"]\nsoft_delete = true\n')
-    assert warden.restore("public.users", 2).rows == {
+    assert warden.soft_delete.restore("public.users", 2).rows == {
         "public.comments": 1,
         "public.posts": 1,
         "public.users": 1,

@@ -98,7 +98,9 @@ def test_conversion_finishes_after_an_interruption(
         "alter table entries add constraint entries_owner_id_fkey__restrict foreign key "
         "(owner_id) references owners on delete restrict on update cascade not valid"
     )
-    assert warden.restrict_foreign_key("public.entries", "entries_owner_id_fkey") is True
+    assert (
+        warden.soft_delete.restrict_foreign_key("public.entries", "entries_owner_id_fkey") is True
+    )
     names = [
         r[0]
         for r in conn.execute(
@@ -107,4 +109,6 @@ def test_conversion_finishes_after_an_interruption(
         )
     ]
     assert names == ["entries_owner_id_fkey"]
-    assert warden.restrict_foreign_key("public.entries", "entries_owner_id_fkey") is False
+    assert (
+        warden.soft_delete.restrict_foreign_key("public.entries", "entries_owner_id_fkey") is False
+    )

@@ -36,9 +36,9 @@ def test_partitioned_table_with_composite_key(
     conn.execute("delete from ev where id = 1")
     assert conn.execute("select id from ev where deleted_at is null").fetchall() == [(2,)]
     assert conn.execute("select deleted_at is not null from notes").fetchone() == (True,)
-    restored = warden.restore("public.ev", (1, "2026-03-01"))
+    restored = warden.soft_delete.restore("public.ev", (1, "2026-03-01"))
     assert restored.rows == {"public.ev": 1, "public.notes": 1}
     conn.execute("delete from ev__live where id = 2")
     conn.execute("update ev set deleted_at = now() - interval '3 days' where id = 2")
-    assert [r.rows for r in warden.purge(now=dt.datetime.now(dt.UTC))] == [1]
+    assert [r.rows for r in warden.soft_delete.purge(now=dt.datetime.now(dt.UTC))] == [1]
     assert conn.execute("select id from ev order by id").fetchall() == [(1,)]

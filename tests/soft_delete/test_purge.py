@@ -32,17 +32,17 @@ def test_purge_removes_only_rows_past_the_age(blog: Warden, conn: psycopg.Connec
         conn.execute("set local session_replication_role = replica")
         conn.execute("insert into orders values (1, 7)")
 
-    dry = blog.purge(dry_run=True)
+    dry = blog.soft_delete.purge(dry_run=True)
     assert [(r.job, r.rows) for r in dry] == [("purge", 28)]
     assert conn.execute("select count(*) from users").fetchone() == (40,)
 
-    results = blog.purge(batch=5)
+    results = blog.soft_delete.purge(batch=5)
     assert [(r.rows, r.detail) for r in results] == [(27, "rows purged; 1 kept: still referenced")]
     left = [r[0] for r in conn.execute("select id from users where id > 2 order by id")]
     assert left == [7, *range(31, 41)]
     # The clock is the caller's: a month later, the rest is due too.
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
-    assert [r.rows for r in blog.purge(now=later)] == [10]
+    assert [r.rows for r in blog.soft_delete.purge(now=later)] == [10]
 
 
 def test_purge_from_the_command_line(

@@ -79,7 +79,7 @@ def test_hard_delete_needs_the_privilege(
     with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
         conn.execute("truncate comments")
     # The privileged path removes the row for real, and foreign keys act as declared.
-    assert blog.hard_delete("public.posts", 12) == 1
+    assert blog.soft_delete.hard_delete("public.posts", 12) == 1
     assert conn.execute("select count(*) from posts where id = 12").fetchone() == (0,)
     assert conn.execute("select count(*) from comments where id = 102").fetchone() == (0,)
     with conn.transaction():
@@ -98,7 +98,7 @@ def test_hard_delete_needs_the_privilege(
         assert deleted(conn, "posts") == [11]
         app_warden = Warden(app_url, spec=blog.spec)
         with pytest.raises(SoftDeleteError, match="allow_hard_delete"):
-            app_warden.hard_delete("public.posts", 10)
+            app_warden.soft_delete.hard_delete("public.posts", 10)
         app_warden.close()
     finally:
         conn.execute("drop owned by sd_app")

@@ -50,7 +50,7 @@ def test_unique_constraints_become_live_only(
     assert conn.execute("select handle from accounts where id = 2").fetchone() == ("z",)
     # Restoring a row whose key is taken again by a live row is refused by the index.
     with pytest.raises(Exception, match="accounts_email_key__live"):
-        warden.restore("public.accounts", 1)
+        warden.soft_delete.restore("public.accounts", 1)
 
     # Removing the feature puts the constraint back (once duplicates are gone).
     conn.execute("select warden.allow_hard_delete()")

@@ -28,7 +28,7 @@ def test_history_shows_delete_and_restore(
     result = CliRunner().invoke(app, ["restore", "public.docs", "1", "--actor", "dave"])
     assert result.exit_code == 0, result.output
     assert "Restored 1 row(s): 1 from public.docs" in result.stdout
-    versions = warden.history("public.docs", 1)
+    versions = warden.audit.history("public.docs", 1)
     assert [(v.op, v.actor, v.reason) for v in versions] == [
         ("insert", None, None),
         ("update", "carol", "cleanup"),

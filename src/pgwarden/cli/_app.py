@@ -146,7 +146,7 @@ def status(
         result = warden.status()
         where = opts.target_display()
         # Declared partitioned tables with rows waiting in their default partition.
-        waiting = [r for r in warden.partitions() if r.declared and r.default_rows]
+        waiting = [r for r in warden.partitions.report() if r.declared and r.default_rows]
     except PgwardenError as exc:
         fail(exc)
     if as_json:

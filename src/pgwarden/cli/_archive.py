@@ -80,7 +80,7 @@ def restore(
         job = Job("restore", "archive", name, f"restore {name}", lambda c: (0, ""))
         with job_progress(not as_json and console.is_terminal) as bars:
             progress = bars(job) if bars is not None else None
-            rows = warden.restore_archived(
+            rows = warden.archive.restore(
                 str(name), key=tuple(key) if key else None, where=where, batch=batch,
                 progress=progress,
             )  # fmt: skip

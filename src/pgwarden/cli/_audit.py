@@ -41,7 +41,7 @@ def _time(value: dt.datetime | None) -> str:
 def history(ctx: typer.Context, table: TableArg, key: KeyArgs, as_json: AsJson = False) -> None:
     """Every version of one row: when, what changed, who and why."""
     try:
-        versions = options(ctx).warden().history(table, _key(key))
+        versions = options(ctx).warden().audit.history(table, _key(key))
     except PgwardenError as exc:
         fail(exc)
     if as_json:
@@ -98,7 +98,7 @@ def log(
 ) -> None:
     """Recent audited changes, newest first."""
     try:
-        events = options(ctx).warden().log(table=table, actor=actor, since=since, limit=limit)
+        events = options(ctx).warden().audit.log(table=table, actor=actor, since=since, limit=limit)
     except (PgwardenError, ValueError) as exc:
         fail(exc if isinstance(exc, PgwardenError) else PgwardenError(str(exc)))
     if as_json:
@@ -136,7 +136,7 @@ def revert(
     if not yes and not _confirm(f"Revert {table} {' '.join(key)} to {to}?"):
         raise typer.Exit(EXIT_ERROR)
     try:
-        restored = warden.revert(table, _key(key), to=_target(to), actor="cli", reason=reason)
+        restored = warden.audit.revert(table, _key(key), to=_target(to), actor="cli", reason=reason)
     except (PgwardenError, ValueError) as exc:
         fail(exc if isinstance(exc, PgwardenError) else PgwardenError(str(exc)))
     state = "now absent" if restored is None else escape(_short(restored, 100))
@@ -155,7 +155,7 @@ def revert_transaction(
     if not yes and not _confirm(f"Revert every change of transaction {txid}?"):
         raise typer.Exit(EXIT_ERROR)
     try:
-        undone = warden.revert_transaction(txid, actor="cli", reason=reason)
+        undone = warden.audit.revert_transaction(txid, actor="cli", reason=reason)
     except PgwardenError as exc:
         fail(exc)
     for table, key, action in undone:
@@ -194,7 +194,7 @@ def changes(
             if follow:
                 listener.execute("LISTEN pgwarden_changes")
             while not stop():
-                batch = warden.changes(position, table=table)
+                batch = warden.audit.changes(position, table=table)
                 for event in batch:
                     _print_event(event, as_json)
                     position = event.position
@@ -243,7 +243,7 @@ def prune_audit(
 ) -> None:
     """Delete audit events older than each table's retention (audit = { retention = ... })."""
     try:
-        removed = options(ctx).warden().prune_audit(batch=batch)
+        removed = options(ctx).warden().audit.prune(batch=batch)
     except PgwardenError as exc:
         fail(exc)
     if as_json:
@@ -272,7 +272,7 @@ def ingest_audit(
     stop = _stop_on_signals()
     while True:
         try:
-            done = warden.ingest_audit()
+            done = warden.audit.ingest()
         except PgwardenError as exc:
             fail(exc)
         if as_json:

@@ -108,7 +108,7 @@ def partitions(
         err_console.print("usage: pgwarden partitions [TABLE]")
         raise typer.Exit(2)
     try:
-        reports = options(ctx).warden().partitions(words[0] if words else None)
+        reports = options(ctx).warden().partitions.report(words[0] if words else None)
     except (PgwardenError, ValueError) as exc:
         fail(exc if isinstance(exc, PgwardenError) else PgwardenError(str(exc)))
     if as_json:
@@ -141,7 +141,7 @@ def _convert(ctx: typer.Context, table: str, *, batch: int, dry_run: bool, as_js
             result = (
                 options(ctx)
                 .warden()
-                .convert_to_partitioned(table, batch=batch, progress=progress, dry_run=dry_run)
+                .partitions.convert(table, batch=batch, progress=progress, dry_run=dry_run)
             )
     except PgwardenError as exc:
         fail(exc)

@@ -34,7 +34,7 @@ def restore(
     """
     value = key[0] if len(key) == 1 else tuple(key)
     try:
-        restored = options(ctx).warden().restore(table, value, actor=actor)
+        restored = options(ctx).warden().soft_delete.restore(table, value, actor=actor)
     except PgwardenError as exc:
         fail(exc)
     if as_json:
@@ -82,7 +82,7 @@ def list_keys(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Foreign keys that delete rows of audited / versioned / soft-deletable / archived
     tables when a referenced row is deleted. Exit 0 when none, 2 when some are found."""
     try:
-        keys = options(ctx).warden().cascading_keys()
+        keys = options(ctx).warden().soft_delete.cascading_keys()
     except PgwardenError as exc:
         fail(exc)
     if as_json:
@@ -122,13 +122,13 @@ def restrict_keys(
     try:
         warden = options(ctx).warden()
         if every:
-            targets = [(str(k.table), k.name) for k in warden.cascading_keys()]
+            targets = [(str(k.table), k.name) for k in warden.soft_delete.cascading_keys()]
         elif table and constraint:
             targets = [(table, constraint)]
         else:
             raise PgwardenError("name a TABLE and CONSTRAINT, or pass --all")
         for target, name in targets:
-            changed = warden.restrict_foreign_key(target, name)
+            changed = warden.soft_delete.restrict_foreign_key(target, name)
             state = "now ON DELETE RESTRICT" if changed else "already RESTRICT"
             console.print(f"{escape(target)} {escape(name)}: {state}")
     except PgwardenError as exc:

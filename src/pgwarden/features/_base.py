@@ -82,6 +82,9 @@ class FeatureAPI:
     feature, ``warden.api(SomeAPI)``. It holds the ``Warden`` and uses its connections,
     sessions and declaration; it keeps no state of its own."""
 
+    attribute: ClassVar[str | None] = None
+    """Its name on a ``Warden`` (default: the feature's name)."""
+
     def __init__(self, warden: Warden) -> None:
         self.warden = warden
 

@@ -27,6 +27,7 @@ from pgwarden.catalog import Catalog, Column, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import Feature, PlanContext
+from pgwarden.features.archive._api import ArchiveAPI
 from pgwarden.features.archive._mover import archive_job, retention_job
 from pgwarden.features.archive._options import (
     FIXED_COLUMNS,
@@ -62,6 +63,7 @@ class Archive(Feature):
     name = "archive"
     summary = "old rows moved to an archive table in batches; union view; restore; retention"
     options: ClassVar[type[FeatureOptions]] = ArchiveOptions
+    api = ArchiveAPI
 
     def prepare(self, conn: psycopg.Connection[Any]) -> ServerFacts:
         row = conn.execute(

@@ -40,6 +40,7 @@ from pgwarden.features._base import (
     trigger_function,
 )
 from pgwarden.features.audit import _wal
+from pgwarden.features.audit._api import AuditAPI
 from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers, first_audited
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
@@ -81,6 +82,7 @@ class Audit(Feature):
     name = "audit"
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
     options: ClassVar[type[FeatureOptions]] = AuditOptions
+    api = AuditAPI
 
     def prepare(self, conn: psycopg.Connection[Any]) -> Registrations:
         """The registrations already in the store (ids in use, keys chosen earlier)."""

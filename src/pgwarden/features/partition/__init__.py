@@ -23,6 +23,7 @@ from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import Feature, PlanContext
 from pgwarden.features.partition import _jobs
+from pgwarden.features.partition._api import PartitionsAPI
 from pgwarden.features.partition._layout import INT_TYPES, TIME_TYPES, partman_tables
 from pgwarden.features.partition._options import PartitionOptions, Step
 from pgwarden.maintenance import Job, JobContext
@@ -62,6 +63,7 @@ class Partition(Feature):
     name = "partition"
     summary = "range/list partitions with premake, default rescue, retention (detach/drop/archive)"
     options: ClassVar[type[FeatureOptions]] = PartitionOptions
+    api = PartitionsAPI
 
     def prepare(self, conn: psycopg.Connection[Any]) -> PartitionState:
         rows = conn.execute(

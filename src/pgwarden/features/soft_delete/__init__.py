@@ -42,6 +42,7 @@ from pgwarden.features._base import (
     trigger_function,
 )
 from pgwarden.features.soft_delete import _extras
+from pgwarden.features.soft_delete._api import SoftDeleteAPI
 from pgwarden.features.soft_delete._options import SoftDeleteOptions
 from pgwarden.features.soft_delete._parts import (
     ACTOR,
@@ -83,6 +84,7 @@ class SoftDelete(Feature):
     name = FEATURE
     summary = "DELETE marks rows (deleted_at/by); cascades, restore, live view, purge"
     options: ClassVar[type[FeatureOptions]] = SoftDeleteOptions
+    api = SoftDeleteAPI
 
     def prepare(self, conn: psycopg.Connection[Any]) -> dict[str, OwnedObject]:
         """Unique constraints converted earlier, as recorded (the original is gone from the

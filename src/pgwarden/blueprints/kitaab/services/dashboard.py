@@ -63,7 +63,7 @@ class AuditLog:
     def mine(self, user_id: int, limit: int = 100) -> list[Row]:
         """The user's own recorded changes, newest first: table, operation, key, changed
         columns, when, why (pgwarden's audit trail, actor ``user:<id>``)."""
-        events = self.core.warden.log(actor=f"user:{user_id}", limit=limit)
+        events = self.core.warden.audit.log(actor=f"user:{user_id}", limit=limit)
         return [
             {
                 "event_id": e.event_id,

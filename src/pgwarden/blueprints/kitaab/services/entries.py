@@ -288,7 +288,7 @@ class Entries:
                 'select {} from kitaab.entries where entry_id = %s'
             ).format(ENTRY),
                           (entry_id,))  # fmt: skip
-            versions = self.core.warden.history(HISTORY_TABLE, entry_id)
+            versions = self.core.warden.audit.history(HISTORY_TABLE, entry_id)
             if not versions:
                 raise NotFound(f"entry {entry_id} not found")
             if entry is not None:
