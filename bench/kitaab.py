@@ -36,9 +36,9 @@ from pgwarden import Warden
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
 from pgwarden.blueprints import kitaab
+from pgwarden.blueprints.kitaab._cli import free_port
 from pgwarden.blueprints.kitaab.generate import DEMO_PASSWORD, ITEMS, generate
 from pgwarden.blueprints.kitaab.services import Kitaab
-from pgwarden.cli._kitaab import free_port
 
 SEED_TARGETS = {
     "create entry": ("50 ms", "5 ms"),

@@ -47,6 +47,6 @@ def test_prune_deletes_only_events_past_retention(
     assert versions[-1].row == {"id": 1, "v": 1}
     assert warden.audit.prune() == 0
 
-    result = CliRunner().invoke(app, ["--database-url", db_url, "prune-audit", "--json"])
+    result = CliRunner().invoke(app, ["--database-url", db_url, "audit", "prune", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"deleted": 0}

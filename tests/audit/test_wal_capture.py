@@ -511,11 +511,11 @@ def test_ingest_audit_command_and_the_maintenance_job_write_the_events(
     ]
 
     conn.execute("delete from t where id <= 2")
-    result = CliRunner().invoke(app, ["ingest-audit", "--json"])
+    result = CliRunner().invoke(app, ["audit", "ingest", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["events"] == 2
     assert len(events(conn, "public.t")) == 7
-    result = CliRunner().invoke(app, ["ingest-audit"])
+    result = CliRunner().invoke(app, ["audit", "ingest"])
     assert "Ingested 0 audit event(s)" in result.stdout
 
 

@@ -60,7 +60,7 @@ def test_serve_with_two_worker_processes(kitaab_url: str, tmp_path: Path) -> Non
 
     import httpx
 
-    from pgwarden.cli._kitaab import free_port
+    from pgwarden.blueprints.kitaab._cli import free_port
 
     generate(kitaab_url, 2, 1, today=dt.date(2026, 6, 30))
     port = free_port(0)

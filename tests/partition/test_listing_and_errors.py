@@ -42,7 +42,7 @@ def test_listing_json_and_text(
     assert [p["name"] for p in table["partitions"]][:2] == ["public.events__default",
                                                             "public.events__p202601"]  # fmt: skip
     assert table["gaps"] == [["2025-07-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"]]
-    text = CliRunner().invoke(app, ["partitions", "public.events"])
+    text = CliRunner().invoke(app, ["partitions", "list", "public.events"])
     assert text.exit_code == 0, text.output
     assert "1 rows in the default partition" in text.output and "gap" in text.output
     status = CliRunner().invoke(app, ["status"])

@@ -142,19 +142,14 @@ def status(
     """What pgwarden has built in the database, what drifted, what is pending."""
     opts = options(ctx)
     try:
-        warden = opts.warden()
-        result = warden.status()
+        result = opts.warden().status()
         where = opts.target_display()
-        # Declared partitioned tables with rows waiting in their default partition.
-        waiting = [r for r in warden.partitions.report() if r.declared and r.default_rows]
     except PgwardenError as exc:
         fail(exc)
     if as_json:
-        print_json({**result.to_json(), "partitions": [r.to_json() for r in waiting]})
+        print_json(result.to_json())
     else:
         render_status(console, result, where=where)
-        for report in waiting:
-            console.print(f"[yellow]partitions[/]: {report.table}: {report.message}")
 
 
 def main() -> None:

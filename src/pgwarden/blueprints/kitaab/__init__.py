@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pgwarden._names import QualifiedName
-from pgwarden.blueprints.kitaab import _migrate
 from pgwarden.spec import Spec, load_spec
 from pgwarden.warden import Warden
 
@@ -41,6 +40,8 @@ def install(
     current year needs, and apply again (a partition made by maintenance gets its per-partition
     objects, such as audit's TRUNCATE trigger, from an apply). Returns a :class:`Warden` on
     ``url`` with the blueprint's declaration; the caller closes it. Idempotent."""
+    from pgwarden.blueprints.kitaab import _migrate  # alembic: the kitaab extra
+
     say = step or (lambda _: None)
     say("migrations")
     _migrate.upgrade(url)
@@ -67,6 +68,8 @@ def teardown(url: str) -> None:
         warden.apply(only=tables(spec))
     finally:
         warden.close()
+    from pgwarden.blueprints.kitaab import _migrate
+
     _migrate.downgrade(url)
 
 

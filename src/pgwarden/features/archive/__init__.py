@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -45,6 +45,9 @@ from pgwarden.spec import FeatureOptions
 
 __all__ = ["Archive", "ArchiveOptions", "archive_name", "archive_partition", "restore"]
 
+if TYPE_CHECKING:
+    import typer
+
 
 @dataclass(frozen=True)
 class ServerFacts:
@@ -64,6 +67,11 @@ class Archive(Feature):
     summary = "old rows moved to an archive table in batches; union view; restore; retention"
     options: ClassVar[type[FeatureOptions]] = ArchiveOptions
     api = ArchiveAPI
+
+    def commands(self, app: typer.Typer) -> None:
+        from pgwarden.features.archive._cli import register  # the CLI loads only when used
+
+        register(app)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> ServerFacts:
         row = conn.execute(

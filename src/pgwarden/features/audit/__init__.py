@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -67,6 +67,9 @@ ROW_TRIGGER = "pgwarden_audit"
 STATEMENT_END_TRIGGER = "pgwarden_audit_s"
 """Row capture (partitioned tables): after each statement, closes its statement id."""
 
+if TYPE_CHECKING:
+    import typer
+
 
 @dataclass(frozen=True)
 class Registrations:
@@ -83,6 +86,11 @@ class Audit(Feature):
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
     options: ClassVar[type[FeatureOptions]] = AuditOptions
     api = AuditAPI
+
+    def commands(self, app: typer.Typer) -> None:
+        from pgwarden.features.audit._cli import register  # the CLI loads only when used
+
+        register(app)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> Registrations:
         """The registrations already in the store (ids in use, keys chosen earlier)."""

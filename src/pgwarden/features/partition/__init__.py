@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -27,9 +27,12 @@ from pgwarden.features.partition._api import PartitionsAPI
 from pgwarden.features.partition._layout import INT_TYPES, TIME_TYPES, partman_tables
 from pgwarden.features.partition._options import PartitionOptions, Step
 from pgwarden.maintenance import Job, JobContext
-from pgwarden.spec import FeatureOptions
+from pgwarden.spec import FeatureOptions, Spec
 
 _KEY = re.compile(r'^(RANGE|LIST) \(("(?:[^"]|"")+"|[^\s,()"]+)\)$')
+
+if TYPE_CHECKING:
+    import typer
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,21 @@ class Partition(Feature):
     summary = "range/list partitions with premake, default rescue, retention (detach/drop/archive)"
     options: ClassVar[type[FeatureOptions]] = PartitionOptions
     api = PartitionsAPI
+
+    def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
+        # Declared partitioned tables with rows waiting in their default partition.
+        from pgwarden.features.partition._report import report
+
+        return [
+            f"partitions: {r.table}: {r.message}"
+            for r in report(conn, spec)
+            if r.declared and r.default_rows
+        ]
+
+    def commands(self, app: typer.Typer) -> None:
+        from pgwarden.features.partition._cli import register  # the CLI loads only when used
+
+        register(app)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> PartitionState:
         rows = conn.execute(

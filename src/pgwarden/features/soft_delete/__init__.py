@@ -21,7 +21,7 @@ semantics. What a table gets:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -62,6 +62,9 @@ _PACKAGE = "pgwarden.features.soft_delete"
 _TIMESTAMPS = ("timestamp with time zone", "timestamp without time zone")
 _TEXTS = ("text", "character varying")
 
+if TYPE_CHECKING:
+    import typer
+
 
 def _marks(options: SoftDeleteOptions) -> list[tuple[str, str, tuple[str, ...], int]]:
     """The marking columns: name, type added, types adopted (the first as the catalog names
@@ -85,6 +88,11 @@ class SoftDelete(Feature):
     summary = "DELETE marks rows (deleted_at/by); cascades, restore, live view, purge"
     options: ClassVar[type[FeatureOptions]] = SoftDeleteOptions
     api = SoftDeleteAPI
+
+    def commands(self, app: typer.Typer) -> None:
+        from pgwarden.features.soft_delete._cli import register  # the CLI loads only when used
+
+        register(app)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> dict[str, OwnedObject]:
         """Unique constraints converted earlier, as recorded (the original is gone from the

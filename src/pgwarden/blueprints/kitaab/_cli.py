@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pgwarden.blueprints import kitaab
 from pgwarden.blueprints.kitaab.generate import DEMO_EMAIL, DEMO_PASSWORD, Generated, generate
-from pgwarden.cli._app import app
 from pgwarden.cli._common import console, fail, options
 from pgwarden.errors import PgwardenError
 
@@ -23,7 +22,6 @@ kitaab_app = typer.Typer(
     help="The Kitaab blueprint: install its schema and policies, generate data, serve its API.",
     no_args_is_help=True,
 )
-app.add_typer(kitaab_app, name="kitaab")
 
 Users = Annotated[int, typer.Option("--users", help="How many users to generate.", min=1)]
 Days = Annotated[int, typer.Option("--days", help="Days of entries, up to today.", min=1)]

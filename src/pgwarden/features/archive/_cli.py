@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pgwarden.cli._app import app
 from pgwarden.cli._common import (
     EXIT_ERROR,
     AsJson,
@@ -26,7 +25,6 @@ from pgwarden.maintenance import Job
 archive_app = typer.Typer(
     help="Move old rows to archive tables, and bring them back.", no_args_is_help=True
 )
-app.add_typer(archive_app, name="archive")
 
 
 @archive_app.command("run")
@@ -93,3 +91,8 @@ def restore(
     if key and rows == 0:
         err_console.print(f"no archived row of {escape(str(name))} has key {escape(repr(key))}")
         raise typer.Exit(EXIT_ERROR)
+
+
+def register(app: typer.Typer) -> None:
+    """``pgwarden archive run | restore``."""
+    app.add_typer(archive_app, name="archive")

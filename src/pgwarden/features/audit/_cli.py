@@ -13,10 +13,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from pgwarden.cli._app import app
 from pgwarden.cli._common import EXIT_ERROR, AsJson, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 from pgwarden.features.audit._runtime import Event, Version
+
+audit_app = typer.Typer(
+    help="The audit trail: history of a row, recent changes, revert, the change feed.",
+    no_args_is_help=True,
+)
 
 TableArg = Annotated[str, typer.Argument(help="The audited table, e.g. public.entries.")]
 KeyArgs = Annotated[list[str], typer.Argument(help="The row's key (one value per key column).")]
@@ -37,7 +41,7 @@ def _time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value else "-"
 
 
-@app.command()
+@audit_app.command()
 def history(ctx: typer.Context, table: TableArg, key: KeyArgs, as_json: AsJson = False) -> None:
     """Every version of one row: when, what changed, who and why."""
     try:
@@ -85,7 +89,7 @@ def _changes(previous: Version | None, version: Version) -> str:
     )
 
 
-@app.command()
+@audit_app.command()
 def log(
     ctx: typer.Context,
     table: Annotated[str | None, typer.Option("--table", "-t", help="Only this table.")] = None,
@@ -122,7 +126,7 @@ def _target(to: str) -> int | str:
     return int(to) if to.isdigit() else to
 
 
-@app.command()
+@audit_app.command()
 def revert(
     ctx: typer.Context,
     table: TableArg,
@@ -143,7 +147,7 @@ def revert(
     console.print(f"[green]Reverted[/] {escape(table)} {escape(' '.join(key))}: {state}")
 
 
-@app.command("revert-transaction")
+@audit_app.command("revert-transaction")
 def revert_transaction(
     ctx: typer.Context,
     txid: Annotated[int, typer.Argument(help="The transaction id (see `pgwarden log`).")],
@@ -170,7 +174,7 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-@app.command()
+@audit_app.command()
 def changes(
     ctx: typer.Context,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for more.")] = False,
@@ -235,7 +239,7 @@ def _stop_on_signals() -> Callable[[], bool]:
     return lambda: stopping["now"]
 
 
-@app.command("prune-audit")
+@audit_app.command("prune")
 def prune_audit(
     ctx: typer.Context,
     batch: Annotated[int, typer.Option("--batch", help="Events deleted per transaction.")] = 10_000,
@@ -252,7 +256,7 @@ def prune_audit(
         console.print(f"Deleted {removed} audit event(s) past their retention.")
 
 
-@app.command("ingest-audit")
+@audit_app.command("ingest")
 def ingest_audit(
     ctx: typer.Context,
     follow: Annotated[
@@ -293,3 +297,20 @@ def ingest_audit(
         if not follow or stop():
             return
         time.sleep(poll)
+
+
+# The verbs users reach for most also stand at the top level: `pgwarden history t 42`.
+SHORTCUTS: dict[str, Callable[..., None]] = {
+    "history": history,
+    "log": log,
+    "revert": revert,
+    "revert-transaction": revert_transaction,
+    "changes": changes,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """``pgwarden audit ...`` and the top-level shortcuts."""
+    app.add_typer(audit_app, name="audit")
+    for name, command in SHORTCUTS.items():
+        app.command(name)(command)

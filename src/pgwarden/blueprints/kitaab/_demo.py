@@ -14,16 +14,14 @@ import typer
 
 from pgwarden.blueprints import kitaab
 from pgwarden.blueprints.kitaab import _migrate
+from pgwarden.blueprints.kitaab._cli import load, print_access, running, serve
 from pgwarden.blueprints.kitaab.generate import DEMO_EMAIL, DEMO_PASSWORD
 from pgwarden.blueprints.kitaab.services import Kitaab
-from pgwarden.cli._app import app
 from pgwarden.cli._common import console, err_console, fail, options
-from pgwarden.cli._kitaab import load, print_access, running, serve
 from pgwarden.errors import PgwardenError
 from pgwarden.warden import Warden, embedded_data_dir
 
 
-@app.command()
 def demo(
     ctx: typer.Context,
     users: Annotated[int, typer.Option("--users", help="Demo users to generate.", min=2)] = 200,

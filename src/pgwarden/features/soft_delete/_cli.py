@@ -8,7 +8,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from pgwarden.cli._app import app
 from pgwarden.cli._common import AsJson, console, fail, options, print_json
 from pgwarden.cli._maintain import Batch, DryRun, TableOption, run_maintenance
 from pgwarden.errors import PgwardenError
@@ -17,7 +16,13 @@ TableArg = Annotated[str, typer.Argument(help="The soft-deletable table, e.g. pu
 KeyArgs = Annotated[list[str], typer.Argument(help="The row's key (one value per key column).")]
 
 
-@app.command()
+soft_delete_app = typer.Typer(
+    help="Soft-deleted rows: bring them back with what their delete cascaded to, purge old ones.",
+    no_args_is_help=True,
+)
+
+
+@soft_delete_app.command()
 def restore(
     ctx: typer.Context,
     table: TableArg,
@@ -46,7 +51,7 @@ def restore(
         console.print(f"Restored {restored.total} row(s): {parts}")
 
 
-@app.command()
+@soft_delete_app.command()
 def purge(
     ctx: typer.Context,
     table: TableOption = None,
@@ -74,7 +79,6 @@ keys_app = typer.Typer(
     help="ON DELETE CASCADE keys into tables that keep history, and their conversion.",
     no_args_is_help=True,
 )
-app.add_typer(keys_app, name="foreign-keys")
 
 
 @keys_app.command("list")
@@ -133,3 +137,12 @@ def restrict_keys(
             console.print(f"{escape(target)} {escape(name)}: {state}")
     except PgwardenError as exc:
         fail(exc)
+
+
+def register(app: typer.Typer) -> None:
+    """``pgwarden soft-delete restore | purge``, ``pgwarden foreign-keys``, and the top-level
+    shortcuts ``pgwarden restore`` / ``pgwarden purge``."""
+    app.add_typer(soft_delete_app, name="soft-delete")
+    app.add_typer(keys_app, name="foreign-keys")
+    app.command("restore")(restore)
+    app.command("purge")(purge)

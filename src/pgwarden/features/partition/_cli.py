@@ -1,4 +1,4 @@
-"""``pgwarden partitions [TABLE]`` and ``pgwarden partitions convert TABLE``."""
+"""``pgwarden partitions [list [TABLE]]`` and ``pgwarden partitions convert TABLE``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table as RichTable
 
-from pgwarden.cli._app import app
 from pgwarden.cli._common import AsJson, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 
@@ -74,47 +73,60 @@ def _render(reports: list[Any]) -> None:
             console.print(f"  [yellow]gap[/]: no partition from {_show(low)} to {_show(high)}")
 
 
-@app.command(
-    context_settings={"allow_extra_args": False},
+partitions_app = typer.Typer(
+    help="Partitioned tables: partitions, ranges, rows, sizes, gaps, rows in the default; "
+    "converting a live table.",
 )
-def partitions(
-    ctx: typer.Context,
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(metavar="[TABLE] | convert TABLE", help="A table, or `convert TABLE`."),
-    ] = None,
-    as_json: AsJson = False,
-    batch: Annotated[
-        int, typer.Option("--batch", help="Rows per copy transaction.", min=1)
-    ] = 10_000,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="convert: show the steps and checks only.")
-    ] = False,
-) -> None:
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@partitions_app.callback(invoke_without_command=True)
+def _partitions(ctx: typer.Context, as_json: Json = False) -> None:
     """Partitioned tables: partitions, ranges, rows, sizes, gaps, rows in the default.
 
-    `pgwarden partitions convert TABLE` converts a plain table to the partitioned one its
-    declaration describes, while it stays writable; run it again to resume after a crash.
-    Tables managed by pg_partman are shown and left alone.
+    With no command: `pgwarden partitions list`. Tables managed by pg_partman are shown and
+    left alone.
     """
-    words = list(args or [])
-    if words and words[0] == "convert":
-        if len(words) != 2:
-            err_console.print("usage: pgwarden partitions convert TABLE")
-            raise typer.Exit(2)
-        _convert(ctx, words[1], batch=batch, dry_run=dry_run, as_json=as_json)
-        return
-    if len(words) > 1:
-        err_console.print("usage: pgwarden partitions [TABLE]")
-        raise typer.Exit(2)
+    if ctx.invoked_subcommand is None:
+        list_partitions(ctx, None, as_json=as_json)
+
+
+@partitions_app.command("list")
+def list_partitions(
+    ctx: typer.Context,
+    table: Annotated[
+        str | None, typer.Argument(help="One table (default: every partitioned table).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every partitioned table (or TABLE) and plain tables declaring `partition`: partitions,
+    ranges, rows, sizes, gaps, rows waiting in the default partition."""
     try:
-        reports = options(ctx).warden().partitions.report(words[0] if words else None)
+        reports = options(ctx).warden().partitions.report(table)
     except (PgwardenError, ValueError) as exc:
         fail(exc if isinstance(exc, PgwardenError) else PgwardenError(str(exc)))
     if as_json:
         print_json([r.to_json() for r in reports])
     else:
         _render(reports)
+
+
+@partitions_app.command("convert")
+def convert(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="The plain table to convert, e.g. public.events.")],
+    batch: Annotated[
+        int, typer.Option("--batch", help="Rows per copy transaction.", min=1)
+    ] = 10_000,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the steps and checks only.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Convert a plain table to the partitioned one its declaration describes, while it
+    stays writable; run it again to resume after a crash."""
+    _convert(ctx, table, batch=batch, dry_run=dry_run, as_json=as_json)
 
 
 def _convert(ctx: typer.Context, table: str, *, batch: int, dry_run: bool, as_json: bool) -> None:
@@ -150,3 +162,8 @@ def _convert(ctx: typer.Context, table: str, *, batch: int, dry_run: bool, as_js
         return
     for line in result.lines():
         console.print(escape(line))
+
+
+def register(app: typer.Typer) -> None:
+    """``pgwarden partitions [list [TABLE] | convert TABLE]``."""
+    app.add_typer(partitions_app, name="partitions")
