@@ -490,7 +490,7 @@ def storage_row(phase: str, before: Store, after: Store) -> list[str]:
 
 
 def bench_history(b: str, cfg: Config, key: int) -> list[list[str]]:
-    query = "select * from warden.audit.history(%s, %s::jsonb)"
+    query = "select * from warden.history(%s, %s::jsonb)"
     params = ("public.pgbench_accounts", f"[{key}]")
     samples = []
     with connect(b) as conn:
@@ -509,7 +509,7 @@ def bench_history(b: str, cfg: Config, key: int) -> list[list[str]]:
     timing = [line for (line,) in plan if "Execution Time" in line]
     return [
         [
-            f"SQL warden.audit.history('public.pgbench_accounts', '[{key}]'), "
+            f"SQL warden.history('public.pgbench_accounts', '[{key}]'), "
             f"{versions} versions, {cfg.history_calls} calls, one connection",
             ms(percentile(samples, 50)),
             ms(percentile(samples, 95)),
@@ -537,7 +537,7 @@ def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = 
 
 
 def bench_as_of(b: str, cfg: Config, before: dt.datetime) -> list[list[str]]:
-    query = "select count(*) from warden.audit.as_of(null::public.pgbench_accounts, %s)"
+    query = "select count(*) from warden.as_of(null::public.pgbench_accounts, %s)"
     with connect(b) as conn:
         recent = scalar(conn, "select clock_timestamp()")
         n = scalar(conn, "select count(*) from pgbench_accounts")
@@ -623,13 +623,13 @@ def explain(b: str, cfg: Config, before: dt.datetime) -> None:
                 (),
             ),
             (
-                "auto_explain of warden.audit.history('public.pgbench_accounts', '[123]')",
-                "select * from warden.audit.history('public.pgbench_accounts', '[123]')",
+                "auto_explain of warden.history('public.pgbench_accounts', '[123]')",
+                "select * from warden.history('public.pgbench_accounts', '[123]')",
                 (),
             ),
             (
                 "auto_explain of count(*) from as_of(pgbench_accounts, before the bulk UPDATEs)",
-                "select count(*) from warden.audit.as_of(null::public.pgbench_accounts, %s)",
+                "select count(*) from warden.as_of(null::public.pgbench_accounts, %s)",
                 (before,),
             ),
         ]

@@ -35,7 +35,7 @@ from pgwarden.features.audit import _runtime as audit
 from pgwarden.spec import parse_spec
 
 SPEC = '[tables."public.items"]\naudit = { archive_after = "1 year" }\n'
-HISTORY = "select * from warden.audit.history('public.items', %s::jsonb)"
+HISTORY = "select * from warden.history('public.items', %s::jsonb)"
 
 
 def ms(seconds: float) -> str:

@@ -298,6 +298,7 @@ class Warden:
                 on_result=on_result,
                 connect=lambda: self.connect(autocommit=True),
                 wait=wait,
+                features=self.features,
             )
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ FORBIDDEN = [
     "select nextval('warden.audit_statement_seq')",
     "select warden.put_row('public.t'::regclass, '[1]', false, null)",
     "select warden.put_row('public.t'::regclass, '[1]', true, '{\"id\": 1, \"v\": \"forged\"}')",
-    "select * from warden.audit.revert_transaction('1'::xid8)",
+    "select * from warden.revert_transaction('1'::xid8)",
 ]
 
 

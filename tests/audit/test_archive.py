@@ -253,7 +253,7 @@ def test_reads_use_both_stores_indexes_for_one_row(
             "set local enable_seqscan = off",
         ):
             conn.execute(setting)
-        conn.execute("select * from warden.audit.history('public.t', '[7]')").fetchall()
+        conn.execute("select * from warden.history('public.t', '[7]')").fetchall()
     plan = "\n".join(n for n in notices if "audit_events" in n)
     assert "audit_events_archive__y" in plan
     used = [line for line in plan.splitlines() if "Index Cond" in line]

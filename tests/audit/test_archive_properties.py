@@ -48,7 +48,7 @@ def _reads(
     name = f"{schema}.items"
     ident = sql.Identifier(schema, "items")
     keys = _keys(conn, name)
-    as_of = sql.SQL("select {} from warden.audit.as_of(null::{}, %s) order by id").format(
+    as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), ident
     )
     row_as_of = sql.SQL("select {} from warden.row_as_of(null::{}, %s, %s)").format(
@@ -59,7 +59,7 @@ def _reads(
     )
     return {
         "history": {
-            str(k): rows(conn, "select * from warden.audit.history(%s, %s)", name, Jsonb(k))
+            str(k): rows(conn, "select * from warden.history(%s, %s)", name, Jsonb(k))
             for k in keys
         },
         "python history": {str(k): warden.audit.history(name, k[0]) for k in keys},

@@ -51,7 +51,7 @@ def test_history_log_and_as_of_survive_drop_table(
         {"id": 2, "v": "b"},
     ]
     assert rows(
-        conn, "select row_data from warden.audit.history('public.t', '[2]') order by version"
+        conn, "select row_data from warden.history('public.t', '[2]') order by version"
     ) == [({"id": 2, "v": "b"},)]
 
     # The declaration still names the table: the plan says it is missing.

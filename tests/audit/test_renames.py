@@ -21,7 +21,7 @@ SPEC = '[tables."public.t"]\naudit = true\n'
 
 
 def _as_of(conn: psycopg.Connection[Any], at: Any) -> list[tuple[Any, ...]]:
-    return rows(conn, "select * from warden.audit.as_of(null::t, %s) order by 1", at)
+    return rows(conn, "select * from warden.as_of(null::t, %s) order by 1", at)
 
 
 def _row_as_of(conn: psycopg.Connection[Any], key: int, at: Any) -> list[tuple[Any, ...]]:
@@ -112,7 +112,7 @@ def test_rename_in_the_transaction_that_changes_rows(
     assert [e["txid"] for e in events(conn)][-2:] == [xid, xid]
     # Undo that transaction: both of its images are written under the current name.
     assert rows(
-        conn, "select * from warden.audit.revert_transaction(%s::text::xid8)", str(xid)
+        conn, "select * from warden.revert_transaction(%s::text::xid8)", str(xid)
     ) == [
         ("public.t", [1], "updated back"),
         ("public.t", [1], "updated back"),
@@ -269,4 +269,4 @@ def test_converting_to_partitioned_keeps_renames_followed(
     warden.partitions.convert("public.items")
     conn.execute("alter table items rename column v to label")
     conn.execute("update items set label = 'b'")
-    assert rows(conn, "select id, label from warden.audit.as_of(null::items, %s)", t1) == [(1, "a")]
+    assert rows(conn, "select id, label from warden.as_of(null::items, %s)", t1) == [(1, "a")]

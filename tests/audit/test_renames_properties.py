@@ -83,7 +83,7 @@ def test_as_of_and_revert_reproduce_every_commit_across_renames(
     # Never prepared: the table's columns change between calls, and a statement psycopg
     # prepared after a few runs would fail ("cached plan must not change result type").
     ordered = sql.SQL("select * from {} order by id").format(table)
-    as_of = sql.SQL("select * from warden.audit.as_of(null::{}, %s) order by id").format(table)
+    as_of = sql.SQL("select * from warden.as_of(null::{}, %s) order by id").format(table)
     with Warden(db_url, spec=parse_spec(f'[tables."{schema}.items"]\naudit = true\n')) as warden:
         warden.apply()
         commits = [(_clock(conn), conn.execute(ordered, prepare=False).fetchall())]

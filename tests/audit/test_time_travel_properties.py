@@ -147,7 +147,7 @@ def test_as_of_and_revert_reproduce_every_commit(
         needs_logical_wal(conn)
     schema = f"tt{next(_schemas)}"
     table, ordered = items_table(conn, schema, partitioned=partitioned)
-    as_of = sql.SQL("select {} from warden.audit.as_of(null::{}, %s) order by id").format(
+    as_of = sql.SQL("select {} from warden.as_of(null::{}, %s) order by id").format(
         sql.SQL(COLUMNS), table
     )
     spec = f'[tables."{schema}.items"]\naudit = {{ capture = "{capture}" }}\n'

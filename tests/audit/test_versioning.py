@@ -34,7 +34,7 @@ def test_a_column_named_like_the_views_own_is_refused_clearly(
     with pytest.raises(FeatureNotApplicable, match=r"public\.scales.*column version"):
         warden.plan()
     assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
-    # Without the view, versions are read through warden.audit.history().
+    # Without the view, versions are read through warden.history().
     make_warden('[tables."public.scales"]\naudit = true\nversioning = { view = false }\n').apply()
 
 
@@ -63,7 +63,7 @@ def test_as_of_leaves_the_callers_work_mem_as_it_was(
     conn.execute("insert into doc values (1, 'a'), (2, 'b')")
     at = conn.execute("select clock_timestamp()").fetchone()
     conn.execute("update doc set title = 'c' where id = 1")
-    query = "select id, title, current_setting('work_mem') from warden.audit.as_of(null::doc, %s)"
+    query = "select id, title, current_setting('work_mem') from warden.as_of(null::doc, %s)"
     for setting in ("1MB", "4MB", "256MB"):
         conn.execute(f"set work_mem = '{setting}'")
         with conn.transaction():

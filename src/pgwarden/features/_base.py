@@ -109,6 +109,9 @@ class Feature(ABC):
     """Features this one needs on the same table (versioning reads audit's events)."""
     api: ClassVar[type[FeatureAPI] | None] = None
     """Its Python API, built per ``Warden`` (``warden.api(cls)``)."""
+    keeps_history: ClassVar[bool] = False
+    """Declaring it says a table's rows are worth keeping (so an ON DELETE CASCADE key into
+    the table, which destroys rows silently, is worth converting: ``pgwarden foreign-keys``)."""
 
     def commands(self, app: typer.Typer) -> None:
         """Add this feature's commands (a command group, usually) to the ``pgwarden`` CLI.

@@ -38,6 +38,7 @@ class Versioning(Feature):
     summary = "row versions and validity ranges (a <table>__versions view); needs audit"
     options: ClassVar[type[FeatureOptions]] = VersioningOptions
     requires = ("audit",)  # versions are read from the audit trail
+    keeps_history = True
 
     def objects(
         self, table: Table, options: FeatureOptions, ctx: PlanContext

@@ -67,6 +67,24 @@ class Archive(Feature):
     summary = "old rows moved to an archive table in batches; union view; restore; retention"
     options: ClassVar[type[FeatureOptions]] = ArchiveOptions
     api = ArchiveAPI
+    keeps_history = True
+
+    def receive_partition(
+        self,
+        conn: psycopg.Connection[Any],
+        table: QualifiedName,
+        partition: QualifiedName,
+        options: FeatureOptions,
+        *,
+        lock_timeout_ms: int,
+        retries: int,
+    ) -> int:
+        """A partition partition retention lets go (``retention_mode = "archive"``) joins the
+        archive whole, or its rows move in batches (see ``archive_partition``)."""
+        assert isinstance(options, ArchiveOptions)
+        return archive_partition(
+            conn, table, partition, options, lock_timeout_ms=lock_timeout_ms, retries=retries
+        )
 
     def commands(self, app: typer.Typer) -> None:
         from pgwarden.features.archive._cli import register  # the CLI loads only when used

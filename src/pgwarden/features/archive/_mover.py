@@ -12,32 +12,26 @@ from psycopg import sql
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, Table
 from pgwarden.errors import MaintenanceError
-from pgwarden.features.archive._batches import (
-    ACTOR,
-    Settings,
-    Target,
-    in_transaction,
-    move_statement,
-    run_batches,
-)
 from pgwarden.features.archive._options import ArchiveOptions, archive_name
 from pgwarden.features.archive._partitions import (
     archive_partition,
     archive_partition_name,
     bounds_partition,
 )
-from pgwarden.features.archive._sql import (
+from pgwarden.features.archive._sql import count, cutoff, older_than, partition_columns, trusted
+from pgwarden.maintenance import Job, JobContext
+from pgwarden.movers import (
+    ACTOR,
     Leaf,
-    count,
-    cutoff,
+    Settings,
+    Target,
+    in_transaction,
     leaves,
-    older_than,
-    partition_columns,
+    move_statement,
     range_upper,
     relkind,
-    trusted,
+    run_batches,
 )
-from pgwarden.maintenance import Job, JobContext
 
 
 def archive_job(table: Table, options: ArchiveOptions, catalog: Catalog) -> Job:

@@ -11,17 +11,18 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName
 from pgwarden.errors import MaintenanceError
-from pgwarden.features.archive._batches import (
+from pgwarden.features.archive._options import ArchiveOptions, archive_name
+from pgwarden.movers import (
     ACTOR,
     EVERY_PAGE,
     Settings,
     Target,
     in_transaction,
+    leaves,
     move_statement,
+    relkind,
     run_batches,
 )
-from pgwarden.features.archive._options import ArchiveOptions, archive_name
-from pgwarden.features.archive._sql import leaves, relkind
 
 
 def archive_partition_name(archive: QualifiedName, partition: QualifiedName) -> QualifiedName:

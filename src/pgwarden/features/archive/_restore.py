@@ -10,16 +10,18 @@ from psycopg import sql
 
 from pgwarden.catalog import Table
 from pgwarden.errors import MaintenanceError
-from pgwarden.features.archive._batches import (
+from pgwarden.features.archive._options import ArchiveOptions, archive_name
+from pgwarden.features.archive._sql import check_predicate, trusted
+from pgwarden.movers import (
     EVERY_PAGE,
     Settings,
     Target,
     in_transaction,
+    leaves,
     move_statement,
+    relkind,
     run_batches,
 )
-from pgwarden.features.archive._options import ArchiveOptions, archive_name
-from pgwarden.features.archive._sql import check_predicate, leaves, relkind, trusted
 
 
 def restore(

@@ -86,6 +86,7 @@ class Audit(Feature):
     summary = "every INSERT/UPDATE/DELETE/TRUNCATE recorded by the database: who, what, why"
     options: ClassVar[type[FeatureOptions]] = AuditOptions
     api = AuditAPI
+    keeps_history = True
 
     def commands(self, app: typer.Typer) -> None:
         from pgwarden.features.audit._cli import register  # the CLI loads only when used

@@ -17,10 +17,9 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.features.archive._batches import Settings, Target, move_statement, run_batches
-from pgwarden.features.archive._sql import leaves, relkind
 from pgwarden.features.audit._store import STORE, drop_partitions
 from pgwarden.maintenance import JobContext, in_batch
+from pgwarden.movers import Settings, Target, leaves, move_statement, relkind, run_batches
 
 ARCHIVE = QualifiedName("warden", "audit_events_archive")
 COLUMNS = ("event_id", "statement_id", "txid", "context_seq", "table_id", "op", "at",

@@ -121,11 +121,8 @@ class Partition(Feature):
         self._check_key(table, options)
         if options.retention_mode == "archive" and options.retention is not None:
             table_spec = ctx.spec.tables.get(table.name)
-            if (
-                _jobs.archive_module() is None
-                or table_spec is None
-                or ("archive" not in table_spec.features)
-            ):
+            declared = table_spec.features if table_spec else {}
+            if not any(isinstance(ctx.features.get(n), _jobs.PartitionReceiver) for n in declared):
                 raise FeatureNotApplicable(
                     where,
                     self.name,

@@ -8,9 +8,7 @@ partition is one short transaction with ``lock_timeout`` and retries.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import psycopg
 from psycopg import sql
@@ -27,6 +25,7 @@ from pgwarden.features.partition._layout import Layout, partman_tables, read_lay
 from pgwarden.features.partition._options import PartitionOptions
 from pgwarden.features.partition._split import Piece, split_default, split_key
 from pgwarden.maintenance import JobContext
+from pgwarden.spec import FeatureOptions
 
 Span = tuple[Any, Any]
 
@@ -333,23 +332,45 @@ def _finish_pending(ctx: JobContext, table: QualifiedName, opts: PartitionOption
     return len(rows)
 
 
-def archive_module() -> Any | None:
-    """The archive feature's module when it offers ``archive_partition``."""
-    if importlib.util.find_spec("pgwarden.features.archive") is None:
-        return None
-    module = importlib.import_module("pgwarden.features.archive")
-    return module if hasattr(module, "archive_partition") else None
+@runtime_checkable
+class PartitionReceiver(Protocol):
+    """A feature that takes over the partitions retention lets go (``retention_mode =
+    "archive"``): the archive feature. Declared on the same table, it is handed each one."""
+
+    name: ClassVar[str]
+
+    def receive_partition(
+        self,
+        conn: psycopg.Connection[Any],
+        table: QualifiedName,
+        partition: QualifiedName,
+        options: FeatureOptions,
+        *,
+        lock_timeout_ms: int,
+        retries: int,
+    ) -> int:
+        """Take ``partition`` of ``table`` (attached, or detached already); returns its rows."""
+        ...
+
+
+def receiver(ctx: JobContext, table: QualifiedName) -> tuple[PartitionReceiver, Any] | None:
+    """The feature declared on ``table`` that receives partitions, with its options."""
+    table_spec = ctx.spec.tables.get(table)
+    for name, options in table_spec.features.items() if table_spec else ():
+        feature = ctx.features.get(name)
+        if isinstance(feature, PartitionReceiver):
+            return feature, options
+    return None
 
 
 def _archive(ctx: JobContext, table: QualifiedName, part: QualifiedName) -> None:
-    module = archive_module()
-    table_spec = ctx.spec.tables.get(table)
-    if module is None or table_spec is None or "archive" not in table_spec.features:
+    found = receiver(ctx, table)
+    if found is None:
         raise MaintenanceError(
             f"{table}: retention_mode = archive needs archive declared on the table; "
             f"{part} was left as it is"
         )
-    options = table_spec.features["archive"]
+    feature, options = found
     # archive_partition attaches the partition to the archive whole, replacing the empty
     # stand-in the archive mover may have made for its bounds, or moves its rows by batches
     # into one that holds rows already. Gone already: a run stopped after moving it.
@@ -357,7 +378,7 @@ def _archive(ctx: JobContext, table: QualifiedName, part: QualifiedName) -> None
     rows = None
     if gone == (False,):
         rows = int(
-            module.archive_partition(
+            feature.receive_partition(
                 ctx.conn,
                 table,
                 part,

@@ -88,6 +88,7 @@ class SoftDelete(Feature):
     summary = "DELETE marks rows (deleted_at/by); cascades, restore, live view, purge"
     options: ClassVar[type[FeatureOptions]] = SoftDeleteOptions
     api = SoftDeleteAPI
+    keeps_history = True
 
     def commands(self, app: typer.Typer) -> None:
         from pgwarden.features.soft_delete._cli import register  # the CLI loads only when used

@@ -48,7 +48,7 @@ class SoftDeleteAPI(FeatureAPI):
     def cascading_keys(self) -> list[CascadeKey]:
         """ON DELETE CASCADE foreign keys into tables that keep history (declare audit,
         versioning, soft_delete or archive): deleting a parent silently deletes them."""
-        return cascading_keys(self.warden.catalog(), self.warden.spec)
+        return cascading_keys(self.warden.catalog(), self.warden.spec, self.warden.features)
 
     def restrict_foreign_key(self, table: str, constraint: str) -> bool:
         """Convert one ON DELETE CASCADE key of ``table`` to RESTRICT, online: added NOT

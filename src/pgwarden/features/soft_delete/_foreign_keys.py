@@ -10,6 +10,7 @@ finished by the next one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,9 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Catalog, ForeignKey
+from pgwarden.features._base import Feature
 from pgwarden.maintenance import JobContext, in_batch
 from pgwarden.spec import Spec
-
-HISTORY_FEATURES = ("audit", "versioning", "soft_delete", "archive")
-"""Declaring one of these says a table's rows are worth keeping."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +46,21 @@ class CascadeKey:
         }
 
 
-def cascading_keys(catalog: Catalog, spec: Spec) -> list[CascadeKey]:
-    """ON DELETE CASCADE keys into tables that declare audit, versioning, soft_delete or
-    archive, in table order."""
+def cascading_keys(
+    catalog: Catalog, spec: Spec, features: Mapping[str, Feature]
+) -> list[CascadeKey]:
+    """ON DELETE CASCADE keys into tables that declare a feature keeping rows' history
+    (``Feature.keeps_history``: audit, versioning, soft_delete, archive), in table order."""
+    keeping = [name for name, feature in features.items() if feature.keeps_history]
     found = []
     for name in sorted(catalog.tables):
         section = spec.tables.get(name)
-        features = tuple(f for f in HISTORY_FEATURES if section and f in section.features)
-        if not features:
+        declared = tuple(f for f in keeping if section and f in section.features)
+        if not declared:
             continue
         for fk in catalog.tables[name].foreign_keys:
             if fk.on_delete == "CASCADE":
-                found.append(CascadeKey(name, fk.name, fk.references, fk.columns, features))
+                found.append(CascadeKey(name, fk.name, fk.references, fk.columns, declared))
     return found
 
 
