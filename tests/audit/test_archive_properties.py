@@ -59,8 +59,7 @@ def _reads(
     )
     return {
         "history": {
-            str(k): rows(conn, "select * from warden.history(%s, %s)", name, Jsonb(k))
-            for k in keys
+            str(k): rows(conn, "select * from warden.history(%s, %s)", name, Jsonb(k)) for k in keys
         },
         "python history": {str(k): warden.audit.history(name, k[0]) for k in keys},
         "as_of": [conn.execute(as_of, (at,)).fetchall() for at in times],

@@ -111,9 +111,7 @@ def test_rename_in_the_transaction_that_changes_rows(
     assert _as_of(conn, t0) == [(1, "a")]
     assert [e["txid"] for e in events(conn)][-2:] == [xid, xid]
     # Undo that transaction: both of its images are written under the current name.
-    assert rows(
-        conn, "select * from warden.revert_transaction(%s::text::xid8)", str(xid)
-    ) == [
+    assert rows(conn, "select * from warden.revert_transaction(%s::text::xid8)", str(xid)) == [
         ("public.t", [1], "updated back"),
         ("public.t", [1], "updated back"),
     ]
