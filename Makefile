@@ -32,11 +32,11 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict src/pgwarden
+	$(VENV)/bin/mypy --strict src/pgwarden examples/pgwarden-notify/src
 
 check: lint typecheck test
 

@@ -17,6 +17,7 @@ from pgwarden.cli import (  # noqa: F401  (they register commands)
     _worker,
 )
 from pgwarden.cli._app import app, main
+from pgwarden.cli._common import options
 from pgwarden.features import registered_features
 
 COMMAND_GROUP = "pgwarden.commands"
@@ -28,4 +29,4 @@ for _blueprint in registered_blueprints().values():
 for _point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
     _point.load()(app)
 
-__all__ = ["COMMAND_GROUP", "app", "main"]
+__all__ = ["COMMAND_GROUP", "app", "main", "options"]

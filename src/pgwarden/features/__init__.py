@@ -13,6 +13,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from pgwarden._names import QualifiedName, owned_name
 from pgwarden.errors import FeatureDependencyError
 from pgwarden.features._base import (
     Feature,
@@ -112,10 +113,12 @@ __all__ = [
     "Feature",
     "FeatureAPI",
     "PlanContext",
+    "QualifiedName",
     "check_dependencies",
     "dependency_order",
     "function_body",
     "option_models",
+    "owned_name",
     "registered_features",
     "sql_template",
     "trigger",
