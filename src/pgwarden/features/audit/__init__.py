@@ -226,7 +226,7 @@ class Audit(Feature):
         return [
             f"audit WAL capture: slot {state['slot']} holds {state['lag_bytes']:,} bytes of "
             f"WAL not yet ingested (last ingestion: {last}); the worker or "
-            "`pgwarden ingest-audit --follow` writes the events"
+            "`pgwarden audit ingest --follow` writes the events"
         ]
 
     def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:

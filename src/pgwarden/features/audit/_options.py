@@ -38,7 +38,7 @@ class AuditOptions(FeatureOptions):
     """Events older than this move from the hot store to ``warden.audit_events_archive``
     (job ``audit-archive``); every read still sees them."""
     retention: DurationField | None = None
-    """Events older than this are deleted by ``pgwarden prune-audit`` (in batches), from the
+    """Events older than this are deleted by ``pgwarden audit prune`` (in batches), from the
     hot store and the archive alike."""
 
     @field_validator("archive_after")
