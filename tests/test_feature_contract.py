@@ -46,6 +46,12 @@ CASES = {
             '[tables."public.items"]\narchive = { after = "30 days", column = "at" }\n',
         ),
         ContractCase(
+            "checks",
+            _TABLES,
+            '[tables."public.items".checks]\nnamed = "name is not null"\n'
+            "recent = { check = \"at > now() - interval '100 years'\", not_valid = true }\n",
+        ),
+        ContractCase(
             "partition",
             """create table events (id bigint, at timestamptz not null) partition by range (at);
                create table events_2026 partition of events

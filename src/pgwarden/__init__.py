@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from pgwarden.errors import (
     ApplyError,
     AuditError,
+    ChecksViolated,
     ConfigError,
     DatabaseUnavailable,
     FeatureNotApplicable,
@@ -30,6 +31,7 @@ from pgwarden.warden import Warden
 __all__ = [
     "ApplyError",
     "AuditError",
+    "ChecksViolated",
     "ConfigError",
     "DatabaseUnavailable",
     "Event",

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ApplyError",
     "AuditError",
+    "ChecksViolated",
     "ConfigError",
     "DatabaseUnavailable",
     "FeatureDependencyError",
@@ -147,6 +148,18 @@ class AuditError(PgwardenError):
     """A history, time-travel or revert request that cannot be met (the message says why)."""
 
     code = "audit"
+
+
+class ChecksViolated(PgwardenError):
+    """Existing rows violate a declared check that is to be validated (or its expression
+    cannot be evaluated): the plan is refused and nothing changes. ``violations`` holds each
+    check's count and example rows (``Violation.to_json()``)."""
+
+    code = "check-violated"
+
+    def __init__(self, message: str, *, violations: list[object], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.violations = violations
 
 
 class ForeignKeyError(PgwardenError):
