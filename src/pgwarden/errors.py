@@ -16,6 +16,7 @@ __all__ = [
     "FeatureDependencyError",
     "FeatureNotApplicable",
     "ForeignKeyError",
+    "LintError",
     "LockNotGranted",
     "MaintenanceBusy",
     "MaintenanceError",
@@ -130,6 +131,13 @@ class DatabaseUnavailable(PgwardenError):
     """No connection could be made (the URL shown never includes the password)."""
 
     code = "db-unavailable"
+
+
+class LintError(PgwardenError):
+    """Migration SQL could not be linted (squawk missing or failing, a file or an Alembic
+    project that cannot be read). Findings are not errors: they are the lint's result."""
+
+    code = "lint"
 
 
 class LockNotGranted(PgwardenError):

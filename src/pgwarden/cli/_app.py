@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pgwarden import __version__
 from pgwarden.cli._common import (
@@ -20,7 +21,9 @@ from pgwarden.cli._common import (
     print_json,
 )
 from pgwarden.cli._render import render_change, render_plan, render_status
+from pgwarden.engine import Plan
 from pgwarden.errors import PgwardenError
+from pgwarden.lint import Finding, lint_plan
 
 app = typer.Typer(
     name="pgwarden",
@@ -85,12 +88,28 @@ def plan(
         where = opts.target_display()
     except PgwardenError as exc:
         fail(exc)
+    findings = _lint_plan(result)
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "lint": [f.to_json() for f in findings]})
     elif not (check and result.empty):
         render_plan(console, result, where=where, show_sql=sql)
+        for f in findings:
+            console.print(
+                f"[yellow]lint[/] {f.rule}: {escape(f.source)}: {escape(f.message)}"
+                f" [dim](statement {f.lock_text})[/]"
+            )
     if check and not result.empty:
         raise typer.Exit(EXIT_PENDING)
+
+
+def _lint_plan(result: Plan) -> list[Finding]:
+    """The lint of the plan's own statements (``pgwarden lint``'s rules); a lint that cannot
+    run (squawk missing) is a warning, never a failed plan."""
+    try:
+        return lint_plan(result)
+    except PgwardenError as exc:
+        err_console.print(f"[yellow]lint skipped[/]: {escape(exc.message)}")
+        return []
 
 
 @app.command()

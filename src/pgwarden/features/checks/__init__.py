@@ -107,6 +107,9 @@ class Checks(Feature):
         register(app)
 
     def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
+        ledger = conn.execute("select to_regclass('warden.owned_objects')").fetchone()
+        if not ledger or ledger[0] is None:
+            return []
         rows = conn.execute(
             """select count(*) filter (where not c.convalidated), count(*)
                  from warden.owned_objects o
