@@ -45,11 +45,14 @@ def _build(conn: psycopg.Connection[Any], view: ViewSpec, query: str = _QUERY) -
 
 def _waiting_on_gate(conn: psycopg.Connection[Any], thread: threading.Thread) -> None:
     # Until the other session is blocked on the gate (its refresh is under way).
-    while thread.is_alive() and not conn.execute(
-        "select exists (select 1 from pg_locks where locktype = 'advisory'"
-        " and objid = %s and not granted)",
-        (GATE,),
-    ).fetchone()[0]:  # type: ignore[index]
+    while (
+        thread.is_alive()
+        and not conn.execute(
+            "select exists (select 1 from pg_locks where locktype = 'advisory'"
+            " and objid = %s and not granted)",
+            (GATE,),
+        ).fetchone()[0]
+    ):  # type: ignore[index]
         conn.execute("select pg_sleep(0.02)")
     assert thread.is_alive(), "the refresh ended before reaching the gate"
 
