@@ -184,6 +184,8 @@ def test_refresh_job_logs_keeps_retention_and_never_overlaps(
         other.execute("select pg_advisory_lock(%s, hashtext(%s))", (REFRESH_LOCK, str(NAME)))
         skipped = refresh(conn, NAME, view, now=t0, lock_timeout_ms=100)
         assert skipped.skipped == "another refresh is running"
+        # Released now, not at the server's own pace after the disconnect.
+        other.execute("select pg_advisory_unlock(%s, hashtext(%s))", (REFRESH_LOCK, str(NAME)))
 
     # A failing refresh is recorded as failed, and raised.
     conn.execute("drop function gate() cascade")
