@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -37,6 +38,11 @@ def test_create_table_of_a_new_table_gets_no_timeout_finding() -> None:
         "CREATE TABLE IF NOT EXISTS c (id bigint PRIMARY KEY, p bigint REFERENCES p);"
     )
     assert not _rules(both) & {"require-lock-timeout", "require-statement-timeout"}
+    # A new table is empty: adding a NOT NULL column or an index to it locks no one.
+    later = "ALTER TABLE t ADD COLUMN IF NOT EXISTS c bigint NOT NULL;\nCREATE INDEX IF NOT EXISTS i ON t (c);"
+    assert not _rules(lint_sql("CREATE TABLE IF NOT EXISTS t (id bigint PRIMARY KEY);\n" + later))
+    old = _rules(lint_sql(later, lock_timeout_set=True))
+    assert {"adding-required-field", "require-concurrent-index-creation"} <= old
 
 
 def test_lock_timeout_findings_name_the_lock_and_respect_the_runner() -> None:
@@ -188,3 +194,19 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 )
 def test_locks_named(statement: str, lock: str | None) -> None:
     assert lock_of(split(statement)[0]) == lock
+
+
+def test_pgwarden_plan_shows_the_lint_of_its_own_statements(project: Path, conn: Any) -> None:
+    conn.execute("create table t (id bigint primary key, name text)")
+    (project / "pgwarden.toml").write_text('[tables."public.t"]\nsoft_delete = true\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["plan", "--json"])
+    assert result.exit_code == 0, result.output
+    lint = json.loads(result.stdout)["lint"]
+    # soft_delete's partial indexes are built inside the apply transaction: writes wait.
+    hit = [f for f in lint if f["rule"] == "require-concurrent-index-creation"]
+    assert hit and all(f["lock"] == "SHARE" for f in hit)
+    assert all("public.t" in f["source"] for f in hit)
+    assert not {f["rule"] for f in lint} & {"require-lock-timeout", "require-statement-timeout"}
+    shown = runner.invoke(app, ["plan"])
+    assert "lint require-concurrent-index-creation" in shown.stdout

@@ -27,6 +27,11 @@ _REFERENCES = re.compile(r"\bREFERENCES\s+" + _NAME, re.I)
 _CONCURRENT_INDEX = re.compile(
     r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?" + _NAME, re.I
 )
+_TARGET = re.compile(
+    r"^\s*(?:ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?|CREATE\s+(?:UNIQUE\s+)?INDEX\s+"
+    r"(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:\S+\s+)?ON\s+(?:ONLY\s+)?)" + _NAME,
+    re.I,
+)
 _DROP_INDEX = re.compile(r"^\s*DROP\s+INDEX\s+CONCURRENTLY\s+IF\s+EXISTS\s+" + _NAME, re.I)
 
 
@@ -91,7 +96,8 @@ def lint_sql(
     - statements run by pgwarden's own apply (``by_pgwarden``), or by a runner that sets
       ``lock_timeout`` itself (``lock_timeout_set``, squawk#678), get no timeout finding;
     - CREATE TABLE of a table new in this migration is not flagged for timeouts (it blocks
-      nobody, squawk#673), unless it references an existing table (its foreign key locks it);
+      nobody, squawk#673), unless it references an existing table (its foreign key locks it),
+      and later ALTER TABLE / CREATE INDEX on it get no lock or rewrite finding (it is empty);
     - ``CREATE INDEX CONCURRENTLY`` that a retry could not redo (an interrupted build leaves an
       INVALID index, strong_migrations#233) is flagged unless preceded by ``DROP INDEX
       CONCURRENTLY IF EXISTS`` of the same index;
@@ -101,9 +107,13 @@ def lint_sql(
     raw = run_squawk(text, source, in_transaction=in_transaction, pg_version=pg_version)
     created: set[str] = set()
     quiet_timeouts: set[int] = set()
+    new_target: set[int] = set()
     dropped: set[str] = set()
     own: list[Finding] = []
     for i, st in enumerate(statements):
+        target = _TARGET.match(st.text)
+        if target and _name(target.group(1)) in created:
+            new_target.add(i)
         made = _CREATED.match(st.text)
         if made:
             targets = {_name(m.group(1)) for m in _REFERENCES.finditer(st.text)}
@@ -137,6 +147,10 @@ def lint_sql(
         ):
             continue
         if by_pgwarden and r.rule in _PGWARDEN_APPLIES:
+            continue
+        if index_of in new_target and not r.rule.startswith("prefer-"):
+            # A table created earlier in this migration is empty and no one else's yet:
+            # no lock, rewrite or scan finding applies to it (type preferences still do).
             continue
         found.append(_from_squawk(r, st, source, label))
     found.extend(own)
