@@ -32,6 +32,11 @@ class Ctx:
     spec: Spec
     opts: MonitorSection
     cache: dict[str, Any] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+
+    def note(self, check: str, reason: str) -> None:
+        """Say that part of a check could not be judged (the rest still reports)."""
+        self.notices.append(Notice(check, reason))
 
     def rows(self, query: str, params: Any = None) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
@@ -180,6 +185,7 @@ def run_checks(
             notices.append(
                 Notice(item.info.id, f"cannot read what it needs: {exc.diag.message_primary}")
             )
+    notices.extend(ctx.notices)
     day = today or dt.date.today()
     shown: list[Finding] = []
     silenced: list[Finding] = []
