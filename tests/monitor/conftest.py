@@ -8,11 +8,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.conftest import _with_db, scratch_database
 
 from pgwarden import Warden
 from pgwarden.ops.monitor import Finding, Report
 from pgwarden.spec import parse_spec
-from tests.conftest import _with_db, scratch_database
 
 
 @pytest.fixture(scope="module")

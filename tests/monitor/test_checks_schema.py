@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.monitor.conftest import found, objects, warden_for
 
 from pgwarden.ops.monitor import Report, Severity
-from tests.monitor.conftest import found, objects, warden_for
 
 PLANT = """
 -- index.duplicate: two identical indexes; look-alike: a unique index equal to a plain one

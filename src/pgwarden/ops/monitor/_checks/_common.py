@@ -15,8 +15,7 @@ USER_NS = f"n.nspname not in {SKIP_SCHEMAS} and n.nspname !~ '^pg_(toast|temp_|t
 
 
 # Keywords that cannot be bare identifiers (pg_get_keywords() catcode R, T, C; PostgreSQL 18).
-_KEYWORDS = frozenset(
-    """
+_WORDS = """
     all analyse analyze and any array as asc asymmetric authorization between bigint
     binary bit boolean both case cast char character check coalesce collate collation
     column concurrently constraint create cross current_catalog current_date
@@ -31,8 +30,8 @@ _KEYWORDS = frozenset(
     time timestamp to trailing treat trim true union unique user using values varchar
     variadic verbose when where window with xmlattributes xmlconcat xmlelement xmlexists
     xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
-    """.split()
-)
+"""
+_KEYWORDS = frozenset(_WORDS.split())
 
 
 def _part(name: str) -> str:
