@@ -160,6 +160,24 @@ def select(wanted: Collection[str] | None) -> list[Check]:
     return chosen
 
 
+def _run(ctx: Ctx, chosen: list[Check]) -> tuple[list[Finding], list[Notice]]:
+    findings: list[Finding] = []
+    notices: list[Notice] = []
+    for item in chosen:
+        try:
+            findings.extend(item.run(ctx))
+        except CannotCheck as exc:
+            notices.append(Notice(item.info.id, str(exc)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            notices.append(
+                Notice(item.info.id, f"cannot read what it needs: {exc.diag.message_primary}")
+            )
+        except psycopg.errors.QueryCanceled:
+            notices.append(Notice(item.info.id, "did not finish within 30 s (statement_timeout)"))
+    notices.extend(ctx.notices)
+    return findings, notices
+
+
 def run_checks(
     conn: psycopg.Connection[Any],
     spec: Spec,
@@ -172,20 +190,15 @@ def run_checks(
     started = time.perf_counter()
     chosen = select(wanted)
     ctx = Ctx(conn, spec, opts)
-    # A check must never hang the doctor (a lock queue, a huge catalog): bound each query.
+    # A check must never hang the doctor (a lock queue, a huge catalog): bound each query,
+    # and give the caller's connection its own setting back afterwards.
+    row = conn.execute("select current_setting('statement_timeout')").fetchone()
+    saved = str(row[0]) if row else "0"
     conn.execute("select set_config('statement_timeout', '30s', false)")
-    findings: list[Finding] = []
-    notices: list[Notice] = []
-    for item in chosen:
-        try:
-            findings.extend(item.run(ctx))
-        except CannotCheck as exc:
-            notices.append(Notice(item.info.id, str(exc)))
-        except psycopg.errors.InsufficientPrivilege as exc:
-            notices.append(
-                Notice(item.info.id, f"cannot read what it needs: {exc.diag.message_primary}")
-            )
-    notices.extend(ctx.notices)
+    try:
+        findings, notices = _run(ctx, chosen)
+    finally:
+        conn.execute("select set_config('statement_timeout', %s, false)", (saved,))
     day = today or dt.date.today()
     shown: list[Finding] = []
     silenced: list[Finding] = []

@@ -95,21 +95,22 @@ class Monitor:
         blocking each."""
         from pgwarden.ops.monitor._activity import read_activity
 
-        with self.warden.connect(autocommit=True) as conn:
+        # The pool's connection: a live view refreshing every second opens none per refresh.
+        with self.warden.pool.connection() as conn:
             return read_activity(conn)
 
     def cancel(self, pid: int) -> bool:
         """Cancel backend ``pid``'s current query (``pg_cancel_backend``)."""
         from pgwarden.ops.monitor._activity import signal_backend
 
-        with self.warden.connect(autocommit=True) as conn:
+        with self.warden.pool.connection() as conn:
             return signal_backend(conn, pid, terminate=False)
 
     def terminate(self, pid: int) -> bool:
         """End backend ``pid``'s session (``pg_terminate_backend``)."""
         from pgwarden.ops.monitor._activity import signal_backend
 
-        with self.warden.connect(autocommit=True) as conn:
+        with self.warden.pool.connection() as conn:
             return signal_backend(conn, pid, terminate=True)
 
 
