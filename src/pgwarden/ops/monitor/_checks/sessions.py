@@ -138,7 +138,7 @@ def blocking_tree(rows: list[Row]) -> dict[int, list[int]]:
     "connections.blocked",
     "Sessions waiting on locks, grouped by the session at the root of the chain",
     "pg_stat_activity, pg_blocking_pids()",
-    "any wait over 5 s",
+    "lock_wait (5 s)",
     fixable=True,
 )
 def _blocked(ctx: Ctx) -> Iterator[Finding]:
@@ -147,7 +147,7 @@ def _blocked(ctx: Ctx) -> Iterator[Finding]:
     for root, waiting in blocking_tree(rows).items():
         waits = [by_pid[p]["query_seconds"] or 0 for p in waiting if p in by_pid]
         longest = max(waits, default=0)
-        if longest < 5:
+        if longest < ctx.opts.lock_wait.seconds:
             continue
         head = by_pid.get(root)
         state = head["state"] if head else "unknown"
