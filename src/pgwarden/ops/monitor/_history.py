@@ -65,7 +65,7 @@ _STATEMENT_COUNTERS = ("calls", "total_ms", "rows", "hit", "read", "temp_written
 def _delta(cols: tuple[str, ...], first: str) -> sql.Composable:
     reset = sql.SQL("l.{f} is null or c.{f} < l.{f}").format(f=sql.Identifier(first))
     return sql.SQL(", ").join(
-        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end").format(
+        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {c}").format(
             r=reset, c=sql.Identifier(c)
         )
         for c in cols
