@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.monitor.conftest import found, objects, warden_for
 
 from pgwarden.ops.monitor import Report
-from tests.monitor.conftest import found, objects, warden_for
 
 TOML = """
 [monitor]

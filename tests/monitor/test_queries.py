@@ -10,9 +10,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.monitor.conftest import found, objects, warden_for
 
 from pgwarden.ops.monitor import Severity
-from tests.monitor.conftest import found, has_statements, objects, warden_for
 
 needs_statements = pytest.mark.usefixtures("require_statements")
 
@@ -168,8 +168,8 @@ def test_snapshots_store_deltas_and_never_reset(
 @needs_statements
 def test_regression_against_history(module_db: str, module_conn: psycopg.Connection[Any]) -> None:
     """Two days ago the lookup was fast (an index); now it scans: the mean grew."""
-    from pgwarden.ops.monitor._history import take_snapshot
     from pgwarden.ops.monitor import MonitorSection
+    from pgwarden.ops.monitor._history import take_snapshot
 
     module_conn.execute("create table lookups (id int, v int, pad text)")
     module_conn.execute(

@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.monitor.conftest import found, objects, warden_for
 
 from pgwarden.ops.monitor import Severity
-from tests.monitor.conftest import found, objects, warden_for
 
 
 def _pid(conn: psycopg.Connection[Any]) -> int:

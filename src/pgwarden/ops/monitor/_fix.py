@@ -50,31 +50,52 @@ def _leftovers(conn: psycopg.Connection[Any], statement: str) -> list[str]:
     return [r[0] for r in found]
 
 
-def _cleanup(conn: psycopg.Connection[Any], statement: str) -> None:
+def _cleanup(conn: psycopg.Connection[Any], statement: str) -> list[str]:
+    """Drop what a failed concurrent build left; returns what could not be dropped yet (the
+    drop waits for the same transactions the build waited for)."""
+    left = []
     for index in _leftovers(conn, statement):
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(index)))
+        try:
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(index)))
+        except psycopg.errors.LockNotAvailable:
+            left.append(index)
+    return left
 
 
-def _attempts(spec: Spec, what: str, run: Callable[[], None], after: Callable[[], None]) -> None:
+def _attempts(
+    spec: Spec, what: str, run: Callable[[], None], clean: Callable[[], list[str]]
+) -> None:
+    """Run ``run`` until it gets its locks within lock_timeout, at most ``retries`` + 1
+    times. ``clean`` drops what a failed attempt left and returns what it could not drop
+    yet; an attempt only starts on a clean slate (``IF NOT EXISTS`` would otherwise take an
+    INVALID leftover for the index)."""
     retries = spec.database.retries
     for attempt in range(retries + 1):
-        try:
-            run()
-            return
-        except psycopg.errors.LockNotAvailable as exc:
-            after()
-            if attempt == retries:
-                raise LockNotGranted(
-                    f"{what}: a lock was not granted within "
-                    f"{spec.database.lock_timeout} after {retries + 1} attempts",
-                    hint="find what holds it with pgwarden top, or raise [database] lock_timeout",
-                ) from exc
-            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        left = clean()
+        if not left:
+            try:
+                run()
+                return
+            except psycopg.errors.LockNotAvailable:
+                left = clean()
+        if attempt == retries:
+            hint = "find what holds it with pgwarden top, or raise [database] lock_timeout"
+            if left:
+                hint += (
+                    f"; the INVALID index {', '.join(left)} left by the failed concurrent "
+                    "build is dropped by the next run before it builds again"
+                )
+            raise LockNotGranted(
+                f"{what}: a lock was not granted within "
+                f"{spec.database.lock_timeout} after {retries + 1} attempts",
+                hint=hint,
+            )
+        time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
 
 
 def _steps(
     conn: psycopg.Connection[Any], statement: str
-) -> tuple[Callable[[], None], Callable[[], None]]:
+) -> tuple[Callable[[], None], Callable[[], list[str]]]:
     def run() -> None:
         conn.execute(sql.SQL(statement))
 
@@ -93,12 +114,11 @@ def apply_fix(conn: psycopg.Connection[Any], spec: Spec, fix: Fix, what: str) ->
                     for statement in fix.statements:
                         conn.execute(sql.SQL(statement))
 
-            _attempts(spec, what, once, lambda: None)
+            _attempts(spec, what, once, list)
             return
         conn.execute("select set_config('lock_timeout', %s, false)", (timeout,))
         try:
             for statement in fix.statements:
-                _cleanup(conn, statement)  # from an earlier run that was interrupted
                 run, clean = _steps(conn, statement)
                 _attempts(spec, what, run, clean)
         finally:

@@ -61,6 +61,13 @@ class Monitor:
             for f in report.findings
             if f.check == check and f.fix is not None and (obj is None or f.object == obj)
         ]
+        if obj is not None and not chosen:
+            from pgwarden.errors import PgwardenError
+
+            raise PgwardenError(
+                f"{check} has no finding with a fix on {obj!r}",
+                hint=f"pgwarden doctor --check {check} lists its findings",
+            )
         with self.warden.connect(autocommit=True) as conn:
             apply_fixes(conn, self.warden.spec, chosen)
         return chosen

@@ -54,8 +54,9 @@ def _sequences(ctx: Ctx) -> Iterator[Finding]:
         name = q(r["schema"], r["name"])
         fix = None
         if r["data_type"] != "bigint":
+            bound = "NO MAXVALUE" if r["increment_by"] > 0 else "NO MINVALUE"
             fix = Fix(
-                (f"ALTER SEQUENCE {name} AS bigint",),
+                (f"ALTER SEQUENCE {name} AS bigint {bound}",),
                 "SHARE ROW EXCLUSIVE",
                 True,
                 "widen the sequence (widen its columns too: integer.key_exhaustion)",
