@@ -198,10 +198,12 @@ def test_without_the_extension_checks_say_so(
 ) -> None:
     from tests.conftest import _with_db, scratch_database
 
-    with scratch_database(admin_url, "pgwarden_nostat", template_db) as name:
-        with warden_for(_with_db(admin_url, name)) as warden:
-            report = warden.monitor.doctor(["query", "config.pg_stat_statements"])
-            snap = warden.monitor.snapshot()
+    with (
+        scratch_database(admin_url, "pgwarden_nostat", template_db) as name,
+        warden_for(_with_db(admin_url, name)) as warden,
+    ):
+        report = warden.monitor.doctor(["query", "config.pg_stat_statements"])
+        snap = warden.monitor.snapshot()
     assert objects(report, "config.pg_stat_statements") == {"extension pg_stat_statements"}
     assert {n.check for n in report.notices} >= {"query.slow_mean", "query.slow_total"}
     assert snap.statements == 0 and snap.notices
