@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from tests.monitor.conftest import objects, warden_for
 
 from pgwarden.errors import ApplyError
 from pgwarden.ops.monitor import Report
-from tests.monitor.conftest import objects, warden_for
 
 
 @pytest.fixture(scope="module")
