@@ -31,18 +31,27 @@ def test_snapshots_partitioned_by_day_with_retention(
 ) -> None:
     module_conn.execute("create table hist (id int primary key)")
     now = dt.datetime.now(dt.UTC)
+
+    def write(value: int) -> None:
+        module_conn.execute("insert into hist values (%s)", (value,))
+        module_conn.execute("select pg_stat_force_next_flush()")
+        module_conn.execute("select 1")
+
     with warden_for(module_db, '[monitor]\nretention = "3 days"\n') as warden:
+        write(1)
         warden.maintain(names=["monitor-snapshot"], now=now - dt.timedelta(days=10))
         old = _partitions(module_conn)
+        # Idle since: the next snapshot stores no row for it (history grows with activity).
         warden.maintain(names=["monitor-snapshot"], now=now - dt.timedelta(days=9, hours=23))
+        write(2)
         warden.maintain(names=["monitor-snapshot"], now=now)
     parts = _partitions(module_conn)
     assert old and not set(old) & set(parts)  # the day 10 days ago is gone
     assert len(parts) <= 3 + 2  # retention days + today and tomorrow made ahead
     rows = module_conn.execute(
-        "select count(distinct taken_at) from warden.monitor_tables where name = 'public.hist'"
-    ).fetchone()
-    assert rows == (1,)
+        "select taken_at, inserted from warden.monitor_tables where name = 'public.hist'"
+    ).fetchall()
+    assert [r[1] for r in rows] == [1]  # the delta of the last one; the old day is dropped
 
 
 def test_vacuum_and_reindex_jobs(module_db: str, module_conn: psycopg.Connection[Any]) -> None:
