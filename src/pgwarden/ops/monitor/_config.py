@@ -75,6 +75,8 @@ class MonitorSection(BaseModel):
     connections_pct: float = Field(default=80.0, gt=0, le=100)
     idle_in_transaction: DurationField = Duration.parse("1min")
     long_running: DurationField = Duration.parse("5min")
+    horizon_xids: int = Field(default=10_000_000, ge=0)
+    """A prepared transaction or slot holding the xmin horizon back by more xids is reported."""
     lock_wait: DurationField = Duration.parse("5s")
     """Sessions waiting on a lock longer than this are reported with their blocker."""
     dead_tuples_pct: float = Field(default=20.0, gt=0, le=100)
