@@ -86,6 +86,8 @@ def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.da
             conn.execute("select pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK,))
             conn.execute(_DDL)
     days = max(1, round(opts.retention.seconds / 86400))
+    if not _partitions_due(conn, now, days):
+        return
     part = PartitionOptions(
         column="taken_at", interval="1 day", premake=1, default=False,
         retention=f"{days} days", retention_mode="drop",
@@ -95,6 +97,25 @@ def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.da
         table = QualifiedName("warden", name)
         premake(ctx, table, part)
         retention(ctx, table, part)
+
+
+def _partitions_due(conn: psycopg.Connection[Any], now: dt.datetime, days: int) -> bool:
+    """Whether a day partition is missing (today or tomorrow) or one is past retention; a
+    snapshot then runs the partition feature's premake and retention (else: one query)."""
+    rows = conn.execute(
+        """select p.relname::text, c.relname::text from pg_inherits i
+             join pg_class p on p.oid = i.inhparent join pg_class c on c.oid = i.inhrelid
+             join pg_namespace n on n.oid = p.relnamespace
+            where n.nspname = 'warden' and p.relname = any(%s)""",
+        (list(PARTITIONED),),
+    ).fetchall()
+    have: dict[str, set[str]] = {name: set() for name in PARTITIONED}
+    for parent, child in rows:
+        have[parent].add(child.rsplit("_", 1)[-1])
+    day = now.astimezone(dt.UTC).date()
+    wanted = {f"p{(day + dt.timedelta(days=d)):%Y%m%d}" for d in (0, 1)}
+    oldest = f"p{(day - dt.timedelta(days=days + 1)):%Y%m%d}"
+    return any(not wanted <= parts or min(parts) < oldest for parts in have.values())
 
 
 def take_snapshot(
@@ -138,14 +159,41 @@ def _statements(conn: psycopg.Connection[Any], counters: sql.Composed, at: dt.da
         (at,),
     )
     stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_statements")
+    _remember(conn, "monitor_last_statements", "pgwarden_cur", "queryid", _STATEMENT_COUNTERS)
+    return stored
+
+
+def _remember(
+    conn: psycopg.Connection[Any], last: str, current: str, key: str, cols: tuple[str, ...]
+) -> None:
+    """Make ``warden.<last>`` hold the counters of ``current``, writing only rows that
+    changed: idle objects cost no dead tuples, snapshot after snapshot."""
+    names = sql.SQL(", ").join(map(sql.Identifier, cols))
     conn.execute(
         sql.SQL(
-            "insert into warden.monitor_last_statements (queryid, {cols}) "
-            "select queryid, {cols} from pgwarden_cur"
-        ).format(cols=cols)
+            """insert into warden.{last} as l ({key}, {names})
+               select {key}, {names} from {current}
+               on conflict ({key}) do update set ({names}) = row({excluded})
+               where ({lcols}) is distinct from ({excluded})"""
+        ).format(
+            last=sql.Identifier(last),
+            key=sql.Identifier(key),
+            names=names,
+            current=sql.Identifier(current),
+            excluded=sql.SQL(", ").join(
+                sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in cols
+            ),
+            lcols=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in cols),
+        )
     )
-    return stored
+    conn.execute(
+        sql.SQL(
+            "delete from warden.{last} l where not exists "
+            "(select 1 from {current} c where c.{key} = l.{key})"
+        ).format(
+            last=sql.Identifier(last), current=sql.Identifier(current), key=sql.Identifier(key)
+        )
+    )
 
 
 _USER = (
@@ -186,13 +234,7 @@ def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
         (at,),
     )
     stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_tables")
-    conn.execute(
-        sql.SQL(
-            "insert into warden.monitor_last_tables (relid, {cols}) "
-            "select relid, {cols} from pgwarden_cur_t"
-        ).format(cols=cols)
-    )
+    _remember(conn, "monitor_last_tables", "pgwarden_cur_t", "relid", _TABLE_COUNTERS)
     return stored
 
 
@@ -214,10 +256,7 @@ def _indexes(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
         (at,),
     )
     stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_indexes")
-    conn.execute(
-        "insert into warden.monitor_last_indexes select indexrelid, scans from pgwarden_cur_i"
-    )
+    _remember(conn, "monitor_last_indexes", "pgwarden_cur_i", "indexrelid", ("scans",))
     return stored
 
 
