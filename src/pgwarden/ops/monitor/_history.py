@@ -163,6 +163,11 @@ def _statements(conn: psycopg.Connection[Any], counters: sql.Composed, at: dt.da
     return stored
 
 
+def _execute(conn: psycopg.Connection[Any], template: str) -> None:
+    """Run fixed SQL text whose ``{}`` is the user-schema filter."""
+    conn.execute(sql.SQL(template).format(sql.SQL(_USER)))
+
+
 def _remember(
     conn: psycopg.Connection[Any], last: str, current: str, key: str, cols: tuple[str, ...]
 ) -> None:
@@ -197,20 +202,28 @@ def _remember(
 
 
 _USER = (
-    "schemaname not in ('pg_catalog', 'information_schema', 'warden') "
-    "and schemaname !~ '^pg_(toast|temp_|toast_temp_)'"
+    "n.nspname not in ('pg_catalog', 'information_schema', 'warden') "
+    "and n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
 )
 _TABLE_COUNTERS = ("seq_scan", "idx_scan", "inserted", "updated", "deleted")
 
 
 def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
-    conn.execute(
+    # The statistics functions, not pg_stat_all_tables (which computes every counter of
+    # every relation, system ones included); sizes only for the rows stored.
+    _execute(
+        conn,
         "create temp table pgwarden_cur_t on commit drop as "
-        "select relid, format('%I.%I', schemaname, relname) as name, "
-        "coalesce(seq_scan, 0) as seq_scan, coalesce(idx_scan, 0) as idx_scan, "
-        "n_tup_ins as inserted, n_tup_upd as updated, n_tup_del as deleted, "
-        "n_live_tup as live, n_dead_tup as dead, pg_relation_size(relid) as bytes "
-        "from pg_stat_all_tables where " + _USER
+        "select c.oid as relid, format('%I.%I', n.nspname, c.relname) as name, "
+        "pg_stat_get_numscans(c.oid) as seq_scan, coalesce(ix.scans, 0) as idx_scan, "
+        "pg_stat_get_tuples_inserted(c.oid) as inserted, "
+        "pg_stat_get_tuples_updated(c.oid) as updated, "
+        "pg_stat_get_tuples_deleted(c.oid) as deleted, "
+        "pg_stat_get_live_tuples(c.oid) as live, pg_stat_get_dead_tuples(c.oid) as dead "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "left join (select indrelid, sum(pg_stat_get_numscans(indexrelid))::int8 as scans "
+        "           from pg_index group by indrelid) ix on ix.indrelid = c.oid "
+        "where c.relkind in ('r', 'm') and {}",
     )
     cols = sql.SQL(", ").join(map(sql.Identifier, _TABLE_COUNTERS))
     reset = sql.SQL("l.relid is null or c.seq_scan < l.seq_scan or c.inserted < l.inserted")
@@ -224,8 +237,8 @@ def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
         sql.SQL(
             """insert into warden.monitor_tables
                    (taken_at, relid, name, {cols}, live, dead, bytes)
-               select * from (
-                 select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead, c.bytes
+               select *, pg_relation_size(d.relid) from (
+                 select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead
                    from pgwarden_cur_t c
                    left join warden.monitor_last_tables l using (relid)) d
                 -- Idle tables store nothing: history grows with activity, not with tables.
@@ -239,17 +252,19 @@ def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
 
 
 def _indexes(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
-    conn.execute(
+    _execute(
+        conn,
         "create temp table pgwarden_cur_i on commit drop as "
-        "select indexrelid, format('%I.%I', schemaname, indexrelname) as name, "
-        "coalesce(idx_scan, 0) as scans, pg_relation_size(indexrelid) as bytes "
-        "from pg_stat_all_indexes where " + _USER
+        "select i.indexrelid, format('%I.%I', n.nspname, c.relname) as name, "
+        "pg_stat_get_numscans(i.indexrelid) as scans "
+        "from pg_index i join pg_class c on c.oid = i.indexrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where {}",
     )
     cur = conn.execute(
         """insert into warden.monitor_indexes (taken_at, indexrelid, name, scans, bytes)
            select %s::timestamptz, c.indexrelid, c.name,
                   case when l.scans is null or c.scans < l.scans then c.scans
-                       else c.scans - l.scans end, c.bytes
+                       else c.scans - l.scans end, pg_relation_size(c.indexrelid)
              from pgwarden_cur_i c
              left join warden.monitor_last_indexes l using (indexrelid)
             where c.scans is distinct from l.scans""",
