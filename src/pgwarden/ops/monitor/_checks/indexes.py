@@ -212,6 +212,7 @@ def _fk_missing(ctx: Ctx) -> Iterator[Finding]:
             ix["valid"]
             and ix["pred"] is None
             and ix["am"] != "brin"
+            and ix["nkeys"] >= len(wanted)  # INCLUDE columns serve no lookup
             and set(ix["keys"][: len(wanted)]) == wanted
             for ix in by_table.get(fk["conrelid"], [])
         )
