@@ -85,7 +85,9 @@ def store_bytes(url: str) -> int:
         row = conn.execute(
             "select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class c "
             "join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = 'warden' and c.relname like 'monitor\\_%' and c.relkind = 'r'"
+            # history only (the day partitions); the monitor_last_* state tables hold one row
+            # per object whatever the number of snapshots
+            "where n.nspname = 'warden' and c.relname like 'monitor\\_%' and c.relispartition"
         ).fetchone()
     return int(row[0]) if row else 0
 
