@@ -150,14 +150,18 @@ def measure(admin: str, tables: int, statements: int) -> list[str]:
         ]
 
 
-def memory(admin: str, iterations: int) -> list[list[str]]:
+def memory(admin: str) -> list[list[str]]:
+    """Client RSS over an hour of ``pgwarden top`` (3,600 refreshes), a day of snapshots at a
+    5-minute interval (288) and 100 doctor runs, after 20 warm-up calls each."""
     rows = []
     with scratch_db(admin) as url:
         make_tables(url, 100)
         with Warden(url, spec=parse_spec("[monitor]\n", file="pgwarden.toml")) as warden:
-            for what, fn in (("top: activity()", warden.monitor.activity),
-                             ("monitor-snapshot", warden.monitor.snapshot),
-                             ("doctor", warden.monitor.doctor)):  # fmt: skip
+            for what, fn, iterations in (
+                ("top: activity()", warden.monitor.activity, 3600),
+                ("monitor-snapshot", warden.monitor.snapshot, 288),
+                ("doctor", warden.monitor.doctor, 100),
+            ):
                 for _ in range(20):  # warm: imports, pool, caches
                     fn()
                 start = rss_kb()
@@ -177,7 +181,6 @@ def main() -> None:
     parser.add_argument("--dsn", help="server to measure on (default: an embedded one)")
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--statements", default="1000,5000")
-    parser.add_argument("--iterations", type=int, default=1000)
     args = parser.parse_args()
     settings = {"shared_preload_libraries": "pg_stat_statements"} if not args.dsn else None
     with server_url(args.dsn, settings) as admin:
@@ -195,9 +198,9 @@ def main() -> None:
             rows,
         )  # fmt: skip
         print_table(
-            f"Client memory (RSS) over {args.iterations:,} iterations",
+            "Client memory (RSS)",
             ["what", "iterations", "start", "half-way", "end"],
-            memory(admin, args.iterations),
+            memory(admin),
         )
     print(f"\npid {os.getpid()} done")
 
