@@ -69,31 +69,24 @@ def _fixing(checks: list[str], what: str) -> Callable[[JobContext], tuple[int, s
     return run
 
 
+def _job(name: str, description: str, run: Callable[[JobContext], tuple[int, str]]) -> Job:
+    return Job(name=name, feature="monitor", table=None, description=description, run=run)
+
+
 def jobs(spec: Spec, catalog: Catalog) -> list[Job]:
     """The jobs ``[monitor]`` declares (none when the file has no ``[monitor]`` section)."""
     if "monitor" not in spec.sections:
         return []
     opts = spec.section("monitor", MonitorSection)
-    found = [Job("monitor-snapshot", "monitor", None, "store statistics deltas", _snapshot, 95)]
+    # Keyword arguments only: the Job fields after ``run`` (ordering) differ between
+    # pgwarden versions, and these jobs need no particular place in the run.
+    found = [_job("monitor-snapshot", "store statistics deltas (query history)", _snapshot)]
     if opts.alerts.webhook is not None:
-        found.append(Job("monitor-alerts", "monitor", None, "deliver alert changes", _alerts, 96))
+        found.append(_job("monitor-alerts", "run the checks, deliver alert changes", _alerts))
     if opts.vacuum:
         vacuum = _fixing(["table.vacuum_overdue", "table.dead_tuples"], "tables vacuumed")
-        found.append(
-            Job(
-                "monitor-vacuum", "monitor", None, "VACUUM (ANALYZE) tables left behind", vacuum, 85
-            )
-        )
+        found.append(_job("monitor-vacuum", "VACUUM (ANALYZE) tables left behind", vacuum))
     if opts.reindex:
         reindex = _fixing(["index.bloat"], "indexes rebuilt")
-        found.append(
-            Job(
-                "monitor-reindex",
-                "monitor",
-                None,
-                "REINDEX CONCURRENTLY bloated indexes",
-                reindex,
-                86,
-            )
-        )
+        found.append(_job("monitor-reindex", "REINDEX CONCURRENTLY bloated indexes", reindex))
     return found
