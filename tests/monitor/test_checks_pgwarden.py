@@ -70,3 +70,17 @@ def test_wal_capture_slot_missing(module_db: str, module_conn: psycopg.Connectio
         missing = warden.monitor.doctor(["pgwarden.wal_capture"])
     (finding,) = missing.findings
     assert finding.severity.value == "critical" and finding.object.startswith("slot ")
+
+
+def test_audit_store_growth(module_db: str, module_conn: psycopg.Connection[Any]) -> None:
+    module_conn.execute("create table audited (id int primary key, v text)")
+    spec = '[tables."public.audited"]\naudit = true\n'
+    with warden_for(module_db, spec) as warden:
+        warden.apply()
+        module_conn.execute("insert into audited select g, 'x' from generate_series(1, 500) g")
+        calm = warden.monitor.doctor(["pgwarden.audit_growth"])
+    with warden_for(module_db, spec + '\n[monitor]\naudit_store_size = "8 kB"\n') as warden:
+        grown = warden.monitor.doctor(["pgwarden.audit_growth"])
+    assert not calm.findings  # far below the 1 GB default
+    (finding,) = grown.findings
+    assert finding.object == "audit store" and finding.evidence["bytes"] >= 8192

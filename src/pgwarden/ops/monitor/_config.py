@@ -92,6 +92,8 @@ class MonitorSection(BaseModel):
     replication_lag: Size = _bytes("1 GB")
     slot_retained: Size = _bytes("1 GB")
     temp_spill: Size = _bytes("100 MB")
+    audit_store_size: Size = _bytes("1 GB")
+    """The audit store (``warden.audit_events`` and its partitions) is reported past this."""
     seq_scan_pct: float = Field(default=50.0, ge=0, le=100)
     regression_pct: float = Field(default=50.0, gt=0)
     """A statement whose mean time grew by more than this against history regressed."""

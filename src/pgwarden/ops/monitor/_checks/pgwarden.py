@@ -139,7 +139,7 @@ def _wal(ctx: Ctx) -> Iterator[Finding]:
     "pgwarden.audit_growth",
     "Size and growth of the audit store",
     "pg_class (warden.audit_* partitions), monitor history",
-    "informational: shown when the store exceeds 1 GB",
+    "audit_store_size (1 GB)",
 )
 def _audit_growth(ctx: Ctx) -> Iterator[Finding]:
     size = ctx.value(
@@ -147,7 +147,7 @@ def _audit_growth(ctx: Ctx) -> Iterator[Finding]:
         "join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = 'warden' and c.relname like 'audit\\_event%%' and c.relkind = 'r'"
     )
-    if size and size >= 1024**3:
+    if size and size >= ctx.opts.audit_store_size:
         yield Finding(
             "pgwarden.audit_growth",
             Severity.INFO,
