@@ -137,8 +137,8 @@ def _wal(ctx: Ctx) -> Iterator[Finding]:
 
 @check(
     "pgwarden.audit_growth",
-    "Size and growth of the audit store",
-    "pg_class (warden.audit_* partitions), monitor history",
+    "Size of the audit store",
+    "pg_total_relation_size of warden.audit_events partitions",
     "audit_store_size (1 GB)",
 )
 def _audit_growth(ctx: Ctx) -> Iterator[Finding]:
