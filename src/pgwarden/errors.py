@@ -8,6 +8,7 @@ message. Errors that happened while running SQL carry the ``statement``.
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "ApplyError",
     "AuditError",
     "ConfigError",
@@ -183,3 +184,9 @@ class ServerError(PgwardenError):
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+class AlertDeliveryError(PgwardenError):
+    """The alert webhook did not accept the alerts; they are sent again on the next run."""
+
+    code = "alert-delivery"
