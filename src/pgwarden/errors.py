@@ -14,6 +14,7 @@ __all__ = [
     "FeatureNotApplicable",
     "LockNotGranted",
     "PgwardenError",
+    "ServeError",
     "ServerError",
     "SpecError",
     "UnknownTable",
@@ -141,3 +142,10 @@ class ServerError(PgwardenError):
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+class ServeError(PgwardenError):
+    """``pgwarden serve`` cannot start as configured (token variable unset, a public address
+    without a token, bad ``[serve]`` values)."""
+
+    code = "serve"
