@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from pgwarden.features.audit import wal_declared
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
 from pgwarden.features.audit._wal import Ingested
 from pgwarden.features.audit._wal import ingest as ingest_wal
+from pgwarden.ops.monitor import Monitor
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
@@ -306,6 +308,11 @@ class Warden(RowLifecycle):
         ``batch`` (each its own short transaction); returns how many were deleted."""
         with self.connect(autocommit=True) as conn:
             return audit.prune(conn, batch=batch)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Health checks, query history and live activity: :class:`pgwarden.ops.monitor.Monitor`."""
+        return Monitor(self)
 
     def close(self) -> None:
         with self._pool_lock:

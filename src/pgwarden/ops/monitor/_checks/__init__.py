@@ -1,0 +1,5 @@
+"""The checks, one module per group; importing this package registers them all."""
+
+from pgwarden.ops.monitor._checks import (  # noqa: F401  (they register checks)
+    config,
+)
