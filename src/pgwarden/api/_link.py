@@ -9,6 +9,7 @@ backoff's time to notice. A link tries once per use, with short timeouts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -61,9 +62,8 @@ class Link:
     async def _open(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        self._conn = None
         timeout_ms = int(self.statement_timeout * 1000)
-        self._conn = await asyncio.wait_for(
+        conn = await asyncio.wait_for(
             psycopg.AsyncConnection.connect(
                 self.url,
                 autocommit=True,
@@ -74,15 +74,14 @@ class Link:
             ),
             CONNECT_TIMEOUT + 1,
         )
-        return self._conn
+        self._conn = conn
+        return conn
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
                 await conn.close()
-            except Exception:  # noqa: S110  (already broken: nothing more to release)
-                pass
 
 
 def _describe(exc: BaseException) -> str:

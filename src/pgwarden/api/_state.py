@@ -8,6 +8,7 @@ full check pass (PgHero's "queries the database on every view"). Its age is publ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -30,6 +31,9 @@ class Snapshot:
     """``None`` when the checks could not run (see ``errors``)."""
     features: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
+    notices: list[dict[str, str]] = field(default_factory=list)
+    """Checks that could not run, and why (a privilege, an extension)."""
+    checks_seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
         found = dict.fromkeys(SEVERITIES, 0)
@@ -61,10 +65,8 @@ class HealthState:
         """The latest snapshot; with ``wait``, wait up to that long for the first one."""
         self.start()
         if self.snapshot is None and wait > 0 and self._fresh is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._fresh.wait(), wait)
-            except TimeoutError:
-                pass
         return self.snapshot
 
     async def refresh(self) -> Snapshot:
@@ -81,10 +83,8 @@ class HealthState:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _loop(self) -> None:
         while True:
@@ -99,8 +99,13 @@ def take_snapshot(warden: Warden) -> Snapshot:
     """Run the checks and read the feature state (blocking; in a worker thread)."""
     errors: dict[str, str] = {}
     findings: list[dict[str, Any]] | None = None
+    notices: list[dict[str, str]] = []
+    seconds = 0.0
     try:
-        findings = [finding_json(f) for f in warden.monitor.doctor()]
+        report = warden.monitor.doctor()
+        findings = [f.to_json() for f in report.findings]
+        notices = [n.to_json() for n in report.notices]
+        seconds = report.seconds
     except PgwardenError as exc:
         errors["checks"] = exc.message
     except Exception as exc:  # unreachable server, permission: reported, not raised
@@ -110,15 +115,7 @@ def take_snapshot(warden: Warden) -> Snapshot:
         features = feature_state(warden, errors)
     except Exception as exc:
         errors["features"] = _first_line(exc)
-    return Snapshot(time.time(), findings, features, errors)
-
-
-def finding_json(finding: Any) -> dict[str, Any]:
-    """A finding of ``warden.monitor.doctor()`` as the API shows it."""
-    data: dict[str, Any] = finding.to_json()
-    severity = data.get("severity")
-    data["severity"] = getattr(severity, "value", severity)
-    return data
+    return Snapshot(time.time(), findings, features, errors, notices, seconds)
 
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
