@@ -26,9 +26,9 @@ QUEUE = 30
 """Samples a slow viewer may fall behind before its oldest are dropped."""
 
 # One statement, one round trip: everything a sample shows. The comment tags it for tests and
-# for anyone reading pg_stat_statements.
-SAMPLE_SQL = """/* pgwarden:live-sample */
-select (select row_to_json(d) from (
+# for anyone reading pg_stat_statements (inside the statement: a leading one is not kept).
+SAMPLE_SQL = """
+select /* pgwarden:live-sample */ (select row_to_json(d) from (
           select xact_commit, xact_rollback, blks_hit, blks_read, tup_inserted, tup_updated,
                  tup_deleted, deadlocks, temp_bytes
           from pg_stat_database where datname = current_database()) d) as db,
