@@ -18,7 +18,6 @@ import uvicorn
 
 from pgwarden.server import EmbeddedServer
 
-
 # As tests/conftest.py's: no durability needed for a throwaway cluster.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 

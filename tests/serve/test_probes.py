@@ -6,11 +6,11 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.serve.conftest import serving
 
 from pgwarden import Warden
 from pgwarden.api import ServeSection, create_app
 from pgwarden.api._probes import BadProbe, MaxLag, judge
-from tests.serve.conftest import serving
 
 TOKEN = "s3cret-token-for-tests"
 

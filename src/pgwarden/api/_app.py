@@ -194,14 +194,19 @@ def create_app(
             return
         offered = websocket.scope.get("subprotocols", [])
         await websocket.accept(subprotocol=LIVE_PROTOCOL if LIVE_PROTOCOL in offered else None)
-        samples = services.sampler.subscribe()
+        samples = services.sampler.subscribe()  # an async generator: closed below
         receiver = asyncio.create_task(_drain(websocket))
         try:
             async with contextlib.aclosing(samples):  # type: ignore[type-var]
-                async for text in samples:
+                while True:
+                    sample = asyncio.ensure_future(anext(samples))
+                    # Whichever comes first: a sample, or the viewer leaving (noticed at once,
+                    # not at the next sample).
+                    await asyncio.wait({sample, receiver}, return_when=asyncio.FIRST_COMPLETED)
                     if receiver.done():
+                        sample.cancel()
                         break
-                    await websocket.send_text(text)
+                    await websocket.send_text(sample.result())
         except (WebSocketDisconnect, RuntimeError):
             pass  # the viewer left
         finally:
