@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.serve.conftest import serving
+from tests.serve.conftest import FAST_SETTINGS, serving
 from tests.tools import require_tool
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -186,6 +187,52 @@ def test_a_wrong_token_is_refused_in_the_browser(browser: Any, base: str) -> Non
     assert page.is_hidden("#main")
     assert page.evaluate("window.pgwardenLive.samples") == 0
     page.close()
+
+
+def test_readyz_and_metrics_on_a_real_standby(
+    own_server: EmbeddedServer, db: str, base: str, tmp_path: Path
+) -> None:
+    from pgwarden.server._system import bin_path
+
+    standby = EmbeddedServer(tmp_path / "standby")
+    standby.data_dir.mkdir()
+    subprocess.run(
+        [bin_path() / "pg_basebackup", "-D", standby.cluster_dir, "-R", "-X", "stream",
+         "-c", "fast", "-d", db],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    status = standby.start(settings=FAST_SETTINGS)
+    try:
+        with serving(create_app(Warden(status.url()), close_warden=True)) as replica:
+            # Caught up with an idle primary: lag 0 by position and by time, although the
+            # last replayed transaction is old (what now() - replay timestamp gets wrong).
+            with psycopg.connect(db, autocommit=True) as primary:
+                primary.execute("create table lag_probe (v int)")
+            body: dict[str, Any] = {}
+            while body.get("lag_bytes") != 0:
+                answer = httpx.get(f"{replica}/readyz", params={"role": "replica"})
+                body = answer.json()
+                assert answer.status_code == 200, body
+                time.sleep(0.1)
+            assert body["role"] == "replica" and body["lag_seconds"] == 0.0
+            with psycopg.connect(status.url(), autocommit=True) as conn:
+                naive = conn.execute(
+                    "select extract(epoch from now() - pg_last_xact_replay_timestamp())"
+                ).fetchone()[0]
+            assert naive > 0
+            assert httpx.get(f"{replica}/readyz", params={"max_lag": "1B"}).status_code == 200
+            assert httpx.get(f"{replica}/readyz", params={"max_lag": "1ms"}).status_code == 200
+            wrong = httpx.get(f"{replica}/readyz", params={"role": "primary"})
+            assert wrong.status_code == 503
+            assert wrong.json()["reasons"] == ["the server is a replica, not a primary"]
+            families = scrape(replica)
+            assert families["pg_replication_is_replica"].samples[0].value == 1
+            assert families["pg_replication_lag_seconds"].samples[0].value == 0
+        # The primary lists the standby's replay distance.
+        standbys = scrape(base)["pg_stat_replication_pg_wal_lsn_diff"].samples
+        assert len(standbys) == 1 and standbys[0].value >= 0
+    finally:
+        standby.stop(mode="immediate")
 
 
 def scrape(base: str) -> dict[str, Any]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
-from tests.serve.conftest import serving
+from tests.serve.conftest import free_port, serving
+from tests.tools import require_tool
 
 from pgwarden import Warden
 from pgwarden.api import ServeSection, create_app
@@ -117,3 +122,39 @@ def test_findings_and_feature_state_come_from_the_cached_checks(
         assert sum(s.value for s in by_check) == len(health["findings"]["items"])
         assert value(families, "pgwarden_checks_runs") == services.state.runs >= 1
         assert "pgwarden_checks_age_seconds" in families
+
+
+def test_a_real_prometheus_scrapes_pg_up(db_url: str, tmp_path: Path) -> None:
+    binary = require_tool("prometheus")
+    warden = Warden(db_url)
+    with serving(create_app(warden, close_warden=True)) as url:
+        target = url.removeprefix("http://")
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: pgwarden\n    static_configs: [{{targets: ['{target}']}}]\n"
+        )
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            api = f"http://127.0.0.1:{port}/api/v1"
+            result: list[Any] = []
+            deadline = time.monotonic() + 60
+            while not result and time.monotonic() < deadline:
+                time.sleep(0.25)
+                with contextlib.suppress(httpx.TransportError):
+                    answer = httpx.get(f"{api}/query", params={"query": "pg_up"}).json()
+                    result = answer["data"]["result"]
+            assert result, "Prometheus never stored pg_up"
+            assert result[0]["metric"]["job"] == "pgwarden"
+            assert result[0]["value"][1] == "1"
+            health = httpx.get(f"{api}/targets").json()["data"]["activeTargets"][0]
+            assert health["health"] == "up", health.get("lastError")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
