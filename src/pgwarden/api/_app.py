@@ -49,6 +49,17 @@ class Services:
         self.probe = Link(warden.url, "probe", statement_timeout=2.0)
         self.api = Link(warden.url, "api")
 
+    async def ready(
+        self, role: str | None = None, max_lag: MaxLag | None = None
+    ) -> tuple[bool, dict[str, Any]]:
+        """What ``/readyz`` answers: ``(ready, body)``; for a host app's own health route."""
+        try:
+            state = await self.probe.run(read_state)
+        except Unreachable as exc:
+            return False, {"ready": False, "reachable": False, "reasons": [f"unreachable: {exc}"]}
+        reasons = judge(state, role, max_lag)
+        return not reasons, {"ready": not reasons, "reachable": True, **state, "reasons": reasons}
+
     async def aclose(self) -> None:
         await self.sampler.close()
         await self.state.close()
@@ -145,16 +156,8 @@ def create_app(
             return JSONResponse(
                 status_code=400, content={"error": "bad-request", "detail": str(exc)}
             )
-        try:
-            state = await services.probe.run(read_state)
-        except Unreachable as exc:
-            return JSONResponse(
-                status_code=503,
-                content={"ready": False, "reachable": False, "reasons": [f"unreachable: {exc}"]},
-            )
-        reasons = judge(state, wanted, limit)
-        body = {"ready": not reasons, "reachable": True, **state, "reasons": reasons}
-        return JSONResponse(status_code=503 if reasons else 200, content=body)
+        ready, body = await services.ready(wanted, limit)
+        return JSONResponse(status_code=200 if ready else 503, content=body)
 
     @app.get(
         "/metrics",
