@@ -133,6 +133,7 @@ function setLive(up, reason) {
 function onSample(s) {
   live.samples += 1;
   live.last = s;
+  if (live.samples === 1) live.firstSampleAt = performance.now();  // for bench/serve.py
   setLive(s.up, s.error);
   if (!s.up) {
     for (const chart of Object.values(charts)) chart.push(s.t, [null, null, null]);
