@@ -75,6 +75,8 @@ class MonitorSection(BaseModel):
     connections_pct: float = Field(default=80.0, gt=0, le=100)
     idle_in_transaction: DurationField = Duration.parse("1min")
     long_running: DurationField = Duration.parse("5min")
+    lock_wait: DurationField = Duration.parse("5s")
+    """Sessions waiting on a lock longer than this are reported with their blocker."""
     dead_tuples_pct: float = Field(default=20.0, gt=0, le=100)
     min_rows: int = Field(default=1000, ge=0)
     """Tables smaller than this are not judged on dead tuples, bloat or scans."""

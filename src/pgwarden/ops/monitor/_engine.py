@@ -32,6 +32,11 @@ class Ctx:
     spec: Spec
     opts: MonitorSection
     cache: dict[str, Any] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+
+    def note(self, check: str, reason: str) -> None:
+        """Say that part of a check could not be judged (the rest still reports)."""
+        self.notices.append(Notice(check, reason))
 
     def rows(self, query: str, params: Any = None) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
@@ -155,6 +160,24 @@ def select(wanted: Collection[str] | None) -> list[Check]:
     return chosen
 
 
+def _run(ctx: Ctx, chosen: list[Check]) -> tuple[list[Finding], list[Notice]]:
+    findings: list[Finding] = []
+    notices: list[Notice] = []
+    for item in chosen:
+        try:
+            findings.extend(item.run(ctx))
+        except CannotCheck as exc:
+            notices.append(Notice(item.info.id, str(exc)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            notices.append(
+                Notice(item.info.id, f"cannot read what it needs: {exc.diag.message_primary}")
+            )
+        except psycopg.errors.QueryCanceled:
+            notices.append(Notice(item.info.id, "did not finish within 30 s (statement_timeout)"))
+    notices.extend(ctx.notices)
+    return findings, notices
+
+
 def run_checks(
     conn: psycopg.Connection[Any],
     spec: Spec,
@@ -167,19 +190,15 @@ def run_checks(
     started = time.perf_counter()
     chosen = select(wanted)
     ctx = Ctx(conn, spec, opts)
-    # A check must never hang the doctor (a lock queue, a huge catalog): bound each query.
+    # A check must never hang the doctor (a lock queue, a huge catalog): bound each query,
+    # and give the caller's connection its own setting back afterwards.
+    row = conn.execute("select current_setting('statement_timeout')").fetchone()
+    saved = str(row[0]) if row else "0"
     conn.execute("select set_config('statement_timeout', '30s', false)")
-    findings: list[Finding] = []
-    notices: list[Notice] = []
-    for item in chosen:
-        try:
-            findings.extend(item.run(ctx))
-        except CannotCheck as exc:
-            notices.append(Notice(item.info.id, str(exc)))
-        except psycopg.errors.InsufficientPrivilege as exc:
-            notices.append(
-                Notice(item.info.id, f"cannot read what it needs: {exc.diag.message_primary}")
-            )
+    try:
+        findings, notices = _run(ctx, chosen)
+    finally:
+        conn.execute("select set_config('statement_timeout', %s, false)", (saved,))
     day = today or dt.date.today()
     shown: list[Finding] = []
     silenced: list[Finding] = []

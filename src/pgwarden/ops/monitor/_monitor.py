@@ -61,6 +61,13 @@ class Monitor:
             for f in report.findings
             if f.check == check and f.fix is not None and (obj is None or f.object == obj)
         ]
+        if obj is not None and not chosen:
+            from pgwarden.errors import PgwardenError
+
+            raise PgwardenError(
+                f"{check} has no finding with a fix on {obj!r}",
+                hint=f"pgwarden doctor --check {check} lists its findings",
+            )
         with self.warden.connect(autocommit=True) as conn:
             apply_fixes(conn, self.warden.spec, chosen)
         return chosen
@@ -95,21 +102,22 @@ class Monitor:
         blocking each."""
         from pgwarden.ops.monitor._activity import read_activity
 
-        with self.warden.connect(autocommit=True) as conn:
+        # The pool's connection: a live view refreshing every second opens none per refresh.
+        with self.warden.pool.connection() as conn:
             return read_activity(conn)
 
     def cancel(self, pid: int) -> bool:
         """Cancel backend ``pid``'s current query (``pg_cancel_backend``)."""
         from pgwarden.ops.monitor._activity import signal_backend
 
-        with self.warden.connect(autocommit=True) as conn:
+        with self.warden.pool.connection() as conn:
             return signal_backend(conn, pid, terminate=False)
 
     def terminate(self, pid: int) -> bool:
         """End backend ``pid``'s session (``pg_terminate_backend``)."""
         from pgwarden.ops.monitor._activity import signal_backend
 
-        with self.warden.connect(autocommit=True) as conn:
+        with self.warden.pool.connection() as conn:
             return signal_backend(conn, pid, terminate=True)
 
 
