@@ -26,6 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 from pgwarden import Warden
 from pgwarden.api import ServeSection, create_app
 from pgwarden.server import EmbeddedServer
+from pgwarden.spec import parse_spec
 
 TOKEN = "dashboard-token-for-tests"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -38,6 +39,9 @@ SETTINGS = ServeSection(sample_every="250ms")  # the sampler's pace; 1 s by defa
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
+DECLARATION = '[tables."public.readings"]\naudit = true\n'
+
+
 @pytest.fixture(scope="module")
 def db(own_server: EmbeddedServer) -> str:
     url = own_server.status().url("postgres")
@@ -45,12 +49,17 @@ def db(own_server: EmbeddedServer) -> str:
         conn.execute("create extension if not exists pg_stat_statements")
         conn.execute("create table if not exists public.readings (v int)")  # no primary key
         conn.execute("insert into public.readings select generate_series(1, 1000)")
+    with Warden(url, spec=parse_spec(DECLARATION)) as warden:
+        warden.apply()
+        with warden.session(actor="user:7", reason="calibration") as session:
+            session.execute("update public.readings set v = v + 1 where v <= 3")
     return url
 
 
 @pytest.fixture(scope="module")
 def base(db: str) -> Iterator[str]:
-    with serving(create_app(Warden(db), settings=SETTINGS, token=TOKEN, close_warden=True)) as url:
+    warden = Warden(db, spec=parse_spec(DECLARATION))
+    with serving(create_app(warden, settings=SETTINGS, token=TOKEN, close_warden=True)) as url:
         yield url
 
 
@@ -149,7 +158,7 @@ def open_dashboard(browser: Any, base: str, errors: list[str]) -> Any:
 
 
 def test_dashboard_asks_for_the_token_then_shows_live_charts_and_findings(
-    browser: Any, base: str, tmp_path: Path
+    browser: Any, base: str, db: str, tmp_path: Path
 ) -> None:
     errors: list[str] = []
     page = open_dashboard(browser, base, errors)
@@ -158,13 +167,22 @@ def test_dashboard_asks_for_the_token_then_shows_live_charts_and_findings(
     page.fill("#token", TOKEN)
     page.click("button[type=submit]")
     page.wait_for_selector("#main:not([hidden])")
-    # Charts receive live samples.
-    page.wait_for_function("document.querySelector('#chart-tps').dataset.samples >= 3")
+    # Charts receive live samples (while the database has some work to show).
+    with psycopg.connect(db, autocommit=True) as conn:
+        for i in range(300):
+            conn.execute("select count(*) from public.readings where v > %s", [i])
+            if i % 30 == 0:
+                conn.execute("update public.readings set v = v where v = %s", [i])
+    page.wait_for_function("document.querySelector('#chart-tps').dataset.samples >= 8")
     assert page.get_attribute("body", "data-live") == "up"
     # Findings, tables and recent changes render.
-    page.wait_for_selector("#findings li")
+    planted = page.wait_for_selector('#findings li[data-check="table.no_primary_key"]')
+    assert "public.readings" in planted.inner_text()
     page.wait_for_selector("#tables tbody tr")
     assert "public.readings" in page.inner_text("#tables")
+    page.wait_for_selector("#changes tbody tr")
+    change = page.inner_text("#changes tbody tr:last-child")
+    assert "user:7" in change and "calibration" in change and "update" in change
     health = httpx.get(f"{base}/api/health", headers=AUTH).json()
     shown = page.eval_on_selector_all("#findings li[data-check]", "els => els.length")
     assert shown == len(health["findings"]["items"])

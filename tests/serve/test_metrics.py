@@ -120,6 +120,9 @@ def test_findings_and_feature_state_come_from_the_cached_checks(
             assert value(families, "pgwarden_findings", severity=severity) == counts[severity]
         by_check = families["pgwarden_findings_by_check"].samples
         assert sum(s.value for s in by_check) == len(health["findings"]["items"])
+        planted = [f for f in health["findings"]["items"] if f["check"] == "table.no_primary_key"]
+        assert [f["object"] for f in planted] == ["public.no_key"]
+        assert value(families, "pgwarden_findings_by_check", check="table.no_primary_key") == 1
         assert value(families, "pgwarden_checks_runs") == services.state.runs >= 1
         assert "pgwarden_checks_age_seconds" in families
 

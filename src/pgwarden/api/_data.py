@@ -30,13 +30,26 @@ select current_setting('server_version') as version, current_database() as datab
        current_setting('max_connections')::int as max_connections
 """
 _TABLES_SQL = """
-select s.schemaname as schema, s.relname as name, c.relkind = 'p' as partitioned,
-       pg_total_relation_size(s.relid) as size_bytes, s.n_live_tup as rows,
-       s.n_dead_tup as dead_rows, s.seq_scan, s.idx_scan,
+with largest as (  -- sizes and statistics for these only, not every table
+  select c.oid, c.relkind,
+         case when c.relkind = 'p' then (
+           select coalesce(sum(p.relpages), 0) from pg_inherits i
+           join pg_class p on p.oid = i.inhrelid where i.inhparent = c.oid)
+         else c.relpages end as pages
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p') and not c.relispartition
+    and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'
+  order by pages desc, c.oid limit %s
+)
+select s.schemaname as schema, s.relname as name, l.relkind = 'p' as partitioned,
+       case when l.relkind = 'p' then (
+         select coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
+         from pg_inherits i where i.inhparent = l.oid)
+       else pg_total_relation_size(s.relid) end as size_bytes,
+       s.n_live_tup as rows, s.n_dead_tup as dead_rows, s.seq_scan, s.idx_scan,
        greatest(s.last_vacuum, s.last_autovacuum) as last_vacuum
-from pg_stat_user_tables s join pg_class c on c.oid = s.relid
-where not c.relispartition
-order by c.relpages desc, s.relid limit %s
+from largest l join pg_stat_user_tables s on s.relid = l.oid
+order by l.pages desc, l.oid
 """
 
 

@@ -88,14 +88,20 @@ select coalesce(application_name, '') as application_name,
 from pg_stat_replication where not pg_is_in_recovery()
 """
 _TABLES_SQL = """
+with largest as (
+  -- relpages (kept by VACUUM/ANALYZE) picks the largest first; statistics and sizes are then
+  -- read for those N only, not for every table of the database
+  select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname !~ '^pg_toast'
+  order by c.relpages desc, c.oid limit %s
+)
 select s.schemaname, s.relname, s.seq_scan, coalesce(s.idx_scan, 0) as idx_scan, s.n_tup_ins,
        s.n_tup_upd, s.n_tup_del, s.n_live_tup, s.n_dead_tup,
        pg_total_relation_size(s.relid) as size_bytes,
        extract(epoch from s.last_autovacuum)::float8 as last_autovacuum,
        extract(epoch from s.last_autoanalyze)::float8 as last_autoanalyze
-from pg_stat_user_tables s join pg_class c on c.oid = s.relid
--- relpages (an estimate kept by VACUUM/ANALYZE) picks the largest without stat()ing every file
-order by c.relpages desc, s.relid limit %s
+from largest l join pg_stat_user_tables s on s.relid = l.oid
 """
 _STATEMENTS_SQL = """
 with mine as (

@@ -42,10 +42,12 @@ class Chart {
     g.scale(ratio, ratio);
     g.clearRect(0, 0, width, height);
     const last = this.points.length ? this.points[this.points.length - 1].t : 0;
+    // Few points yet: spread them over the width rather than a dot at the right edge.
+    const span = Math.min(WINDOW_SECONDS, Math.max(30, last - (this.points[0] || { t: last }).t));
     let top = 0;
-    for (const p of this.points) for (const v of p.values) if (v != null && v > top) top = v;
+    for (const p of this.points) for (const v of p.values) if (Number.isFinite(v) && v > top) top = v;
     top = niceCeiling(top);
-    const x = (t) => width - ((last - t) / WINDOW_SECONDS) * width;
+    const x = (t) => width - ((last - t) / span) * width;
     const y = (v) => height - 14 - (v / top) * (height - 24);
     g.strokeStyle = "#e3e7ee";
     g.fillStyle = "#6b7585";
@@ -56,7 +58,7 @@ class Chart {
       g.moveTo(0, y(top * f));
       g.lineTo(width, y(top * f));
       g.stroke();
-      g.fillText(this.format(top * f), 2, y(top * f) - 2);
+      g.fillText(axisLabel(top * f), 2, y(top * f) - 2);
     }
     this.series.forEach((name, i) => {
       g.strokeStyle = COLORS[i % COLORS.length];
@@ -65,7 +67,7 @@ class Chart {
       let drawing = false;
       for (const p of this.points) {
         const v = p.values[i];
-        if (v == null) { drawing = false; continue; }
+        if (!Number.isFinite(v)) { drawing = false; continue; }
         if (drawing) g.lineTo(x(p.t), y(v)); else g.moveTo(x(p.t), y(v));
         drawing = true;
       }
@@ -76,6 +78,10 @@ class Chart {
       }
     });
   }
+}
+
+function axisLabel(v) {
+  return v >= 10 || v === 0 ? String(Math.round(v)) : String(Math.round(v * 10) / 10);
 }
 
 function niceCeiling(v) {
