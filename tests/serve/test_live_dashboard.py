@@ -68,7 +68,9 @@ def ws_url(base: str) -> str:
 
 
 def live(base: str, **kw: Any) -> ClientConnection:
-    return connect(ws_url(base), additional_headers=AUTH, open_timeout=10, close_timeout=2, **kw)
+    # A new viewer is first handed up to 30 kept samples: a client that stops reading with
+    # more than max_queue frames unread stops reading its socket, and so misses the close reply.
+    return connect(ws_url(base), additional_headers=AUTH, open_timeout=10, max_queue=64, **kw)
 
 
 def next_sample(ws: ClientConnection, after: int = 0) -> dict[str, Any]:
@@ -133,7 +135,8 @@ def test_live_needs_the_token(base: str) -> None:
         assert refused.value.response.status_code == 403  # closed before the handshake
     # What browsers do: the token in a subprotocol (they cannot set headers on a WebSocket).
     encoded = base64.urlsafe_b64encode(TOKEN.encode()).decode().rstrip("=")
-    with connect(ws_url(base), subprotocols=["pgwarden.live", f"bearer.{encoded}"]) as ws:
+    protocols = ["pgwarden.live", f"bearer.{encoded}"]
+    with connect(ws_url(base), subprotocols=protocols, max_queue=64) as ws:
         assert ws.subprotocol == "pgwarden.live"
         assert json.loads(ws.recv(timeout=15))["up"] is True
 
