@@ -145,7 +145,7 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
                     "table": str(table.table),
                     "declared": table.declared,
                     "partitions": len(layout.parts),
-                    "ahead": ahead if layout.column_type and "date" in _kind(layout) else None,
+                    "ahead": ahead if _by_time(layout.column_type) else None,
                     "default_rows": table.default_rows,
                 }
             )
@@ -160,9 +160,9 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
     return state
 
 
-def _kind(layout: Any) -> str:
-    column_type = str(layout.column_type or "")
-    return "date" if ("date" in column_type or "timestamp" in column_type) else column_type
+def _by_time(column_type: str | None) -> bool:
+    """Partitions by a date or timestamp column: "ahead" of now means something."""
+    return column_type is not None and ("date" in column_type or "timestamp" in column_type)
 
 
 def _after(low: Any, now: dt.datetime) -> bool:
