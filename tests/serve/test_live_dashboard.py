@@ -39,6 +39,7 @@ SETTINGS = ServeSection(sample_every="250ms")  # the sampler's pace; 1 s by defa
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
+HOSTILE = "<img src=x onerror=window.pwned=1>"
 DECLARATION = '[tables."public.readings"]\naudit = true\n'
 
 
@@ -49,6 +50,8 @@ def db(own_server: EmbeddedServer) -> str:
         conn.execute("create extension if not exists pg_stat_statements")
         conn.execute("create table if not exists public.readings (v int)")  # no primary key
         conn.execute("insert into public.readings select generate_series(1, 1000)")
+        # A hostile name: the dashboard must show it as text, never run it.
+        conn.execute(f'create table if not exists public."{HOSTILE}" (id int primary key)')
     with Warden(url, spec=parse_spec(DECLARATION)) as warden:
         warden.apply()
         with warden.session(actor="user:7", reason="calibration") as session:
@@ -183,6 +186,8 @@ def test_dashboard_asks_for_the_token_then_shows_live_charts_and_findings(
     assert "public.readings" in planted.inner_text()
     page.wait_for_selector("#tables tbody tr")
     assert "public.readings" in page.inner_text("#tables")
+    assert HOSTILE in page.inner_text("#tables")  # shown as text
+    assert page.evaluate("window.pwned") is None and page.query_selector("#tables img") is None
     page.wait_for_selector("#changes tbody tr")
     change = page.inner_text("#changes tbody tr:last-child")
     assert "user:7" in change and "calibration" in change and "update" in change

@@ -93,12 +93,22 @@ class Metrics:
         snapshot = self.state.snapshot
         if snapshot is None:
             return []
+        # Database sizes walk every file of every database (70 ms at 2,000 tables, the bulk of
+        # postgres_exporter's 1 s scrape): read with the checks, published only while pg_up.
+        size = GaugeMetricFamily(
+            "pg_database_size_bytes",
+            "Size of the database (read every checks_every).",
+            labels=["datname"],
+        )
+        for datname, size_bytes in snapshot.database_sizes.items():
+            size.add_metric([datname], size_bytes)
         out: list[Metric] = [
+            size,
             _gauge(
                 "pgwarden_checks_age_seconds",
                 "Seconds since doctor's findings and the feature state were read.",
                 max(time.time() - snapshot.taken_at, 0.0),
-            )
+            ),
         ]
         if snapshot.findings is not None:
             by_severity = GaugeMetricFamily(
@@ -226,10 +236,6 @@ def _core(scrape: Scrape) -> list[Metric]:
             if row[column] is not None:
                 family.add_metric([row["datid"], row["datname"]], float(row[column]))
         out.append(family)
-    size = GaugeMetricFamily("pg_database_size_bytes", "Size of the database.", labels=["datname"])
-    for row in scrape.databases:
-        size.add_metric([row["datname"]], float(row["size_bytes"]))
-    out.append(size)
     count = GaugeMetricFamily(
         "pg_stat_activity_count", "Client connections by state.", labels=["datname", "state"]
     )

@@ -34,6 +34,8 @@ class Snapshot:
     notices: list[dict[str, str]] = field(default_factory=list)
     """Checks that could not run, and why (a privilege, an extension)."""
     checks_seconds: float = 0.0
+    database_sizes: dict[str, int] = field(default_factory=dict)
+    """``pg_database_size`` of the served database and up to 9 others."""
 
     def counts(self) -> dict[str, int]:
         found = dict.fromkeys(SEVERITIES, 0)
@@ -111,11 +113,23 @@ def take_snapshot(warden: Warden) -> Snapshot:
     except Exception as exc:  # unreachable server, permission: reported, not raised
         errors["checks"] = _first_line(exc)
     features: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
     try:
         features = feature_state(warden, errors)
+        sizes = database_sizes(warden)
     except Exception as exc:
         errors["features"] = _first_line(exc)
-    return Snapshot(time.time(), findings, features, errors, notices, seconds)
+    return Snapshot(time.time(), findings, features, errors, notices, seconds, sizes)
+
+
+def database_sizes(warden: Warden) -> dict[str, int]:
+    with warden.connect(autocommit=True) as conn:
+        rows = conn.execute(
+            "select datname, pg_database_size(oid) from pg_database "
+            "where datallowconn and has_database_privilege(oid, 'CONNECT') "
+            "order by datname = current_database() desc, datname limit 10"
+        ).fetchall()
+    return {str(name): int(size) for name, size in rows}
 
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
