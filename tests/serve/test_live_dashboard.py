@@ -292,6 +292,11 @@ def test_stopping_the_server_under_serve_and_starting_it_again(
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 503 and ready.json()["reachable"] is False
     assert httpx.get(f"{base}/healthz").status_code == 200  # the process itself is fine
+    for path in ("/api/tables", "/api/changes"):
+        refused = httpx.get(base + path, headers=AUTH)
+        assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
+    health = httpx.get(f"{base}/api/health", headers=AUTH).json()
+    assert health["server"]["reachable"] is False
     page.wait_for_selector("body[data-live=down]")
     assert page.is_visible("#down")
 

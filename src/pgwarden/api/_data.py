@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from pgwarden._names import QualifiedName
 from pgwarden.api._link import Unreachable
 from pgwarden.db import connect
-from pgwarden.errors import PgwardenError
+from pgwarden.errors import DatabaseUnavailable, PgwardenError
 from pgwarden.features.audit import _runtime as audit
 from pgwarden.features.audit._runtime import Event
 
@@ -117,6 +117,8 @@ async def changes(services: Services, limit: int) -> dict[str, Any]:
     dashboard must not become a way around column privileges)."""
     try:
         events = await asyncio.to_thread(_recent, services.warden.url, limit)
+    except DatabaseUnavailable as exc:
+        raise Unreachable(exc.message) from None
     except PgwardenError as exc:
         return {"changes": [], "note": exc.message}
     except psycopg.Error as exc:
