@@ -73,7 +73,7 @@ async def health(services: Services) -> dict[str, Any]:
     snapshot = await services.state.current(wait=5.0)
     body: dict[str, Any] = {"server": server, "backups": None}
     if snapshot is None:
-        body.update(checks={"state": "pending"}, findings=None, features=None)
+        body.update(checks={"state": "pending"}, findings=None, features=None, alerts=None)
         return body
     body["checks"] = {
         "state": "ok" if not snapshot.errors else "incomplete",
@@ -89,6 +89,7 @@ async def health(services: Services) -> dict[str, Any]:
         else {"counts": snapshot.counts(), "items": snapshot.findings}
     )
     body["features"] = snapshot.features
+    body["alerts"] = snapshot.alerts
     return body
 
 

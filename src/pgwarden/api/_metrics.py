@@ -128,6 +128,9 @@ class Metrics:
             for (check, severity), count in sorted(counted.items()):
                 by_check.add_metric([check, severity], count)
             out += [by_severity, by_check]
+        if snapshot.alerts is not None:
+            firing = sum(1 for a in snapshot.alerts if a["status"] == "firing")
+            out.append(_gauge("pgwarden_alerts_firing", "Alerts firing (monitor-alerts).", firing))
         features = snapshot.features
         audit = features.get("audit")
         if audit:

@@ -36,6 +36,8 @@ class Snapshot:
     checks_seconds: float = 0.0
     database_sizes: dict[str, int] = field(default_factory=dict)
     """``pg_database_size`` of the served database and up to 9 others."""
+    alerts: list[dict[str, Any]] | None = None
+    """Alerts kept by the ``monitor-alerts`` job (firing, and recently resolved)."""
 
     def counts(self) -> dict[str, int]:
         found = dict.fromkeys(SEVERITIES, 0)
@@ -112,6 +114,11 @@ def take_snapshot(warden: Warden) -> Snapshot:
         errors["checks"] = exc.message
     except Exception as exc:  # unreachable server, permission: reported, not raised
         errors["checks"] = _first_line(exc)
+    alerts: list[dict[str, Any]] | None = None
+    try:
+        alerts = [a.to_json() for a in warden.monitor.alerts()]
+    except Exception as exc:
+        errors["alerts"] = _first_line(exc)
     features: dict[str, Any] = {}
     sizes: dict[str, int] = {}
     try:
@@ -119,7 +126,7 @@ def take_snapshot(warden: Warden) -> Snapshot:
         sizes = database_sizes(warden)
     except Exception as exc:
         errors["features"] = _first_line(exc)
-    return Snapshot(time.time(), findings, features, errors, notices, seconds, sizes)
+    return Snapshot(time.time(), findings, features, errors, notices, seconds, sizes, alerts)
 
 
 def database_sizes(warden: Warden) -> dict[str, int]:
