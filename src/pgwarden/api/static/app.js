@@ -4,6 +4,7 @@
 
 const KEY = "pgwarden.token";
 const WINDOW_SECONDS = 180;
+const GAP_SECONDS = 5;
 const COLORS = ["#2b6cb0", "#c53030", "#1a7f4b", "#b7791f", "#6b46c1"];
 let token = sessionStorage.getItem(KEY);
 const live = { samples: 0, last: null, socket: null };
@@ -65,8 +66,12 @@ class Chart {
       g.lineWidth = 1.5;
       g.beginPath();
       let drawing = false;
+      let previous = null;
       for (const p of this.points) {
         const v = p.values[i];
+        // No line across a pause (nobody watched, so nothing was sampled) or a null.
+        if (previous !== null && p.t - previous > GAP_SECONDS) drawing = false;
+        previous = p.t;
         if (!Number.isFinite(v)) { drawing = false; continue; }
         if (drawing) g.lineTo(x(p.t), y(v)); else g.moveTo(x(p.t), y(v));
         drawing = true;
