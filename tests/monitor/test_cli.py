@@ -88,9 +88,20 @@ def test_list_queries_and_top(planted: Path, conn: psycopg.Connection[Any]) -> N
     try:
         other.execute("select 1")  # idle in transaction
         pid = other.info.backend_pid
-        shown = run("top", "--iterations", "2", "--interval", "0.1")
+        shown = run("top", "--iterations", "2", "--interval", "0.1")  # the live loop, bounded
         assert shown.exit_code == 0, shown.output
-        assert str(pid) in shown.output and "idle in transaction" in shown.output
+        assert "sessions" in shown.output and "c: cancel" in shown.output
+        # What the live view draws, on a console wide enough to read every column.
+        from rich.console import Console
+
+        from pgwarden.cli._top import render
+        from pgwarden.warden import Warden
+
+        wide = Console(width=250, record=True)
+        with Warden(conn.info.dsn) as warden:
+            wide.print(render(warden.monitor.activity()))
+        screen = wide.export_text()
+        assert str(pid) in screen and "idle in transaction" in screen
         rows = json.loads(run("top", "--json").output)
         assert any(r["pid"] == pid for r in rows)
         assert run("top", "--terminate", str(pid)).exit_code == 1  # asks; no terminal

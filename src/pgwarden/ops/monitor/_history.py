@@ -148,10 +148,11 @@ def _store(
     counters: tuple[str, ...],
 ) -> int:
     """One statement per kind: read the cumulative counters once (``current``), insert into
-    ``warden.<history>`` what they gained since ``warden.<last>`` (rows matching ``where``),
-    and make ``<last>`` hold them, writing only the rows that changed (idle objects cost no
-    dead tuples, snapshot after snapshot). Data-modifying CTEs all see the snapshot from
-    before the statement, so the deltas are taken against the previous values."""
+    ``warden.<history>`` what they gained since ``warden.<last>`` (rows whose deltas match
+    ``where``: something happened), and make ``<last>`` hold them, writing only those rows
+    and new ones (idle objects cost no write and no dead tuple, snapshot after snapshot).
+    Data-modifying CTEs all see the snapshot from before the statement, so the deltas are
+    taken against the previous values."""
     ident = sql.Identifier
     names = sql.SQL(", ").join(map(ident, counters))
     # A counter lower than last time (a reset, an entry evicted and re-added): from zero.
@@ -159,13 +160,13 @@ def _store(
     query = sql.SQL(
         """
         with cur as materialized ({current}),
-        d as (select c.*, {deltas_named} from cur c left join warden.{last} l using ({key})),
+        d as (select c.*, {deltas_named}, l.{key} is null as unseen
+                from cur c left join warden.{last} l using ({key})),
         hist as (insert into warden.{history} select {at}::timestamptz, {stored}
                    from d where {where} returning 1),
         kept as (insert into warden.{last} as l ({key}, {names})
-                 select {key}, {names} from cur
-                 on conflict ({key}) do update set ({names}) = row({excluded})
-                 where ({lcols}) is distinct from ({excluded})),
+                 select {key}, {names} from d where unseen or ({where})
+                 on conflict ({key}) do update set ({names}) = row({excluded})),
         gone as (delete from warden.{last} l
                   where not exists (select 1 from cur c where c.{key} = l.{key}))
         select count(*) from hist
@@ -186,7 +187,6 @@ def _store(
         where=sql.SQL(where),
         names=names,
         excluded=sql.SQL(", ").join(sql.SQL("excluded.{}").format(ident(c)) for c in counters),
-        lcols=sql.SQL(", ").join(sql.SQL("l.{}").format(ident(c)) for c in counters),
     )
     row = conn.execute(query).fetchone()
     return int(row[0]) if row else 0
