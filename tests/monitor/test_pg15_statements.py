@@ -43,26 +43,18 @@ def pg15_url() -> Iterator[str]:
     def run(*argv: str, check: bool = True) -> None:
         subprocess.run(argv, check=check, capture_output=True, env=env, cwd=home, **as_user)  # type: ignore[call-overload]
 
-    run(
-        str(PG15 / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "--no-sync",
-        "-E",
-        "UTF8",
-        "--locale=C",
-    )
-    options = (f"-p {port} -k {home} -c listen_addresses='' -c fsync=off "
-               "-c shared_preload_libraries=pg_stat_statements")  # fmt: skip
-    run(str(PG15 / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"), "-w",
-        "start")  # fmt: skip
     try:
+        run(str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+            "--no-sync", "-E", "UTF8", "--locale=C")  # fmt: skip
+        options = (f"-p {port} -k {home} -c listen_addresses='' -c fsync=off "
+                   "-c shared_preload_libraries=pg_stat_statements")  # fmt: skip
+        run(str(PG15 / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"),
+            "-w", "start")  # fmt: skip
         yield f"host={home} port={port} user=postgres dbname=postgres"
     finally:
-        run(str(PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
+        if (data / "postmaster.pid").exists():
+            run(str(PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop",
+                check=False)  # fmt: skip
         shutil.rmtree(home, ignore_errors=True)
 
 
