@@ -19,6 +19,7 @@ __all__ = [
     "MaintenanceBusy",
     "MaintenanceError",
     "PgwardenError",
+    "ServeError",
     "ServerError",
     "SoftDeleteError",
     "SpecError",
@@ -183,3 +184,10 @@ class ServerError(PgwardenError):
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+class ServeError(PgwardenError):
+    """``pgwarden serve`` cannot start as configured (token variable unset, a public address
+    without a token, bad ``[serve]`` values)."""
+
+    code = "serve"

@@ -120,13 +120,15 @@ def _check(url: str, port: int) -> None:
         token = login["token"]
         dash = _http(f"{base}/dashboard", token=token)
         docs = urllib.request.urlopen(f"{base}/openapi.json", timeout=10).status
-    if health.get("status") != "ok" or docs != 200:
+        page = urllib.request.urlopen(f"{base}/pgwarden/", timeout=10).status
+        metrics = urllib.request.urlopen(f"{base}/pgwarden/metrics", timeout=10).read()
+    if health.get("status") != "ok" or docs != 200 or page != 200 or b"pg_up 1.0" not in metrics:
         err_console.print("[red]API check failed[/]")
         raise typer.Exit(1)
     hasanaat = dash["totals"]["hasanaat"]["entries"]
     console.print(
         f"[green]API check: ok[/] (health, login, dashboard: {hasanaat} hasanaat entries in "
-        "30 days, OpenAPI); stopped."
+        "30 days, OpenAPI, pgwarden's dashboard and /metrics); stopped."
     )
 
 

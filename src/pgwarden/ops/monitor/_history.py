@@ -1,0 +1,333 @@
+"""Query history: deltas of the statistics counters, stored by ``monitor-snapshot`` in the
+``warden`` schema in daily partitions (made ahead and dropped past ``[monitor] retention``
+by pgwarden's partition feature), and the reads over it (top queries, regressions).
+
+A snapshot stores what each counter gained since the previous snapshot; a counter lower than
+last time (a reset, or an entry evicted and re-added) counts from zero. ``pg_stat_statements``
+is never reset: other readers of it see what they always saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgwarden._names import QualifiedName
+from pgwarden.ops.monitor._config import MonitorSection
+from pgwarden.ops.monitor._model import Notice, QueryReport, QueryStat, Snapshot
+from pgwarden.ops.monitor._statements import counters_query, read_counters, texts
+
+SNAPSHOT_LOCK = 0x7067_776D_6F6E_6974  # one snapshot at a time per database
+PARTITIONED = ("monitor_statements", "monitor_tables", "monitor_indexes", "monitor_database")
+
+_DDL = """
+create schema if not exists warden;
+create table if not exists warden.monitor_snapshots (
+    taken_at timestamptz primary key, seconds float8 not null,
+    statements int not null, tables int not null, indexes int not null);
+create table if not exists warden.monitor_statements (
+    taken_at timestamptz not null, queryid int8 not null, calls int8 not null,
+    total_ms float8 not null, rows int8 not null, hit int8 not null, read int8 not null,
+    temp_written int8 not null, read_ms float8) partition by range (taken_at);
+create table if not exists warden.monitor_tables (
+    taken_at timestamptz not null, relid oid not null, name text not null,
+    seq_scan int8 not null, idx_scan int8 not null, inserted int8 not null,
+    updated int8 not null, deleted int8 not null, live int8 not null, dead int8 not null,
+    bytes int8 not null) partition by range (taken_at);
+create table if not exists warden.monitor_indexes (
+    taken_at timestamptz not null, indexrelid oid not null, name text not null,
+    scans int8 not null, bytes int8 not null) partition by range (taken_at);
+create table if not exists warden.monitor_database (
+    taken_at timestamptz not null, commits int8 not null, rollbacks int8 not null,
+    hit int8 not null, read int8 not null, temp_bytes int8 not null, deadlocks int8 not null,
+    connections int not null, bytes int8 not null) partition by range (taken_at);
+create table if not exists warden.monitor_last_statements (
+    queryid int8 primary key, calls int8, total_ms float8, rows int8, hit int8, read int8,
+    temp_written int8, read_ms float8);
+create table if not exists warden.monitor_last_tables (
+    relid oid primary key, seq_scan int8, idx_scan int8, inserted int8, updated int8,
+    deleted int8);
+create table if not exists warden.monitor_last_indexes (indexrelid oid primary key, scans int8);
+create table if not exists warden.monitor_last_database (
+    id int primary key default 1 check (id = 1), commits int8, rollbacks int8, hit int8,
+    read int8, temp_bytes int8, deadlocks int8);
+"""
+
+# Counter columns of each kind: the delta is current - last, or current after a reset.
+_STATEMENT_COUNTERS = ("calls", "total_ms", "rows", "hit", "read", "temp_written", "read_ms")
+
+
+def _delta(cols: tuple[str, ...], first: str) -> sql.Composable:
+    reset = sql.SQL("l.{f} is null or c.{f} < l.{f}").format(f=sql.Identifier(first))
+    return sql.SQL(", ").join(
+        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {c}").format(
+            r=reset, c=sql.Identifier(c)
+        )
+        for c in cols
+    )
+
+
+def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.datetime) -> None:
+    """Create the history tables if missing, and their partitions around ``now``; drop the
+    partitions past ``retention``."""
+    from pgwarden.features.partition._jobs import premake, retention
+    from pgwarden.features.partition._options import PartitionOptions
+    from pgwarden.maintenance import JobContext
+    from pgwarden.spec import Spec
+
+    exists = conn.execute("select to_regclass('warden.monitor_last_database')").fetchone()
+    if not exists or exists[0] is None:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK,))
+            conn.execute(_DDL)
+    days = max(1, round(opts.retention.seconds / 86400))
+    part = PartitionOptions(
+        column="taken_at", interval="1 day", premake=1, default=False,
+        retention=f"{days} days", retention_mode="drop",
+    )  # fmt: skip
+    ctx = JobContext(conn=conn, spec=Spec.empty(), now=now)
+    for name in PARTITIONED:
+        table = QualifiedName("warden", name)
+        premake(ctx, table, part)
+        retention(ctx, table, part)
+
+
+def take_snapshot(
+    conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.datetime | None = None
+) -> Snapshot:
+    """Store the deltas since the previous snapshot at ``now`` (default: the clock)."""
+    started = time.perf_counter()
+    at = now or dt.datetime.now(dt.UTC)
+    ensure_store(conn, opts, at)
+    notices: list[Notice] = []
+    counters = counters_query(conn)
+    if counters is None:
+        notices.append(Notice("monitor-snapshot", "pg_stat_statements is not installed in "
+                              "this database: statement history is not recorded"))  # fmt: skip
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK,))
+        statements = 0 if counters is None else _statements(conn, counters, at)
+        tables = _tables(conn, at)
+        indexes = _indexes(conn, at)
+        _database(conn, at)
+        seconds = time.perf_counter() - started
+        conn.execute(
+            "insert into warden.monitor_snapshots values (%s, %s, %s, %s, %s) "
+            "on conflict (taken_at) do nothing",
+            (at, seconds, statements, tables, indexes),
+        )
+    return Snapshot(at, statements, tables, indexes, seconds, tuple(notices))
+
+
+def _statements(conn: psycopg.Connection[Any], counters: sql.Composed, at: dt.datetime) -> int:
+    conn.execute(sql.SQL("create temp table pgwarden_cur on commit drop as {}").format(counters))
+    cols = sql.SQL(", ").join(map(sql.Identifier, _STATEMENT_COUNTERS))
+    cur = conn.execute(
+        sql.SQL(
+            """insert into warden.monitor_statements (taken_at, queryid, {cols})
+               select * from (select %s::timestamptz, c.queryid, {delta}
+                                from pgwarden_cur c
+                                left join warden.monitor_last_statements l using (queryid)) d
+                where calls > 0"""
+        ).format(cols=cols, delta=_delta(_STATEMENT_COUNTERS, "calls")),
+        (at,),
+    )
+    stored = cur.rowcount
+    conn.execute("delete from warden.monitor_last_statements")
+    conn.execute(
+        sql.SQL(
+            "insert into warden.monitor_last_statements (queryid, {cols}) "
+            "select queryid, {cols} from pgwarden_cur"
+        ).format(cols=cols)
+    )
+    return stored
+
+
+_USER = (
+    "schemaname not in ('pg_catalog', 'information_schema', 'warden') "
+    "and schemaname !~ '^pg_(toast|temp_|toast_temp_)'"
+)
+_TABLE_COUNTERS = ("seq_scan", "idx_scan", "inserted", "updated", "deleted")
+
+
+def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
+    conn.execute(
+        "create temp table pgwarden_cur_t on commit drop as "
+        "select relid, format('%I.%I', schemaname, relname) as name, "
+        "coalesce(seq_scan, 0) as seq_scan, coalesce(idx_scan, 0) as idx_scan, "
+        "n_tup_ins as inserted, n_tup_upd as updated, n_tup_del as deleted, "
+        "n_live_tup as live, n_dead_tup as dead, pg_relation_size(relid) as bytes "
+        "from pg_stat_all_tables where " + _USER
+    )
+    cols = sql.SQL(", ").join(map(sql.Identifier, _TABLE_COUNTERS))
+    reset = sql.SQL("l.relid is null or c.seq_scan < l.seq_scan or c.inserted < l.inserted")
+    delta = sql.SQL(", ").join(
+        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end").format(
+            r=reset, c=sql.Identifier(c)
+        )
+        for c in _TABLE_COUNTERS
+    )
+    cur = conn.execute(
+        sql.SQL(
+            """insert into warden.monitor_tables
+                   (taken_at, relid, name, {cols}, live, dead, bytes)
+               select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead, c.bytes
+                 from pgwarden_cur_t c
+                 left join warden.monitor_last_tables l using (relid)"""
+        ).format(cols=cols, delta=delta),
+        (at,),
+    )
+    stored = cur.rowcount
+    conn.execute("delete from warden.monitor_last_tables")
+    conn.execute(
+        sql.SQL(
+            "insert into warden.monitor_last_tables (relid, {cols}) "
+            "select relid, {cols} from pgwarden_cur_t"
+        ).format(cols=cols)
+    )
+    return stored
+
+
+def _indexes(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
+    conn.execute(
+        "create temp table pgwarden_cur_i on commit drop as "
+        "select indexrelid, format('%I.%I', schemaname, indexrelname) as name, "
+        "coalesce(idx_scan, 0) as scans, pg_relation_size(indexrelid) as bytes "
+        "from pg_stat_all_indexes where " + _USER
+    )
+    cur = conn.execute(
+        """insert into warden.monitor_indexes (taken_at, indexrelid, name, scans, bytes)
+           select %s::timestamptz, c.indexrelid, c.name,
+                  case when l.scans is null or c.scans < l.scans then c.scans
+                       else c.scans - l.scans end, c.bytes
+             from pgwarden_cur_i c
+             left join warden.monitor_last_indexes l using (indexrelid)""",
+        (at,),
+    )
+    stored = cur.rowcount
+    conn.execute("delete from warden.monitor_last_indexes")
+    conn.execute(
+        "insert into warden.monitor_last_indexes select indexrelid, scans from pgwarden_cur_i"
+    )
+    return stored
+
+
+def _database(conn: psycopg.Connection[Any], at: dt.datetime) -> None:
+    conn.execute(
+        """with c as (select xact_commit as commits, xact_rollback as rollbacks, blks_hit as hit,
+                             blks_read as read, temp_bytes, deadlocks, numbackends,
+                             pg_database_size(datid) as bytes
+                        from pg_stat_database where datname = current_database()),
+                l as (select * from warden.monitor_last_database),
+                ins as (
+           insert into warden.monitor_database
+           select %s::timestamptz,
+                  c.commits - case when c.commits < coalesce(l.commits, 0) then 0
+                                   else coalesce(l.commits, 0) end,
+                  c.rollbacks - least(c.rollbacks, coalesce(l.rollbacks, 0)),
+                  c.hit - least(c.hit, coalesce(l.hit, 0)),
+                  c.read - least(c.read, coalesce(l.read, 0)),
+                  c.temp_bytes - least(c.temp_bytes, coalesce(l.temp_bytes, 0)),
+                  c.deadlocks - least(c.deadlocks, coalesce(l.deadlocks, 0)),
+                  c.numbackends, c.bytes
+             from c left join l on true)
+           insert into warden.monitor_last_database
+           select 1, commits, rollbacks, hit, read, temp_bytes, deadlocks from c
+           on conflict (id) do update set commits = excluded.commits,
+              rollbacks = excluded.rollbacks, hit = excluded.hit, read = excluded.read,
+              temp_bytes = excluded.temp_bytes, deadlocks = excluded.deadlocks""",
+        (at,),
+    )
+
+
+def has_history(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "select to_regclass('warden.monitor_snapshots') is not null and "
+        "exists (select 1 from pg_class where oid = to_regclass('warden.monitor_snapshots'))"
+    ).fetchone()
+    if not row or not row[0]:
+        return False
+    got = conn.execute("select exists (select 1 from warden.monitor_snapshots)").fetchone()
+    return bool(got and got[0])
+
+
+_WINDOW = """
+select queryid, sum(calls)::int8 as calls, sum(total_ms)::float8 as total_ms,
+       sum(rows)::int8 as rows, sum(hit)::int8 as hit, sum(read)::int8 as read
+  from warden.monitor_statements
+ where taken_at > %(low)s and taken_at <= %(high)s
+ group by queryid
+"""
+
+
+def top_queries(conn: psycopg.Connection[Any], window: dt.timedelta, top: int) -> QueryReport:
+    """Top statements by total time over the last ``window`` (history), with the window
+    before it for comparison; ``pg_stat_statements`` since its reset without history."""
+    until = dt.datetime.now(dt.UTC)
+    if has_history(conn):
+        since = until - window
+        with conn.cursor(row_factory=dict_row) as cur:
+            now_rows = cur.execute(_WINDOW, {"low": since, "high": until}).fetchall()
+            before = {
+                r["queryid"]: r
+                for r in cur.execute(_WINDOW, {"low": since - window, "high": since})
+            }
+        source, start = "history", since
+    else:
+        now_rows, before, source, start = read_counters(conn), {}, "live", None
+    now_rows.sort(key=lambda r: -r["total_ms"])
+    chosen = now_rows[:top]
+    text = texts(conn, [r["queryid"] for r in chosen])
+    stats = []
+    for r in chosen:
+        blocks = r["hit"] + r["read"]
+        prev = before.get(r["queryid"])
+        stats.append(
+            QueryStat(
+                queryid=r["queryid"],
+                query=text.get(r["queryid"]),
+                calls=r["calls"],
+                total_ms=r["total_ms"],
+                mean_ms=r["total_ms"] / r["calls"] if r["calls"] else 0.0,
+                rows=r["rows"],
+                cache_hit=r["hit"] / blocks if blocks else None,
+                previous_total_ms=prev["total_ms"] if prev else (0.0 if source == "history"
+                                                                 else None),
+            )
+        )  # fmt: skip
+    return QueryReport(start, until, source, tuple(stats))
+
+
+def query_text(conn: psycopg.Connection[Any], queryid: int) -> str | None:
+    return texts(conn, [queryid]).get(queryid)
+
+
+def regressions(conn: psycopg.Connection[Any], opts: MonitorSection) -> list[dict[str, Any]] | None:
+    """Statements whose mean time over the last hour exceeds the 7 days before by more than
+    ``regression_pct`` (None: no history to compare with)."""
+    if not has_history(conn):
+        return None
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            """
+            with w as (
+              select queryid, taken_at > now() - interval '1 hour' as recent,
+                     sum(calls) as calls, sum(total_ms) as total_ms
+                from warden.monitor_statements
+               where taken_at > now() - interval '8 days'
+               group by 1, 2)
+            select r.queryid, r.calls::int8 as calls, (r.total_ms / r.calls)::float8 as mean_ms,
+                   (b.total_ms / b.calls)::float8 as before_ms
+              from w r join w b on b.queryid = r.queryid and not b.recent
+             where r.recent and r.calls >= %(min)s and b.calls >= %(min)s
+               and r.total_ms / r.calls > (1 + %(pct)s / 100.0) * (b.total_ms / b.calls)
+               and r.total_ms / r.calls >= 1
+             order by r.total_ms desc
+            """,
+            {"min": opts.min_calls, "pct": opts.regression_pct},
+        ).fetchall()
