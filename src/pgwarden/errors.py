@@ -8,6 +8,7 @@ message. Errors that happened while running SQL carry the ``statement``.
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "ApplyError",
     "AuditError",
     "ConfigError",
@@ -191,3 +192,9 @@ class ServeError(PgwardenError):
     without a token, bad ``[serve]`` values)."""
 
     code = "serve"
+
+
+class AlertDeliveryError(PgwardenError):
+    """The alert webhook did not accept the alerts; they are sent again on the next run."""
+
+    code = "alert-delivery"

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from pgwarden.errors import ConfigError, PgwardenError
+from pgwarden.errors import AlertDeliveryError, ConfigError
 from pgwarden.ops.monitor._config import AlertsSection
 from pgwarden.ops.monitor._model import Finding, Report, Severity
 
@@ -34,12 +34,6 @@ create table if not exists warden.monitor_alerts (
     resolved_at timestamptz, advice text not null default '', evidence jsonb not null
         default '{}');
 """
-
-
-class AlertDeliveryError(PgwardenError):
-    """The webhook did not accept the alerts (they are sent again on the next run)."""
-
-    code = "alert-delivery"
 
 
 @dataclass(frozen=True)
@@ -196,23 +190,28 @@ def evaluate(
     unavailable = {n.check for n in report.notices}
     ran = [c for c in report.checks if c not in unavailable]
     url = webhook_url(opts, environ)
+    failure: AlertDeliveryError | None = None
     with conn.transaction():
         before = _load(conn)
         after = transition(before, findings, ran, now)
         pending = due(after) if url else []
         if pending:
             assert url is not None
-            send(url, pending, opts.timeout.seconds)
+            try:
+                send(url, pending, opts.timeout.seconds)
+            except AlertDeliveryError as exc:
+                failure, pending = exc, []  # state is kept; delivery is tried next run
             for a in pending:
                 after[a.key] = replace(a, delivered=a.state)
-        # Alerts resolved and delivered a week ago are forgotten.
-        changed = [a for k, a in after.items() if before.get(k) != a]
-        _store(conn, changed)
+        _store(conn, [a for k, a in after.items() if before.get(k) != a])
+        # Alerts resolved (and delivered as such) a week ago are forgotten.
         conn.execute(
             "delete from warden.monitor_alerts where state = 'resolved' and delivered = state "
             "and resolved_at < %s",
             (now - dt.timedelta(days=7),),
         )
+    if failure is not None:
+        raise failure
     return pending
 
 

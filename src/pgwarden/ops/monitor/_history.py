@@ -167,7 +167,7 @@ def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
     cols = sql.SQL(", ").join(map(sql.Identifier, _TABLE_COUNTERS))
     reset = sql.SQL("l.relid is null or c.seq_scan < l.seq_scan or c.inserted < l.inserted")
     delta = sql.SQL(", ").join(
-        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end").format(
+        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {c}").format(
             r=reset, c=sql.Identifier(c)
         )
         for c in _TABLE_COUNTERS
@@ -176,9 +176,12 @@ def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
         sql.SQL(
             """insert into warden.monitor_tables
                    (taken_at, relid, name, {cols}, live, dead, bytes)
-               select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead, c.bytes
-                 from pgwarden_cur_t c
-                 left join warden.monitor_last_tables l using (relid)"""
+               select * from (
+                 select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead, c.bytes
+                   from pgwarden_cur_t c
+                   left join warden.monitor_last_tables l using (relid)) d
+                -- Idle tables store nothing: history grows with activity, not with tables.
+                where seq_scan + idx_scan + inserted + updated + deleted > 0"""
         ).format(cols=cols, delta=delta),
         (at,),
     )
@@ -206,7 +209,8 @@ def _indexes(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
                   case when l.scans is null or c.scans < l.scans then c.scans
                        else c.scans - l.scans end, c.bytes
              from pgwarden_cur_i c
-             left join warden.monitor_last_indexes l using (indexrelid)""",
+             left join warden.monitor_last_indexes l using (indexrelid)
+            where c.scans is distinct from l.scans""",
         (at,),
     )
     stored = cur.rowcount
