@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from tests.trading.conftest import T0, scalar, tick_csv
 
 from pgwarden.blueprints.trading.services import Trading
-from tests.trading.conftest import T0, scalar, tick_csv
 
 
 def _setup(client: TestClient) -> tuple[int, int]:

@@ -13,8 +13,18 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import LiteralString
 
-from pgwarden.blueprints.trading.services._core import Core, Invalid, Row, rows
+from psycopg import sql
+
+from pgwarden.blueprints.trading.services._core import (
+    REFUSALS,
+    Core,
+    Invalid,
+    Row,
+    rows,
+    translate,
+)
 
 Tick = tuple[int, dt.datetime, int, Decimal | float | str, Decimal | float | str]
 """``(instrument_id, ts, seq, price, size)``; ``seq`` orders ticks of the same instant."""
@@ -43,29 +53,39 @@ class Market:
                 r[0] for r in conn.execute("select instrument_id from trading.instruments")
             )
 
-    def _batch(self, key: str, write: Callable[[object], tuple[int, object, object]]) -> int | None:
+    def _batch(
+        self,
+        key: str,
+        write: Callable[[object], tuple[int, object, object]],
+        options: LiteralString = "",
+    ) -> int | None:
         """One batch in one transaction: claim ``key`` in the ledger, COPY, record the count.
-        Returns the rows written, None when the batch was in already."""
-        with self.core.warden.connect() as conn, conn.transaction():
-            claimed = conn.execute(
-                "insert into trading.ingest_batches (batch_key, rows) values (%s, 0)"
-                " on conflict (batch_key) do nothing returning batch_key",
-                [key],
-            ).fetchone()
-            if claimed is None:
-                return None
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "copy trading.ticks (instrument_id, ts, seq, price, size) from stdin"
-                ) as copy,
-            ):
-                count, first, last = write(copy)
-            conn.execute(
-                "update trading.ingest_batches set rows = %s, first_ts = %s, last_ts = %s"
-                " where batch_key = %s",
-                [count, first, last, key],
-            )
+        Returns the rows written, None when the batch was in already. A row the database
+        refuses refuses the batch (:class:`TradingError` naming the batch)."""
+        copy_sql = sql.SQL(
+            "copy trading.ticks (instrument_id, ts, seq, price, size) from stdin" + options
+        )
+        try:
+            with self.core.warden.connect() as conn, conn.transaction():
+                claimed = conn.execute(
+                    "insert into trading.ingest_batches (batch_key, rows) values (%s, 0)"
+                    " on conflict (batch_key) do nothing returning batch_key",
+                    [key],
+                ).fetchone()
+                if claimed is None:
+                    return None
+                with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                    count, first, last = write(copy)
+                conn.execute(
+                    "update trading.ingest_batches set rows = %s, first_ts = %s, last_ts = %s"
+                    " where batch_key = %s",
+                    [count, first, last, key],
+                )
+        except REFUSALS as exc:
+            refused = translate(exc)
+            refused.message = f"batch {key}: {refused.message}"
+            refused.args = (refused.message,)
+            raise refused from exc
         self.core.counters.add("ingest_rows", count)
         return count
 
@@ -153,7 +173,7 @@ class Market:
                 copy.write("".join(lines))  # type: ignore[attr-defined]
                 return len(lines), lines[0].split(",")[1], lines[-1].split(",")[1]
 
-            done = self._batch_csv(f"{key}:{n}", write)
+            done = self._batch(f"{key}:{n}", write, " (format csv)")
             if done is None:
                 skipped += 1
             else:
@@ -162,33 +182,6 @@ class Market:
             if progress is not None:
                 progress(total)
         return Ingested(written, skipped, total)
-
-    def _batch_csv(
-        self, key: str, write: Callable[[object], tuple[int, object, object]]
-    ) -> int | None:
-        with self.core.warden.connect() as conn, conn.transaction():
-            claimed = conn.execute(
-                "insert into trading.ingest_batches (batch_key, rows) values (%s, 0)"
-                " on conflict (batch_key) do nothing returning batch_key",
-                [key],
-            ).fetchone()
-            if claimed is None:
-                return None
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "copy trading.ticks (instrument_id, ts, seq, price, size) from stdin"
-                    " (format csv)"
-                ) as copy,
-            ):
-                count, first, last = write(copy)
-            conn.execute(
-                "update trading.ingest_batches set rows = %s, first_ts = %s, last_ts = %s"
-                " where batch_key = %s",
-                [count, first, last, key],
-            )
-        self.core.counters.add("ingest_rows", count)
-        return count
 
     def batches(self, prefix: str) -> list[Row]:
         """The ledger of batches whose key starts with ``prefix``, in key order."""
