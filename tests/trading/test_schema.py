@@ -12,9 +12,9 @@ from psycopg import errors as pg_errors
 from tests.trading.conftest import scalar
 
 from pgwarden.blueprints import trading
-from pgwarden.errors import SoftDeleteError
 from pgwarden.blueprints.trading import _migrate
 from pgwarden.blueprints.trading.services import Invalid, Trading
+from pgwarden.errors import SoftDeleteError
 
 
 def test_install_is_complete_and_idempotent(trading_url: str) -> None:
@@ -71,7 +71,7 @@ def test_restrict_refuses_the_delete_that_used_to_cascade(
     with psycopg.connect(trading_url) as conn, pytest.raises(pg_errors.RestrictViolation) as e:
         conn.execute("delete from trading.orders where order_id = %s", [order_id])
     assert e.value.diag.constraint_name == "executions_order_id_fkey"
-    with pytest.raises(SoftDeleteError, match='RESTRICT .* "orders_account_id_fkey"'):
+    with pytest.raises(SoftDeleteError, match=r'RESTRICT .* "orders_account_id_fkey"'):
         app.warden.soft_delete.hard_delete("trading.accounts", desk["account"])
     assert scalar(trading_url, "select count(*) from trading.executions") == 1
     # The soft delete passes (restrict = false): the account is closed, every row stays.
