@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import LiteralString
@@ -147,25 +149,27 @@ class Market:
         *,
         key: str,
         batch_size: int = DEFAULT_BATCH,
+        workers: int = 1,
         progress: Callable[[int], None] | None = None,
     ) -> Ingested:
         """COPY a CSV stream of ``instrument_id,ts,seq,price,size`` lines (no header) in
         batches of ``batch_size`` lines, keyed and skipped as :meth:`ingest` does. The
         server parses the values; Python only splits the stream into batches and checks
-        the instrument ids. The fast path of ``pgwarden trading ingest``."""
-        if batch_size < 1:
-            raise Invalid("batch_size must be at least 1")
-        known = {str(i) for i in self._known()}
-        source = iter(source)
-        written = skipped = total = 0
-        for n in itertools.count():
-            lines = list(itertools.islice(source, batch_size))  # one batch: bounded memory
-            if not lines:
-                break
+        the instrument ids. The fast path of ``pgwarden trading ingest``.
 
-            def write(
-                copy: object, lines: list[str] = lines, n: int = n
-            ) -> tuple[int, object, object]:
+        ``workers`` > 1 sends that many batches at once, each on its own connection (the
+        server parses and indexes on as many cores); at most ``workers`` batches are held in
+        memory. A refused batch then stops the stream, but batches already in flight may
+        commit: send the stream again to complete it, as after any failure."""
+        if batch_size < 1 or workers < 1:
+            raise Invalid("batch_size and workers must be at least 1")
+        known = {str(i) for i in self._known()}
+        stream = iter(source)
+        counts = {"written": 0, "skipped": 0, "rows": 0}
+        lock = threading.Lock()
+
+        def send(n: int, lines: list[str]) -> None:
+            def write(copy: object) -> tuple[int, object, object]:
                 for i, line in enumerate(lines, 1):
                     if line.split(",", 1)[0] not in known:
                         raise Invalid(f"batch {key}:{n}, line {i}: unknown instrument_id in "
@@ -174,14 +178,38 @@ class Market:
                 return len(lines), lines[0].split(",")[1], lines[-1].split(",")[1]
 
             done = self._batch(f"{key}:{n}", write, " (format csv)")
-            if done is None:
-                skipped += 1
-            else:
-                written += 1
-                total += done
+            with lock:
+                if done is None:
+                    counts["skipped"] += 1
+                else:
+                    counts["written"] += 1
+                    counts["rows"] += done
+                rows_now = counts["rows"]
             if progress is not None:
-                progress(total)
-        return Ingested(written, skipped, total)
+                progress(rows_now)
+
+        def batches() -> Iterator[tuple[int, list[str]]]:
+            for n in itertools.count():
+                lines = list(itertools.islice(stream, batch_size))  # one batch: bounded memory
+                if not lines:
+                    return
+                yield n, lines
+
+        if workers == 1:
+            for n, lines in batches():
+                send(n, lines)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="trading-ingest") as pool:
+                pending: set[Future[None]] = set()
+                for n, lines in batches():
+                    if len(pending) >= workers:  # bounded: wait for one to finish
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            f.result()
+                    pending.add(pool.submit(send, n, lines))
+                for f in pending:
+                    f.result()
+        return Ingested(counts["written"], counts["skipped"], counts["rows"])
 
     def batches(self, prefix: str) -> list[Row]:
         """The ledger of batches whose key starts with ``prefix``, in key order."""
