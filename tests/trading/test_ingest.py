@@ -127,3 +127,23 @@ def test_row_path_streams_a_generator(app: Trading, desk: dict[str, int], tradin
     result = app.market.ingest(rows(), key="gen", batch_size=1_000)
     assert (result.batches, result.rows, consumed) == (20, 20_000, 20_000)
     assert scalar(trading_url, "select count(*) from trading.ticks") == 20_000
+
+
+def test_parallel_batches_are_idempotent_too(
+    app: Trading, desk: dict[str, int], trading_url: str
+) -> None:
+    lines = tick_csv(desk["aaa"], 2_000).splitlines(keepends=True)
+
+    def lost() -> Iterator[str]:
+        yield from lines[:1_600]
+        raise ConnectionError("feed lost")
+
+    with pytest.raises(ConnectionError):
+        app.market.ingest_csv(lost(), key="p", batch_size=250, workers=3)
+    partial = scalar(trading_url, "select count(*) from trading.ticks")
+    in_ledger = scalar(trading_url, "select coalesce(sum(rows), 0) from trading.ingest_batches")
+    assert partial == in_ledger and partial % 250 == 0 and partial <= 1_500  # whole batches
+    done = app.market.ingest_csv(iter(lines), key="p", batch_size=250, workers=3)
+    assert done.skipped == partial // 250 and done.rows == 2_000 - partial
+    assert scalar(trading_url, "select count(distinct seq) from trading.ticks") == 2_000
+    assert scalar(trading_url, "select count(*) from trading.ticks") == 2_000

@@ -119,6 +119,9 @@ def ingest_command(
     ],
     key: Annotated[str, typer.Option(help="Batch key prefix (default: the file name).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, help="Rows a batch.")] = 50_000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Batches sent at once, one connection each.")
+    ] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Bulk-ingest ticks by COPY in idempotent batches: run it again on the same file after
@@ -134,7 +137,7 @@ def ingest_command(
             console.status("ingesting…") as status,
         ):
             done = app.market.ingest_csv(
-                source, key=key or path.name, batch_size=batch_size,
+                source, key=key or path.name, batch_size=batch_size, workers=workers,
                 progress=lambda rows: status.update(f"ingesting… {rows:,} rows"),
             )  # fmt: skip
     except TradingError as exc:

@@ -103,7 +103,10 @@ class Market:
         ``n`` keyed ``"{key}:{n}"``. Send the same stream with the same ``key`` again after
         a failure: batches already in are skipped, the rest written, nothing twice. An
         unknown instrument id refuses its batch (:class:`Invalid`, naming the row) and
-        leaves earlier batches in. ``progress(rows)`` after each batch."""
+        leaves earlier batches in. ``progress(rows)`` after each batch.
+
+        A batch's key is its position in the stream: send the *same* stream again; a stream
+        whose content changed (a bad row removed) needs a new ``key``."""
         if batch_size < 1:
             raise Invalid("batch_size must be at least 1")
         known = self._known()
