@@ -40,8 +40,8 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    """Run a blueprint on pgwarden (Kitaab by default): migrations, plan, apply, demo data,
-    its API. ``pgwarden demo trading`` runs the trading blueprint's demo instead.
+    """Run the Kitaab blueprint on pgwarden: migrations, plan, apply, demo data, its API.
+    ``pgwarden demo trading`` runs another installed blueprint's demo instead.
 
     Uses the embedded server unless a database is given; creates schema kitaab there. Serves
     the API on 127.0.0.1 until Ctrl-C (--no-serve: stop after loading; --check: prove the
