@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -199,16 +200,45 @@ def running(url: str, port: int = 0) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+_WORKER_URL = "PGWARDEN_TRADING_WORKER_URL"
+_WORKER_POOL = "PGWARDEN_TRADING_WORKER_POOL"
+
+
+def worker_app() -> Any:
+    """The app of one of ``serve --workers N``'s processes (uvicorn imports it by name)."""
+    from pgwarden.blueprints.trading.api import create_app
+
+    pool = int(os.environ.get(_WORKER_POOL, "10"))
+    return create_app(service(os.environ[_WORKER_URL], pool), close=True)
+
+
 @trading_app.command("serve")
 def serve_command(
     ctx: typer.Context,
     port: Port = 8000,
     pool_size: Annotated[int, typer.Option(min=1, help="Database connections (pool max).")] = 10,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Server processes (one per core is typical).")
+    ] = 1,
 ) -> None:
     """Serve the trading API (and pgwarden's health, metrics, live view at /pgwarden) on
-    127.0.0.1 until Ctrl-C. Installs the blueprint first if needed."""
+    127.0.0.1 until Ctrl-C. Installs the blueprint first if needed. With --workers N, each
+    process has its own pools and its own counters (``/stats`` is per process)."""
     url = database_url(ctx)
     install_with_output(url)
+    if workers > 1:
+        import uvicorn
+
+        port = free_port(port)
+        print_access(port)
+        console.print(f"[dim]{workers} server processes. Ctrl-C to stop.[/]")
+        os.environ[_WORKER_URL] = url
+        os.environ[_WORKER_POOL] = str(pool_size)
+        uvicorn.run(
+            f"{__name__}:worker_app", factory=True, host="127.0.0.1", port=port,
+            workers=workers, log_level="warning",
+        )  # fmt: skip
+        return
     server = make_server(url, free_port(port), pool_size)
     print_access(server.config.port)
     console.print("[dim]Ctrl-C to stop.[/]")
