@@ -73,13 +73,12 @@ def installed(url: str, days: int = 1) -> Trading:
     trading.install(url, now=DAY0).close()
     warden = Warden(url, spec=trading.declaration(), pool_size=10)
     app = Trading(warden)
-    # Partitions for every day the history spans (premake covers the day and three ahead).
-    for day in range(0, days, 4):
-        warden.maintain(
-            only=trading.tables(warden.spec),
-            names=["partition-premake"],
-            now=DAY0 + dt.timedelta(days=day),
-        )
+    # Partitions for every day the history spans (premake covers three ahead).
+    warden.maintain(
+        only=trading.tables(warden.spec),
+        names=["partition-premake"],
+        now=DAY0 + dt.timedelta(days=max(days - 3, 0)),
+    )
     return app
 
 
@@ -88,17 +87,11 @@ def instruments(app: Trading, n: int) -> list[int]:
 
 
 def _ingest_child(
-    url: str,
-    ids: list[int],
-    ticks: int,
-    key: str,
-    rows: bool,
-    workers: int,
-    per_day: int,
-    out: Any,
+    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int, out: Any
 ) -> None:
     """In its own process (spawned): write the CSV to a file (not timed), then stream the file
     through the ingest path (timed); report rows/s and the process's peak RSS."""
+    per_day = max(1, ticks // len(ids) // 4)
     days = -(-ticks // (per_day * len(ids)))
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
         f.writelines(tick_lines(ids, DAY0, days, per_day, seed=7))
@@ -127,14 +120,11 @@ def _ingest_child(
 
 
 def ingest_once(
-    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int, per_day: int
+    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int = 1
 ) -> list[Any]:
-    """``ticks`` ticks, ``per_day`` a day per instrument (more ticks: more days)."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    child = ctx.Process(
-        target=_ingest_child, args=(url, ids, ticks, key, rows, workers, per_day, queue)
-    )
+    child = ctx.Process(target=_ingest_child, args=(url, ids, ticks, key, rows, workers, queue))
     child.start()
     result: list[Any] = queue.get()
     child.join()
@@ -147,7 +137,6 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
     with scratch_db(admin) as url:
         app = installed(url, days=4 * scale + 4)
         ids = instruments(app, 20)
-        per_day = max(1, ticks // len(ids) // 4)  # 1x: four days; 10x: forty days
         for label, n, use_rows, workers in (
             ("CSV lines (server parses), 1 connection", ticks, False, 1),
             ("CSV lines (server parses), 2 connections", ticks, False, 2),
@@ -155,7 +144,7 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
         ):
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("truncate trading.ticks, trading.ingest_batches")
-            r = ingest_once(url, ids, n, f"b-{label}", use_rows, workers, per_day)
+            r = ingest_once(url, ids, n, f"b-{label}", use_rows, workers)
             out.append(
                 [label, f"{r[0]:,}", str(r[1]), f"{r[2]:.1f} s", f"{r[3]:,.0f}", f"{r[4]:.0f} MiB"]
             )
@@ -163,7 +152,7 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
         # 10x: the same path on scale times the history, from an empty table.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("truncate trading.ticks, trading.ingest_batches")
-        r = ingest_once(url, ids, ticks * scale, "b-10x", False, 2, per_day)
+        r = ingest_once(url, ids, ticks * scale, "b-10x", False, 2)
         out.append(
             [
                 f"CSV lines, 2 connections, {scale}x volume",

@@ -14,14 +14,12 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from psycopg_pool import AsyncConnectionPool
 
 from pgwarden import __version__
 from pgwarden.api import create_app as create_pgwarden_app
 from pgwarden.blueprints.trading.api import _models, _routes
 from pgwarden.blueprints.trading.api._live import Live
 from pgwarden.blueprints.trading.services import Trading, TradingError
-from pgwarden.db import APPLICATION_NAME
 
 
 def create_app(trading: Trading, *, close: bool = False) -> FastAPI:
@@ -35,20 +33,9 @@ def create_app(trading: Trading, *, close: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(4, trading.warden.pool.max_size * 2)
-        # Order placement, the hot path, runs on the event loop with an asyncio pool.
-        app.state.order_pool = AsyncConnectionPool(
-            trading.warden.url,
-            min_size=1,
-            max_size=trading.warden.pool.max_size,
-            kwargs={"application_name": f"{APPLICATION_NAME} trading"},
-            open=False,
-            name="trading-orders",
-        )
-        await app.state.order_pool.open(wait=True)
         try:
             yield
         finally:
-            await app.state.order_pool.close()
             await pgwarden_app.state.pgwarden.aclose()  # a mounted app's lifespan never runs
             if close:
                 trading.warden.close()

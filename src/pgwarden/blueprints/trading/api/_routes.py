@@ -63,7 +63,7 @@ def instruments(request: Request) -> list[dict[str, Any]]:
     tags=["orders"],
     responses={200: {"model": m.Order, "description": "The same request again: the first order"}},
 )
-async def place_order(
+def place_order(
     request: Request,
     response: Response,
     account_id: int,
@@ -78,8 +78,7 @@ async def place_order(
         raise Invalid("send client_order_id or an Idempotency-Key header")
     if body.client_order_id and idempotency_key and body.client_order_id != idempotency_key:
         raise Invalid("client_order_id and Idempotency-Key differ")
-    order, created = await app_of(request).orders.place_async(
-        request.app.state.order_pool,
+    order, created = app_of(request).orders.place(
         account_id, body.instrument_id, body.side, body.quantity, body.price,
         client_order_id=key,
     )  # fmt: skip

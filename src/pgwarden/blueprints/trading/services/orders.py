@@ -3,20 +3,14 @@ transaction), and the order book."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import itertools
 import json
-import random
 from decimal import Decimal
-from typing import Any, Literal, LiteralString
+from typing import Literal, LiteralString
 
 from psycopg import sql
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.blueprints.trading.services._core import (
-    REFUSALS,
     Conflict,
     Core,
     Invalid,
@@ -25,9 +19,8 @@ from pgwarden.blueprints.trading.services._core import (
     account_actor,
     one,
     rows,
-    translate,
 )
-from pgwarden.db import RETRYABLE, Context, Session, open_async_session
+from pgwarden.db import Session
 
 Side = Literal["buy", "sell"]
 OPEN = ("new", "partially_filled")
@@ -41,45 +34,6 @@ _COLS = sql.SQL(_COLUMNS)
 def _q(text: LiteralString) -> sql.Composed:
     """A statement naming the order columns as ``{cols}``."""
     return sql.SQL(text).format(cols=_COLS)
-
-
-# Placing an order: the facts its rules need in one round trip, the insert that is a no-op
-# when the idempotency key is taken, and the first order of that key.
-_CHECKS: LiteralString = (
-    "select exists (select 1 from trading.accounts where account_id = %s"
-    " and deleted_at is null) as account_open, i.tick_size, i.lot_size"
-    " from (select) as one left join trading.instruments i"
-    " on i.instrument_id = %s and i.deleted_at is null and i.is_active"
-)
-_INSERT = _q(
-    "insert into trading.orders (account_id, instrument_id, client_order_id, side, type,"
-    " price, quantity, request_hash) values (%s, %s, %s, %s, %s, %s, %s, %s)"
-    " on conflict (account_id, client_order_id) do nothing returning {cols}"
-)
-_FIRST = _q(
-    "select {cols}, request_hash from trading.orders where account_id = %s and client_order_id = %s"
-)
-
-
-def _check(
-    facts: Row, instrument_id: int, account_id: int, quantity: Decimal, price: Decimal | None
-) -> None:
-    if facts["tick_size"] is None:
-        raise NotFound(f"no active instrument {instrument_id}")
-    if quantity % facts["lot_size"] != 0:
-        raise Invalid(f"quantity must be a multiple of the lot size {facts['lot_size']}")
-    if price is not None and price % facts["tick_size"] != 0:
-        raise Invalid(f"price must be a multiple of the tick size {facts['tick_size']}")
-    if not facts["account_open"]:
-        raise NotFound(f"no open account {account_id}")
-
-
-def _same_request(first: Row, digest: str, client_order_id: str) -> None:
-    if first.pop("request_hash") != digest:
-        raise Conflict(
-            f"client_order_id {client_order_id!r} was used for a different order "
-            f"({first['order_id']})"
-        )
 
 
 def _request_hash(*parts: object) -> str:
@@ -112,64 +66,56 @@ class Orders:
         digest = _request_hash(instrument_id, side, kind, quantity, price)
 
         def work(db: Session) -> tuple[Row, bool]:
-            facts = one(db, _CHECKS, [account_id, instrument_id])
-            _check(facts, instrument_id, account_id, quantity, price)
-            made = rows(db, _INSERT, [account_id, instrument_id, client_order_id, side, kind,
-                                      price, quantity, digest])  # fmt: skip
+            inst = rows(
+                db,
+                "select tick_size, lot_size from trading.instruments"
+                " where instrument_id = %s and deleted_at is null and is_active",
+                [instrument_id],
+            )
+            if not inst:
+                raise NotFound(f"no active instrument {instrument_id}")
+            if quantity % inst[0]["lot_size"] != 0:
+                raise Invalid(f"quantity must be a multiple of the lot size {inst[0]['lot_size']}")
+            if price is not None and price % inst[0]["tick_size"] != 0:
+                raise Invalid(f"price must be a multiple of the tick size {inst[0]['tick_size']}")
+            live = rows(
+                db,
+                "select 1 from trading.accounts where account_id = %s and deleted_at is null",
+                [account_id],
+            )
+            if not live:
+                raise NotFound(f"no open account {account_id}")
+            made = rows(
+                db,
+                _q(
+                    "insert into trading.orders (account_id, instrument_id, client_order_id, side,"
+                    " type, price, quantity, request_hash) values (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " on conflict (account_id, client_order_id) do nothing"
+                    " returning {cols}"
+                ),
+                [account_id, instrument_id, client_order_id, side, kind, price, quantity, digest],
+            )
             if made:
                 return made[0], True
-            first = one(db, _FIRST, [account_id, client_order_id])
-            _same_request(first, digest, client_order_id)
+            first = one(
+                db,
+                _q(
+                    "select {cols}, request_hash from trading.orders"
+                    " where account_id = %s and client_order_id = %s"
+                ),
+                [account_id, client_order_id],
+            )
+            if first.pop("request_hash") != digest:
+                raise Conflict(
+                    f"client_order_id {client_order_id!r} was used for a different order "
+                    f"({first['order_id']})"
+                )
             return first, False
 
         order, created = self.core.run(work, actor=account_actor(account_id), reason="place")
         if created:
             self.core.counters.add("orders")
         return order, created
-
-    async def place_async(
-        self,
-        pool: AsyncConnectionPool[Any],
-        account_id: int,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        *,
-        client_order_id: str,
-    ) -> tuple[Row, bool]:
-        """:meth:`place` on an asyncio pool (the HTTP API's hot path: no thread hop), with
-        the same rules, the same audit context and the same retries."""
-        kind = "market" if price is None else "limit"
-        digest = _request_hash(instrument_id, side, kind, quantity, price)
-        context = Context(actor=account_actor(account_id), reason="place")
-        for attempt in itertools.count(1):
-            try:
-                async with open_async_session(pool, context) as db:
-                    cur = db.connection.cursor(row_factory=dict_row)
-                    await cur.execute(_CHECKS, [account_id, instrument_id])
-                    facts = await cur.fetchone()
-                    assert facts is not None
-                    _check(facts, instrument_id, account_id, quantity, price)
-                    await cur.execute(_INSERT, [account_id, instrument_id, client_order_id, side,
-                                                kind, price, quantity, digest])  # fmt: skip
-                    made = await cur.fetchone()
-                    if made is None:
-                        await cur.execute(_FIRST, [account_id, client_order_id])
-                        first = await cur.fetchone()
-                        assert first is not None
-                        _same_request(first, digest, client_order_id)
-                        return first, False
-                self.core.counters.add("orders")
-                return made, True
-            except RETRYABLE:
-                if attempt >= 5:
-                    raise
-                self.core.counters.add("retries")
-                await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
-            except REFUSALS as exc:
-                raise translate(exc) from exc
-        raise AssertionError("unreachable")
 
     def get(self, account_id: int, order_id: int) -> Row:
         with self.core.warden.pool.connection() as conn:
