@@ -36,6 +36,45 @@ def _q(text: LiteralString) -> sql.Composed:
     return sql.SQL(text).format(cols=_COLS)
 
 
+# Placing an order: the facts its rules need in one round trip, the insert that is a no-op
+# when the idempotency key is taken, and the first order of that key.
+_CHECKS: LiteralString = (
+    "select exists (select 1 from trading.accounts where account_id = %s"
+    " and deleted_at is null) as account_open, i.tick_size, i.lot_size"
+    " from (select) as one left join trading.instruments i"
+    " on i.instrument_id = %s and i.deleted_at is null and i.is_active"
+)
+_INSERT = _q(
+    "insert into trading.orders (account_id, instrument_id, client_order_id, side, type,"
+    " price, quantity, request_hash) values (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " on conflict (account_id, client_order_id) do nothing returning {cols}"
+)
+_FIRST = _q(
+    "select {cols}, request_hash from trading.orders where account_id = %s and client_order_id = %s"
+)
+
+
+def _check(
+    facts: Row, instrument_id: int, account_id: int, quantity: Decimal, price: Decimal | None
+) -> None:
+    if facts["tick_size"] is None:
+        raise NotFound(f"no active instrument {instrument_id}")
+    if quantity % facts["lot_size"] != 0:
+        raise Invalid(f"quantity must be a multiple of the lot size {facts['lot_size']}")
+    if price is not None and price % facts["tick_size"] != 0:
+        raise Invalid(f"price must be a multiple of the tick size {facts['tick_size']}")
+    if not facts["account_open"]:
+        raise NotFound(f"no open account {account_id}")
+
+
+def _same_request(first: Row, digest: str, client_order_id: str) -> None:
+    if first.pop("request_hash") != digest:
+        raise Conflict(
+            f"client_order_id {client_order_id!r} was used for a different order "
+            f"({first['order_id']})"
+        )
+
+
 def _request_hash(*parts: object) -> str:
     text = json.dumps([str(p) if p is not None else None for p in parts])
     return hashlib.sha256(text.encode()).hexdigest()
@@ -66,50 +105,14 @@ class Orders:
         digest = _request_hash(instrument_id, side, kind, quantity, price)
 
         def work(db: Session) -> tuple[Row, bool]:
-            inst = rows(
-                db,
-                "select tick_size, lot_size from trading.instruments"
-                " where instrument_id = %s and deleted_at is null and is_active",
-                [instrument_id],
-            )
-            if not inst:
-                raise NotFound(f"no active instrument {instrument_id}")
-            if quantity % inst[0]["lot_size"] != 0:
-                raise Invalid(f"quantity must be a multiple of the lot size {inst[0]['lot_size']}")
-            if price is not None and price % inst[0]["tick_size"] != 0:
-                raise Invalid(f"price must be a multiple of the tick size {inst[0]['tick_size']}")
-            live = rows(
-                db,
-                "select 1 from trading.accounts where account_id = %s and deleted_at is null",
-                [account_id],
-            )
-            if not live:
-                raise NotFound(f"no open account {account_id}")
-            made = rows(
-                db,
-                _q(
-                    "insert into trading.orders (account_id, instrument_id, client_order_id, side,"
-                    " type, price, quantity, request_hash) values (%s, %s, %s, %s, %s, %s, %s, %s)"
-                    " on conflict (account_id, client_order_id) do nothing"
-                    " returning {cols}"
-                ),
-                [account_id, instrument_id, client_order_id, side, kind, price, quantity, digest],
-            )
+            facts = one(db, _CHECKS, [account_id, instrument_id])
+            _check(facts, instrument_id, account_id, quantity, price)
+            made = rows(db, _INSERT, [account_id, instrument_id, client_order_id, side, kind,
+                                      price, quantity, digest])  # fmt: skip
             if made:
                 return made[0], True
-            first = one(
-                db,
-                _q(
-                    "select {cols}, request_hash from trading.orders"
-                    " where account_id = %s and client_order_id = %s"
-                ),
-                [account_id, client_order_id],
-            )
-            if first.pop("request_hash") != digest:
-                raise Conflict(
-                    f"client_order_id {client_order_id!r} was used for a different order "
-                    f"({first['order_id']})"
-                )
+            first = one(db, _FIRST, [account_id, client_order_id])
+            _same_request(first, digest, client_order_id)
             return first, False
 
         order, created = self.core.run(work, actor=account_actor(account_id), reason="place")
