@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -71,12 +73,21 @@ def make_statements(url: str, tables: int, count: int) -> int:
     return done
 
 
+def touch(url: str, tables: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(1, tables + 1, 10):
+            conn.execute(f"update t_{i} set a = a + 1 where id = 1")  # type: ignore[arg-type]
+        conn.execute("select pg_stat_force_next_flush()")
+
+
 def store_bytes(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class c "
             "join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = 'warden' and c.relname like 'monitor\\_%' and c.relkind = 'r'"
+            # history only (the day partitions); the monitor_last_* state tables hold one row
+            # per object whatever the number of snapshots
+            "where n.nspname = 'warden' and c.relname like 'monitor\\_%' and c.relispartition"
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -116,7 +127,16 @@ def measure(admin: str, tables: int, statements: int) -> list[str]:
             doctor = timed(warden.monitor.doctor, repeat=3)
             warden.monitor.snapshot()  # creates the store and its partitions
             first = store_bytes(url)
-            snap = timed(warden.monitor.snapshot, repeat=SNAPSHOTS)
+            samples = []
+            for _ in range(SNAPSHOTS):
+                # Activity between snapshots, so each stores deltas: every statement runs
+                # again and a tenth of the tables are written.
+                make_statements(url, tables, statements)
+                touch(url, tables)
+                started = time.perf_counter()
+                warden.monitor.snapshot()
+                samples.append(time.perf_counter() - started)
+            snap = statistics.median(samples)
             per_snapshot = (store_bytes(url) - first) / SNAPSHOTS
         return [
             f"{tables:,}",
@@ -130,14 +150,18 @@ def measure(admin: str, tables: int, statements: int) -> list[str]:
         ]
 
 
-def memory(admin: str, iterations: int) -> list[list[str]]:
+def memory(admin: str) -> list[list[str]]:
+    """Client RSS over an hour of ``pgwarden top`` (3,600 refreshes), a day of snapshots at a
+    5-minute interval (288) and 100 doctor runs, after 20 warm-up calls each."""
     rows = []
     with scratch_db(admin) as url:
         make_tables(url, 100)
         with Warden(url, spec=parse_spec("[monitor]\n", file="pgwarden.toml")) as warden:
-            for what, fn in (("top: activity()", warden.monitor.activity),
-                             ("monitor-snapshot", warden.monitor.snapshot),
-                             ("doctor", warden.monitor.doctor)):  # fmt: skip
+            for what, fn, iterations in (
+                ("top: activity()", warden.monitor.activity, 3600),
+                ("monitor-snapshot", warden.monitor.snapshot, 288),
+                ("doctor", warden.monitor.doctor, 100),
+            ):
                 for _ in range(20):  # warm: imports, pool, caches
                     fn()
                 start = rss_kb()
@@ -157,7 +181,6 @@ def main() -> None:
     parser.add_argument("--dsn", help="server to measure on (default: an embedded one)")
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--statements", default="1000,5000")
-    parser.add_argument("--iterations", type=int, default=1000)
     args = parser.parse_args()
     settings = {"shared_preload_libraries": "pg_stat_statements"} if not args.dsn else None
     with server_url(args.dsn, settings) as admin:
@@ -168,15 +191,16 @@ def main() -> None:
         biggest = int(args.sizes.split(",")[-1])
         rows += [measure(admin, biggest, int(s)) for s in args.statements.split(",")]
         print_table(
-            "Full doctor run and one snapshot (median; storage from 5 snapshots)",
+            "Full doctor run (median of 3) and one snapshot (median of 5, each after every "
+            "statement ran again and a tenth of the tables were written)",
             ["tables", "indexes", "statements", "doctor", "findings", "snapshot",
              "per snapshot", "per day (5 min)"],
             rows,
         )  # fmt: skip
         print_table(
-            f"Client memory (RSS) over {args.iterations:,} iterations",
+            "Client memory (RSS)",
             ["what", "iterations", "start", "half-way", "end"],
-            memory(admin, args.iterations),
+            memory(admin),
         )
     print(f"\npid {os.getpid()} done")
 

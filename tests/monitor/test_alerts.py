@@ -19,7 +19,7 @@ from tests.monitor.conftest import warden_for
 
 from pgwarden.errors import AlertDeliveryError
 from pgwarden.ops.monitor import Finding, Severity
-from pgwarden.ops.monitor._alerts import Alert, current, due, transition
+from pgwarden.ops.monitor._alerts import Alert, due, transition
 
 
 class Receiver:
@@ -81,8 +81,7 @@ def test_fires_once_resolves_once(
         firing = [a for b in receiver.bodies for a in b["alerts"] if a["object"] == "public.al_a2"]
         assert [a["status"] for a in firing] == ["firing"]  # once, not per run
         assert firing[0]["check"] == "index.duplicate" and firing[0]["severity"] == "warning"
-        with warden.connect(autocommit=True) as conn:
-            (kept,) = [a for a in current(conn) if a.object == "public.al_a2"]
+        (kept,) = [a for a in warden.monitor.alerts() if a.object == "public.al_a2"]
         assert kept.first_seen == t0 and kept.last_seen == t0 + dt.timedelta(minutes=5)
         module_conn.execute("drop index al_a2")
         _maintain(warden, t0 + dt.timedelta(minutes=10))

@@ -47,6 +47,9 @@ create table child_pair (id int primary key, k1 int, k2 int,
 create index child_pair_idx on child_pair (k2, k1, id);
 create table child_late (id int primary key, parent_id int references parent, n int);
 create index child_late_idx on child_late (n, parent_id);   -- FK column not leading: missing
+create table child_incl (id int primary key, k1 int, k2 int,
+                         foreign key (k1, k2) references parent (k1, k2));
+create index child_incl_idx on child_incl (k1) include (k2);  -- k2 only included: missing
 
 -- index.invalid: a unique index built concurrently over duplicate values fails, INVALID.
 create table inv (id int primary key, v int);
@@ -142,6 +145,7 @@ def test_fk_without_index(report: Report) -> None:
     missing = objects(report, "index.fk_missing")
     assert "public.child_bare.child_bare_parent_id_fkey" in missing
     assert "public.child_late.child_late_parent_id_fkey" in missing
+    assert "public.child_incl.child_incl_k1_k2_fkey" in missing
     assert "public.child_prefix.child_prefix_parent_id_fkey" not in missing
     assert "public.child_pair.child_pair_k1_k2_fkey" not in missing
     (bare,) = found(report, "index.fk_missing", "public.child_bare.child_bare_parent_id_fkey")

@@ -207,3 +207,33 @@ def test_without_the_extension_checks_say_so(
     assert objects(report, "config.pg_stat_statements") == {"extension pg_stat_statements"}
     assert {n.check for n in report.notices} >= {"query.slow_mean", "query.slow_total"}
     assert snap.statements == 0 and snap.notices
+
+
+@needs_statements
+def test_cache_misses(module_db: str, module_conn: psycopg.Connection[Any]) -> None:
+    """Blocks evicted from shared buffers before each scan (pg_buffercache, 18+) are read;
+    a small table read from the cache is the look-alike."""
+    module_conn.execute("create extension if not exists pg_buffercache")
+    evict = module_conn.execute(
+        "select 1 from pg_proc where proname = 'pg_buffercache_evict_relation'"
+    ).fetchone()
+    if not evict:
+        pytest.skip("pg_buffercache_evict_relation needs PostgreSQL 18")
+    module_conn.execute("create table cold (id int, pad text)")
+    module_conn.execute(
+        "insert into cold select g, repeat('c', 100) from generate_series(1, 15000) g"
+    )
+    module_conn.execute("create table warm (id int)")
+    module_conn.execute("insert into warm select generate_series(1, 100)")
+    for _ in range(3):
+        module_conn.execute("select pg_buffercache_evict_relation('cold')")
+        module_conn.execute("select count(*) from cold where pad like 'x%'")
+        module_conn.execute("select count(*) from warm where id > 0")
+    toml = "[monitor]\nmin_blocks = 100\n"
+    with warden_for(module_db, toml) as warden:
+        report = warden.monitor.doctor(["query.cache_hit", "database.cache_hit"])
+    misses = found(report, "query.cache_hit")
+    assert any("from cold" in f.detail for f in misses)
+    assert not any("from warm" in f.detail for f in misses)
+    (cold,) = [f for f in misses if "from cold" in f.detail]
+    assert cold.evidence["hit_pct"] < 50 and cold.evidence["blocks_read"] >= 300

@@ -182,3 +182,75 @@ def test_inactive_slot_holding_wal(module_db: str, module_conn: psycopg.Connecti
             "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name in (%s, %s)",
             (holding, idle),
         )
+
+
+def test_streaming_consumer_lag_and_slot_retention(
+    module_db: str, module_conn: psycopg.Connection[Any], tmp_path: Any
+) -> None:
+    """A real WAL consumer (pg_receivewal) on a slot: it appears in pg_stat_replication and
+    its slot is active. Judged against thresholds of 0 bytes (reported) and the defaults
+    (not reported: it keeps up)."""
+    import subprocess
+
+    from pgwarden.server import bin_path
+
+    slot = f"mon_recv_{uuid.uuid4().hex[:8]}"
+    module_conn.execute("select pg_create_physical_replication_slot(%s, true)", (slot,))
+    params = psycopg.conninfo.conninfo_to_dict(module_db)
+    receiver = subprocess.Popen(
+        [str(bin_path() / "pg_receivewal"), "-D", str(tmp_path), "-S", slot, "--no-loop",
+         "-h", str(params.get("host", "127.0.0.1")), "-p", str(params.get("port", 5432)),
+         "-U", str(params.get("user", "postgres")), "-w"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            row = module_conn.execute(
+                "select active from pg_replication_slots where slot_name = %s", (slot,)
+            ).fetchone()
+            if row == (True,) or receiver.poll() is not None:
+                break
+            time.sleep(0.05)
+        if receiver.poll() is not None:
+            error = receiver.stderr.read().decode() if receiver.stderr else ""
+            if "pg_hba.conf" in error:
+                pytest.skip("this server refuses replication connections (pg_hba.conf)")
+            raise AssertionError(f"pg_receivewal ended: {error}")
+        tight = '[monitor]\nreplication_lag = "0 B"\nslot_retained = "0 B"\n'
+        with warden_for(module_db, tight) as warden:
+            report = warden.monitor.doctor(["replication"])
+        with warden_for(module_db) as warden:
+            calm = warden.monitor.doctor(["replication"])
+        assert f"slot {slot}" in objects(report, "replication.slot_retention")
+        assert objects(report, "replication.lag")  # the receiver, as a standby
+        assert f"slot {slot}" not in objects(report, "replication.inactive_slot")
+        assert f"slot {slot}" not in objects(calm, "replication.slot_retention")
+        assert not objects(calm, "replication.lag")
+    finally:
+        if receiver.poll() is None:
+            receiver.terminate()
+        receiver.wait(30)
+        _wait_until(
+            module_conn,
+            "select not active from pg_replication_slots where slot_name = %s",
+            (slot,),
+        )
+        module_conn.execute("select pg_drop_replication_slot(%s)", (slot,))
+
+
+def test_horizon_held_by_a_logical_slot(
+    module_db: str, module_conn: psycopg.Connection[Any]
+) -> None:
+    if module_conn.execute("show wal_level").fetchone() != ("logical",):
+        pytest.skip("logical slots need wal_level = logical (the machine's 15 runs replica)")
+    slot = f"mon_logical_{uuid.uuid4().hex[:8]}"
+    module_conn.execute("select pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
+    try:
+        with warden_for(module_db, "[monitor]\nhorizon_xids = 0\n") as warden:
+            held = warden.monitor.doctor(["xid.horizon"])
+        with warden_for(module_db) as warden:
+            calm = warden.monitor.doctor(["xid.horizon"])
+        assert f"replication slot {slot}" in objects(held, "xid.horizon")
+        assert f"replication slot {slot}" not in objects(calm, "xid.horizon")
+    finally:
+        module_conn.execute("select pg_drop_replication_slot(%s)", (slot,))

@@ -39,6 +39,7 @@ SETTINGS = ServeSection(sample_every="250ms")  # the sampler's pace; 1 s by defa
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
+HOSTILE = "<img src=x onerror=window.pwned=1>"
 DECLARATION = '[tables."public.readings"]\naudit = true\n'
 
 
@@ -49,6 +50,8 @@ def db(own_server: EmbeddedServer) -> str:
         conn.execute("create extension if not exists pg_stat_statements")
         conn.execute("create table if not exists public.readings (v int)")  # no primary key
         conn.execute("insert into public.readings select generate_series(1, 1000)")
+        # A hostile name: the dashboard must show it as text, never run it.
+        conn.execute(f'create table if not exists public."{HOSTILE}" (id int primary key)')
     with Warden(url, spec=parse_spec(DECLARATION)) as warden:
         warden.apply()
         with warden.session(actor="user:7", reason="calibration") as session:
@@ -68,7 +71,9 @@ def ws_url(base: str) -> str:
 
 
 def live(base: str, **kw: Any) -> ClientConnection:
-    return connect(ws_url(base), additional_headers=AUTH, open_timeout=10, close_timeout=2, **kw)
+    # A new viewer is first handed up to 30 kept samples: a client that stops reading with
+    # more than max_queue frames unread stops reading its socket, and so misses the close reply.
+    return connect(ws_url(base), additional_headers=AUTH, open_timeout=10, max_queue=64, **kw)
 
 
 def next_sample(ws: ClientConnection, after: int = 0) -> dict[str, Any]:
@@ -133,7 +138,8 @@ def test_live_needs_the_token(base: str) -> None:
         assert refused.value.response.status_code == 403  # closed before the handshake
     # What browsers do: the token in a subprotocol (they cannot set headers on a WebSocket).
     encoded = base64.urlsafe_b64encode(TOKEN.encode()).decode().rstrip("=")
-    with connect(ws_url(base), subprotocols=["pgwarden.live", f"bearer.{encoded}"]) as ws:
+    protocols = ["pgwarden.live", f"bearer.{encoded}"]
+    with connect(ws_url(base), subprotocols=protocols, max_queue=64) as ws:
         assert ws.subprotocol == "pgwarden.live"
         assert json.loads(ws.recv(timeout=15))["up"] is True
 
@@ -180,6 +186,8 @@ def test_dashboard_asks_for_the_token_then_shows_live_charts_and_findings(
     assert "public.readings" in planted.inner_text()
     page.wait_for_selector("#tables tbody tr")
     assert "public.readings" in page.inner_text("#tables")
+    assert HOSTILE in page.inner_text("#tables")  # shown as text
+    assert page.evaluate("window.pwned") is None and page.query_selector("#tables img") is None
     page.wait_for_selector("#changes tbody tr")
     change = page.inner_text("#changes tbody tr:last-child")
     assert "user:7" in change and "calibration" in change and "update" in change
@@ -227,16 +235,18 @@ def test_readyz_and_metrics_on_a_real_standby(
             with psycopg.connect(db, autocommit=True) as primary:
                 primary.execute("create table lag_probe (v int)")
             body: dict[str, Any] = {}
-            while body.get("lag_bytes") != 0:
-                answer = httpx.get(f"{replica}/readyz", params={"role": "replica"})
-                body = answer.json()
-                assert answer.status_code == 200, body
-                time.sleep(0.1)
-            assert body["role"] == "replica" and body["lag_seconds"] == 0.0
+            replayed = None
             with psycopg.connect(status.url(), autocommit=True) as conn:
+                while body.get("lag_bytes") != 0 or replayed is None:
+                    time.sleep(0.1)
+                    answer = httpx.get(f"{replica}/readyz", params={"role": "replica"})
+                    body = answer.json()
+                    assert answer.status_code == 200, body
+                    replayed = conn.execute("select to_regclass('lag_probe')").fetchone()[0]
                 naive = conn.execute(
                     "select extract(epoch from now() - pg_last_xact_replay_timestamp())"
                 ).fetchone()[0]
+            assert body["role"] == "replica" and body["lag_seconds"] == 0.0
             assert naive > 0
             assert httpx.get(f"{replica}/readyz", params={"max_lag": "1B"}).status_code == 200
             assert httpx.get(f"{replica}/readyz", params={"max_lag": "1ms"}).status_code == 200
@@ -282,6 +292,11 @@ def test_stopping_the_server_under_serve_and_starting_it_again(
     ready = httpx.get(f"{base}/readyz")
     assert ready.status_code == 503 and ready.json()["reachable"] is False
     assert httpx.get(f"{base}/healthz").status_code == 200  # the process itself is fine
+    for path in ("/api/tables", "/api/changes"):
+        refused = httpx.get(base + path, headers=AUTH)
+        assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
+    health = httpx.get(f"{base}/api/health", headers=AUTH).json()
+    assert health["server"]["reachable"] is False
     page.wait_for_selector("body[data-live=down]")
     assert page.is_visible("#down")
 

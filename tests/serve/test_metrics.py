@@ -16,11 +16,12 @@ from tests.tools import require_tool
 
 from pgwarden import Warden
 from pgwarden.api import ServeSection, create_app
+from pgwarden.spec import parse_spec
 
 CORE = {
     "pg_up", "pg_exporter_last_scrape_error", "pg_static", "pg_postmaster_start_time_seconds",
     "pg_stat_database_xact_commit", "pg_stat_database_xact_rollback",
-    "pg_stat_database_blks_hit", "pg_stat_database_numbackends", "pg_database_size_bytes",
+    "pg_stat_database_blks_hit", "pg_stat_database_numbackends",
     "pg_stat_activity_count", "pg_stat_activity_max_tx_duration", "pg_locks_count",
     "pg_replication_lag_seconds", "pg_replication_is_replica", "pg_settings_max_connections",
     "pg_stat_user_tables_n_live_tup", "pgwarden_scrape_duration_seconds", "pgwarden_scrapes",
@@ -124,7 +125,10 @@ def test_findings_and_feature_state_come_from_the_cached_checks(
         assert [f["object"] for f in planted] == ["public.no_key"]
         assert value(families, "pgwarden_findings_by_check", check="table.no_primary_key") == 1
         assert value(families, "pgwarden_checks_runs") == services.state.runs >= 1
+        assert health["alerts"] == [] and value(families, "pgwarden_alerts_firing") == 0
         assert "pgwarden_checks_age_seconds" in families
+        # Database sizes come with the checks (a walk of every file: not per scrape).
+        assert value(families, "pg_database_size_bytes", datname=conn.info.dbname) > 0
 
 
 def test_a_real_prometheus_scrapes_pg_up(db_url: str, tmp_path: Path) -> None:
@@ -150,7 +154,8 @@ def test_a_real_prometheus_scrapes_pg_up(db_url: str, tmp_path: Path) -> None:
             deadline = time.monotonic() + 60
             while not result and time.monotonic() < deadline:
                 time.sleep(0.25)
-                with contextlib.suppress(httpx.TransportError):
+                # Until it is ready Prometheus refuses connections, then answers 503 in text.
+                with contextlib.suppress(httpx.TransportError, ValueError, KeyError):
                     answer = httpx.get(f"{api}/query", params={"query": "pg_up"}).json()
                     result = answer["data"]["result"]
             assert result, "Prometheus never stored pg_up"
@@ -161,3 +166,67 @@ def test_a_real_prometheus_scrapes_pg_up(db_url: str, tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+FEATURES = """
+[tables."public.events"]
+partition = { column = "at", interval = "1 month", premake = 2 }
+
+[tables."public.logs"]
+archive = { after = "2 years", column = "at" }
+"""
+
+
+def test_feature_state_partitions_ahead_default_rows_archive_backlog(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    conn.execute(
+        "create table public.events (id bigint, at timestamptz not null, primary key (id, at)) "
+        "partition by range (at)"
+    )
+    conn.execute("create table public.logs (id bigint primary key, at timestamptz not null)")
+    conn.execute(
+        "insert into public.logs select g, now() - interval '3 years' - g * interval '1 day' "
+        "from generate_series(1, 10) g union all select g, now() from generate_series(11, 15) g"
+    )
+    warden = Warden(db_url, spec=parse_spec(FEATURES))
+    warden.apply()
+    conn.execute("insert into public.events select g, now() from generate_series(1, 5) g")
+    settings = ServeSection(checks_every="200ms")
+
+    def state(url: str, until: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        health: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{url}/api/health").json()
+            if health["features"] and until(health["features"]):
+                return health["features"], scrape(url)
+            time.sleep(0.1)
+        raise AssertionError(health)
+
+    with serving(create_app(warden, settings=settings, close_warden=True)) as url:
+        features, families = state(url, lambda f: f["archive"] is not None)
+        events = next(p for p in features["partitions"] if p["table"] == "public.events")
+        assert events == {"table": "public.events", "declared": True, "partitions": 1,
+                          "ahead": 0, "default_rows": 5}  # fmt: skip
+        assert features["archive"] == [{"table": "public.logs", "backlog_rows": 10}]
+        assert value(families, "pgwarden_default_partition_rows", table="public.events") == 5
+        assert value(families, "pgwarden_partitions_ahead", table="public.events") == 0
+        assert value(families, "pgwarden_archive_backlog_rows", table="public.logs") == 10
+        warden.maintain()  # premake (rows move out of the default partition) and archive
+        features, families = state(
+            url,
+            lambda f: (
+                any(p["ahead"] for p in f["partitions"])
+                # None while maintain holds the maintenance lock (the backlog is unknown then)
+                and f["archive"] is not None
+                and not f["archive"][0]["backlog_rows"]
+            ),
+        )
+        assert value(families, "pgwarden_partitions_ahead", table="public.events") == 2
+        assert value(families, "pgwarden_default_partition_rows", table="public.events") == 0
+        assert value(families, "pgwarden_archive_backlog_rows", table="public.logs") == 0
+        tables = {t["table"]: t for t in httpx.get(f"{url}/api/tables").json()["tables"]}
+        assert tables["public.events"]["partitioned"] is True
+        assert tables["public.events"]["partitions_ahead"] == 2
+        assert tables["public.events"]["features"] == ["partition"]

@@ -56,3 +56,16 @@ def test_mounted_app_serves_under_its_prefix_and_releases_its_connections(
         time.sleep(0.05)
     assert serve_connections(conn) == []
     warden.close()
+
+
+def test_cors_only_for_the_listed_origins(db_url: str) -> None:
+    from pgwarden.api import ServeSection
+
+    warden = Warden(db_url)
+    app = create_app(warden, settings=ServeSection(cors_origins=["https://ops.example"]))
+    with TestClient(app) as client:
+        allowed = client.get("/readyz", headers={"origin": "https://ops.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://ops.example"
+        other = client.get("/readyz", headers={"origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    warden.close()

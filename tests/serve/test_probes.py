@@ -70,6 +70,8 @@ def test_the_api_needs_the_token_and_the_probes_do_not(base: str) -> None:
         assert wrong.status_code == 401
         basic = httpx.get(base + path, headers={"authorization": f"Basic {TOKEN}"})
         assert basic.status_code == 401
+        # Never from the query string (it would end up in access logs and browser history).
+        assert httpx.get(base + path, params={"token": TOKEN}).status_code == 401
     ok = httpx.get(f"{base}/api/tables", headers={"authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and "tables" in ok.json()
     # CORS is off by default: no allow-origin header for a foreign origin.

@@ -128,6 +128,12 @@ def create_app(
         body = detail if isinstance(detail, dict) else {"error": "http", "detail": str(detail)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=exc.headers)
 
+    @app.exception_handler(Unreachable)
+    async def unreachable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"error": "unavailable", "detail": f"database: {exc}"}
+        )
+
     @app.get("/healthz", tags=["probes"])
     def healthz() -> dict[str, str]:
         """The process is up (always 200; says nothing about the database)."""

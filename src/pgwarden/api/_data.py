@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from pgwarden._names import QualifiedName
 from pgwarden.api._link import Unreachable
 from pgwarden.db import connect
-from pgwarden.errors import PgwardenError
+from pgwarden.errors import DatabaseUnavailable, PgwardenError
 from pgwarden.features.audit import _runtime as audit
 from pgwarden.features.audit._runtime import Event
 
@@ -30,7 +30,7 @@ select current_setting('server_version') as version, current_database() as datab
        current_setting('max_connections')::int as max_connections
 """
 _TABLES_SQL = """
-with largest as (  -- sizes and statistics for these only, not every table
+with largest as (  -- statistics and sizes for these only (see _scrape._TABLES_SQL)
   select c.oid, c.relkind,
          case when c.relkind = 'p' then (
            select coalesce(sum(p.relpages), 0) from pg_inherits i
@@ -41,14 +41,16 @@ with largest as (  -- sizes and statistics for these only, not every table
     and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast'
   order by pages desc, c.oid limit %s
 )
-select s.schemaname as schema, s.relname as name, l.relkind = 'p' as partitioned,
+select n.nspname as schema, c.relname as name, l.relkind = 'p' as partitioned,
        case when l.relkind = 'p' then (
          select coalesce(sum(pg_total_relation_size(i.inhrelid)), 0)::bigint
          from pg_inherits i where i.inhparent = l.oid)
-       else pg_total_relation_size(s.relid) end as size_bytes,
-       s.n_live_tup as rows, s.n_dead_tup as dead_rows, s.seq_scan, s.idx_scan,
-       greatest(s.last_vacuum, s.last_autovacuum) as last_vacuum
-from largest l join pg_stat_user_tables s on s.relid = l.oid
+       else pg_total_relation_size(l.oid) end as size_bytes,
+       pg_stat_get_live_tuples(l.oid) as rows, pg_stat_get_dead_tuples(l.oid) as dead_rows,
+       pg_stat_get_numscans(l.oid) as seq_scan,
+       greatest(pg_stat_get_last_vacuum_time(l.oid), pg_stat_get_last_autovacuum_time(l.oid))
+         as last_vacuum
+from largest l join pg_class c on c.oid = l.oid join pg_namespace n on n.oid = c.relnamespace
 order by l.pages desc, l.oid
 """
 
@@ -71,7 +73,7 @@ async def health(services: Services) -> dict[str, Any]:
     snapshot = await services.state.current(wait=5.0)
     body: dict[str, Any] = {"server": server, "backups": None}
     if snapshot is None:
-        body.update(checks={"state": "pending"}, findings=None, features=None)
+        body.update(checks={"state": "pending"}, findings=None, features=None, alerts=None)
         return body
     body["checks"] = {
         "state": "ok" if not snapshot.errors else "incomplete",
@@ -87,6 +89,7 @@ async def health(services: Services) -> dict[str, Any]:
         else {"counts": snapshot.counts(), "items": snapshot.findings}
     )
     body["features"] = snapshot.features
+    body["alerts"] = snapshot.alerts
     return body
 
 
@@ -115,6 +118,8 @@ async def changes(services: Services, limit: int) -> dict[str, Any]:
     dashboard must not become a way around column privileges)."""
     try:
         events = await asyncio.to_thread(_recent, services.warden.url, limit)
+    except DatabaseUnavailable as exc:
+        raise Unreachable(exc.message) from None
     except PgwardenError as exc:
         return {"changes": [], "note": exc.message}
     except psycopg.Error as exc:

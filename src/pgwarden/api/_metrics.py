@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -29,108 +28,15 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 from prometheus_client.process_collector import ProcessCollector
-from psycopg.rows import dict_row
 
 from pgwarden.api._link import Link, Unreachable
 from pgwarden.api._sampler import Sampler
+from pgwarden.api._scrape import DATABASE_COLUMNS, TABLE_COLUMNS, Scrape, read_scrape
 from pgwarden.api._state import HealthState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_DATABASES = 10
-
-_DATABASE_COLUMNS = (
-    "numbackends", "xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned",
-    "tup_fetched", "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files",
-    "temp_bytes", "deadlocks",
-)  # fmt: skip
-_TABLE_COLUMNS = (
-    "seq_scan", "idx_scan", "n_tup_ins", "n_tup_upd", "n_tup_del", "n_live_tup", "n_dead_tup",
-    "size_bytes", "last_autovacuum", "last_autoanalyze",
-)  # fmt: skip
 _GAUGES = {"numbackends", "n_live_tup", "n_dead_tup", "size_bytes"}
 _TIMES = {"last_autovacuum", "last_autoanalyze"}
-
-_SERVER_SQL = """
-select current_setting('server_version') as version,
-       current_setting('server_version_num')::int as version_num,
-       extract(epoch from pg_postmaster_start_time())::float8 as started,
-       current_setting('max_connections')::int as max_connections,
-       pg_is_in_recovery() as replica,
-       case when pg_is_in_recovery() then
-         case when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0.0
-              else extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end
-       end as lag_seconds,
-       current_database() as datname
-"""
-_DATABASE_SQL = """
-select d.datid::text as datid, d.datname, d.numbackends, d.xact_commit, d.xact_rollback,
-       d.blks_read, d.blks_hit, d.tup_returned, d.tup_fetched, d.tup_inserted, d.tup_updated,
-       d.tup_deleted, d.conflicts, d.temp_files, d.temp_bytes, d.deadlocks,
-       pg_database_size(d.datid) as size_bytes
-from pg_stat_database d
-where d.datname is not null and has_database_privilege(d.datname, 'CONNECT')
-order by d.datname = current_database() desc, d.xact_commit desc, d.datname
-limit %s
-"""
-_ACTIVITY_SQL = """
-select coalesce(datname, '') as datname, coalesce(state, 'unknown') as state, count(*) as n,
-       coalesce(extract(epoch from max(clock_timestamp() - xact_start)), 0)::float8 as max_tx
-from pg_stat_activity where backend_type = 'client backend' group by 1, 2
-"""
-_LOCKS_SQL = """
-select coalesce(d.datname, '') as datname, lower(l.mode) as mode, count(*) as n
-from pg_locks l left join pg_database d on d.oid = l.database group by 1, 2
-"""
-_STANDBYS_SQL = """
-select coalesce(application_name, '') as application_name,
-       coalesce(client_addr::text, '') as client_addr, coalesce(state, '') as state,
-       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 as lag_bytes
-from pg_stat_replication where not pg_is_in_recovery()
-"""
-_TABLES_SQL = """
-with largest as (
-  -- relpages (kept by VACUUM/ANALYZE) picks the largest first; statistics and sizes are then
-  -- read for those N only, not for every table of the database
-  select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
-  where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
-    and n.nspname !~ '^pg_toast'
-  order by c.relpages desc, c.oid limit %s
-)
-select s.schemaname, s.relname, s.seq_scan, coalesce(s.idx_scan, 0) as idx_scan, s.n_tup_ins,
-       s.n_tup_upd, s.n_tup_del, s.n_live_tup, s.n_dead_tup,
-       pg_total_relation_size(s.relid) as size_bytes,
-       extract(epoch from s.last_autovacuum)::float8 as last_autovacuum,
-       extract(epoch from s.last_autoanalyze)::float8 as last_autoanalyze
-from largest l join pg_stat_user_tables s on s.relid = l.oid
-"""
-_STATEMENTS_SQL = """
-with mine as (
-  select s.queryid, r.rolname, s.calls, s.total_exec_time, s.rows
-  from {schema}.pg_stat_statements(false) s left join pg_roles r on r.oid = s.userid
-  where s.dbid = (select oid from pg_database where datname = current_database())
-), ranked as (
-  select *, row_number() over (order by total_exec_time desc) as rank from mine
-)
-select case when rank <= %(top)s then queryid::text else 'other' end as queryid,
-       case when rank <= %(top)s then coalesce(rolname, '') else '' end as "user",
-       sum(calls)::float8 as calls, sum(total_exec_time)::float8 / 1000 as seconds,
-       sum(rows)::float8 as rows
-from ranked group by 1, 2
-"""
-
-
-@dataclass
-class Scrape:
-    """What one scrape read (``None`` fields: that part could not be read)."""
-
-    server: dict[str, Any]
-    databases: list[dict[str, Any]]
-    activity: list[dict[str, Any]]
-    locks: list[dict[str, Any]]
-    standbys: list[dict[str, Any]]
-    tables: list[dict[str, Any]]
-    statements: list[dict[str, Any]] | None
-    errors: list[str] = field(default_factory=list)
 
 
 class Metrics:
@@ -158,17 +64,19 @@ class Metrics:
         started = time.perf_counter()
         self.scrapes += 1
         scrape: Scrape | None = None
-        error = ""
+        up = True
         try:
-            scrape = await self.link.run(self._read)
-        except Unreachable as exc:
-            error = str(exc)
-        except psycopg.Error as exc:  # reachable, but a core view failed: still an error
-            error = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
-        failed = scrape is None or bool(scrape.errors)
+            scrape = await self.link.run(
+                lambda conn: read_scrape(conn, self.top_tables, self.top_queries)
+            )
+        except Unreachable:  # why is in /readyz and /api/health, never in a label
+            up = False
+        except psycopg.Error:  # reachable, but a core view failed (a privilege): an error
+            pass
+        failed = scrape is None
         self.scrape_errors += failed
         families: list[Metric] = [
-            _gauge("pg_up", "Whether the last scrape could query the server.", 1 if scrape else 0),
+            _gauge("pg_up", "Whether the server could be reached and queried.", 1 if up else 0),
             _gauge(
                 "pg_exporter_last_scrape_error",
                 "Whether the last scrape had an error (1) or not (0).",
@@ -178,54 +86,29 @@ class Metrics:
         if scrape is not None:
             families += _core(scrape)
             families += self._pgwarden_state()
-        families += self._own(time.perf_counter() - started, error)
+        families += self._own(time.perf_counter() - started)
         return generate_latest(_Families(families, self._process))
-
-    async def _read(self, conn: psycopg.AsyncConnection[Any]) -> Scrape:
-        async def rows(query: str, params: Any = None) -> list[dict[str, Any]]:
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return await cur.fetchall()
-
-        server = (await rows(_SERVER_SQL))[0]
-        scrape = Scrape(
-            server=server,
-            databases=await rows(_DATABASE_SQL, (_DATABASES,)),
-            activity=await rows(_ACTIVITY_SQL),
-            locks=await rows(_LOCKS_SQL),
-            standbys=await rows(_STANDBYS_SQL),
-            tables=await rows(_TABLES_SQL, (self.top_tables,)) if self.top_tables else [],
-            statements=None,
-        )
-        schema = await rows(
-            "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
-            "where e.extname = 'pg_stat_statements'"
-        )
-        if schema and self.top_queries:
-            try:  # installed but not preloaded, or not readable: no per-query series
-                query = psycopg.sql.SQL(_STATEMENTS_SQL).format(
-                    schema=psycopg.sql.Identifier(schema[0]["nspname"])
-                )
-                async with conn.cursor(row_factory=dict_row) as cur:
-                    await cur.execute(query, {"top": self.top_queries})
-                    scrape.statements = await cur.fetchall()
-            except psycopg.Error as exc:
-                if conn.broken:
-                    raise
-                scrape.statements = None
-                del exc
-        return scrape
 
     def _pgwarden_state(self) -> list[Metric]:
         snapshot = self.state.snapshot
         if snapshot is None:
             return []
+        # Database sizes walk every file of every database (70 ms at 2,000 tables, the bulk of
+        # postgres_exporter's 1 s scrape): read with the checks, published only while pg_up.
+        size = GaugeMetricFamily(
+            "pg_database_size_bytes",
+            "Size of the database (read every checks_every).",
+            labels=["datname"],
+        )
+        for datname, size_bytes in snapshot.database_sizes.items():
+            size.add_metric([datname], size_bytes)
         out: list[Metric] = [
+            size,
             _gauge(
                 "pgwarden_checks_age_seconds",
                 "Seconds since doctor's findings and the feature state were read.",
                 max(time.time() - snapshot.taken_at, 0.0),
-            )
+            ),
         ]
         if snapshot.findings is not None:
             by_severity = GaugeMetricFamily(
@@ -245,6 +128,9 @@ class Metrics:
             for (check, severity), count in sorted(counted.items()):
                 by_check.add_metric([check, severity], count)
             out += [by_severity, by_check]
+        if snapshot.alerts is not None:
+            firing = sum(1 for a in snapshot.alerts if a["status"] == "firing")
+            out.append(_gauge("pgwarden_alerts_firing", "Alerts firing (monitor-alerts).", firing))
         features = snapshot.features
         audit = features.get("audit")
         if audit:
@@ -282,8 +168,7 @@ class Metrics:
             out.append(backlog)
         return out
 
-    def _own(self, seconds: float, error: str) -> list[Metric]:
-        del error  # the text goes to /readyz and the dashboard, never into a label
+    def _own(self, seconds: float) -> list[Metric]:
         return [
             _gauge(
                 "pgwarden_scrape_duration_seconds",
@@ -345,7 +230,7 @@ def _core(scrape: Scrape) -> list[Metric]:
         ),
     ]
     labels = ["datid", "datname"]
-    for column in _DATABASE_COLUMNS:
+    for column in DATABASE_COLUMNS:
         family = _family(
             f"pg_stat_database_{column}", f"pg_stat_database.{column}", labels,
             gauge=column in _GAUGES,
@@ -354,10 +239,6 @@ def _core(scrape: Scrape) -> list[Metric]:
             if row[column] is not None:
                 family.add_metric([row["datid"], row["datname"]], float(row[column]))
         out.append(family)
-    size = GaugeMetricFamily("pg_database_size_bytes", "Size of the database.", labels=["datname"])
-    for row in scrape.databases:
-        size.add_metric([row["datname"]], float(row["size_bytes"]))
-    out.append(size)
     count = GaugeMetricFamily(
         "pg_stat_activity_count", "Client connections by state.", labels=["datname", "state"]
     )
@@ -384,7 +265,7 @@ def _core(scrape: Scrape) -> list[Metric]:
             )
     out += [count, longest, locks, standby]
     table_labels = ["datname", "schemaname", "relname"]
-    for column in _TABLE_COLUMNS:
+    for column in TABLE_COLUMNS:
         family = _family(
             f"pg_stat_user_tables_{column}",
             f"pg_stat_user_tables.{column} of the largest tables",

@@ -43,12 +43,15 @@ select /* pgwarden:live-sample */ (select row_to_json(d) from (
           from pg_stat_activity
           where backend_type = 'client backend' and pid <> pg_backend_pid()) as longest_xact,
        pg_is_in_recovery() as replica,
+       -- as /readyz measures it (see _probes): by position, and by time only while behind
        case when pg_is_in_recovery() then
-         pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint
+         pg_wal_lsn_diff(greatest(pg_last_wal_receive_lsn(), r.latest_end_lsn),
+                         pg_last_wal_replay_lsn())::bigint
        else (select max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint
              from pg_stat_replication) end as lag_bytes,
        case when pg_is_in_recovery() then
-         case when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0.0
+         case when pg_last_wal_replay_lsn() >= greatest(pg_last_wal_receive_lsn(), r.latest_end_lsn)
+              then 0.0
               else extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end
        else (select extract(epoch from max(replay_lag))::float8 from pg_stat_replication)
        end as lag_seconds,
@@ -61,6 +64,7 @@ select /* pgwarden:live-sample */ (select row_to_json(d) from (
           where backend_type = 'client backend' and state <> 'idle'
             and pid <> pg_backend_pid() and query_start is not null
           order by query_start limit 5) q) as top
+from (select 1) as one left join pg_stat_wal_receiver r on true
 """
 
 

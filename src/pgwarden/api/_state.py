@@ -34,6 +34,10 @@ class Snapshot:
     notices: list[dict[str, str]] = field(default_factory=list)
     """Checks that could not run, and why (a privilege, an extension)."""
     checks_seconds: float = 0.0
+    database_sizes: dict[str, int] = field(default_factory=dict)
+    """``pg_database_size`` of the served database and up to 9 others."""
+    alerts: list[dict[str, Any]] | None = None
+    """Alerts kept by the ``monitor-alerts`` job (firing, and recently resolved)."""
 
     def counts(self) -> dict[str, int]:
         found = dict.fromkeys(SEVERITIES, 0)
@@ -110,12 +114,29 @@ def take_snapshot(warden: Warden) -> Snapshot:
         errors["checks"] = exc.message
     except Exception as exc:  # unreachable server, permission: reported, not raised
         errors["checks"] = _first_line(exc)
+    alerts: list[dict[str, Any]] | None = None
+    try:
+        alerts = [a.to_json() for a in warden.monitor.alerts()]
+    except Exception as exc:
+        errors["alerts"] = _first_line(exc)
     features: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
     try:
         features = feature_state(warden, errors)
+        sizes = database_sizes(warden)
     except Exception as exc:
         errors["features"] = _first_line(exc)
-    return Snapshot(time.time(), findings, features, errors, notices, seconds)
+    return Snapshot(time.time(), findings, features, errors, notices, seconds, sizes, alerts)
+
+
+def database_sizes(warden: Warden) -> dict[str, int]:
+    with warden.connect(autocommit=True) as conn:
+        rows = conn.execute(
+            "select datname, pg_database_size(oid) from pg_database "
+            "where datallowconn and has_database_privilege(oid, 'CONNECT') "
+            "order by datname = current_database() desc, datname limit 10"
+        ).fetchall()
+    return {str(name): int(size) for name, size in rows}
 
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
@@ -145,7 +166,7 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
                     "table": str(table.table),
                     "declared": table.declared,
                     "partitions": len(layout.parts),
-                    "ahead": ahead if layout.column_type and "date" in _kind(layout) else None,
+                    "ahead": ahead if _by_time(layout.column_type) else None,
                     "default_rows": table.default_rows,
                 }
             )
@@ -160,9 +181,9 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
     return state
 
 
-def _kind(layout: Any) -> str:
-    column_type = str(layout.column_type or "")
-    return "date" if ("date" in column_type or "timestamp" in column_type) else column_type
+def _by_time(column_type: str | None) -> bool:
+    """Partitions by a date or timestamp column: "ahead" of now means something."""
+    return column_type is not None and ("date" in column_type or "timestamp" in column_type)
 
 
 def _after(low: Any, now: dt.datetime) -> bool:

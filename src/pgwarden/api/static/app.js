@@ -195,7 +195,9 @@ function renderHealth(h) {
     return;
   }
   const n = h.findings.counts;
-  counts.textContent = `(${n.critical} critical, ${n.warning} warning, ${n.info} info)`;
+  const firing = (h.alerts || []).filter((a) => a.status === "firing").length;
+  counts.textContent = `(${n.critical} critical, ${n.warning} warning, ${n.info} info` +
+    (firing ? `; ${firing} alert${firing > 1 ? "s" : ""} firing)` : ")");
   list.dataset.count = String(h.findings.items.length);
   if (!h.findings.items.length) { list.replaceChildren(el("li", "nothing found", "muted")); return; }
   list.replaceChildren(...h.findings.items.map((f) => {

@@ -12,6 +12,7 @@ The ``[monitor]`` section of ``pgwarden.toml`` sets thresholds, silences finding
 on the opt-in VACUUM / REINDEX jobs and alerts. See docs/monitoring.md.
 """
 
+from pgwarden.ops.monitor._alerts import Alert
 from pgwarden.ops.monitor._config import AlertsSection, Ignore, MonitorSection
 from pgwarden.ops.monitor._model import (
     Activity,
@@ -29,6 +30,7 @@ from pgwarden.ops.monitor._monitor import Monitor
 
 __all__ = [
     "Activity",
+    "Alert",
     "AlertsSection",
     "CheckInfo",
     "Finding",

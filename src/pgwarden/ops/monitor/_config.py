@@ -72,9 +72,13 @@ class MonitorSection(BaseModel):
     min_calls: int = Field(default=10, ge=1)
     """Statements with fewer calls are not judged (one-off maintenance)."""
     cache_hit_pct: float = Field(default=90.0, ge=0, le=100)
+    min_blocks: int = Field(default=10_000, ge=1)
+    """Statements and databases that touched fewer blocks are not judged on cache hits."""
     connections_pct: float = Field(default=80.0, gt=0, le=100)
     idle_in_transaction: DurationField = Duration.parse("1min")
     long_running: DurationField = Duration.parse("5min")
+    horizon_xids: int = Field(default=10_000_000, ge=0)
+    """A prepared transaction or slot holding the xmin horizon back by more xids is reported."""
     lock_wait: DurationField = Duration.parse("5s")
     """Sessions waiting on a lock longer than this are reported with their blocker."""
     dead_tuples_pct: float = Field(default=20.0, gt=0, le=100)

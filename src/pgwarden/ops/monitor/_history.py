@@ -62,16 +62,6 @@ create table if not exists warden.monitor_last_database (
 _STATEMENT_COUNTERS = ("calls", "total_ms", "rows", "hit", "read", "temp_written", "read_ms")
 
 
-def _delta(cols: tuple[str, ...], first: str) -> sql.Composable:
-    reset = sql.SQL("l.{f} is null or c.{f} < l.{f}").format(f=sql.Identifier(first))
-    return sql.SQL(", ").join(
-        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {c}").format(
-            r=reset, c=sql.Identifier(c)
-        )
-        for c in cols
-    )
-
-
 def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.datetime) -> None:
     """Create the history tables if missing, and their partitions around ``now``; drop the
     partitions past ``retention``."""
@@ -86,6 +76,8 @@ def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.da
             conn.execute("select pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK,))
             conn.execute(_DDL)
     days = max(1, round(opts.retention.seconds / 86400))
+    if not _partitions_due(conn, now, days):
+        return
     part = PartitionOptions(
         column="taken_at", interval="1 day", premake=1, default=False,
         retention=f"{days} days", retention_mode="drop",
@@ -95,6 +87,25 @@ def ensure_store(conn: psycopg.Connection[Any], opts: MonitorSection, now: dt.da
         table = QualifiedName("warden", name)
         premake(ctx, table, part)
         retention(ctx, table, part)
+
+
+def _partitions_due(conn: psycopg.Connection[Any], now: dt.datetime, days: int) -> bool:
+    """Whether a day partition is missing (today or tomorrow) or one is past retention; a
+    snapshot then runs the partition feature's premake and retention (else: one query)."""
+    rows = conn.execute(
+        """select p.relname::text, c.relname::text from pg_inherits i
+             join pg_class p on p.oid = i.inhparent join pg_class c on c.oid = i.inhrelid
+             join pg_namespace n on n.oid = p.relnamespace
+            where n.nspname = 'warden' and p.relname = any(%s)""",
+        (list(PARTITIONED),),
+    ).fetchall()
+    have: dict[str, set[str]] = {name: set() for name in PARTITIONED}
+    for parent, child in rows:
+        have[parent].add(child.rsplit("_", 1)[-1])
+    day = now.astimezone(dt.UTC).date()
+    wanted = {f"p{(day + dt.timedelta(days=d)):%Y%m%d}" for d in (0, 1)}
+    oldest = f"p{(day - dt.timedelta(days=days + 1)):%Y%m%d}"
+    return any(not wanted <= parts or min(parts) < oldest for parts in have.values())
 
 
 def take_snapshot(
@@ -124,108 +135,129 @@ def take_snapshot(
     return Snapshot(at, statements, tables, indexes, seconds, tuple(notices))
 
 
+def _store(
+    conn: psycopg.Connection[Any],
+    at: dt.datetime,
+    *,
+    current: sql.Composable,
+    history: str,
+    stored: sql.Composable,
+    where: str,
+    last: str,
+    key: str,
+    counters: tuple[str, ...],
+) -> int:
+    """One statement per kind: read the cumulative counters once (``current``), insert into
+    ``warden.<history>`` what they gained since ``warden.<last>`` (rows matching ``where``),
+    and make ``<last>`` hold them, writing only the rows that changed (idle objects cost no
+    dead tuples, snapshot after snapshot). Data-modifying CTEs all see the snapshot from
+    before the statement, so the deltas are taken against the previous values."""
+    ident = sql.Identifier
+    names = sql.SQL(", ").join(map(ident, counters))
+    # A counter lower than last time (a reset, an entry evicted and re-added): from zero.
+    reset = sql.SQL("l.{k} is null or c.{f} < l.{f}").format(k=ident(key), f=ident(counters[0]))
+    query = sql.SQL(
+        """
+        with cur as materialized ({current}),
+        d as (select c.*, {deltas_named} from cur c left join warden.{last} l using ({key})),
+        hist as (insert into warden.{history} select {at}::timestamptz, {stored}
+                   from d where {where} returning 1),
+        kept as (insert into warden.{last} as l ({key}, {names})
+                 select {key}, {names} from cur
+                 on conflict ({key}) do update set ({names}) = row({excluded})
+                 where ({lcols}) is distinct from ({excluded})),
+        gone as (delete from warden.{last} l
+                  where not exists (select 1 from cur c where c.{key} = l.{key}))
+        select count(*) from hist
+        """
+    ).format(
+        current=current,
+        deltas_named=sql.SQL(", ").join(
+            sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {d}").format(
+                r=reset, c=ident(c), d=ident("d_" + c)
+            )
+            for c in counters
+        ),
+        last=ident(last),
+        key=ident(key),
+        history=ident(history),
+        at=sql.Literal(at),
+        stored=stored,
+        where=sql.SQL(where),
+        names=names,
+        excluded=sql.SQL(", ").join(sql.SQL("excluded.{}").format(ident(c)) for c in counters),
+        lcols=sql.SQL(", ").join(sql.SQL("l.{}").format(ident(c)) for c in counters),
+    )
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _statements(conn: psycopg.Connection[Any], counters: sql.Composed, at: dt.datetime) -> int:
-    conn.execute(sql.SQL("create temp table pgwarden_cur on commit drop as {}").format(counters))
-    cols = sql.SQL(", ").join(map(sql.Identifier, _STATEMENT_COUNTERS))
-    cur = conn.execute(
-        sql.SQL(
-            """insert into warden.monitor_statements (taken_at, queryid, {cols})
-               select * from (select %s::timestamptz, c.queryid, {delta}
-                                from pgwarden_cur c
-                                left join warden.monitor_last_statements l using (queryid)) d
-                where calls > 0"""
-        ).format(cols=cols, delta=_delta(_STATEMENT_COUNTERS, "calls")),
-        (at,),
-    )
-    stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_statements")
-    conn.execute(
-        sql.SQL(
-            "insert into warden.monitor_last_statements (queryid, {cols}) "
-            "select queryid, {cols} from pgwarden_cur"
-        ).format(cols=cols)
-    )
-    return stored
+    return _store(
+        conn, at, current=counters, history="monitor_statements",
+        stored=sql.SQL("queryid, d_calls, d_total_ms, d_rows, d_hit, d_read, d_temp_written, "
+                       "d_read_ms"),
+        where="d_calls > 0", last="monitor_last_statements", key="queryid",
+        counters=_STATEMENT_COUNTERS,
+    )  # fmt: skip
 
 
 _USER = (
-    "schemaname not in ('pg_catalog', 'information_schema', 'warden') "
-    "and schemaname !~ '^pg_(toast|temp_|toast_temp_)'"
+    "n.nspname not in ('pg_catalog', 'information_schema', 'warden') "
+    "and n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
 )
 _TABLE_COUNTERS = ("seq_scan", "idx_scan", "inserted", "updated", "deleted")
+# The statistics functions, not pg_stat_all_tables / _indexes (which compute every counter
+# of every relation, system ones included).
+_CURRENT_TABLES = """
+select c.oid as relid, format('%I.%I', n.nspname, c.relname) as name,
+       pg_stat_get_numscans(c.oid) as seq_scan, coalesce(ix.scans, 0) as idx_scan,
+       pg_stat_get_tuples_inserted(c.oid) as inserted,
+       pg_stat_get_tuples_updated(c.oid) as updated,
+       pg_stat_get_tuples_deleted(c.oid) as deleted,
+       pg_stat_get_live_tuples(c.oid) as live, pg_stat_get_dead_tuples(c.oid) as dead
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  left join (select indrelid, sum(pg_stat_get_numscans(indexrelid))::int8 as scans
+               from pg_index group by indrelid) ix on ix.indrelid = c.oid
+ where c.relkind in ('r', 'm') and {}
+"""
+_CURRENT_INDEXES = """
+select i.indexrelid, format('%I.%I', n.nspname, c.relname) as name,
+       pg_stat_get_numscans(i.indexrelid) as scans
+  from pg_index i join pg_class c on c.oid = i.indexrelid
+  join pg_namespace n on n.oid = c.relnamespace where {}
+"""
 
 
 def _tables(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
-    conn.execute(
-        "create temp table pgwarden_cur_t on commit drop as "
-        "select relid, format('%I.%I', schemaname, relname) as name, "
-        "coalesce(seq_scan, 0) as seq_scan, coalesce(idx_scan, 0) as idx_scan, "
-        "n_tup_ins as inserted, n_tup_upd as updated, n_tup_del as deleted, "
-        "n_live_tup as live, n_dead_tup as dead, pg_relation_size(relid) as bytes "
-        "from pg_stat_all_tables where " + _USER
-    )
-    cols = sql.SQL(", ").join(map(sql.Identifier, _TABLE_COUNTERS))
-    reset = sql.SQL("l.relid is null or c.seq_scan < l.seq_scan or c.inserted < l.inserted")
-    delta = sql.SQL(", ").join(
-        sql.SQL("case when {r} then c.{c} else c.{c} - l.{c} end as {c}").format(
-            r=reset, c=sql.Identifier(c)
-        )
-        for c in _TABLE_COUNTERS
-    )
-    cur = conn.execute(
-        sql.SQL(
-            """insert into warden.monitor_tables
-                   (taken_at, relid, name, {cols}, live, dead, bytes)
-               select * from (
-                 select %s::timestamptz, c.relid, c.name, {delta}, c.live, c.dead, c.bytes
-                   from pgwarden_cur_t c
-                   left join warden.monitor_last_tables l using (relid)) d
-                -- Idle tables store nothing: history grows with activity, not with tables.
-                where seq_scan + idx_scan + inserted + updated + deleted > 0"""
-        ).format(cols=cols, delta=delta),
-        (at,),
-    )
-    stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_tables")
-    conn.execute(
-        sql.SQL(
-            "insert into warden.monitor_last_tables (relid, {cols}) "
-            "select relid, {cols} from pgwarden_cur_t"
-        ).format(cols=cols)
-    )
-    return stored
+    return _store(
+        conn, at, current=sql.SQL(_CURRENT_TABLES).format(sql.SQL(_USER)),
+        history="monitor_tables",
+        stored=sql.SQL("relid, name, d_seq_scan, d_idx_scan, d_inserted, d_updated, d_deleted, "
+                       "live, dead, pg_relation_size(relid)"),
+        # Idle tables store nothing: history grows with activity, not with the schema.
+        where="d_seq_scan + d_idx_scan + d_inserted + d_updated + d_deleted > 0",
+        last="monitor_last_tables", key="relid", counters=_TABLE_COUNTERS,
+    )  # fmt: skip
 
 
 def _indexes(conn: psycopg.Connection[Any], at: dt.datetime) -> int:
-    conn.execute(
-        "create temp table pgwarden_cur_i on commit drop as "
-        "select indexrelid, format('%I.%I', schemaname, indexrelname) as name, "
-        "coalesce(idx_scan, 0) as scans, pg_relation_size(indexrelid) as bytes "
-        "from pg_stat_all_indexes where " + _USER
-    )
-    cur = conn.execute(
-        """insert into warden.monitor_indexes (taken_at, indexrelid, name, scans, bytes)
-           select %s::timestamptz, c.indexrelid, c.name,
-                  case when l.scans is null or c.scans < l.scans then c.scans
-                       else c.scans - l.scans end, c.bytes
-             from pgwarden_cur_i c
-             left join warden.monitor_last_indexes l using (indexrelid)
-            where c.scans is distinct from l.scans""",
-        (at,),
-    )
-    stored = cur.rowcount
-    conn.execute("delete from warden.monitor_last_indexes")
-    conn.execute(
-        "insert into warden.monitor_last_indexes select indexrelid, scans from pgwarden_cur_i"
-    )
-    return stored
+    return _store(
+        conn, at, current=sql.SQL(_CURRENT_INDEXES).format(sql.SQL(_USER)),
+        history="monitor_indexes",
+        stored=sql.SQL("indexrelid, name, d_scans, pg_relation_size(indexrelid)"),
+        where="d_scans > 0", last="monitor_last_indexes", key="indexrelid",
+        counters=("scans",),
+    )  # fmt: skip
 
 
 def _database(conn: psycopg.Connection[Any], at: dt.datetime) -> None:
     conn.execute(
         """with c as (select xact_commit as commits, xact_rollback as rollbacks, blks_hit as hit,
                              blks_read as read, temp_bytes, deadlocks, numbackends,
-                             pg_database_size(datid) as bytes
+                             -- pg_database_size() stats every file: pages are enough
+                             (select sum(relpages)::int8 from pg_class)
+                               * current_setting('block_size')::int8 as bytes
                         from pg_stat_database where datname = current_database()),
                 l as (select * from warden.monitor_last_database),
                 ins as (

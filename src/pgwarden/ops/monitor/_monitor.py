@@ -10,6 +10,7 @@ from pgwarden.ops.monitor._config import MonitorSection
 from pgwarden.ops.monitor._model import Activity, CheckInfo, Finding, QueryReport, Report, Snapshot
 
 if TYPE_CHECKING:
+    from pgwarden.ops.monitor._alerts import Alert
     from pgwarden.warden import Warden
 
 
@@ -96,6 +97,14 @@ class Monitor:
 
         with self.warden.connect(autocommit=True) as conn:
             return take_snapshot(conn, self.options)
+
+    def alerts(self) -> list[Alert]:
+        """Alerts kept by the ``monitor-alerts`` job: firing ones, and those resolved
+        within the last week, with first and last seen."""
+        from pgwarden.ops.monitor._alerts import current
+
+        with self.warden.connect(autocommit=True) as conn:
+            return current(conn)
 
     def activity(self) -> list[Activity]:
         """Backends of this server other than this one, longest-running first, with the pids

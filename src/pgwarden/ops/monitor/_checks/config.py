@@ -133,13 +133,13 @@ def _idle_timeout(ctx: Ctx) -> Iterator[Finding]:
     "database.cache_hit",
     "Shared-buffer cache hit ratio of this database",
     "pg_stat_database.blks_hit / blks_read",
-    "cache_hit_pct (90 %), after at least 10,000 block reads",
+    "cache_hit_pct (90 %), after at least min_blocks (10,000) blocks",
 )
 def _cache_hit(ctx: Ctx) -> Iterator[Finding]:
     row = ctx.rows("select blks_hit::int8 as hit, blks_read::int8 as read from pg_stat_database "
                    "where datname = current_database()")[0]  # fmt: skip
     total = row["hit"] + row["read"]
-    if total < 10_000:
+    if total < ctx.opts.min_blocks:
         return
     pct = 100.0 * row["hit"] / total
     if pct < ctx.opts.cache_hit_pct:

@@ -212,6 +212,7 @@ def _fk_missing(ctx: Ctx) -> Iterator[Finding]:
             ix["valid"]
             and ix["pred"] is None
             and ix["am"] != "brin"
+            and ix["nkeys"] >= len(wanted)  # INCLUDE columns serve no lookup
             and set(ix["keys"][: len(wanted)]) == wanted
             for ix in by_table.get(fk["conrelid"], [])
         )
@@ -254,13 +255,26 @@ def _index_name(table: str, cols: list[str]) -> str:
     fixable=True,
 )
 def _bloat(ctx: Ctx) -> Iterator[Finding]:
-    big = [
-        r
+    # Screened on pg_class.relpages (as of the last VACUUM / ANALYZE), measured exactly.
+    screened = [
+        r["oid"]
         for r in indexes(ctx)
         if r["am"] == "btree"
         and r["valid"]
         and not r["exprs"]
-        and r["bytes"] >= ctx.opts.min_bloat_size
+        and r["bytes"] >= ctx.opts.min_bloat_size / 2
+    ]
+    if not screened:
+        return
+    sizes = dict(
+        ctx.conn.execute(
+            "select oid, pg_relation_size(oid) from unnest(%s::oid[]) oid", (screened,)
+        ).fetchall()
+    )
+    big = [
+        {**r, "bytes": sizes[r["oid"]]}
+        for r in indexes(ctx)
+        if sizes.get(r["oid"], 0) >= ctx.opts.min_bloat_size
     ]
     if not big:
         return

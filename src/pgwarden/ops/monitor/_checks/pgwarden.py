@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from pgwarden.errors import PgwardenError
 from pgwarden.ops.monitor._checks._common import human
 from pgwarden.ops.monitor._engine import Ctx, check
 from pgwarden.ops.monitor._model import Finding, Severity
@@ -50,7 +51,11 @@ def _due(ctx: Ctx) -> dict[tuple[str, str], tuple[int, str]]:
         now = dt.datetime.now(dt.UTC)
         for job in jobs:
             job_ctx = JobContext(conn=ctx.conn, spec=ctx.spec, now=now, dry_run=True)
-            rows, detail = job.run(job_ctx)
+            try:
+                rows, detail = job.run(job_ctx)
+            except PgwardenError as exc:  # e.g. a table declared partitioned, not converted
+                ctx.note(_JOBS[job.name], f"{job.name} {job.table or ''}: {exc.message}")
+                continue
             if rows:
                 key = (_JOBS[job.name], str(job.table) if job.table else "audit store")
                 found[key] = (rows, detail)

@@ -113,13 +113,13 @@ def _temp(ctx: Ctx) -> Iterator[Finding]:
     "query.cache_hit",
     "Statements reading mostly from outside shared buffers",
     "pg_stat_statements(false): shared_blks_hit / shared_blks_read",
-    "cache_hit_pct (90 %), over at least 10,000 blocks",
+    "cache_hit_pct (90 %), over at least min_blocks (10,000) blocks",
 )
 def _cache(ctx: Ctx) -> Iterator[Finding]:
     low = []
     for r in statements(ctx):
         blocks = r["hit"] + r["read"]
-        if blocks >= 10_000 and 100 * r["hit"] / blocks < ctx.opts.cache_hit_pct:
+        if blocks >= ctx.opts.min_blocks and 100 * r["hit"] / blocks < ctx.opts.cache_hit_pct:
             low.append(r)
     text = _shown(ctx, low)
     for r in low:

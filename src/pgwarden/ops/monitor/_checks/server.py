@@ -192,7 +192,7 @@ def _table_age(ctx: Ctx) -> Iterator[Finding]:
     "xid.horizon",
     "Something holding back the xmin horizon (vacuum cannot remove dead rows)",
     "pg_stat_activity.backend_xmin, pg_prepared_xacts, pg_replication_slots.xmin",
-    "older than long_running (5 min)",
+    "older than long_running (5 min), or horizon_xids (10 M) transactions behind",
 )
 def _horizon(ctx: Ctx) -> Iterator[Finding]:
     limit = ctx.opts.long_running.seconds
@@ -209,7 +209,7 @@ def _horizon(ctx: Ctx) -> Iterator[Finding]:
         """
     )
     for r in rows:
-        old = (r["seconds"] or 0) > limit or r["xid_age"] > 10_000_000
+        old = (r["seconds"] or 0) > limit or (r["xid_age"] or 0) >= ctx.opts.horizon_xids
         if old:
             yield Finding(
                 "xid.horizon",

@@ -172,7 +172,9 @@ def _lag(ctx: Ctx) -> Iterator[Finding]:
     rows = ctx.rows(
         """
         select application_name as name, client_addr::text as addr, state,
-               pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::int8 as lag_bytes,
+               -- a WAL receiver (pg_receivewal) replays nothing: its flush position counts
+               pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(replay_lsn, flush_lsn))::int8
+                   as lag_bytes,
                extract(epoch from replay_lag)::float8 as lag_seconds
           from pg_stat_replication
         """
