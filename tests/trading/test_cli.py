@@ -54,3 +54,17 @@ def test_demo_names_its_blueprint() -> None:
     assert "no blueprint 'nope'" in result.output and "kitaab, trading" in result.output
     helped = CliRunner().invoke(cli, ["demo", "--help"], env=ENV)
     assert "[BLUEPRINT]" in helped.output.upper()
+
+
+def test_demo_trading_checks_its_api(trading_url: str) -> None:
+    """``pgwarden demo trading --check``: install (already done: a second install changes
+    nothing), generate, an order's story, then the API served and asked, and stopped."""
+    result = CliRunner().invoke(
+        cli, ["--database-url", trading_url, "demo", "trading", "--check", "--port", "0"], env=ENV
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "Trading schema migrated" in out
+    assert "sent again with the same key: same order" in out
+    assert "v1 insert by account:" in out and "(fill) changed: filled_quantity, status" in out
+    assert "API check: ok" in out
