@@ -8,6 +8,7 @@ message. Errors that happened while running SQL carry the ``statement``.
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "ApplyError",
     "AuditError",
     "ChecksViolated",
@@ -21,6 +22,7 @@ __all__ = [
     "MaintenanceBusy",
     "MaintenanceError",
     "PgwardenError",
+    "ServeError",
     "ServerError",
     "SoftDeleteError",
     "SpecError",
@@ -204,3 +206,16 @@ class ServerError(PgwardenError):
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+class ServeError(PgwardenError):
+    """``pgwarden serve`` cannot start as configured (token variable unset, a public address
+    without a token, bad ``[serve]`` values)."""
+
+    code = "serve"
+
+
+class AlertDeliveryError(PgwardenError):
+    """The alert webhook did not accept the alerts; they are sent again on the next run."""
+
+    code = "alert-delivery"

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -24,6 +25,7 @@ from pgwarden.features.audit._api import AuditAPI
 from pgwarden.features.partition._api import PartitionsAPI
 from pgwarden.features.soft_delete._api import SoftDeleteAPI
 from pgwarden.maintenance import Job, JobResult, Progress, collect_jobs, run_jobs
+from pgwarden.ops.monitor import Monitor
 from pgwarden.spec import Spec
 
 T = TypeVar("T")
@@ -300,6 +302,11 @@ class Warden:
                 wait=wait,
                 features=self.features,
             )
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Health checks, query history and live activity: :class:`pgwarden.ops.monitor.Monitor`."""
+        return Monitor(self)
 
     def close(self) -> None:
         with self._pool_lock:

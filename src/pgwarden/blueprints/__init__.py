@@ -32,6 +32,12 @@ class Blueprint(ABC):
     def commands(self, app: typer.Typer) -> None:
         """Add the blueprint's command group (and, for the demo blueprint, ``demo``)."""
 
+    def demo(self, ctx: typer.Context, *, port: int, serve: bool, check: bool) -> None:
+        """Run the blueprint's demo for ``pgwarden demo <name>`` on the database the global
+        options lead to: install, load data, then serve on ``port`` (``serve``), or prove
+        the API answers and stop (``check``). Blueprints without a demo refuse."""
+        raise NotImplementedError(f"the {self.name} blueprint has no demo")
+
 
 @cache
 def _registered() -> tuple[tuple[str, Blueprint], ...]:

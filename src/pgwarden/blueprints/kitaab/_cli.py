@@ -122,6 +122,7 @@ def make_server(url: str, port: int) -> Any:
 def print_access(port: int) -> None:
     base = f"http://127.0.0.1:{port}"
     console.print(f"\n[bold]Kitaab API[/]: {base}   (OpenAPI: {base}/docs)")
+    console.print(f"[bold]pgwarden dashboard[/]: {base}/pgwarden/   (health: {base}/health)")
     console.print(f"Demo login: [bold]{DEMO_EMAIL}[/] / [bold]{DEMO_PASSWORD}[/]")
     console.print(
         f"  curl -s -X POST {base}/auth/login -H 'content-type: application/json' "

@@ -24,6 +24,9 @@ from pgwarden.warden import Warden, embedded_data_dir
 
 def demo(
     ctx: typer.Context,
+    blueprint: Annotated[
+        str, typer.Argument(help="Which blueprint's demo: kitaab, or another installed one.")
+    ] = "kitaab",
     users: Annotated[int, typer.Option("--users", help="Demo users to generate.", min=2)] = 200,
     days: Annotated[int, typer.Option("--days", help="Days of entries.", min=1)] = 90,
     port: Annotated[int, typer.Option("--port", help="API port on 127.0.0.1.")] = 8000,
@@ -38,11 +41,15 @@ def demo(
     ] = False,
 ) -> None:
     """Run the Kitaab blueprint on pgwarden: migrations, plan, apply, demo data, its API.
+    ``pgwarden demo trading`` runs another installed blueprint's demo instead.
 
     Uses the embedded server unless a database is given; creates schema kitaab there. Serves
     the API on 127.0.0.1 until Ctrl-C (--no-serve: stop after loading; --check: prove the
     API answers, then exit).
     """
+    if blueprint != "kitaab":  # another blueprint's demo (pgwarden demo trading)
+        _other_demo(ctx, blueprint, port, no_serve, check)
+        return
     opts = options(ctx)
     try:
         with console.status("Starting the database…"):
@@ -77,6 +84,16 @@ def demo(
         _next_steps(base.target.embedded, embedded_data_dir(base.spec))
     else:
         serve(url, port)
+
+
+def _other_demo(ctx: typer.Context, name: str, port: int, no_serve: bool, check: bool) -> None:
+    from pgwarden.blueprints import registered_blueprints
+
+    found = registered_blueprints()
+    if name not in found:
+        err_console.print(f"[red]no blueprint {name!r}[/]; installed: {', '.join(sorted(found))}")
+        raise typer.Exit(2)
+    found[name].demo(ctx, port=port, serve=not no_serve, check=check)
 
 
 def _has_demo_login(url: str) -> bool:
@@ -120,13 +137,15 @@ def _check(url: str, port: int) -> None:
         token = login["token"]
         dash = _http(f"{base}/dashboard", token=token)
         docs = urllib.request.urlopen(f"{base}/openapi.json", timeout=10).status
-    if health.get("status") != "ok" or docs != 200:
+        page = urllib.request.urlopen(f"{base}/pgwarden/", timeout=10).status
+        metrics = urllib.request.urlopen(f"{base}/pgwarden/metrics", timeout=10).read()
+    if health.get("status") != "ok" or docs != 200 or page != 200 or b"pg_up 1.0" not in metrics:
         err_console.print("[red]API check failed[/]")
         raise typer.Exit(1)
     hasanaat = dash["totals"]["hasanaat"]["entries"]
     console.print(
         f"[green]API check: ok[/] (health, login, dashboard: {hasanaat} hasanaat entries in "
-        "30 days, OpenAPI); stopped."
+        "30 days, OpenAPI, pgwarden's dashboard and /metrics); stopped."
     )
 
 

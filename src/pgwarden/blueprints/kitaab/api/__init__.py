@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden import __version__
+from pgwarden.api import create_app as create_pgwarden_app
 from pgwarden.blueprints.kitaab.api import _account, _activity, _models
 from pgwarden.blueprints.kitaab.services import Kitaab, KitaabError
 from pgwarden.db import APPLICATION_NAME
@@ -23,6 +24,9 @@ def create_app(
     """The API over ``kitaab``. ``scheduler``: also run the reminder scheduler every
     ``interval`` seconds while the app runs; ``close``: close ``kitaab``'s database pool when
     the app stops."""
+    # pgwarden's health API and dashboard at /pgwarden (no token: Kitaab's servers listen on
+    # 127.0.0.1); /health below is its readiness.
+    pgwarden_app = create_pgwarden_app(kitaab.warden)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +62,7 @@ def create_app(
         finally:
             for pool in (app.state.auth_pool, app.state.session_pool):
                 await pool.close()
+            await pgwarden_app.state.pgwarden.aclose()  # a mounted app's lifespan never runs
             stop.set()
             if worker is not None:
                 worker.join(timeout=5)
@@ -82,12 +87,20 @@ def create_app(
             status_code=exc.status, content={"error": exc.code, "detail": exc.message}
         )
 
-    @app.get("/health", tags=["health"], response_model=_models.Health)
-    def health() -> dict[str, Any]:
-        with kitaab.warden.pool.connection() as conn:
-            conn.execute("select 1")
-        return {"status": "ok"}
+    @app.get(
+        "/health",
+        tags=["health"],
+        response_model=_models.Health,
+        responses={503: {"model": _models.Health, "description": "Database not ready"}},
+    )
+    async def health(response: Response) -> dict[str, Any]:
+        """pgwarden's readiness of the database (``/pgwarden/readyz``): reachable, role, lag."""
+        ready, body = await pgwarden_app.state.pgwarden.ready()
+        response.status_code = 200 if ready else 503
+        return {"status": "ok" if ready else "unavailable", "role": body.get("role"),
+                "reasons": body["reasons"]}  # fmt: skip
 
+    app.mount("/pgwarden", pgwarden_app)
     app.include_router(_account.router, responses=_models.PROBLEMS)
     app.include_router(_activity.router, responses=_models.PROBLEMS)
     return app

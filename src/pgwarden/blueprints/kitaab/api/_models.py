@@ -26,7 +26,11 @@ class Out(BaseModel):
 
 
 class Health(Out):
-    status: Literal["ok"]
+    """pgwarden's readiness of the database (503 when not ``ok``)."""
+
+    status: Literal["ok", "unavailable"]
+    role: Literal["primary", "replica"] | None = None
+    reasons: list[str] = []
 
 
 class Problem(Out):

@@ -1,0 +1,1 @@
+"""Operations on a running database: monitoring and advice, backups."""
