@@ -211,6 +211,7 @@ class RowLifecycle:
                 on_result=on_result,
                 connect=lambda: self.connect(autocommit=True),
                 wait=wait,
+                features=self.features,
             )
 
     # -- partitions ----------------------------------------------------------------------------
@@ -242,6 +243,7 @@ class RowLifecycle:
                 conn,
                 self.spec,
                 QualifiedName.parse(table),
+                features=self.features,
                 batch=batch,
                 progress=progress,
                 dry_run=dry_run,

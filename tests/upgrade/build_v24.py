@@ -157,6 +157,7 @@ def main(url: str) -> None:
         )
         for result in warden.maintain():
             print(result)
+        warden.ingest_audit()  # the feed stops at the ingester's horizon
         marks["now"] = conn.execute("select now()::text").fetchone()[0]  # type: ignore[index]
         answers = reads(conn, marks, txids)
         version = conn.execute("select max(version) from warden.migrations").fetchone()

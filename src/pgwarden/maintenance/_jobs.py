@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
 from pgwarden._names import QualifiedName
 from pgwarden.spec import Spec
+
+if TYPE_CHECKING:
+    from pgwarden.features import Feature
 
 T = TypeVar("T")
 
@@ -41,6 +44,9 @@ class JobContext:
     progress: Progress = _no_progress
     connect: Callable[[], psycopg.Connection[Any]] | None = None
     """Opens another connection to the same database (for work that needs two)."""
+    features: Mapping[str, Feature] = field(default_factory=dict)
+    """The features in use (by name): for a job whose work other features' objects must
+    follow (through :func:`pgwarden.engine.apply_scoped`)."""
 
     @property
     def lock_timeout_ms(self) -> int:

@@ -91,8 +91,10 @@ def run_jobs(
     on_result: Callable[[JobResult], None] | None = None,
     connect: Callable[[], psycopg.Connection[Any]] | None = None,
     wait: bool = False,
+    features: Mapping[str, Feature] | None = None,
 ) -> list[JobResult]:
     """Run ``jobs`` in order under the maintenance lock (``conn`` in autocommit).
+    ``features``: the features in use, handed to each job (see ``JobContext.features``).
 
     On a standby nothing runs (an empty list). When another process holds the lock:
     :class:`MaintenanceBusy`, or wait for it with ``wait``.
@@ -120,6 +122,7 @@ def run_jobs(
                 dry_run=dry_run,
                 batch=batch,
                 connect=connect,
+                features=features or {},
             )
             if progress is not None:
                 ctx.progress = progress(job)
@@ -152,4 +155,4 @@ def maintain(
     only = kwargs.pop("only", None)
     names = kwargs.pop("names", None)
     jobs = collect_jobs(spec, read_catalog(conn), features, only=only, names=names)
-    return run_jobs(conn, spec, jobs, **kwargs)
+    return run_jobs(conn, spec, jobs, features=features, **kwargs)

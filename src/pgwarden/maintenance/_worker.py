@@ -117,7 +117,7 @@ class Worker:
         where = f" {job.table}" if job.table else ""
         try:
             # The lock is this session's already; run_jobs takes it again (re-entrant).
-            (result,) = run_jobs(conn, self.spec, [job], now=now) or (None,)
+            (result,) = run_jobs(conn, self.spec, [job], now=now, features=self.features) or (None,)
         except (PgwardenError, psycopg.Error) as exc:
             message = str(exc).strip().splitlines()[0]
             log.error("job %s%s failed: %s", job.name, where, message)

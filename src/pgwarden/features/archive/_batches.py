@@ -24,13 +24,14 @@ from pgwarden.errors import LockNotGranted, MaintenanceError
 # One transaction's settings: the lock wait, and the context the audit trail records (the
 # actor kept if the caller set one; pgwarden otherwise), for this transaction only. Moving a
 # row out is a real DELETE even on a soft-deletable table (the row lives on in the archive):
-# the privileged hard-delete path, or soft delete would only mark it and nothing would move.
+# the privileged hard-delete path (soft delete's, there when its state is), or soft delete
+# would only mark it and nothing would move.
 _SETTINGS = (
     "select set_config('lock_timeout', %s, true), set_config('pgwarden.reason', %s, true), "
     "set_config('pgwarden.actor', "
-    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true), "
-    "warden.allow_hard_delete()"
+    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true)"
 )
+_HARD_DELETE = "select warden.allow_hard_delete()"
 ACTOR = sql.SQL("current_setting('pgwarden.actor')")
 """archived_by: the transaction's actor, as :data:`_SETTINGS` left it."""
 
@@ -73,6 +74,8 @@ def in_transaction(
         try:
             with conn.transaction():
                 conn.execute(_SETTINGS, (str(settings.lock_timeout_ms), settings.reason))
+                if _hard_delete_path(conn):
+                    conn.execute(_HARD_DELETE)
                 return work()
         except errors.LockNotAvailable:
             if attempt == settings.retries:
@@ -192,3 +195,10 @@ def run_batches(
         ideal = step * settings.batch / n if n else step * 2
         step = max(1, min(int(ideal), step * 2, base * 16))
     return moved
+
+
+def _hard_delete_path(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "select to_regprocedure('warden.allow_hard_delete()') is not null"
+    ).fetchone()
+    return bool(row and row[0])
