@@ -29,7 +29,8 @@ from pgwarden.errors import LockNotGranted, MaintenanceError
 _SETTINGS = (
     "select set_config('lock_timeout', %s, true), set_config('pgwarden.reason', %s, true), "
     "set_config('pgwarden.actor', "
-    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true)"
+    "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true), "
+    "to_regprocedure('warden.allow_hard_delete()') is not null"
 )
 _HARD_DELETE = "select warden.allow_hard_delete()"
 ACTOR = sql.SQL("current_setting('pgwarden.actor')")
@@ -73,8 +74,10 @@ def in_transaction(
     for attempt in range(settings.retries + 1):
         try:
             with conn.transaction():
-                conn.execute(_SETTINGS, (str(settings.lock_timeout_ms), settings.reason))
-                if _hard_delete_path(conn):
+                row = conn.execute(
+                    _SETTINGS, (str(settings.lock_timeout_ms), settings.reason)
+                ).fetchone()
+                if row and row[-1]:
                     conn.execute(_HARD_DELETE)
                 return work()
         except errors.LockNotAvailable:
@@ -195,10 +198,3 @@ def run_batches(
         ideal = step * settings.batch / n if n else step * 2
         step = max(1, min(int(ideal), step * 2, base * 16))
     return moved
-
-
-def _hard_delete_path(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute(
-        "select to_regprocedure('warden.allow_hard_delete()') is not null"
-    ).fetchone()
-    return bool(row and row[0])

@@ -1,5 +1,8 @@
 -- function warden.as_of(anyelement,timestamp with time zone)
--- As in 0019, with the work_mem floor around its query.
+-- The whole table as it was at p_at, rows of its current type (null::schema.table): each
+-- row's state at that time from the store (hot and archive), images translated to the current
+-- column names when a rename came later. Its query runs with work_mem at least 32MB (the
+-- caller's, when larger), set back after it.
 CREATE OR REPLACE FUNCTION warden.as_of(p_row anyelement, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'

@@ -1,5 +1,6 @@
 -- function warden.audit_first_after_at(integer,timestamp with time zone)
--- As in 0015 (same result), by the query above.
+-- For each row key of a table: the first event after p_at (whether the row was present
+-- before it, its image then, and when), by the query warden.audit_first_after_sql() builds.
 CREATE OR REPLACE FUNCTION warden.audit_first_after_at(p_table_id integer, p_at timestamp with time zone) RETURNS TABLE(row_key jsonb, present boolean, row_data jsonb, at timestamp with time zone)
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'

@@ -1,5 +1,6 @@
 -- function warden.audit_first_after_sql()
--- As in 0017, with s not materialized (as_of reads it once).
+-- The query behind audit_first_after_at and as_of: per row key, the first event after a
+-- time, in both stores; s is not materialized (as_of reads it once).
 CREATE OR REPLACE FUNCTION warden.audit_first_after_sql() RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $_$

@@ -1,5 +1,6 @@
 -- function warden.audit_state_at(integer,timestamp with time zone,jsonb)
--- As in 0014, each image in the current names (of a dropped table: the last recorded ones).
+-- Each row of a table (or the one at p_key) as it was at p_at: present or not, and its image
+-- in the current column names (of a dropped table: the last recorded ones).
 CREATE OR REPLACE FUNCTION warden.audit_state_at(p_table_id integer, p_at timestamp with time zone, p_key jsonb DEFAULT NULL::jsonb) RETURNS TABLE(row_key jsonb, present boolean, row_data jsonb)
     LANGUAGE sql STABLE
     AS $$

@@ -1,6 +1,8 @@
 -- function warden.changes_after(xid8,bigint,integer,integer)
--- As in 0005, over both stores: a reader behind the archive horizon reads archived events
--- in their place in the feed (nothing is skipped because it moved).
+-- The change feed: events after (p_after_txid, p_after_event), ordered by transaction id and
+-- event, only below warden.feed_horizon() (no transaction still running, or not yet ingested,
+-- can commit behind a reader). Reads both stores: a reader behind the archive horizon reads
+-- archived events in their place in the feed (nothing is skipped because it moved).
 CREATE OR REPLACE FUNCTION warden.changes_after(p_after_txid xid8, p_after_event bigint, p_limit integer DEFAULT 1000, p_table_id integer DEFAULT NULL::integer) RETURNS TABLE(event_id bigint, txid xid8, at timestamp with time zone, table_name text, op "char", row_key jsonb, old_key jsonb, old_row jsonb, new_row jsonb, actor text, tenant text, reason text, request_id text)
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'

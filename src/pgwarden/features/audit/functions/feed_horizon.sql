@@ -1,7 +1,8 @@
 -- function warden.feed_horizon()
--- As in 0005, and also held back by the WAL ingester: a transaction committed but not yet
--- ingested gets its events later, under its own (older) transaction id, so the feed must
--- not pass it. While this database has its slot, the feed stops at the ingester's horizon.
+-- How far the change feed may go: below every transaction still running in this database
+-- (warden.running_horizon), and, while this database has its WAL slot, below the ingester's
+-- horizon: a transaction committed but not yet ingested gets its events later, under its own
+-- (older) transaction id, so the feed must not pass it.
 CREATE OR REPLACE FUNCTION warden.feed_horizon() RETURNS xid8
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'

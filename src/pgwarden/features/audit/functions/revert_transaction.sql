@@ -1,6 +1,7 @@
 -- function warden.revert_transaction(xid8)
--- As in 0014, the transaction's images in the current names: both for the check that its
--- rows are still as it left them and for putting them back.
+-- Undoes transaction p_txid, row by row (returns table, key and what was done), refusing
+-- when it truncated a table, a table is gone or a row changed since. The transaction's images
+-- are taken in the current names: both for that check and for putting the rows back.
 CREATE OR REPLACE FUNCTION warden.revert_transaction(p_txid xid8) RETURNS TABLE(table_name text, row_key jsonb, action text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'

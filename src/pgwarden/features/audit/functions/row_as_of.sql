@@ -1,5 +1,6 @@
 -- function warden.row_as_of(anyelement,jsonb,timestamp with time zone)
--- As in 0003, with the image in the current names.
+-- One row (at p_key) as it was at p_at, of the table's current type, its image in the
+-- current column names.
 CREATE OR REPLACE FUNCTION warden.row_as_of(p_row anyelement, p_key jsonb, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'

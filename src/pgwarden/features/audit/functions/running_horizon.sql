@@ -1,7 +1,8 @@
 -- function warden.running_horizon()
--- The change feed's horizon (warden.running_horizon, as in 0016) also passes transactions of
--- autovacuum workers: an ANALYZE takes a transaction id (it writes pg_statistic) but never
--- writes audit events, and one on a busy catalog held the feed back for its whole run.
+-- The oldest transaction still running in this database (or prepared), as the change feed's
+-- horizon. Transactions of autovacuum workers are passed: an ANALYZE takes a transaction id
+-- (it writes pg_statistic) but never writes audit events, and one on a busy catalog held the
+-- feed back for its whole run.
 CREATE OR REPLACE FUNCTION warden.running_horizon() RETURNS xid8
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'

@@ -1,6 +1,7 @@
 -- function warden.versions(integer)
--- As in 0006, each version's row in the current names, for the versioning feature's typed
--- views (history() keeps each version in the shape it was recorded in).
+-- Every version of every row of a table, each version's row in the current names, for the
+-- versioning feature's typed views (history() keeps each version in the shape it was
+-- recorded in).
 CREATE OR REPLACE FUNCTION warden.versions(p_table_id integer) RETURNS TABLE(row_key jsonb, version integer, valid_from timestamp with time zone, valid_to timestamp with time zone, op text, row_data jsonb, actor text, tenant text, reason text, request_id text, txid xid8, event_id bigint)
     LANGUAGE sql STABLE
     AS $$
