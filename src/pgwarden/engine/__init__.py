@@ -12,6 +12,7 @@ from pgwarden.engine._ledger import (
     OwnedObject,
     read_ledger,
     schema_version,
+    stored_sql,
     stream_version,
 )
 from pgwarden.engine._objects import (
@@ -54,5 +55,6 @@ __all__ = [
     "register_kind",
     "relation_replaced",
     "schema_version",
+    "stored_sql",
     "stream_version",
 ]

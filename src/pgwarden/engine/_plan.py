@@ -51,7 +51,7 @@ def build_plan(
             register_kind(kind)
     ledger = full = read_ledger(conn)
     current = versions(conn)
-    used = _used(spec)
+    used = _used(spec, features)
     state = {name: features[name].prepare(conn) for name in sorted(used)}
     wide: dict[str, DesiredObject] = {}
     if only is not None:
@@ -62,7 +62,7 @@ def build_plan(
         # (no object of it serves a table outside the scope, the file declares it nowhere).
         every = _database_objects(spec, catalog, features, frozenset(ledger), state)
         spec = replace(spec, tables={n: t for n, t in spec.tables.items() if n in scope})
-        state = {name: state[name] for name in _used(spec)}
+        state = {name: state[name] for name in _used(spec, features)}
         wide = {k: o for k, o in every.items() if o.feature in state}
         elsewhere = {o.feature for o in full.values() if o.table and o.table not in scope}
         bodies = {o.ref.key for s in _all_streams(features) for o in s.objects()}
@@ -83,7 +83,9 @@ def build_plan(
     desired.update(wide)
     # A database pgwarden never touched gets its schema only when something is to be built;
     # one it manages gets pgwarden's own upgrades, and its streams' bodies, as they change.
-    streams = _streams(features, _used(spec), current) if desired or ENGINE in current else []
+    streams = (
+        _streams(features, _used(spec, features), current) if desired or ENGINE in current else []
+    )
     for stream in streams:
         for obj in stream.objects():
             if obj.ref.key in desired:
@@ -122,8 +124,10 @@ def _all_streams(features: Mapping[str, Feature]) -> list[Stream]:
     return [engine_stream(), *(s for f in features.values() if (s := f.stream()) is not None)]
 
 
-def _used(spec: Spec) -> set[str]:
-    return {name for t in spec.tables.values() for name in t.features}
+def _used(spec: Spec, features: Mapping[str, Feature]) -> set[str]:
+    """Features declared on a table, or with a top-level section of their name written."""
+    tables = {name for t in spec.tables.values() for name in t.features}
+    return tables | (set(spec.sections) & set(features))
 
 
 def _streams(
@@ -167,7 +171,7 @@ def _database_objects(
     ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state), features=features)
     return {
         obj.ref.key: obj
-        for name in sorted(_used(spec))
+        for name in sorted(_used(spec, features))
         for obj in features[name].database_objects(ctx)
     }
 
@@ -215,7 +219,7 @@ def desired_objects(
         for name, options in table_spec.features.items():
             for obj in features[name].objects(table, options, ctx):
                 add(obj)
-    for name in sorted(_used(spec)) if database else ():
+    for name in sorted(_used(spec, features)) if database else ():
         for obj in features[name].database_objects(ctx):
             add(obj)
     return desired

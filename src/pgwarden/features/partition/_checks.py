@@ -11,7 +11,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Table, read_catalog
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import stored_sql
 from pgwarden.errors import FeatureNotApplicable, MaintenanceError, PgwardenError
 from pgwarden.features.partition._jobs import _list_name, _now_in, _value
 from pgwarden.features.partition._layout import Layout

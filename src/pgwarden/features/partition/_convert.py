@@ -23,8 +23,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
-from pgwarden.engine import ensure_streams
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import ensure_streams, stored_sql
 from pgwarden.errors import PgwardenError
 from pgwarden.features.partition import _checks
 from pgwarden.features.partition._create import carry, locked

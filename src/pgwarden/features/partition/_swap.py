@@ -21,8 +21,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.engine import ObjectRef, apply_scoped, relation_replaced
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import ObjectRef, apply_scoped, relation_replaced, stored_sql
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.partition._create import carry, locked
 from pgwarden.features.partition._layout import Layout

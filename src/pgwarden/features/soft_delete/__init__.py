@@ -28,8 +28,7 @@ from psycopg import sql
 
 from pgwarden._names import owned_name
 from pgwarden.catalog import Catalog, Column, Table
-from pgwarden.engine import DesiredObject, ObjectRef, Stream
-from pgwarden.engine._ledger import OwnedObject, read_ledger
+from pgwarden.engine import DesiredObject, ObjectRef, OwnedObject, Stream, read_ledger
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
