@@ -1,4 +1,4 @@
-"""Builds ``v24.sql`` and ``v24_answers.json``: a database made by pgwarden at store version 24
+"""Builds ``v24.sql.gz`` and ``v24_answers.json``: a database made by pgwarden at store version 24
 (commit edff86b, the last with one migration stream), and what that code read from it.
 
 Not a test: run once, with edff86b's code, against a PostgreSQL with wal_level = logical::
@@ -16,6 +16,7 @@ applies with today's code and checks every answer is the same.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import subprocess
 import sys
@@ -183,7 +184,7 @@ def main(url: str) -> None:
         elif line and not line.startswith(("--", "\\restrict", "\\unrestrict")):
             lines.append(line)
             copying = line.startswith("COPY ")
-    (HERE / "v24.sql").write_text("\n".join(lines) + "\n")
+    (HERE / "v24.sql.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
     # What the writes of this code do from that state: revert the last transaction of
     # carol, restore bob's account, restore the archived orders.
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -1,7 +1,8 @@
 """Upgrade in place: a database built by pgwarden at store version 24 (one migration stream,
 edff86b) upgrades to one stream per feature with nothing lost and every read the same.
 
-``v24.sql`` is that database, dumped (see ``build_v24.py``); ``v24_answers.json`` is what
+``v24.sql.gz`` is that database, dumped as plain SQL (see ``build_v24.py``; compressed: it
+restates every function of the old store, which the tree defines once); ``v24_answers.json`` is what
 edff86b's code read from it, and what its revert and restores did. A dump carries neither
 object ids nor transaction ids, which an in-place upgrade keeps: the test gives back the two
 things of that kind the store relies on (each registration's table oid, found by name; a
@@ -10,6 +11,7 @@ transaction counter past the recorded transactions), then applies with today's c
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable
@@ -70,7 +72,7 @@ def _spec(conn: psycopg.Connection[Any]) -> str:
 @pytest.fixture
 def upgraded(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """The v24 database restored into this test's database, with what a dump loses."""
-    _restore(conn, (HERE / "v24.sql").read_text())
+    _restore(conn, gzip.decompress((HERE / "v24.sql.gz").read_bytes()).decode())
     conn.execute("select pg_catalog.set_config('search_path', 'public', false)")
     conn.execute(
         "update warden.audit_tables set relid = to_regclass(format('%I.%I', schema_name,"
