@@ -127,7 +127,7 @@ def ensure_streams(
     """Bring the engine's stream and those of features ``names`` up to date, with their
     defined-once functions and views, under the apply lock (``conn`` in autocommit): for a
     feature's work outside apply that needs their state before any apply made it (a
-    conversion keeps its progress in partition's tables; its swap registers audit's)."""
+    conversion keeps its progress in its feature's tables; its swap builds the others')."""
     wanted = [_streams.engine_stream()]
     wanted += [s for n in names if n in features and (s := features[n].stream()) is not None]
     bodies = {o.ref.key: o for s in wanted for o in s.objects()}
