@@ -200,7 +200,8 @@ def test_apply_without_yes_and_without_a_terminal_refuses(
 def test_apply_yes_applies_once(table_t: Path, conn: psycopg.Connection[Any]) -> None:
     result = run("apply", "--yes")
     assert result.exit_code == 0, result.output
-    assert "Applied 5 change(s)." in result.stdout
+    # The table's four objects, and the engine's own function (warden.applying()).
+    assert "Applied 6 change(s)." in result.stdout
     assert trigger_exists(conn, "public.t")
     conn.execute("insert into t (id) values (1)")
     assert conn.execute("select created_at is not null from t").fetchone() == (True,)
@@ -218,7 +219,7 @@ def test_apply_json(table_t: Path, conn: psycopg.Connection[Any]) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert isinstance(data["apply_id"], int)
-    assert [c["action"] for c in data["applied"]] == ["migrate"] + ["create"] * 4
+    assert [c["action"] for c in data["applied"]] == ["migrate"] + ["create"] * 5
     assert all(c.keys() >= CHANGE_FIELDS for c in data["applied"])
     assert trigger_exists(conn, "public.t")
 
@@ -235,11 +236,11 @@ def test_status_before_anything_was_applied(table_t: Path) -> None:
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
     assert "pgwarden has not been applied to this database yet" in out
-    assert "5 change(s) pending" in out
+    assert "6 change(s) pending" in out
     data = json.loads(run("status", "--json").stdout)
     assert data["schema_version"] == 0
     assert data["objects"] == []
-    assert len(data["pending"]) == 5
+    assert len(data["pending"]) == 6
 
 
 def test_dropped_trigger_shows_as_drift_and_apply_repairs_it(
@@ -260,7 +261,7 @@ def test_dropped_trigger_shows_as_drift_and_apply_repairs_it(
         for o in data["objects"]
     }
     assert states[TRIGGER_KEY] == "missing"
-    assert [s for k, s in states.items() if k != TRIGGER_KEY] == ["ok"] * 3
+    assert [s for k, s in states.items() if k != TRIGGER_KEY] == ["ok"] * 4
     assert data["drift"] == [TRIGGER_KEY]
     assert [c["action"] for c in data["pending"]] == ["repair"]
 
@@ -477,11 +478,11 @@ def test_installed_script(tmp_path: Path, db_url: str, conn: psycopg.Connection[
 
     pending = pgwarden("plan", "--check", "--json")
     assert pending.returncode == 2, pending.stderr
-    assert len(json.loads(pending.stdout)["changes"]) == 5
+    assert len(json.loads(pending.stdout)["changes"]) == 6
 
     done = pgwarden("apply", "--yes", "--json")
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["applied"]) == 5
+    assert len(json.loads(done.stdout)["applied"]) == 6
     assert trigger_exists(conn, "public.t")
 
     clean = pgwarden("plan", "--check")

@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from pgwarden import ApplyError, LockNotGranted, UnknownTable, Warden
+from pgwarden._names import QualifiedName
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.features import Feature, PlanContext, registered_features
@@ -40,10 +41,12 @@ def test_apply_is_idempotent_and_records_ledger(
     conn.execute("create table t (id int primary key)")
     warden = make_warden(SPEC)
     plan = warden.plan()
-    assert [c.action for c in plan.changes] == ["migrate", "create", "create", "create", "create"]
+    assert [c.action for c in plan.changes] == ["migrate"] + ["create"] * 5
+    # The engine's own function (its stream's, database-wide) first, then the table's.
+    assert [c.table for c in plan.changes[1:]] == [None] + [QualifiedName("public", "t")] * 4
     assert {str(c.lock) for c in plan.changes} >= {"ACCESS EXCLUSIVE on public.t"}
     result = warden.apply(expected=plan.fingerprint)
-    assert len(result.applied) == 5
+    assert len(result.applied) == 6
     assert warden.plan().empty
     assert warden.apply().applied == ()
     assert _owned(conn) == {
@@ -51,6 +54,7 @@ def test_apply_is_idempotent_and_records_ledger(
         "column public.t/updated_at",
         "function warden.public_t__timestamps",
         "trigger public.t/pgwarden_timestamps",
+        "function warden.applying",
     }
     assert conn.execute("select count(*) from warden.applies").fetchone() == (1,)
     reverse = plan.changes[-1].reverse()
@@ -267,7 +271,7 @@ def test_concurrent_applies_are_serialised(
     for th in threads:
         th.join()
     assert errors == []
-    assert sorted(results) == [0, 0, 5]
+    assert sorted(results) == [0, 0, 6]
     assert conn.execute("select count(*) from warden.applies").fetchone() == (1,)
 
 

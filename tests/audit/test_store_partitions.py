@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-import pytest
-from psycopg import sql
 
 from pgwarden import Warden
 
@@ -84,69 +82,3 @@ def test_events_in_the_default_partition_are_rescued(
     assert conn.execute("select count(*) from warden.audit_events__default").fetchone() == (0,)
     assert "audit_events__p203105" in _parts(conn)
     assert [v.op for v in warden.audit.history("public.t", 1)] == ["insert"]
-
-
-def test_upgrading_an_existing_store_keeps_every_event(
-    conn: psycopg.Connection[Any],
-    make_warden: Callable[..., Warden],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from pgwarden.engine import _ledger
-
-    every = _ledger.migrations()
-    # A database on the version before the store was partitioned, with history in it.
-    monkeypatch.setattr(_ledger, "migrations", lambda: [m for m in every if m.version < 13])
-    conn.execute("create table t (id int primary key, v int)")
-    with conn.transaction():
-        _ledger.migrate(conn)
-    # This code's registration also writes archive_after (0014) and how rows are captured
-    # (0016): give the old store the columns (those migrations add them only when missing)
-    # so today's feature can fill the old store.
-    conn.execute(
-        "alter table warden.audit_tables add column archive_after interval, "
-        "add column capture text not null default 'trigger', "
-        "add column excluded text[] not null default '{}', "
-        "add column redacted text[] not null default '{}', "
-        "add column skip_unchanged boolean not null default true"
-    )
-    # Its registration also records column names and the event triggers call functions
-    # (0015, 0023): stand-ins, which those migrations replace.
-    conn.execute(
-        "create table warden.audit_columns (table_id int not null, attnum smallint not null, "
-        "name text, since timestamptz not null, txid xid8, primary key (table_id, attnum, since))"
-    )
-    conn.execute(
-        "create function warden.audit_record_columns(oid[], timestamptz) returns void "
-        "language sql as 'insert into warden.audit_columns select t.table_id, a.attnum, "
-        "a.attname, $2 from warden.audit_tables t join pg_attribute a on a.attrelid = t.relid "
-        "and a.attnum > 0 and not a.attisdropped where t.relid = any($1)'"
-    )
-    for function in ("audit_track_columns", "audit_adopt_partitions"):
-        conn.execute(
-            sql.SQL(
-                "create function warden.{}() returns event_trigger language plpgsql as 'begin end'"
-            ).format(sql.Identifier(function))
-        )
-    warden = make_warden('[tables."public.t"]\naudit = true\n')
-    warden.apply()
-    conn.execute("insert into t select g, 0 from generate_series(1, 30) g")
-    conn.execute("update t set v = 1 where id <= 10")
-    before = conn.execute("select count(*), max(event_id) from warden.audit_events").fetchone()
-    assert before == (40, 40)
-    assert conn.execute(
-        "select relkind from pg_class where oid = 'warden.audit_events'::regclass"
-    ).fetchone() == ("r",)
-
-    monkeypatch.setattr(_ledger, "migrations", lambda: every)
-    plan = warden.plan()
-    assert [c.action for c in plan.changes] == ["migrate"]
-    warden.apply()
-    assert conn.execute(
-        "select relkind from pg_class where oid = 'warden.audit_events'::regclass"
-    ).fetchone() == ("p",)
-    assert conn.execute("select count(*) from warden.audit_events__history").fetchone() == (40,)
-    conn.execute("update t set v = 2 where id = 1")
-    ids = [r[0] for r in conn.execute("select event_id from warden.audit_events order by 1")]
-    assert ids == list(range(1, 42))  # the identity went on where it was
-    assert [v.op for v in warden.audit.history("public.t", 1)] == ["insert", "update", "update"]
-    assert warden.plan().empty

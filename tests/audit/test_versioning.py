@@ -34,7 +34,7 @@ def test_a_column_named_like_the_views_own_is_refused_clearly(
     with pytest.raises(FeatureNotApplicable, match=r"public\.scales.*column version"):
         warden.plan()
     assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
-    # Without the view, versions are read through warden.history().
+    # Without the view, versions are read through warden.audit.history().
     make_warden('[tables."public.scales"]\naudit = true\nversioning = { view = false }\n').apply()
 
 

@@ -72,7 +72,10 @@ def render_status(console: Console, status: Status, *, where: str) -> None:
             state = item.state
             color = {"ok": "green", "altered": "yellow", "missing": "red"}[state]
             table.add_row(
-                str(item.owned.table), item.owned.feature, item.owned.ref.key, f"[{color}]{state}"
+                str(item.owned.table or "(database)"),
+                item.owned.feature,
+                item.owned.ref.key,
+                f"[{color}]{state}",
             )
         console.print(table)
     if status.drift:

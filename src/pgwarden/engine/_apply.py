@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +14,11 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.engine import _ledger
+from pgwarden.engine import _ledger, _streams
 from pgwarden.engine._change import Change, Plan
 from pgwarden.engine._objects import live_fingerprint
 from pgwarden.engine._plan import build_plan
+from pgwarden.engine._streams import Stream
 from pgwarden.errors import ApplyError, LockNotGranted, PgwardenError
 from pgwarden.spec import Duration, Spec
 
@@ -28,6 +29,11 @@ log = logging.getLogger("pgwarden.apply")
 
 # One apply at a time per database: a session-level advisory lock on this key ("pgwarden").
 APPLY_LOCK_KEY = 0x7067_7761_7264_656E
+
+APPLYING = "pgwarden.applying"
+"""The transaction-local setting that is ``on`` in pgwarden's apply (and in a scoped apply):
+the public signal a feature's event trigger reads (``warden.applying()`` in SQL) to leave to
+the plan the work the plan does itself."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def apply_plan(
     retries = spec.database.retries if retries is None else retries
     if not conn.autocommit:
         raise PgwardenError("apply needs a connection in autocommit mode")
-    _take_apply_lock(conn, lock_timeout)
+    take_apply_lock(conn, lock_timeout)
     try:
         for attempt in range(1, retries + 2):
             plan = build_plan(conn, spec, features, only=only)
@@ -114,11 +120,9 @@ def _run(
     timeout = sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds))
     with conn.transaction():
         conn.execute(timeout)
-        # Marks the transaction as pgwarden's apply: event triggers that complete objects as
-        # users make them (audit's partitions) leave the work to the plan, which does it.
-        conn.execute("SELECT set_config('pgwarden._applying', 'on', true)")
+        mark_applying(conn)
         for change in in_tx:
-            _execute(conn, change)
+            _execute(conn, change, plan.streams)
             if on_change:
                 on_change(change)
         if not outside:
@@ -129,7 +133,7 @@ def _run(
     # its own once the rest is committed, and a lock timeout retries that change alone (a
     # replan would no longer match the approved plan, part of which is now applied).
     for change in outside:
-        _execute_alone(conn, change, lock_timeout, retries)
+        _execute_alone(conn, change, plan, lock_timeout, retries)
         if on_change:
             on_change(change)
     with conn.transaction():
@@ -139,13 +143,13 @@ def _run(
 
 
 def _execute_alone(
-    conn: psycopg.Connection[Any], change: Change, lock_timeout: Duration, retries: int
+    conn: psycopg.Connection[Any], change: Change, plan: Plan, lock_timeout: Duration, retries: int
 ) -> None:
     conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(lock_timeout.milliseconds)))
     try:
         for attempt in range(1, retries + 2):
             try:
-                _execute(conn, change)
+                _execute(conn, change, plan.streams)
                 return
             except pg_errors.LockNotAvailable:
                 if attempt > retries:
@@ -160,9 +164,14 @@ def _backoff(attempt: int) -> float:
     return float(min(30.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
 
 
-def _execute(conn: psycopg.Connection[Any], change: Change) -> None:
+def mark_applying(conn: psycopg.Connection[Any]) -> None:
+    """Mark the current transaction as pgwarden's apply (see :data:`APPLYING`)."""
+    conn.execute("SELECT set_config(%s, 'on', true)", (APPLYING,))
+
+
+def _execute(conn: psycopg.Connection[Any], change: Change, streams: Sequence[Stream] = ()) -> None:
     if change.action == "migrate":
-        _ledger.migrate(conn)
+        _streams.migrate(conn, list(streams))
         return
     for statement in change.statements:
         try:
@@ -185,7 +194,7 @@ def _execute(conn: psycopg.Connection[Any], change: Change) -> None:
         _ledger.forget(conn, change.ref)
 
 
-def _take_apply_lock(conn: psycopg.Connection[Any], wait: Duration) -> None:
+def take_apply_lock(conn: psycopg.Connection[Any], wait: Duration) -> None:
     deadline = time.monotonic() + max(wait.seconds, 0.1)
     while True:
         row = conn.execute("select pg_try_advisory_lock(%s)", (APPLY_LOCK_KEY,)).fetchone()

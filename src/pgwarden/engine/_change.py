@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import ServerInfo
 from pgwarden.engine._objects import NO_LOCK, DesiredObject, Lock, ObjectRef, Statement
+from pgwarden.engine._streams import Stream
 
 Action = Literal["migrate", "create", "replace", "repair", "drop", "forget"]
 
@@ -92,6 +93,8 @@ class Plan:
     changes: tuple[Change, ...]
     server: ServerInfo
     declared_tables: int = 0
+    streams: tuple[Stream, ...] = ()
+    """The version streams its ``migrate`` change brings up to date."""
 
     @property
     def empty(self) -> bool:

@@ -1,11 +1,9 @@
-"""The ``warden`` schema: its internal migrations, and the ledger of owned objects."""
+"""The ledger of owned objects in the ``warden`` schema, and its schema version."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -14,60 +12,18 @@ from psycopg.rows import dict_row
 
 from pgwarden._names import QualifiedName
 from pgwarden.engine._objects import DesiredObject, ObjectRef
-
-_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    body: str
-
-
-def migrations() -> list[Migration]:
-    """pgwarden's internal migrations of the ``warden`` schema, in order."""
-    found = []
-    for entry in resources.files("pgwarden.engine.migrations").iterdir():
-        match = _MIGRATION_FILE.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
-    return sorted(found, key=lambda m: m.version)
+from pgwarden.engine._streams import ENGINE, versions
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:
-    """The highest internal migration applied; 0 when the ``warden`` schema does not exist."""
-    row = conn.execute("select to_regclass('warden.migrations') is not null").fetchone()
-    if not row or not row[0]:
-        return 0
-    row = conn.execute("select coalesce(max(version), 0) from warden.migrations").fetchone()
-    return int(row[0]) if row else 0
+    """The engine's own schema version (its ledger); 0 when the ``warden`` schema does not
+    exist. A feature's state has a version stream of its own: :func:`stream_version`."""
+    return stream_version(conn, ENGINE)
 
 
-def pending_migrations(conn: psycopg.Connection[Any]) -> list[Migration]:
-    current = schema_version(conn)
-    return [m for m in migrations() if m.version > current]
-
-
-def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
-    """Bring the ``warden`` schema up to date; call inside a transaction (under the apply lock)."""
-    todo = pending_migrations(conn)
-    if not todo:
-        return []
-    conn.execute("create schema if not exists warden")
-    conn.execute(
-        """create table if not exists warden.migrations (
-               version int primary key, name text not null,
-               applied_at timestamptz not null default now())"""
-    )
-    for migration in todo:
-        # Migration files are ours, shipped in the package; they hold no user input.
-        conn.execute(migration.body.encode())
-        conn.execute(
-            "insert into warden.migrations (version, name) values (%s, %s)",
-            (migration.version, migration.name),
-        )
-    return todo
+def stream_version(conn: psycopg.Connection[Any], stream: str) -> int:
+    """The highest migration of ``stream`` applied to this database (0: none)."""
+    return versions(conn).get(stream, 0)
 
 
 @dataclass(frozen=True)
@@ -76,7 +32,8 @@ class OwnedObject:
 
     ref: ObjectRef
     feature: str
-    table: QualifiedName
+    table: QualifiedName | None
+    """``None``: a database-wide object (see :attr:`DesiredObject.table`)."""
     description: str
     definition_hash: str
     fingerprint: str
@@ -95,7 +52,7 @@ def read_ledger(conn: psycopg.Connection[Any]) -> dict[str, OwnedObject]:
             owned[r["object_key"]] = OwnedObject(
                 ref=ObjectRef.from_json(r["identity"]),
                 feature=r["feature"],
-                table=QualifiedName(table["schema"], table["name"]),
+                table=QualifiedName(table["schema"], table["name"]) if table else None,
                 description=r["description"],
                 definition_hash=r["definition_hash"],
                 fingerprint=r["fingerprint"],
@@ -122,7 +79,8 @@ def record(conn: psycopg.Connection[Any], obj: DesiredObject, fingerprint: str) 
             obj.ref.kind,
             json.dumps(obj.ref.to_json()),
             obj.feature,
-            json.dumps({"schema": obj.table.schema, "name": obj.table.name}),
+            # JSON null for a database-wide object.
+            json.dumps({"schema": obj.table.schema, "name": obj.table.name} if obj.table else None),
             obj.description,
             obj.definition_hash,
             fingerprint,

@@ -2,8 +2,10 @@
 
 A feature describes what it wants as :class:`DesiredObject` values. The engine compares
 each with the ledger (what pgwarden created, and how) and with the live catalog, through
-the :data:`KINDS` dispatch table: each kind knows its creation order and how to read a
+the :data:`KINDS` registry: each kind knows its creation order and how to read a
 fingerprint of the live object, so that an object altered or dropped by hand shows as drift.
+The engine registers the kinds PostgreSQL has (tables, columns, functions, triggers...); a
+feature adds its own through :meth:`Feature.kinds` (or :func:`register_kind`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
+from pgwarden.errors import PgwardenError
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,20 @@ class DesiredObject:
 
     ref: ObjectRef
     feature: str
-    table: QualifiedName
-    """The declared table this object serves."""
+    table: QualifiedName | None
+    """The declared table this object serves; ``None``: the whole database (an event
+    trigger, an extension, a function shared by every table), from
+    :meth:`Feature.database_objects` or a feature's defined-once SQL."""
     create: Statement
     drop: Statement
     description: str
     lock: Lock = NO_LOCK
+    rank: int | None = None
+    """Its place in the creation order, when not its kind's (:attr:`Kind.rank`)."""
+    adopt: bool = False
+    """An object of this identity that pgwarden has no record of is taken over by running
+    ``create`` (which must replace it), even for a kind that is not ``or_replace``: for the
+    defined-once bodies of a store made before pgwarden kept a ledger of them."""
     alter: Statement | None = None
     """Brings an existing object back to this definition in place (e.g. ALTER COLUMN), used
     instead of drop + create when its definition changed or it was altered by hand."""
@@ -123,6 +134,9 @@ class Kind:
     """The lock its DROP takes on the relation it lives on (or is)."""
     needs: str | None = None
     """A pgwarden table the fingerprint query reads; absent (not migrated yet): no object."""
+    on_relation: bool = False
+    """Found through the relation it lives on (``ObjectRef.relation``): columns, triggers,
+    policies; otherwise the object is a relation itself (or not one at all)."""
 
     def lock_for_drop(self, ref: ObjectRef) -> Lock:
         if self.drop_lock is None:
@@ -130,31 +144,22 @@ class Kind:
         return Lock(self.drop_lock, ref.relation or QualifiedName(ref.schema, ref.name))
 
 
-def _regclass(ref: ObjectRef) -> str:
-    # Columns, triggers and policies are found through the relation they live on;
-    # tables, indexes and views are relations themselves.
-    if ref.relation is not None and ref.kind in (
-        "column",
-        "trigger",
-        "policy",
-        "registration",
-        "replica_identity",
-        "publication_table",
-    ):
+def _regclass(ref: ObjectRef, kind: Kind) -> str:
+    if ref.relation is not None and kind.on_relation:
         return ref.relation.regclass_text
     return QualifiedName(ref.schema, ref.name).regclass_text
 
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
-    for kind in (
+    for kind in (  # PostgreSQL's own; features register theirs
         Kind(
             "schema",
             0,
             "select 'schema' from pg_namespace where nspname = %(name)s",
             drop_lock=None,
         ),
-        # An extension pgwarden installed (audit's C statement trigger, pgwarden_wal).
+        # An extension pgwarden installed for a feature.
         Kind(
             "extension",
             5,
@@ -169,7 +174,7 @@ KINDS: dict[str, Kind] = {
                from pg_attribute a where a.attrelid = to_regclass(%(regclass)s)
                and a.attnum > 0 and not a.attisdropped having count(*) > 0""",
         ),
-        # A table pgwarden creates to hold data (an archive). Its columns are owned one by
+        # A table pgwarden creates to hold data (e.g. rows moved out). Its columns are owned one by
         # one (added in place as the source grows), so its own fingerprint is only that it
         # exists and whether it is partitioned: a new column must never make it "altered".
         Kind(
@@ -186,6 +191,7 @@ KINDS: dict[str, Kind] = {
                left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
                where a.attrelid = to_regclass(%(regclass)s) and a.attname = %(name)s
                and not a.attisdropped""",
+            on_relation=True,
         ),
         Kind(
             "function",
@@ -195,32 +201,7 @@ KINDS: dict[str, Kind] = {
             or_replace=True,
             drop_lock=None,
         ),
-        Kind(
-            "registration",
-            25,
-            # Column names that differ from the last recorded ones (renamed while audit's
-            # event trigger was absent) make it "altered": apply records them.
-            """select md5(coalesce(key_columns::text, '') || coalesce(key_types::text, '')
-                          || hidden_columns::text || coalesce(retention::text, '')
-                          || schema_name || '.' || table_name)
-                      || case when exists (
-                             select 1 from pg_attribute a
-                              where a.attrelid = t.relid and a.attnum > 0
-                                and (select c.name from warden.audit_columns c
-                                      where c.table_id = t.table_id and c.attnum = a.attnum
-                                      order by c.since desc limit 1)
-                                    is distinct from
-                                    (case when not a.attisdropped then a.attname::text end))
-                         then ' (column names changed, not recorded)' else '' end
-               from warden.audit_tables t
-               where schema_name = %(rel_schema)s and table_name = %(rel_name)s
-                 and dropped_at is null
-               order by registered_at desc limit 1""",
-            or_replace=True,  # its INSERT ... ON CONFLICT DO UPDATE updates in place
-            drop_lock=None,
-            needs="warden.audit_columns",  # (0015) and warden.audit_tables
-        ),
-        # Database-wide: fires on DDL of every table (audit's column-name tracking).
+        # Database-wide: fires on DDL of every table.
         Kind(
             "event_trigger",
             35,
@@ -236,6 +217,7 @@ KINDS: dict[str, Kind] = {
             """select md5(pg_get_triggerdef(t.oid) || t.tgenabled::text) from pg_trigger t
                where t.tgrelid = to_regclass(%(regclass)s) and t.tgname = %(name)s""",
             or_replace=True,
+            on_relation=True,
         ),
         Kind(
             # A partition pgwarden makes (the default one): its columns follow the parent's,
@@ -261,31 +243,6 @@ KINDS: dict[str, Kind] = {
             "select md5(pg_get_viewdef(to_regclass(%(regclass)s)))"
             " where to_regclass(%(regclass)s) is not null",
         ),
-        # How UPDATE and DELETE log the old row: FULL puts every column in the WAL (audit's
-        # WAL capture reads them there). Already FULL (set by hand, or on a new partition by
-        # audit's event trigger): taken over, its ALTER TABLE sets it again in place.
-        Kind(
-            "replica_identity",
-            45,
-            "select 'full' from pg_class"
-            " where oid = to_regclass(%(regclass)s) and relreplident = 'f'",
-            or_replace=True,
-        ),
-        # A table's membership of a publication (named by the object's name). Audit's is read
-        # through this database's slot: without the slot, membership captures nothing, so a
-        # slot dropped by hand shows the membership as missing (apply makes the slot again).
-        Kind(
-            "publication_table",
-            46,
-            """select 'member' from pg_publication_rel r
-               join pg_publication p on p.oid = r.prpubid
-               where p.pubname = %(name)s and r.prrelid = to_regclass(%(regclass)s)
-                 and (p.pubname <> 'pgwarden_audit' or exists (
-                      select 1 from pg_replication_slots s
-                       where s.slot_name = warden.audit_slot_name()))""",
-            drop_lock="SHARE UPDATE EXCLUSIVE",
-            needs="warden.audit_wal",  # (0016) with warden.audit_slot_name()
-        ),
         Kind(
             "row_security",
             65,
@@ -300,20 +257,42 @@ KINDS: dict[str, Kind] = {
                           || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''))
                from pg_policy p
                where p.polrelid = to_regclass(%(regclass)s) and p.polname = %(name)s""",
+            on_relation=True,
         ),
     )
 }
 
 
+def register_kind(kind: Kind) -> None:
+    """Add ``kind`` to :data:`KINDS` (a feature's own kind of object). Registering the same
+    kind again is a no-op; another kind under a name already taken is an error."""
+    known = KINDS.get(kind.name)
+    if known is not None and known != kind:
+        raise PgwardenError(f"two different object kinds are named {kind.name!r}")
+    KINDS[kind.name] = kind
+
+
+def kind_of(ref: ObjectRef) -> Kind:
+    """The registered kind of ``ref``; a clear error when no installed feature provides it
+    (a ledger row left by a feature that is not installed any more)."""
+    kind = KINDS.get(ref.kind)
+    if kind is None:
+        raise PgwardenError(
+            f"pgwarden owns {ref}, of kind {ref.kind!r}, which no installed feature registers",
+            hint="install the feature that made it (its package), then plan again",
+        )
+    return kind
+
+
 def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | None:
     """A fingerprint of the object as it is now, or None if it does not exist."""
-    kind = KINDS[ref.kind]
+    kind = kind_of(ref)
     if kind.needs is not None:
         present = conn.execute("select to_regclass(%s) is not null", (kind.needs,)).fetchone()
         if not present or not present[0]:
             return None
     params = {
-        "regclass": _regclass(ref),
+        "regclass": _regclass(ref, kind),
         "regproc": f"{sql.Identifier(ref.schema, ref.name).as_string(None)}({ref.args})",
         "schema": ref.schema,
         "name": ref.name,

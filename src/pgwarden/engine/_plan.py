@@ -11,8 +11,16 @@ import psycopg
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.engine._change import Change, Plan
-from pgwarden.engine._ledger import OwnedObject, pending_migrations, read_ledger, stored_sql
-from pgwarden.engine._objects import KINDS, NO_LOCK, DesiredObject, Statement, live_fingerprint
+from pgwarden.engine._ledger import OwnedObject, read_ledger, stored_sql
+from pgwarden.engine._objects import (
+    NO_LOCK,
+    DesiredObject,
+    Statement,
+    kind_of,
+    live_fingerprint,
+    register_kind,
+)
+from pgwarden.engine._streams import ENGINE, Stream, engine_stream, ordered, pending, versions
 from pgwarden.errors import FeatureNotApplicable, PgwardenError, UnknownTable
 from pgwarden.spec import Spec
 
@@ -34,17 +42,112 @@ def build_plan(
     """The ordered changes that make the database match ``spec``. Reads only.
 
     ``only`` limits the plan to those tables: objects pgwarden owns for other tables are
-    left as they are even though ``spec`` does not declare them.
+    left as they are even though ``spec`` does not declare them; database-wide objects are
+    never removed, and made when missing for the features declared on those tables.
     """
     catalog = catalog or read_catalog(conn)
-    ledger = read_ledger(conn)
+    for feature in features.values():
+        for kind in feature.kinds():
+            register_kind(kind)
+    ledger = full = read_ledger(conn)
+    current = versions(conn)
+    used = _used(spec, features)
+    state = {name: features[name].prepare(conn) for name in sorted(used)}
+    wide: dict[str, DesiredObject] = {}
     if only is not None:
         scope = set(only)
-        ledger = {k: o for k, o in ledger.items() if o.table in scope}
+        # Database-wide objects (even those a ledger from before they were database-wide
+        # filed under a table) are made when missing for the features declared on these
+        # tables, and kept while any table has their feature: they go with its last table
+        # (no object of it serves a table outside the scope, the file declares it nowhere).
+        every = _database_objects(spec, catalog, features, frozenset(ledger), state)
         spec = replace(spec, tables={n: t for n, t in spec.tables.items() if n in scope})
-    used = {name for t in spec.tables.values() for name in t.features}
-    state = {name: features[name].prepare(conn) for name in sorted(used)}
-    desired = desired_objects(spec, catalog, features, owned=frozenset(ledger), state=state)
+        state = {name: state[name] for name in _used(spec, features)}
+        wide = {k: o for k, o in every.items() if o.feature in state}
+        elsewhere = {o.feature for o in full.values() if o.table and o.table not in scope}
+        bodies = {o.ref.key for s in _all_streams(features) for o in s.objects()}
+
+        def _in_scope(key: str, owned: OwnedObject) -> bool:
+            if key in wide:
+                return True
+            if key in every or key in bodies:
+                return False
+            if owned.table is None:
+                return owned.feature not in elsewhere | used
+            return owned.table in scope
+
+        ledger = {k: o for k, o in ledger.items() if _in_scope(k, o)}
+    desired = desired_objects(
+        spec, catalog, features, owned=frozenset(ledger), state=state, database=only is None
+    )
+    desired.update(wide)
+    # A database pgwarden never touched gets its schema only when something is to be built;
+    # one it manages gets pgwarden's own upgrades, and its streams' bodies, as they change.
+    streams = (
+        _streams(features, _used(spec, features), current) if desired or ENGINE in current else []
+    )
+    for stream in streams:
+        for obj in stream.objects():
+            if obj.ref.key in desired:
+                raise PgwardenError(
+                    f"{obj.ref} is defined by stream {stream.name} and wanted "
+                    f"by {desired[obj.ref.key].feature}"
+                )
+            desired[obj.ref.key] = obj
+            if obj.ref.key in full:  # (a plan limited to some tables keeps them too)
+                ledger[obj.ref.key] = full[obj.ref.key]
+    changes = _changes(conn, desired, ledger)
+    todo = pending(conn, streams, current)
+    if todo:
+        changes.append(
+            Change(
+                action="migrate",
+                feature="warden",
+                description=(
+                    "bring pgwarden's warden schema up to date ("
+                    + ", ".join(f"{m.stream} {m.version:04d}_{m.name}" for m in todo)
+                    + ")"
+                ),
+                statements=(),
+            )
+        )
+    changes.sort(key=_order)
+    return Plan(
+        changes=tuple(changes),
+        server=catalog.server,
+        declared_tables=len(spec.tables),
+        streams=tuple(streams),
+    )
+
+
+def _all_streams(features: Mapping[str, Feature]) -> list[Stream]:
+    return [engine_stream(), *(s for f in features.values() if (s := f.stream()) is not None)]
+
+
+def _used(spec: Spec, features: Mapping[str, Feature]) -> set[str]:
+    """Features declared on a table, or with a top-level section of their name written."""
+    tables = {name for t in spec.tables.values() for name in t.features}
+    return tables | (set(spec.sections) & set(features))
+
+
+def _streams(
+    features: Mapping[str, Feature], used: set[str], current: Mapping[str, int]
+) -> list[Stream]:
+    """The engine's stream, and those of the features declared on a table or whose state is
+    in the database already (their bodies stay while their state does)."""
+    found = {ENGINE: engine_stream()}
+    for name, feature in features.items():
+        stream = feature.stream()
+        if stream is not None and (name in used or stream.name in current):
+            found.setdefault(stream.name, stream)
+    return ordered(list(found.values()))
+
+
+def _changes(
+    conn: psycopg.Connection[Any],
+    desired: Mapping[str, DesiredObject],
+    ledger: Mapping[str, OwnedObject],
+) -> list[Change]:
     changes: list[Change] = []
     for key, obj in desired.items():
         change = _compare(conn, obj, ledger.get(key))
@@ -53,23 +156,24 @@ def build_plan(
     for key, owned in ledger.items():
         if key not in desired:
             changes.append(_removal(conn, owned))
-    pending = pending_migrations(conn)
-    # A database pgwarden never touched gets its schema only when something is to be built;
-    # one it manages gets pgwarden's own upgrades as soon as they exist.
-    if pending and (changes or pending[0].version > 1):
-        changes.append(
-            Change(
-                action="migrate",
-                feature="warden",
-                description=(
-                    f"bring pgwarden's warden schema to version {pending[-1].version} "
-                    f"({', '.join(m.name for m in pending)})"
-                ),
-                statements=(),
-            )
-        )
-    changes.sort(key=_order)
-    return Plan(changes=tuple(changes), server=catalog.server, declared_tables=len(spec.tables))
+    return changes
+
+
+def _database_objects(
+    spec: Spec,
+    catalog: Catalog,
+    features: Mapping[str, Feature],
+    owned: frozenset[str],
+    state: Mapping[str, Any],
+) -> dict[str, DesiredObject]:
+    from pgwarden.features import PlanContext
+
+    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state), features=features)
+    return {
+        obj.ref.key: obj
+        for name in sorted(_used(spec, features))
+        for obj in features[name].database_objects(ctx)
+    }
 
 
 def desired_objects(
@@ -79,9 +183,11 @@ def desired_objects(
     *,
     owned: frozenset[str] = frozenset(),
     state: Mapping[str, Any] | None = None,
+    database: bool = True,
 ) -> dict[str, DesiredObject]:
     """Every object the declared features need, keyed by identity; checks the tables exist
-    and that each table declares the features its features require."""
+    and that each table declares the features its features require. ``database``: with the
+    database-wide objects of each feature in use."""
     from pgwarden.features import PlanContext, check_dependencies
 
     check_dependencies(spec, features)
@@ -90,6 +196,18 @@ def desired_objects(
         catalog=catalog, spec=spec, owned=owned, state=dict(state or {}), features=features
     )
     desired: dict[str, DesiredObject] = {}
+
+    def add(obj: DesiredObject) -> None:
+        clash = desired.get(obj.ref.key)
+        if clash is not None and (clash.table != obj.table or clash.create_sql != obj.create_sql):
+            where = f"on {clash.table}" if clash.table else "database-wide"
+            there = f"on {obj.table}" if obj.table else "database-wide"
+            raise PgwardenError(
+                f"{obj.ref} is wanted by {clash.feature} {where} and by "
+                f"{obj.feature} {there}; one object cannot serve both"
+            )
+        desired[obj.ref.key] = obj
+
     for table_spec in spec.tables.values():
         table = catalog.get(table_spec.name)
         if table is None:
@@ -103,15 +221,10 @@ def desired_objects(
             )
         for name, options in table_spec.features.items():
             for obj in features[name].objects(table, options, ctx):
-                clash = desired.get(obj.ref.key)
-                if clash is not None and (
-                    clash.table != obj.table or clash.create_sql != obj.create_sql
-                ):
-                    raise PgwardenError(
-                        f"{obj.ref} is wanted by {clash.feature} on {clash.table} and by "
-                        f"{obj.feature} on {obj.table}; one object cannot serve both"
-                    )
-                desired[obj.ref.key] = obj
+                add(obj)
+    for name in sorted(_used(spec, features)) if database else ():
+        for obj in features[name].database_objects(ctx):
+            add(obj)
     return desired
 
 
@@ -131,7 +244,7 @@ def _compare(
     if owned is None:
         reason = None
         if live is not None:
-            if not KINDS[obj.ref.kind].or_replace:
+            if not (kind_of(obj.ref).or_replace or obj.adopt):
                 raise FeatureNotApplicable(
                     str(obj.table), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
                 )
@@ -169,12 +282,21 @@ def _compare(
             destructive=obj.destructive and len(statements) > 1,
             **common,
         )
+    if owned.table != obj.table:
+        # Filed under another table (or none) than it serves now: only the ledger changes.
+        return Change(
+            action="repair",
+            statements=(),
+            reason=f"recorded under {owned.table or 'the database'}; now "
+            + (f"serves {obj.table}" if obj.table else "database-wide"),
+            **common,
+        )
     return None
 
 
 def _rebuild(obj: DesiredObject, *, exists: bool) -> tuple[Statement, ...]:
     """The least disruptive way to bring an existing object to ``obj``'s definition."""
-    if not exists or KINDS[obj.ref.kind].or_replace:
+    if not exists or kind_of(obj.ref).or_replace:
         return (obj.create,)
     if obj.alter is not None:
         return (obj.alter,)
@@ -199,14 +321,20 @@ def _removal(conn: psycopg.Connection[Any], owned: OwnedObject) -> Change:
         ref=owned.ref,
         description=f"remove {owned.description}",
         statements=(stored_sql(owned.drop_sql),),
-        lock=KINDS[owned.ref.kind].lock_for_drop(owned.ref),
+        lock=kind_of(owned.ref).lock_for_drop(owned.ref),
         destructive=owned.destructive,
         undo=(stored_sql(owned.create_sql),),
     )
 
 
-def _order(change: Change) -> tuple[int, int, str]:
-    rank = KINDS[change.ref.kind].rank if change.ref else -1
+def _order(change: Change) -> tuple[int, int, int, str]:
+    rank = kind_of(change.ref).rank if change.ref else -1
+    if change.desired is not None and change.desired.rank is not None:
+        rank = change.desired.rank
+    # Database-wide objects (shared functions, event triggers) before those of tables, which
+    # use them.
+    scope = 1 if change.table is not None else 0
     if change.action in ("drop", "forget"):
-        rank = -rank  # dependents (triggers) go before what they depend on (functions)
-    return (_ACTION_ORDER[change.action], rank, change.ref.key if change.ref else "")
+        # Dependents (triggers) go before what they depend on (functions).
+        rank, scope = -rank, -scope
+    return (_ACTION_ORDER[change.action], scope, rank, change.ref.key if change.ref else "")

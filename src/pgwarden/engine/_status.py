@@ -35,7 +35,7 @@ class Status:
     pending: tuple[Change, ...]
     last_apply: datetime | None
     notes: tuple[str, ...] = ()
-    """What features report about their running state (e.g. audit's WAL not yet ingested)."""
+    """What features report about their running state (work waiting, space held)."""
 
     @property
     def drift(self) -> tuple[OwnedState, ...]:
@@ -50,7 +50,7 @@ class Status:
                 {
                     "object": o.owned.ref.to_json(),
                     "feature": o.owned.feature,
-                    "table": str(o.owned.table),
+                    "table": str(o.owned.table) if o.owned.table else None,
                     "description": o.owned.description,
                     "state": o.state,
                 }

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.errors import FeatureDependencyError
@@ -98,14 +97,6 @@ def check_dependencies(spec: Spec, features: Mapping[str, Feature]) -> None:
 def option_models() -> dict[str, type[FeatureOptions]]:
     """Feature name -> options model, for validating the file."""
     return {name: feature.options for name, feature in registered_features().items()}
-
-
-def __getattr__(name: str) -> Any:
-    # REGISTRY: the registered features, loaded on first use (entry points import feature
-    # modules, which import this package: loading them at import time would be circular).
-    if name == "REGISTRY":
-        return registered_features()
-    raise AttributeError(name)
 
 
 __all__ = [

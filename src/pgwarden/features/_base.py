@@ -13,7 +13,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, Column, Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, Kind, Lock, ObjectRef, Stream
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.spec import FeatureOptions, Spec
 
@@ -129,6 +129,33 @@ class Feature(ABC):
     ) -> list[DesiredObject]:
         """The objects this feature needs on ``table``; raise ``FeatureNotApplicable`` when
         the table cannot have it (saying why)."""
+
+    def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
+        """The objects this feature needs once for the whole database (event triggers, an
+        extension), with ``table=None``: planned when the feature is declared on at least
+        one table, removed with its last declaration. Default: none."""
+        return []
+
+    def kinds(self) -> list[Kind]:
+        """Object kinds this feature adds to the engine's (e.g. a row in one of its own
+        tables), registered before planning. Default: none."""
+        return []
+
+    def stream(self) -> Stream | None:
+        """What this feature keeps in the ``warden`` schema: its state migrations (tables,
+        data moves) in a version stream of its own, and its SQL functions and views, each
+        defined once in a ``.sql`` file and planned as an object (see
+        :class:`pgwarden.engine.Stream`). Default: none."""
+        return None
+
+    def relation_replaced(
+        self, conn: psycopg.Connection[Any], old_oid: int, new: QualifiedName
+    ) -> None:
+        """The table of oid ``old_oid`` is being replaced, in the caller's transaction, by
+        relation ``new``, which takes its name (another feature's operation, through
+        :func:`pgwarden.engine.relation_replaced`): move what this feature keeps by oid or
+        attribute number. Default: nothing."""
+        return None
 
     def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
         """Columns this feature adds to ``table`` (see

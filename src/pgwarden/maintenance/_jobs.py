@@ -45,8 +45,9 @@ class JobContext:
     connect: Callable[[], psycopg.Connection[Any]] | None = None
     """Opens another connection to the same database (for work that needs two)."""
     features: Mapping[str, Feature] = field(default_factory=dict)
-    """The installed features, for jobs that hand work to another feature (a partition
-    retention handing a partition over to the archive)."""
+    """The installed features (by name): for jobs that hand work to another feature (a
+    partition retention handing a partition over to the archive) or whose work other features'
+    objects must follow (through :func:`pgwarden.engine.apply_scoped`)."""
 
     @property
     def lock_timeout_ms(self) -> int:

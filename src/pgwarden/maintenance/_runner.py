@@ -133,6 +133,7 @@ def run_jobs(
     features: Mapping[str, Feature] | None = None,
 ) -> list[JobResult]:
     """Run ``jobs`` in order under the maintenance lock (``conn`` in autocommit).
+    ``features``: the features in use, handed to each job (see ``JobContext.features``).
 
     On a standby nothing runs (an empty list). When another process holds the lock:
     :class:`MaintenanceBusy`, or wait for it with ``wait``.

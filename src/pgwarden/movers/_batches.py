@@ -24,13 +24,15 @@ from pgwarden.errors import LockNotGranted, MaintenanceError
 # One transaction's settings: the lock wait, and the context the audit trail records (the
 # actor kept if the caller set one; pgwarden otherwise), for this transaction only. Moving a
 # row out is a real DELETE even on a soft-deletable table (the row lives on in the archive):
-# the privileged hard-delete path, or soft delete would only mark it and nothing would move.
+# the privileged hard-delete path (soft delete's, there when its state is), or soft delete
+# would only mark it and nothing would move.
 _SETTINGS = (
     "select set_config('lock_timeout', %s, true), set_config('pgwarden.reason', %s, true), "
     "set_config('pgwarden.actor', "
     "coalesce(nullif(current_setting('pgwarden.actor', true), ''), 'pgwarden'), true), "
-    "warden.allow_hard_delete()"
+    "to_regprocedure('warden.allow_hard_delete()') is not null"
 )
+_HARD_DELETE = "select warden.allow_hard_delete()"
 ACTOR = sql.SQL("current_setting('pgwarden.actor')")
 """archived_by: the transaction's actor, as :data:`_SETTINGS` left it."""
 
@@ -72,7 +74,11 @@ def in_transaction(
     for attempt in range(settings.retries + 1):
         try:
             with conn.transaction():
-                conn.execute(_SETTINGS, (str(settings.lock_timeout_ms), settings.reason))
+                row = conn.execute(
+                    _SETTINGS, (str(settings.lock_timeout_ms), settings.reason)
+                ).fetchone()
+                if row and row[-1]:
+                    conn.execute(_HARD_DELETE)
                 return work()
         except errors.LockNotAvailable:
             if attempt == settings.retries:

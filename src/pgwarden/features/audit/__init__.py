@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import psycopg
 from psycopg import sql
 
-from pgwarden._names import closest, owned_name
+from pgwarden._names import QualifiedName, closest, owned_name
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject, ObjectRef
+from pgwarden.engine import DesiredObject, Kind, ObjectRef, Stream
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
@@ -41,13 +41,16 @@ from pgwarden.features._base import (
 )
 from pgwarden.features.audit import _wal
 from pgwarden.features.audit._api import AuditAPI
-from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers, first_audited
+from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers
+from pgwarden.features.audit._kinds import KINDS
 from pgwarden.features.audit._options import AuditOptions
+from pgwarden.features.audit._relations import relation_replaced
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
 from pgwarden.features.audit._wal_plan import (
     TRUNCATE_TRIGGER,
     check_wal,
+    extension,
     mark_function,
     wal_objects,
 )
@@ -137,11 +140,9 @@ class Audit(Feature):
             )
         if options.capture == "wal":
             check_wal(table, ctx)
-            calls, extension, how = mark_function(table, options, ctx)
+            calls, _, how = mark_function(table, options, ctx)
             why += f"; captured from the WAL ({how}; events appear once ingested)"
         found = [self._registration(table, table_id, key, why, hidden, options)]
-        if table.name == first_audited(ctx):
-            found.extend(event_triggers(table, ctx))
         if options.capture == "wal":
             marker = self._function(
                 table, function, "capture_wal.sql",
@@ -149,7 +150,7 @@ class Audit(Feature):
             )  # fmt: skip
             tables = [table, *_partitions(table, ctx)]
             wal = wal_objects(self.name, table, tables, function, key, calls)
-            return [*found, *extension, marker, *wal]
+            return [*found, marker, *wal]
         parts = self._parts(table_id, options, table, key)
         found.append(self._function(table, function, "capture.sql", **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
@@ -198,6 +199,35 @@ class Audit(Feature):
                     )
                 )
         return found
+
+    def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
+        """The event triggers (when a superuser applies, or pgwarden owns them already), and
+        extension pgwarden_wal when a table captured from the WAL marks in C."""
+        found = event_triggers(ctx)
+        for name, declared in sorted(ctx.spec.tables.items()):
+            options = declared.features.get(self.name)
+            table = ctx.catalog.get(name)
+            wal = isinstance(options, AuditOptions) and options.capture == "wal"
+            if wal and table and mark_function(table, options, ctx)[1]:  # type: ignore[arg-type]
+                found.append(extension())
+                break
+        return found
+
+    def kinds(self) -> list[Kind]:
+        """Its registration row, REPLICA IDENTITY FULL, membership of its publication."""
+        return KINDS
+
+    def stream(self) -> Stream:
+        """The event store (``migrations/``) and every function and view over it
+        (``functions/``): history, time travel, revert, the feed, WAL capture's helpers."""
+        return Stream(self.name, _PACKAGE)
+
+    def relation_replaced(
+        self, conn: psycopg.Connection[Any], old_oid: int, new: QualifiedName
+    ) -> None:
+        """The registration follows the table to its new relation (same table id: one
+        history), attribute numbers found again by name."""
+        relation_replaced(conn, old_oid, new)
 
     def _parts(
         self, table_id: int, options: AuditOptions, table: Table, key: tuple[str, ...] | None

@@ -8,8 +8,6 @@ from typing import LiteralString
 
 from psycopg import sql
 
-from pgwarden._names import QualifiedName
-from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.features._base import PlanContext
 
@@ -18,12 +16,6 @@ EVENT_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_columns")
 
 PARTITIONS_TRIGGER = ObjectRef("event_trigger", "warden", "pgwarden_audit_partitions")
 """Gives a partition made or attached by hand under an audited table its capture at once."""
-
-
-def first_audited(ctx: PlanContext) -> QualifiedName | None:
-    """The declared table the database-wide event triggers are filed under (one object, one
-    table): the first audited one by name."""
-    return min((n for n, t in ctx.spec.tables.items() if "audit" in t.features), default=None)
 
 
 # Each database-wide event trigger: the command tags it fires after, its function, and what
@@ -44,7 +36,7 @@ _EVENT_TRIGGERS: dict[ObjectRef, tuple[LiteralString, LiteralString, str]] = {
 }
 
 
-def event_triggers(table: Table, ctx: PlanContext) -> list[DesiredObject]:
+def event_triggers(ctx: PlanContext) -> list[DesiredObject]:
     """The event triggers a superuser can create (and pgwarden keeps once it owns them)."""
     found = []
     for ref, (tags, function, description) in _EVENT_TRIGGERS.items():
@@ -55,7 +47,7 @@ def event_triggers(table: Table, ctx: PlanContext) -> list[DesiredObject]:
             DesiredObject(
                 ref=ref,
                 feature="audit",
-                table=table.name,
+                table=None,
                 # No CREATE OR REPLACE for event triggers: drop first (one transaction).
                 create=sql.SQL(
                     "DROP EVENT TRIGGER IF EXISTS {0}; CREATE EVENT TRIGGER {0} ON "

@@ -73,25 +73,25 @@ class Event:
         return data
 
 
-STORE_VERSION = 24
-"""The ``warden`` schema version these functions need (internal migrations 0002-0024: the
-reads span the hot store and its archive, follow column renames, and see WAL capture)."""
+STORE_VERSION = 1
+"""The version of audit's stream (``migrations/``) these functions need."""
 
 
 def require_store(conn: psycopg.Connection[Any]) -> None:
-    """Fail clearly when the database's pgwarden schema is missing or older than this code."""
-    from pgwarden.engine import schema_version
+    """Fail clearly when the database's audit store is missing or older than this code."""
+    from pgwarden.engine import stream_version
 
-    current = schema_version(conn)
+    current = stream_version(conn, "audit")
     if current < STORE_VERSION:
+        older = stream_version(conn, "legacy")
         raise AuditError(
-            "this database has no audit store yet"
-            if current < 2
-            else f"this database's warden schema is at version {current}; "
-            f"this pgwarden needs {STORE_VERSION}",
-            hint="declare audit for a table in pgwarden.toml and run `pgwarden apply`"
-            if current < 2
-            else "run `pgwarden apply` to upgrade it",
+            f"this database's warden schema is at version {older}, from before pgwarden kept "
+            "one version stream per feature"
+            if older
+            else "this database has no audit store yet",
+            hint="run `pgwarden apply` to upgrade it"
+            if older
+            else "declare audit for a table in pgwarden.toml and run `pgwarden apply`",
         )
 
 

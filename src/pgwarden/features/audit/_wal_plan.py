@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from pgwarden._names import QualifiedName
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
@@ -43,34 +42,20 @@ def check_wal(table: Table, ctx: PlanContext) -> None:
         )  # fmt: skip
 
 
-def _first_c_marked(ctx: PlanContext) -> QualifiedName | None:
-    """The declared table the extension is filed under (one object, one table)."""
-    return min(
-        (
-            name
-            for name, declared in ctx.spec.tables.items()
-            if isinstance(options := declared.features.get("audit"), AuditOptions)
-            and options.capture == "wal"
-            and options.wal_marker != "plpgsql"
-        ),
-        default=None,
-    )
-
-
 def mark_function(
     table: Table, options: AuditOptions, ctx: PlanContext
-) -> tuple[ObjectRef, list[DesiredObject], str]:
-    """The function of ``table``'s context trigger, the extension pgwarden installs for it
-    (filed under one table), and what the plan says of the choice. ``wal_marker = "c"`` is
-    refused, saying why, when it cannot be had."""
+) -> tuple[ObjectRef, bool, str]:
+    """The function of ``table``'s context trigger, whether it needs the extension pgwarden
+    installs (a database-wide object: :func:`extension`), and what the plan says of the
+    choice. ``wal_marker = "c"`` is refused, saying why, when it cannot be had."""
     server = ctx.catalog.server
     if options.wal_marker == "plpgsql":
-        return MARK_FUNCTION, [], "context trigger in PL/pgSQL"
+        return MARK_FUNCTION, False, "context trigger in PL/pgSQL"
     in_c = f"context trigger in C, extension {EXTENSION.name}"
     installed = EXTENSION.name in server.extensions
     ours = ctx.owns(EXTENSION)
     if installed and not ours:
-        return C_MARK_FUNCTION, [], in_c  # the database owner's: used, never dropped
+        return C_MARK_FUNCTION, False, in_c  # the database owner's: used, never dropped
     if not ours and not (EXTENSION.name in server.available_extensions and server.is_superuser):
         why = (
             f"this server has no extension {EXTENSION.name}: build and install it for PostgreSQL "
@@ -80,28 +65,26 @@ def mark_function(
             f"may run CREATE EXTENSION {EXTENSION.name} (it is trusted) before applying"
         )
         if options.wal_marker == "auto":
-            return MARK_FUNCTION, [], f"context trigger in PL/pgSQL ({why})"
+            return MARK_FUNCTION, False, f"context trigger in PL/pgSQL ({why})"
         raise FeatureNotApplicable(str(table.name), "audit", f'wal_marker = "c": {why}')
-    if table.name != _first_c_marked(ctx):
-        return C_MARK_FUNCTION, [], in_c
-    return C_MARK_FUNCTION, [_extension(table)], in_c
+    return C_MARK_FUNCTION, True, in_c
 
 
-def _extension(table: Table) -> DesiredObject:
-    """CREATE EXTENSION pgwarden_wal, filed under ``table``."""
-    extension = sql.Identifier(EXTENSION.name)
+def extension() -> DesiredObject:
+    """CREATE EXTENSION pgwarden_wal, for the whole database."""
+    name = sql.Identifier(EXTENSION.name)
     function = sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()")
     return DesiredObject(
         ref=EXTENSION,
         feature="audit",
-        table=table.name,
-        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(extension),
+        table=None,
+        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(name),
         # Kept while any trigger calls its function (one on a table left out of this apply,
         # or one this apply moves to PL/pgSQL): never cascades to a trigger.
         drop=sql.SQL(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
             "pg_catalog.to_regprocedure({})) THEN DROP EXTENSION IF EXISTS {}; END IF; END $$"
-        ).format(function, extension),
+        ).format(function, name),
         description=f"extension {EXTENSION.name} (WAL capture's context trigger, in C)",
     )
 

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, Lock, ObjectRef, Stream
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import Feature, PlanContext
 from pgwarden.features.partition import _jobs
@@ -82,6 +82,10 @@ class Partition(Feature):
         from pgwarden.features.partition._cli import register  # the CLI loads only when used
 
         register(app)
+
+    def stream(self) -> Stream:
+        """Its state in the ``warden`` schema (``migrations/``)."""
+        return Stream(self.name, "pgwarden.features.partition")
 
     def prepare(self, conn: psycopg.Connection[Any]) -> PartitionState:
         rows = conn.execute(

@@ -38,6 +38,7 @@ class PartitionsAPI(FeatureAPI):
                 conn,
                 self.warden.spec,
                 QualifiedName.parse(table),
+                features=self.warden.features,
                 batch=batch,
                 progress=progress,
                 dry_run=dry_run,

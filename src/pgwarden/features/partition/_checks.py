@@ -11,12 +11,11 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Table, read_catalog
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import stored_sql
 from pgwarden.errors import FeatureNotApplicable, MaintenanceError, PgwardenError
 from pgwarden.features.partition._jobs import _list_name, _now_in, _value
 from pgwarden.features.partition._layout import Layout
 from pgwarden.features.partition._options import PartitionOptions
-from pgwarden.spec import Spec
 
 MAX_PARTITIONS = 2000
 
@@ -158,21 +157,6 @@ def inspect(
 
 def as_table(conn: psycopg.Connection[Any], table: QualifiedName) -> Table | None:
     return read_catalog(conn).get(table)
-
-
-def ensure_schema(conn: psycopg.Connection[Any], spec: Spec) -> None:
-    """pgwarden's own schema, migrated (the conversion keeps its state there)."""
-    from pgwarden.engine._apply import APPLY_LOCK_KEY, _take_apply_lock
-    from pgwarden.engine._ledger import migrate, pending_migrations
-
-    if not pending_migrations(conn):
-        return
-    _take_apply_lock(conn, spec.database.lock_timeout)
-    try:
-        with conn.transaction():
-            migrate(conn)
-    finally:
-        conn.execute("select pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
 
 
 def create_shadow_partitions(

@@ -15,15 +15,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import ensure_streams, stored_sql
 from pgwarden.errors import PgwardenError
 from pgwarden.features.partition import _checks
 from pgwarden.features.partition._create import carry, locked
@@ -31,6 +31,9 @@ from pgwarden.features.partition._layout import Layout
 from pgwarden.features.partition._options import PartitionOptions
 from pgwarden.features.partition._replay import catch_up, verify
 from pgwarden.spec import Spec
+
+if TYPE_CHECKING:
+    from pgwarden.features import Feature
 
 ConvertProgress = Callable[[str, int, int | None], None]
 
@@ -140,11 +143,13 @@ def convert(
     spec: Spec,
     table: QualifiedName,
     *,
+    features: Mapping[str, Feature],
     batch: int = 10_000,
     progress: ConvertProgress | None = None,
     dry_run: bool = False,
 ) -> ConversionResult:
-    """Convert ``table`` as its ``partition`` declaration says (see the module's doc)."""
+    """Convert ``table`` as its ``partition`` declaration says (see the module's doc).
+    ``features``: the features in use (the swap rebuilds theirs on the new table)."""
     from pgwarden.features.partition import conversion_steps
     from pgwarden.features.partition._swap import swap, validate_foreign_keys
 
@@ -170,7 +175,7 @@ def convert(
     result.steps = conversion_steps(catalog_table, options) if catalog_table else []
     if dry_run:
         return result
-    _checks.ensure_schema(conn, spec)
+    ensure_streams(conn, spec, features, ["partition", *spec.tables[table].features])
     lock_ms, retries = spec.database.lock_timeout.milliseconds, spec.database.retries
     if state is None:
         progress("create shadow table and change log", 0, None)
@@ -187,7 +192,7 @@ def convert(
     result.replayed = catch_up(conn, target, batch, progress)
     result.rows = verify(conn, target)
     progress("swap", 0, None)
-    result.replayed += swap(conn, target, spec, lock_timeout_ms=lock_ms, retries=retries)
+    result.replayed += swap(conn, target, spec, features, lock_timeout_ms=lock_ms, retries=retries)
     validate_foreign_keys(conn, table, spec, progress)
     if not result.partitions:
         row = conn.execute(

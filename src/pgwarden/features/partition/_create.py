@@ -13,19 +13,21 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import replace
-from typing import Any, LiteralString, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import apply_scoped
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.partition._layout import Layout
 from pgwarden.spec import Spec
+
+if TYPE_CHECKING:
+    from pgwarden.features import Feature
 
 log = logging.getLogger("pgwarden.partition")
 T = TypeVar("T")
@@ -273,54 +275,28 @@ def carry(
 
 
 def carry_features(
-    conn: psycopg.Connection[Any], spec: Spec, parent: QualifiedName, parts: list[QualifiedName]
+    conn: psycopg.Connection[Any],
+    spec: Spec,
+    features: Mapping[str, Feature],
+    parent: QualifiedName,
+    parts: list[QualifiedName],
 ) -> int:
     """Build what other pgwarden features declared on ``parent`` want on these new
-    partitions (audit's TRUNCATE trigger...), exactly as apply would, and record it in the
-    ledger: the next plan has nothing to add, and dropping the feature removes them."""
-    from pgwarden.catalog import read_catalog
-    from pgwarden.engine import read_ledger
-    from pgwarden.engine._ledger import record
-    from pgwarden.engine._objects import live_fingerprint
-    from pgwarden.engine._plan import desired_objects
-    from pgwarden.features import REGISTRY
-
+    partitions (audit's TRUNCATE trigger...), through the engine's scoped apply: the next
+    plan has nothing to add, and dropping the feature removes them."""
     table_spec = spec.tables.get(parent)
     if table_spec is None or not set(table_spec.features) - {"partition"} or not parts:
         return 0
-    present = conn.execute("select to_regclass('warden.owned_objects') is not null").fetchone()
-    if not present or not present[0]:
-        return 0
-    ledger = read_ledger(conn)
-    state = {name: REGISTRY[name].prepare(conn) for name in sorted(table_spec.features)}
-    scoped = replace(spec, tables={parent: table_spec})
-    wanted = desired_objects(
-        scoped, read_catalog(conn), REGISTRY, owned=frozenset(ledger), state=state
-    )
-    made = 0
-    for key, obj in sorted(wanted.items()):
-        if obj.ref.relation in parts and key not in ledger:
-            conn.execute(obj.create)
-            fingerprint = live_fingerprint(conn, obj.ref)
-            if fingerprint is not None:
-                record(conn, obj, fingerprint)
-                made += 1
-    return made
+    return len(apply_scoped(conn, spec, features, tables=[parent], on=parts))
 
 
-def release_features(conn: psycopg.Connection[Any], part: QualifiedName, *, drop: bool) -> None:
-    """Forget the ledger rows of pgwarden objects on a partition leaving its table; ``drop``
-    removes the objects too (a detached partition is a plain table, not audited any more)."""
-    present = conn.execute("select to_regclass('warden.owned_objects') is not null").fetchone()
-    if not present or not present[0]:
-        return
-    rows = conn.execute(
-        """select object_key, drop_sql from warden.owned_objects
-           where identity -> 'relation'
-                 = jsonb_build_object('schema', %s::text, 'name', %s::text)""",
-        (part.schema, part.name),
-    ).fetchall()
-    for key, drop_sql in rows:
-        if drop:
-            conn.execute(stored_sql(drop_sql))
-        conn.execute("delete from warden.owned_objects where object_key = %s", (key,))
+def release_features(
+    conn: psycopg.Connection[Any],
+    spec: Spec,
+    features: Mapping[str, Feature],
+    parent: QualifiedName,
+    part: QualifiedName,
+) -> None:
+    """Drop and forget the objects pgwarden's features own on a partition leaving its table
+    (a detached partition is a plain table, not audited any more)."""
+    apply_scoped(conn, spec, features, tables=[parent], on=[], leaving=[part])

@@ -104,7 +104,7 @@ def _make(ctx: JobContext, layout: Layout, piece: Piece, *, move: bool = True) -
         )
         if moved < 0:
             raise _RowsWaiting
-        carry_features(ctx.conn, ctx.spec, layout.parent, [piece.name])
+        carry_features(ctx.conn, ctx.spec, ctx.features, layout.parent, [piece.name])
         return moved
 
     try:
@@ -212,7 +212,7 @@ def _carry_all(ctx: JobContext, table: QualifiedName) -> None:
     layout = read_layout(ctx.conn, table, exact_default=False)
     if layout is not None:
         with ctx.conn.transaction():
-            carry_features(ctx.conn, ctx.spec, table, [p.name for p in layout.parts])
+            carry_features(ctx.conn, ctx.spec, ctx.features, table, [p.name for p in layout.parts])
 
 
 def rescue(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> tuple[int, str]:
@@ -287,7 +287,7 @@ def retention(ctx: JobContext, table: QualifiedName, opts: PartitionOptions) -> 
                 ctx.conn.execute(
                     sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table.ident, part.ident)
                 )
-            release_features(ctx.conn, part, drop=True)
+            release_features(ctx.conn, ctx.spec, ctx.features, table, part)
             if mode == "drop":
                 ctx.conn.execute(sql.SQL("DROP TABLE {}").format(part.ident))
             if tracked:

@@ -32,7 +32,6 @@ from pgwarden.features.partition._create import (
     carry,
     carry_features,
     locked,
-    release_features,
 )
 from pgwarden.features.partition._layout import Layout
 from pgwarden.maintenance import JobContext
@@ -313,7 +312,6 @@ def split_default(ctx: JobContext, layout: Layout, key: list[str], pieces: list[
             conn.execute(
                 sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(piece.name.ident, _check(piece))
             )
-        release_features(conn, job.default, drop=False)
         conn.execute(sql.SQL("DROP TABLE {}").format(job.default.ident))
         conn.execute(
             sql.SQL("ALTER TABLE {} RENAME TO {}").format(
@@ -327,7 +325,7 @@ def split_default(ctx: JobContext, layout: Layout, key: list[str], pieces: list[
         )
         made = [p.name for p in pieces] + [job.default]
         carry(conn, layout, made)
-        carry_features(conn, ctx.spec, parent, made)
+        carry_features(conn, ctx.spec, ctx.features, parent, made)
         conn.execute(sql.SQL("DROP TABLE {}").format(job.log.ident))
         conn.execute(sql.SQL("DROP FUNCTION {}()").format(job.log.ident))
 

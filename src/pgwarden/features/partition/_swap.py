@@ -14,20 +14,21 @@ catch-up, not to the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import ObjectRef, apply_scoped, relation_replaced, stored_sql
 from pgwarden.errors import MaintenanceError
 from pgwarden.features.partition._create import carry, locked
 from pgwarden.features.partition._layout import Layout
 from pgwarden.spec import Spec
 
 if TYPE_CHECKING:
+    from pgwarden.features import Feature
     from pgwarden.features.partition._convert import ConvertProgress, Target
 
 _SIGNATURE = """
@@ -58,7 +59,13 @@ def _index_names(
 
 
 def swap(
-    conn: psycopg.Connection[Any], target: Target, spec: Spec, *, lock_timeout_ms: int, retries: int
+    conn: psycopg.Connection[Any],
+    target: Target,
+    spec: Spec,
+    features: Mapping[str, Feature],
+    *,
+    lock_timeout_ms: int,
+    retries: int,
 ) -> int:
     """Swap the shadow in; returns the changes replayed under the lock."""
     return locked(
@@ -66,11 +73,13 @@ def swap(
         lock_timeout_ms=lock_timeout_ms,
         retries=retries,
         what=f"swap {target.table} for its partitioned copy",
-        work=lambda: _swap(conn, target, spec),
+        work=lambda: _swap(conn, target, spec, features),
     )
 
 
-def _swap(conn: psycopg.Connection[Any], target: Target, spec: Spec) -> int:
+def _swap(
+    conn: psycopg.Connection[Any], target: Target, spec: Spec, features: Mapping[str, Feature]
+) -> int:
     from pgwarden.features.partition._replay import replay
 
     table, shadow, oid = target.table, target.shadow, target.oid
@@ -135,7 +144,7 @@ def _swap(conn: psycopg.Connection[Any], target: Target, spec: Spec) -> int:
     # got them when they were made).
     carry(conn, Layout(table, oid, "", None, None, ()), [shadow], triggers=False)
     renames = _index_names(conn, table, shadow)
-    _audit_registration(conn, oid, shadow)
+    relation_replaced(conn, features, oid, shadow)
     conn.execute(sql.SQL("DROP TABLE {}").format(table.ident))
     conn.execute(
         sql.SQL("ALTER TABLE {} RENAME TO {}").format(shadow.ident, sql.Identifier(table.name))
@@ -175,7 +184,7 @@ def _swap(conn: psycopg.Connection[Any], target: Target, spec: Spec) -> int:
             + stored_sql(definition)
             + sql.SQL(" NOT VALID" if later else "")
         )
-    _features(conn, spec, table)
+    _features(conn, spec, features, table)
     conn.execute("delete from warden.partition_conversions where relid = %s", (oid,))
     conn.execute(sql.SQL("DROP TABLE {}").format(target.log.ident))
     conn.execute(sql.SQL("DROP FUNCTION {}()").format(target.function.ident))
@@ -208,82 +217,16 @@ def _sequences(conn: psycopg.Connection[Any], target: Target) -> None:
         )
 
 
-def _audit_registration(conn: psycopg.Connection[Any], old: int, new: QualifiedName) -> None:
-    """The audit registration follows the table to its new oid (same table id: one history),
-    with attribute numbers found again by name."""
-    present = conn.execute("select to_regclass('warden.audit_tables') is not null").fetchone()
-    if not present or not present[0]:
-        return
-    conn.execute(
-        """update warden.audit_tables t set relid = to_regclass(%(new)s),
-               key_attnums = (select array_agg(a.attnum order by u.o)
-                              from unnest(t.key_columns) with ordinality u(c, o)
-                              join pg_attribute a on a.attrelid = to_regclass(%(new)s)
-                                   and a.attname = u.c),
-               hidden_attnums = (select coalesce(array_agg(a.attnum), '{}')
-                                 from pg_attribute a where a.attrelid = to_regclass(%(new)s)
-                                 and a.attname = any(t.hidden_columns))
-           where relid = %(old)s""",
-        {"new": new.regclass_text, "old": old},
-    )
-    # The column names recorded for time travel across renames are by attribute number,
-    # which the new table numbers afresh: each column moves to its number there (found by
-    # its last recorded name); a dropped one keeps a number of its own below zero. Two steps,
-    # so no two rows ever share a number on the way.
-    present = conn.execute("select to_regclass('warden.audit_columns') is not null").fetchone()
-    if not present or not present[0]:
-        return
-    params = {"new": new.regclass_text}
-    conn.execute(
-        """update warden.audit_columns c set attnum = lo.m - c.attnum
-           from (select x.table_id, least(min(x.attnum), 0) as m from warden.audit_columns x
-                  where x.table_id = (select table_id from warden.audit_tables
-                                      where relid = to_regclass(%(new)s))
-                  group by x.table_id) lo
-           where c.table_id = lo.table_id and c.attnum > 0""",
-        params,
-    )
-    conn.execute(
-        """update warden.audit_columns c set attnum = a.attnum
-           from (select distinct on (l.attnum) l.table_id, l.attnum as was, l.name
-                   from warden.audit_columns l
-                  where l.table_id = (select table_id from warden.audit_tables
-                                      where relid = to_regclass(%(new)s))
-                  order by l.attnum, l.since desc) m
-           join pg_attribute a on a.attrelid = to_regclass(%(new)s) and a.attname = m.name
-                              and a.attnum > 0 and not a.attisdropped
-           where c.table_id = m.table_id and c.attnum = m.was""",
-        params,
-    )
-
-
-def _features(conn: psycopg.Connection[Any], spec: Spec, table: QualifiedName) -> None:
+def _features(
+    conn: psycopg.Connection[Any], spec: Spec, features: Mapping[str, Feature], table: QualifiedName
+) -> None:
     """Rebuild what pgwarden's features declare on the table, as apply would (scoped to it),
     inside the swap: the default partition made for the shadow is adopted as theirs."""
-    from pgwarden.engine._apply import _execute
-    from pgwarden.engine._ledger import read_ledger, record
-    from pgwarden.engine._objects import live_fingerprint
-    from pgwarden.engine._plan import build_plan, desired_objects
-    from pgwarden.features import REGISTRY
+    from pgwarden.features.partition import default_name
 
-    table_spec = spec.tables[table]
-    scoped = replace(spec, tables={table: table_spec})
-    from pgwarden.catalog import read_catalog
-
-    ledger = read_ledger(conn)
-    state = {name: REGISTRY[name].prepare(conn) for name in sorted(table_spec.features)}
-    wanted = desired_objects(
-        scoped, read_catalog(conn), REGISTRY, owned=frozenset(ledger), state=state
-    )
-    for key, obj in wanted.items():
-        if obj.ref.kind == "partition" and key not in ledger:
-            fingerprint = live_fingerprint(conn, obj.ref)
-            if fingerprint is not None:
-                record(conn, obj, fingerprint)
-    plan = build_plan(conn, spec, REGISTRY, only=[table])
-    for change in plan.changes:
-        if change.action != "migrate":
-            _execute(conn, change)
+    ours = default_name(table)
+    adopt = ObjectRef("partition", ours.schema, ours.name, table)
+    apply_scoped(conn, spec, features, tables=[table], adopt=[adopt.key])
 
 
 def validate_foreign_keys(

@@ -28,8 +28,7 @@ from psycopg import sql
 
 from pgwarden._names import owned_name
 from pgwarden.catalog import Catalog, Column, Table
-from pgwarden.engine import DesiredObject, ObjectRef
-from pgwarden.engine._ledger import OwnedObject, read_ledger
+from pgwarden.engine import DesiredObject, ObjectRef, OwnedObject, Stream, read_ledger
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
@@ -94,6 +93,10 @@ class SoftDelete(Feature):
         from pgwarden.features.soft_delete._cli import register  # the CLI loads only when used
 
         register(app)
+
+    def stream(self) -> Stream:
+        """Its state in the ``warden`` schema (``migrations/``), its functions (``functions/``)."""
+        return Stream(self.name, "pgwarden.features.soft_delete")
 
     def prepare(self, conn: psycopg.Connection[Any]) -> dict[str, OwnedObject]:
         """Unique constraints converted earlier, as recorded (the original is gone from the

@@ -11,8 +11,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Index, Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
-from pgwarden.engine._ledger import stored_sql
+from pgwarden.engine import DesiredObject, Lock, ObjectRef, stored_sql
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import PlanContext
 from pgwarden.features.soft_delete._options import SoftDeleteOptions

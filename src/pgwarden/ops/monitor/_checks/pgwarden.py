@@ -41,13 +41,13 @@ def _due(ctx: Ctx) -> dict[tuple[str, str], tuple[int, str]]:
         found: dict[tuple[str, str], tuple[int, str]] = ctx.cache["due"]
         return found
     from pgwarden.catalog import read_catalog
-    from pgwarden.features import REGISTRY
+    from pgwarden.features import registered_features
     from pgwarden.maintenance import JobContext, collect_jobs
 
     found = {}
     if ctx.spec.tables:
         catalog = read_catalog(ctx.conn)
-        jobs = collect_jobs(ctx.spec, catalog, REGISTRY, names=set(_JOBS))
+        jobs = collect_jobs(ctx.spec, catalog, registered_features(), names=set(_JOBS))
         now = dt.datetime.now(dt.UTC)
         for job in jobs:
             job_ctx = JobContext(conn=ctx.conn, spec=ctx.spec, now=now, dry_run=True)

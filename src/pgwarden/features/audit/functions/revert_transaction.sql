@@ -1,0 +1,83 @@
+-- function warden.revert_transaction(xid8)
+-- Undoes transaction p_txid, row by row (returns table, key and what was done), refusing
+-- when it truncated a table, a table is gone or a row changed since. The transaction's images
+-- are taken in the current names: both for that check and for putting the rows back.
+CREATE OR REPLACE FUNCTION warden.revert_transaction(p_txid xid8) RETURNS TABLE(table_name text, row_key jsonb, action text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    ev record;
+    st record;
+    current_row jsonb;
+    rel regclass;
+    image jsonb;
+begin
+    if not exists (select 1 from warden.audit_events_all e where e.txid = p_txid) then
+        raise exception 'pgwarden: transaction % changed no audited row', p_txid
+            using errcode = 'no_data_found';
+    end if;
+    if exists (select 1 from warden.audit_events_all e where e.txid = p_txid and e.op = 'T') then
+        raise exception 'pgwarden: cannot revert transaction %: it truncated a table', p_txid;
+    end if;
+    for st in
+        with facts as (
+            select e.table_id, x.k, e.statement_id, x.phase, e.event_id, x.present, x.image, e.at
+              from warden.audit_events_all e
+             cross join lateral (values
+                (e.row_key, 1, e.op <> 'D', case when e.op <> 'D' then e.new_row end),
+                (e.old_key, 0, false, null::jsonb)) x(k, phase, present, image)
+             where e.txid = p_txid and x.k is not null
+        )
+        select distinct on (f.table_id, f.k) f.k, f.present,
+               warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)) as image,
+               t.relid, warden.audit_hidden_names(t.table_id) as hidden_columns,
+               t.schema_name || '.' || t.table_name as tbl
+          from facts f join warden.audit_tables t on t.table_id = f.table_id
+         order by f.table_id, f.k, f.statement_id desc, f.phase desc, f.event_id desc
+    loop
+        if not exists (select 1 from pg_class c where c.oid = st.relid) then
+            raise exception 'pgwarden: cannot revert transaction %: table % no longer exists',
+                p_txid, st.tbl;
+        end if;
+        current_row := warden.audit_current_row(st.relid::regclass::text, st.k);
+        if (current_row is not null) <> st.present
+           or (st.present and not (current_row - st.hidden_columns) @> (st.image - st.hidden_columns))
+        then
+            raise exception 'pgwarden: cannot revert transaction %: row % of % changed since',
+                p_txid, st.k, st.tbl
+                using errcode = 'serialization_failure',
+                      hint = 'revert the later change first, or revert the row to a time instead';
+        end if;
+    end loop;
+    for ev in
+        select e.*, t.relid, warden.audit_moves(t.table_id, e.at) as moves
+          from warden.audit_events_all e
+          join warden.audit_tables t on t.table_id = e.table_id
+         where e.txid = p_txid
+         order by e.statement_id desc, e.event_id desc
+    loop
+        rel := ev.relid::regclass;
+        if ev.op = 'I' then
+            perform warden.put_row(rel, ev.row_key, false, null);
+            table_name := rel::text; row_key := ev.row_key; action := 'deleted';
+        elsif ev.op = 'D' then
+            image := warden.audit_rename_image(ev.old_row, ev.moves);
+            perform warden.put_row(rel, ev.row_key, true, image);
+            table_name := rel::text; row_key := ev.row_key; action := 'restored';
+        else
+            image := warden.audit_rename_image(ev.new_row || ev.old_row, ev.moves);
+            perform warden.put_row(rel, ev.row_key, true, image);
+            table_name := rel::text;
+            if ev.old_key is null then
+                row_key := ev.row_key; action := 'updated back';
+            else
+                -- The row moved from old_key to row_key: move it back.
+                row_key := ev.old_key; action := 'moved back';
+            end if;
+        end if;
+        return next;
+    end loop;
+end
+$$;
+REVOKE ALL ON FUNCTION warden.revert_transaction(p_txid xid8) FROM PUBLIC;
