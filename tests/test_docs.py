@@ -61,3 +61,22 @@ def test_the_errors_table_lists_every_error_with_its_code() -> None:
         assert rows[name][1] == cls.code, name
     assert set(errors.__all__) == set(classes), "every error class is exported"
     assert all(re.fullmatch(r"[a-z-]+", c.code) for c in classes.values())
+
+
+def test_the_kinds_table_lists_every_kind_with_who_registers_it() -> None:
+    from pgwarden.engine import KINDS
+
+    found = {k.name: (k, "engine") for k in KINDS.values()}
+    for name, feature in registered_features().items():
+        for kind in feature.kinds():
+            found[kind.name] = (kind, name)
+    rows = {r[0]: r for r in _table("### Kinds (checked)")}
+    assert set(rows) == set(found)
+    for name, (kind, by) in found.items():
+        assert rows[name][1:6] == [
+            str(kind.rank),
+            by,
+            "yes" if kind.or_replace else "no",
+            kind.drop_lock or "none",
+            "yes" if kind.on_relation else "no",
+        ], name

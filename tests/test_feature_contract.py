@@ -58,6 +58,13 @@ CASES = {
                    for values from ('2026-01-01') to ('2027-01-01');""",
             '[tables."public.events"]\npartition = { column = "at", interval = "1 year" }\n',
         ),
+        ContractCase(
+            "materialized_views",
+            _TABLES,
+            '[materialized_views."public.item_counts"]\n'
+            'query = "select parent_id, count(*) as n from items group by parent_id"\n'
+            'unique_key = ["parent_id"]\nindexes = [["n"]]\nrefresh = "1 hour"\n',
+        ),
     )
 }
 

@@ -14,10 +14,10 @@ import pytest
 from pgwarden import FeatureNotApplicable, MaintenanceError
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import read_catalog
-from pgwarden.engine import ObjectRef
+from pgwarden.engine import ObjectRef, register_kind
 from pgwarden.engine._objects import live_fingerprint
 from pgwarden.features.materialized_views import ViewSpec, _Probe, jobs, staleness
-from pgwarden.features.materialized_views._objects import view_object
+from pgwarden.features.materialized_views._objects import MATERIALIZED_VIEW, view_object
 from pgwarden.features.materialized_views._refresh import REFRESH_LOCK, refresh
 from pgwarden.maintenance import run_jobs
 from pgwarden.spec import parse_spec
@@ -148,6 +148,7 @@ def test_changed_query_built_beside_and_swapped_with_readers(
     doubled = conn.execute("select total from totals where shop = 3").fetchone()
     assert doubled == conn.execute("select sum(amount) * 2 from sales where shop = 3").fetchone()
     # Exactly what a fresh build of the new definition gives: indexes and names included.
+    register_kind(MATERIALIZED_VIEW)  # as planning does for the feature
     ref = ObjectRef("materialized_view", "public", "totals")
     swapped = live_fingerprint(conn, ref)
     conn.execute(obj.drop)

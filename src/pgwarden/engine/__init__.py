@@ -3,7 +3,7 @@
 The engine knows no feature. A feature gives it objects (per table, and database-wide),
 object kinds of its own (:func:`register_kind`), and a :class:`Stream` (its state migrations
 and its defined-once SQL); work a feature does outside apply goes through
-:func:`apply_scoped`. See ``docs/contract-engine.md``.
+:func:`apply_scoped`. See ``docs/architecture.md`` §3.
 """
 
 from pgwarden.engine._apply import APPLYING, ApplyResult, apply_plan

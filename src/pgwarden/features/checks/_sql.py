@@ -7,7 +7,7 @@ import hashlib
 from psycopg import sql
 
 from pgwarden.catalog import Table
-from pgwarden.engine import KINDS, DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.engine._objects import Kind  # exported by the engine once kinds are registered
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features.checks._options import CheckSpec
@@ -34,8 +34,6 @@ VALIDATION = Kind(
           and c.conname = split_part(%(name)s, ' ', 1) and c.contype = 'c' and c.convalidated""",
     or_replace=True,  # VALIDATE of a validated constraint is a no-op
 )
-for _kind in (CHECK, VALIDATION):
-    KINDS.setdefault(_kind.name, _kind)
 
 
 def expression(table: Table, name: str, spec: CheckSpec) -> sql.Composable:

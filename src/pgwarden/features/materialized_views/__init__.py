@@ -28,8 +28,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, Table
-from pgwarden.engine import DesiredObject
-from pgwarden.engine._objects import KINDS, Kind
+from pgwarden.engine import DesiredObject, Kind, Stream
 from pgwarden.errors import FeatureNotApplicable, PgwardenError
 from pgwarden.features._base import Feature, FeatureAPI, PlanContext
 from pgwarden.features.materialized_views._objects import MATERIALIZED_VIEW, view_object
@@ -57,8 +56,6 @@ __all__ = [
     "ViewSpec",
     "jobs",
 ]
-
-KINDS.setdefault(MATERIALIZED_VIEW.name, MATERIALIZED_VIEW)
 
 JOB = "view-refresh"
 
@@ -151,6 +148,10 @@ class MaterializedViews(Feature):
 
     def kinds(self) -> list[Kind]:
         return [MATERIALIZED_VIEW]
+
+    def stream(self) -> Stream:
+        """The refresh log (``migrations/``): ``warden.view_refreshes``."""
+        return Stream(self.name, __name__)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> Any:
         return _Probe(conn)

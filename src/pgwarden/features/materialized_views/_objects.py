@@ -10,7 +10,6 @@ the apply's ``lock_timeout``), never for the build.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from psycopg import sql
 
@@ -20,10 +19,6 @@ from pgwarden.engine._objects import Kind
 from pgwarden.features.materialized_views._options import ViewSpec
 
 FEATURE = "materialized_views"
-# Database-wide (``DesiredObject.table`` None): no table declares a view. Typed Any until
-# the engine's database-wide objects land on this branch (the field is then Optional).
-_DATABASE_WIDE: Any = None
-
 MATERIALIZED_VIEW = Kind(
     "materialized_view",
     62,  # after tables, columns, functions and plain views it may read
@@ -93,7 +88,7 @@ def view_object(name: QualifiedName, query: str, view: ViewSpec) -> DesiredObjec
     return DesiredObject(
         ref=ObjectRef(MATERIALIZED_VIEW.name, name.schema, name.name),
         feature=FEATURE,
-        table=_DATABASE_WIDE,
+        table=None,
         create=create,
         drop=sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(name.ident),
         alter=sql.SQL(";\n").join(swap),
