@@ -47,7 +47,11 @@ def test_migrations_are_reversible(trading_url: str) -> None:
     assert scalar(trading_url, "select count(*) from pg_class "
                   "where relnamespace = 'trading'::regnamespace "
                   "and relname not like 'alembic_version%%'") == 0  # fmt: skip
-    assert scalar(trading_url, "select count(*) from warden.owned_objects") == 0
+    # Nothing of a table's is left; the stores' functions stay with the stores' state.
+    assert scalar(trading_url, "select count(*) from warden.owned_objects "
+                  "where table_name <> 'null'") == 0  # fmt: skip
+    assert scalar(trading_url, "select count(*) from warden.owned_objects where "
+                  "table_name = 'null' and kind not in ('function', 'view')") == 0  # fmt: skip
     assert _migrate.current(trading_url) is None
     again = trading.install(trading_url)
     try:
