@@ -1,0 +1,1 @@
+"""Operating a database: monitoring, backups and the work that keeps them going."""

@@ -1,0 +1,79 @@
+"""Source servers of the backup tests: each test module starts its own small cluster.
+
+The backup tests start their own servers (they need replication, a slot, summarize_wal), so
+they do not depend on PGWARDEN_TEST_DSN. To run each expensive test once per CI run: with
+PGWARDEN_TEST_DSN set (CI's second run, against the machine's PostgreSQL 15) the sources use
+the machine's PostgreSQL 15 binaries; without it, the embedded PostgreSQL 18 ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgwarden.ops.backup import Backups, BackupSection, Instance
+from pgwarden.server import bin_path
+
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def source_bin_dir() -> Path:
+    if os.environ.get("PGWARDEN_TEST_DSN"):
+        if not (PG15_BIN / "postgres").is_file():
+            pytest.fail(f"PGWARDEN_TEST_DSN is set but {PG15_BIN} has no PostgreSQL 15")
+        return PG15_BIN
+    return bin_path()
+
+
+@dataclass
+class Source:
+    instance: Instance
+    home: Path
+    major: int
+
+    @property
+    def url(self) -> str:
+        return self.instance.url()
+
+    def backups(self, **options: object) -> Backups:
+        section = BackupSection.model_validate({"repository": self.home / "repo", **options})
+        return Backups(self.url, section)
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[object]:
+        return psycopg.connect(self.instance.url(dbname), autocommit=True)
+
+
+def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Source]:
+    home = Path(tempfile.mkdtemp(prefix="pgwarden-bk-"))
+    instance = Instance(home / "src", bin_dir)
+    instance.initdb()
+    settings = {
+        "wal_level": "replica",
+        "max_wal_senders": "10",
+        "max_replication_slots": "10",
+        "fsync": "off",
+        "shared_buffers": "32MB",
+        **(extra or {}),
+    }
+    version = (home / "src" / "PG_VERSION").read_text().strip()
+    if int(version) >= 17:
+        settings["summarize_wal"] = "on"
+    instance.start(settings)
+    try:
+        yield Source(instance, home, int(version))
+    finally:
+        instance.stop("immediate")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def source() -> Iterator[Source]:
+    """A running source server of its own for the test module (PG18 or PG15, see above)."""
+    yield from start_source(source_bin_dir())
