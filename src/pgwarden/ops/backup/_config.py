@@ -37,8 +37,9 @@ class BackupSection(BaseModel):
     ``repository`` is a directory (relative paths are relative to the working directory).
     ``engine`` is ``builtin`` (PostgreSQL's own ``pg_basebackup`` / ``pg_receivewal``, which
     need only a replication connection) or ``pgbackrest`` (needs local access to the data
-    directory and the server's ``archive_command``). Schedules are ``[worker.jobs.backup]``,
-    ``[worker.jobs.backup-verify]`` and ``[worker.jobs.backup-prune]``.
+    directory and the server's ``archive_command``). ``pgwarden worker`` runs the jobs
+    ``backup``, ``backup-verify`` and ``backup-prune`` (when they run is
+    ``[worker.jobs.<name>]``; ``every`` / ``verify_every`` say when there is work).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +55,11 @@ class BackupSection(BaseModel):
     """On PostgreSQL 17+ with ``summarize_wal = on``, scheduled backups are incremental on
     top of the newest one (a full one each ``full_every``); before 17 always full."""
     full_every: DurationField = Duration.parse("7 days")
+    every: DurationField = Duration.parse("1 day")
+    """The worker's ``backup`` job takes a backup when the newest is at least this old."""
+    verify_every: DurationField = Duration.parse("1 day")
+    """The worker's ``backup-verify`` job drills the newest backup when the last drill is at
+    least this old."""
     keep: Keep = Keep()
     max_age: DurationField = Duration.parse("26 hours")
     """Alert when the newest backup is older than this (``health()``)."""

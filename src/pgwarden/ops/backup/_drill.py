@@ -262,7 +262,7 @@ def _check_database(
              from pg_index i join pg_class c on c.oid = i.indexrelid
              join pg_namespace n on n.oid = c.relnamespace
              join pg_am a on a.oid = c.relam
-            where a.amname = 'btree' and i.indisvalid and i.indisready
+            where a.amname = 'btree' and c.relkind = 'i' and i.indisvalid and i.indisready
               and c.relpersistence <> 't'
             order by 2"""
     ).fetchall()
