@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.ops.backup.conftest import Source
 from typer.testing import CliRunner
 
 from pgwarden import Warden
@@ -19,7 +20,6 @@ from pgwarden.cli import app
 from pgwarden.errors import RestoreRefused
 from pgwarden.ops.backup import Backups, Point, health
 from pgwarden.spec import parse_spec
-from tests.ops.backup.conftest import Source
 
 SPEC = '[tables."public.items"]\ntimestamps = true\n'
 

@@ -236,7 +236,7 @@ def _basebackup(
         if match and progress is not None:
             progress(int(match.group(1)) * 1024, int(match.group(2)) * 1024)
 
-    Tool(argv, env=env, on_line=on_line).wait()
+    Tool(argv, env=env, on_line=on_line, guard=True).wait()
 
 
 def _manifest_of(repo: Repository, record: BackupRecord) -> Path:

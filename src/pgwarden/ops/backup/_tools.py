@@ -89,6 +89,7 @@ class Tool:
         on_line: Callable[[str], None] | None = None,
         account: _system.Account | None = None,
         cwd: Path | None = None,
+        guard: bool = False,
     ) -> None:
         self.name = Path(str(argv[0])).name
         self._tail: deque[str] = deque(maxlen=40)
@@ -104,9 +105,23 @@ class Tool:
             env=environ,
             cwd=cwd,
             preexec_fn=_die_with_parent,
+            start_new_session=guard,
             user=None if account is None else account.uid,
             group=None if account is None else account.gid,
             extra_groups=None if account is None else [],
+        )
+        # pg_basebackup forks its WAL streamer, which no death signal reaches. A watchdog
+        # shell waits on a pipe only this process writes to: when pgwarden dies, however it
+        # dies, the pipe closes and the watchdog kills the tool's whole process group.
+        self._guard = (
+            subprocess.Popen(
+                ["sh", "-c", f"read _; kill -9 -{self.proc.pid} 2>/dev/null"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if guard
+            else None
         )
         assert self.proc.stderr is not None
         self._reader = threading.Thread(target=self._read, args=(self.proc.stderr,), daemon=True)
@@ -142,13 +157,23 @@ class Tool:
             self.kill()
             raise BackupError(f"{self.name} did not finish within {timeout:g}s") from None
         self._reader.join(5)
+        self._unguard()
         if code != 0:
             raise BackupError(f"{self.name} failed (exit {code}):\n{self.output}")
+
+    def _unguard(self) -> None:
+        if self._guard is not None:
+            self._guard.kill()
+            self._guard.wait()
+            if self._guard.stdin is not None:
+                self._guard.stdin.close()
+            self._guard = None
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self._unguard()
 
 
 def run(

@@ -228,7 +228,7 @@ def receive(
     ]
     if until is not None:
         argv += ["-E", lsn_text(until)]
-    tool = Tool(argv, env=env)
+    tool = Tool(argv, env=env, guard=True)
     if stop is None:
         tool.wait(timeout)
         return
