@@ -61,7 +61,7 @@ def _major_of(bin_dir: Path) -> int | None:
         ).stdout
     except OSError:
         return None
-    match = re.search(r"(\d+)(?:\.\d+)?", out.split(")")[-1])
+    match = re.search(r"\(PostgreSQL\) (\d+)", out)
     return int(match.group(1)) if match else None
 
 
