@@ -13,11 +13,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.ops.backup.conftest import Source
 
 from pgwarden.errors import RestoreRefused
 from pgwarden.ops.backup import Point
 from pgwarden.ops.backup._wal import segment_name, segments
-from tests.ops.backup.conftest import Source
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,10 @@ def test_a_backup_killed_with_sigkill_leaves_no_entry_and_the_next_succeeds(
     env = {**os.environ, "PGWARDEN_DATABASE_URL": data}
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "pgwarden"), "backup", "run", "--json"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     partial = tmp_path / "repo" / "backups"
     deadline = time.monotonic() + 60
@@ -112,9 +115,7 @@ def test_verify_names_a_missing_wal_segment_and_restore_refuses_past_it(
     assert not (tmp_path / "out").exists()
 
 
-def test_verify_names_a_deleted_backup_directory(
-    source: Source, data: str, tmp_path: Path
-) -> None:
+def test_verify_names_a_deleted_backup_directory(source: Source, data: str, tmp_path: Path) -> None:
     backups = source.backups(repository=tmp_path / "repo", slot="pgw_gone")
     older = backups.run(kind="full")
     newer = backups.run(kind="full")
