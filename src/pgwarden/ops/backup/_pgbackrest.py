@@ -27,6 +27,7 @@ import psycopg
 
 from pgwarden.errors import BackupError, RestoreRefused
 from pgwarden.ops.backup import _drill
+from pgwarden.ops.backup._builtin import server_now
 from pgwarden.ops.backup._catalog import BackupRecord, Repository
 from pgwarden.ops.backup._config import BackupSection
 from pgwarden.ops.backup._drill import DrillReport
@@ -216,7 +217,11 @@ class PgBackRest:
                 start_lsn=b["lsn"]["start"],
                 stop_lsn=b["lsn"]["stop"],
                 start_time=dt.datetime.fromtimestamp(stamp["start"], dt.UTC).isoformat(),
-                stop_time=dt.datetime.fromtimestamp(stamp["stop"] + 1, dt.UTC).isoformat(),
+                # pgBackRest's stamps are whole seconds: the server's clock read when the
+                # backup command returned (kept in our catalog) is exact and still safe.
+                stop_time=known[b["label"]].stop_time
+                if b["label"] in known
+                else dt.datetime.fromtimestamp(stamp["stop"] + 1, dt.UTC).isoformat(),
                 seconds=float(stamp["stop"] - stamp["start"]),
                 bytes=int(b["info"]["repository"].get("delta", 0)),
                 files=[],
@@ -238,9 +243,16 @@ class PgBackRest:
             pb_type = {"full": "full", "diff": "diff", "incremental": "incr", "incr": "incr"}
             args = ["backup", f"--type={pb_type.get(kind or 'incr', 'incr')}"]
             self._run(args, account)
-            records = self.records()
-            if records and records[0].wal_segment_size != int(info["seg"]):
-                records = [replace(r, wal_segment_size=int(info["seg"])) for r in records]
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                now = server_now(conn)
+            records = [
+                replace(
+                    r,
+                    wal_segment_size=int(info["seg"]),
+                    stop_time=r.stop_time if r.id in before else now,
+                )
+                for r in self.records()
+            ]
             self.repo.write(records)
         new = [r for r in records if r.id not in before]
         if not new:
