@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.ops.backup.conftest import PG15_BIN, Source, start_source
+from tests.tools import require_tool
 
 from pgwarden.errors import BackupError, RestoreRefused
 from pgwarden.ops.backup import Backups, BackupSection, Point
 from pgwarden.ops.backup._catalog import Repository
 from pgwarden.ops.backup._pgbackrest import PgBackRest
-from tests.ops.backup.conftest import PG15_BIN, Source, start_source
-from tests.tools import require_tool
 
 
 @pytest.fixture(scope="module")
