@@ -128,3 +128,46 @@ def test_verify_names_a_deleted_backup_directory(source: Source, data: str, tmp_
     assert any(older.id in p and str(gone) in p and "missing" in p for p in report.problems)
     direct = backups.verify(older.id)
     assert any(older.id in p and "missing" in p for p in direct.problems)
+
+
+def test_prune_removes_unkept_backups_and_only_the_wal_no_kept_backup_needs(
+    source: Source, data: str, tmp_path: Path
+) -> None:
+    backups = source.backups(repository=tmp_path / "repo", slot="pgw_prune")
+    older = backups.run(kind="full")
+    with psycopg.connect(data, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute("update t set payload = %s where id <= 50", (f"prune {i}",))
+            conn.execute("select pg_switch_wal()")
+    newer = backups.run(kind="full")
+    with psycopg.connect(data, autocommit=True) as conn:
+        conn.execute("update t set payload = 'after newer' where id = 1")
+    backups.catch_up_wal()
+    seg = newer.wal_segment_size
+    first_needed = int(newer.start_lsn.split("/")[0], 16) << 32 | int(
+        newer.start_lsn.split("/")[1], 16
+    )
+    first_needed //= seg
+    before = set(segments(backups.repo.wal_dir, seg))
+    dry = backups.prune(dry_run=True)
+    assert dry.removed == [older.id]  # same day: only the day's newest is kept
+    assert "not the newest" in dry.decisions[0].reasons[0]
+    assert dry.wal_segments and older.id not in dry.wal_reason and newer.id in dry.wal_reason
+    assert set(segments(backups.repo.wal_dir, seg)) == before  # a dry run changes nothing
+    assert backups.repo.backup_dir(older).is_dir()
+
+    done = backups.prune()
+    assert [r.id for r in backups.records()] == [newer.id]
+    assert not backups.repo.backup_dir(older).exists()
+    left = set(segments(backups.repo.wal_dir, seg))
+    assert all(s >= first_needed for _t, s in left)
+    assert {k for k in before if k[1] >= first_needed} == left
+    assert len(done.wal_segments) == len(before) - len(left)
+    restored = backups.restore(tmp_path / "after-prune", keep_running=True)
+    try:
+        assert restored.instance is not None
+        with psycopg.connect(restored.instance.url(), autocommit=True) as conn:
+            assert conn.execute("select payload from t where id = 1").fetchone() == ("after newer",)
+    finally:
+        assert restored.instance is not None
+        restored.instance.stop()

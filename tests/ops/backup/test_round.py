@@ -168,3 +168,25 @@ def test_cli_round(
     decisions = json.loads(dry.stdout)["backups"]
     assert decisions == [{"id": backup_id, "keep": True, "reasons": decisions[0]["reasons"]}]
     assert "newest backup" in decisions[0]["reasons"]
+
+
+def test_worker_jobs_take_a_backup_when_due(source: Source, app_db: str, tmp_path: Path) -> None:
+    from pgwarden.catalog import read_catalog
+    from pgwarden.features import REGISTRY
+    from pgwarden.maintenance import JobContext, collect_jobs
+
+    spec = parse_spec(
+        f'[backup]\nrepository = "{tmp_path / "repo"}"\nslot = "pgw_jobs"\nevery = "1 day"\n',
+        file="pgwarden.toml",
+    )
+    with psycopg.connect(app_db, autocommit=True) as conn:
+        jobs = {j.name: j for j in collect_jobs(spec, read_catalog(conn), REGISTRY)}
+        assert {"backup", "backup-verify", "backup-prune"} <= set(jobs)
+        ctx = JobContext(conn=conn, spec=spec, now=dt.datetime.now(dt.UTC))
+        rows, detail = jobs["backup"].run(ctx)
+        assert rows == 1 and "full" in detail
+        rows, detail = jobs["backup"].run(ctx)
+        assert rows == 0 and "h old" in detail  # not due again for a day
+        assert len(Backups.from_spec(spec, app_db).records()) == 1
+        bare = collect_jobs(parse_spec("", file="pgwarden.toml"), read_catalog(conn), REGISTRY)
+        assert not [j for j in bare if j.feature == "backup"]  # no [backup], no backup jobs

@@ -145,9 +145,7 @@ def take(
             records = repo.records()
             now = dt.datetime.now(dt.UTC)
             kind, parent = choose_kind(section, source, records, kind, now)
-            backup_id = backup_id or now.strftime("%Y%m%dT%H%M%SZ") + (
-                "F" if kind == "full" else "I"
-            )
+            backup_id = backup_id or _new_id(repo, records, now, kind)
             staging = repo.backups_dir / f"{backup_id}.partial"
             staging.mkdir(mode=0o700)
             ensure_slot(url, section.slot)
@@ -237,6 +235,17 @@ def _basebackup(
             progress(int(match.group(1)) * 1024, int(match.group(2)) * 1024)
 
     Tool(argv, env=env, on_line=on_line, guard=True).wait()
+
+
+def _new_id(repo: Repository, records: list[BackupRecord], now: dt.datetime, kind: str) -> str:
+    """``20260501T120000ZF`` (F full, I incremental), made unique within the second."""
+    base = now.strftime("%Y%m%dT%H%M%SZ") + ("F" if kind == "full" else "I")
+    taken = {r.id for r in records}
+    candidate, n = base, 1
+    while candidate in taken or repo.backup_dir(candidate).exists():
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
 
 
 def _manifest_of(repo: Repository, record: BackupRecord) -> Path:
