@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,47 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class _Follower:
+    """Hashes ``base.tar*`` while pg_basebackup writes it (sequentially, never seeking back),
+    on the other core, so the checksum costs no second pass. ``pg_wal.tar`` is hashed after:
+    its headers are rewritten when each segment closes."""
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
+        self.done = threading.Event()
+        self.result: dict[str, str] = {}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        path = None
+        while path is None:
+            found = sorted(self.staging.glob("base.tar*"))
+            if found:
+                path = found[0]
+            elif self.done.wait(0.05):
+                return
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while True:
+                chunk = fh.read(_CHUNK)
+                if chunk:
+                    digest.update(chunk)
+                elif self.done.is_set():
+                    chunk = fh.read()  # whatever landed between the last read and the end
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                else:
+                    time.sleep(0.02)
+        self.result[path.name] = digest.hexdigest()
+
+    def finish(self) -> dict[str, str]:
+        self.done.set()
+        self.thread.join()
+        return self.result
 
 
 def _wal_range(manifest: Path) -> tuple[int, str, str]:
@@ -151,22 +193,25 @@ def take(
             ensure_slot(url, section.slot)
             start_time = server_now(conn)
             started = time.monotonic()
+            follower = _Follower(staging) if section.format == "tar" else None
             try:
                 _basebackup(bin_dir, url, section, staging, parent, repo, progress)
             except BaseException:
+                if follower is not None:
+                    follower.finish()
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             seconds = time.monotonic() - started
             stop_time = server_now(conn)
-            files = (
-                [
-                    BackupFile(p.name, p.stat().st_size, sha256_file(p))
+            if follower is not None:
+                hashed = follower.finish()
+                files = [
+                    BackupFile(p.name, p.stat().st_size, hashed.get(p.name) or sha256_file(p))
                     for p in sorted(staging.iterdir())
                     if p.is_file()
                 ]
-                if section.format == "tar"
-                else _plain_files(staging)
-            )
+            else:
+                files = _plain_files(staging)
             timeline, start_lsn, stop_lsn = _wal_range(staging / "backup_manifest")
             record = BackupRecord(
                 id=backup_id,
