@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+if TYPE_CHECKING:
+    from pgwarden.warden import Warden
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,10 @@ class BackupHealth:
         return {**self.__dict__, "problems": self.problems()}
 
 
-def health(source: Any) -> BackupHealth:
-    """Backup health of the database behind ``source`` (a Warden, a URL or a connection)."""
+def health(source: Warden | str | psycopg.Connection[Any]) -> BackupHealth:
+    """Backup health of the database behind ``source`` (a Warden, a URL or a connection),
+    read from ``warden.backups`` and ``pg_replication_slots``: no repository access needed,
+    so status, doctor and metrics can call it on any database pgwarden backs up."""
     if isinstance(source, psycopg.Connection):
         return _read(source)
     url = source if isinstance(source, str) else source.url

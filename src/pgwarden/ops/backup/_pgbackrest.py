@@ -28,7 +28,7 @@ import psycopg
 from pgwarden.errors import BackupError, RestoreRefused
 from pgwarden.ops.backup import _drill
 from pgwarden.ops.backup._builtin import server_now
-from pgwarden.ops.backup._catalog import BackupRecord, Repository
+from pgwarden.ops.backup._catalog import BackupRecord, Repository, lsn_int
 from pgwarden.ops.backup._config import BackupSection
 from pgwarden.ops.backup._drill import DrillReport
 from pgwarden.ops.backup._instance import Instance
@@ -275,6 +275,14 @@ class PgBackRest:
 
     def window(self, record: BackupRecord) -> tuple[Window, Run]:
         binaries = bin_dir_for(record.major, self.section.bin_dir)
+        if _COMPRESS.get(self.section.compression.split(":")[0], "none") != "none":
+            # A compressed archive is not read here: the end of the window is left to
+            # PostgreSQL (a point past the archive fails the restore with its message).
+            end = dt.datetime.max.replace(tzinfo=dt.UTC)
+            stop = lsn_int(record.stop_lsn)
+            return Window(record.id, record.stopped, end, stop, 2**64 - 1, None), Run(
+                0, None, None, []
+            )
         with self._plain_wal(record) as wal_dir:
             win, run_ = window_in(wal_dir, record, binaries)
             # the links die with the directory: keep only what callers read
