@@ -53,7 +53,9 @@ class Source:
 def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Source]:
     home = Path(tempfile.mkdtemp(prefix="pgwarden-bk-"))
     instance = Instance(home / "src", bin_dir)
-    instance.initdb()
+    # 1 MB WAL segments: every pg_switch_wal() and archive copy is 16 times cheaper, and the
+    # segment arithmetic is exercised with a size other than the default.
+    instance.initdb(wal_segsize_mb=1)
     settings = {
         "wal_level": "replica",
         "max_wal_senders": "10",

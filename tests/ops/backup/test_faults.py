@@ -96,7 +96,7 @@ def test_verify_names_a_missing_wal_segment_and_restore_refuses_past_it(
     backups = source.backups(repository=tmp_path / "repo", slot="pgw_gap")
     record = backups.run()
     with psycopg.connect(data, autocommit=True) as conn:
-        for i in range(4):
+        for i in range(3):
             conn.execute("update t set payload = %s where id <= 100", (f"round {i}",))
             conn.execute("select pg_switch_wal()")
     backups.catch_up_wal()
@@ -152,7 +152,7 @@ def test_prune_removes_unkept_backups_and_only_the_wal_no_kept_backup_needs(
     dry = backups.prune(dry_run=True)
     assert dry.removed == [older.id]  # same day: only the day's newest is kept
     assert "not the newest" in dry.decisions[0].reasons[0]
-    assert dry.wal_segments and older.id not in dry.wal_reason and newer.id in dry.wal_reason
+    assert dry.wal_segments and f"start of {newer.id}, the oldest kept" in dry.wal_reason
     assert set(segments(backups.repo.wal_dir, seg)) == before  # a dry run changes nothing
     assert backups.repo.backup_dir(older).is_dir()
 

@@ -123,17 +123,23 @@ def pick_commit(
     bin_dir: Path, run_: Run, record: BackupRecord, win: Window, rng: random.Random
 ) -> Commit | None:
     """A random commit strictly inside the window (not the newest: a time target needs a
-    commit after it to stop at), by reservoir sampling: one pass, constant memory."""
+    commit after it to stop at). One random segment is read (the next ones only while none
+    has a commit), so a drill never re-reads the whole archive (pgbackrest#2828)."""
     seg = record.wal_segment_size
     stop = lsn_int(record.stop_lsn)
     files = [s for s in run_.files if s.segno >= _wal.segno_of(stop, seg)]
-    chosen, seen = None, 0
-    for commit in _wal.commits(bin_dir, files, seg, stop):
-        if commit.lsn > stop and record.stopped < commit.at < win.end_time:
-            seen += 1
-            if rng.randrange(seen) == 0:
-                chosen = commit
-    return chosen
+    if not files:
+        return None
+    first = rng.randrange(len(files))
+    for index in [*range(first, len(files)), *range(first)]:
+        inside = [
+            c
+            for c in _wal.commits(bin_dir, files[index : index + 1], seg, stop)
+            if c.lsn > stop and record.stopped < c.at < win.end_time
+        ]
+        if inside:
+            return rng.choice(inside)
+    return None
 
 
 def drill(

@@ -54,9 +54,11 @@ class Instance:
             _system.chown(self.cluster, self.account, recursive=True)
         self.cluster.chmod(0o700)
 
-    def initdb(self, timeout: float = 120) -> None:
+    def initdb(self, timeout: float = 120, *, wal_segsize_mb: int | None = None) -> None:
+        """A new cluster (trust authentication: for drills and tests, not for data)."""
         self.cluster.mkdir(parents=True, exist_ok=True)
         self.prepare()
+        extra = [f"--wal-segsize={wal_segsize_mb}"] if wal_segsize_mb else []
         code, out = _system.run(
             [
                 self.bin_dir / "initdb",
@@ -68,6 +70,7 @@ class Instance:
                 "--encoding=UTF8",
                 "--no-locale",
                 "--no-instructions",
+                *extra,
             ],
             account=self.account,
             timeout=timeout,
