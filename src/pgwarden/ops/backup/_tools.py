@@ -65,10 +65,46 @@ def _major_of(bin_dir: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# Options every libpq since PostgreSQL 12 knows: the tools of an older server refuse newer
+# ones (a URL built from psycopg's libpq may carry e.g. sslcertmode, new in 16).
+_LIBPQ_KEYS = frozenset(
+    {
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "connect_timeout",
+        "options",
+        "application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "sslmode",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "requirepeer",
+        "gssencmode",
+        "krbsrvname",
+        "gsslib",
+        "service",
+        "target_session_attrs",
+        "channel_binding",
+    }
+)
+
+
 def libpq_args(url: str) -> tuple[str, dict[str, str]]:
     """The conninfo to pass with ``-d`` and the environment carrying its password, so the
     password never shows in a process list or a log line."""
-    params = psycopg.conninfo.conninfo_to_dict(url)
+    params = {k: v for k, v in psycopg.conninfo.conninfo_to_dict(url).items() if k in _LIBPQ_KEYS}
     env: dict[str, str] = {}
     password = params.pop("password", None)
     if password is not None:
