@@ -202,6 +202,10 @@ def restore(
     start: Annotated[
         bool, typer.Option("--start", help="Leave the restored server running.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Choose the backup and check everything; write nothing."),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Restore into TARGET at a point in time: pgwarden chooses the backup, refuses a
@@ -228,6 +232,7 @@ def restore(
                 backup_id=backup_id,
                 keep_running=start,
                 step=lambda s: status.update(s),
+                dry_run=dry_run,
             )
     except PgwardenError as exc:
         fail(exc)
@@ -242,7 +247,16 @@ def restore(
                 "seconds": done.seconds,
                 "breakdown": done.breakdown,
                 "socket_url": done.instance.url() if done.instance else None,
+                "dry_run": dry_run,
+                "chain": done.chain,
+                "wal_segments": done.wal_segments,
             }
+        )
+        return
+    if dry_run:
+        console.print(
+            f"would restore {' + '.join(done.chain)} into {done.target} and replay "
+            f"{done.wal_segments} archived WAL segments to {done.point}; window {done.window}"
         )
         return
     console.print(

@@ -159,6 +159,10 @@ def test_cli_round(
     backup_id = json.loads(ran.stdout)["id"]
     listed = runner.invoke(app, ["backup", "list", "--json"])
     assert [b["id"] for b in json.loads(listed.stdout)["backups"]] == [backup_id]
+    planned = runner.invoke(app, ["backup", "restore", "--target", "out", "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["chain"] == [backup_id]
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
     refused = runner.invoke(
         app, ["backup", "restore", "--target", "out", "--to", "2999-01-01T00:00Z"]
     )

@@ -72,6 +72,10 @@ class Restored:
     window: str
     breakdown: dict[str, float] = field(default_factory=dict)
     instance: Instance | None = None
+    chain: list[str] = field(default_factory=list)
+    """Dry run: the backups the restore would use (a full one, then incrementals)."""
+    wal_segments: int = 0
+    """Dry run: the archived WAL segments it would copy."""
 
     @property
     def seconds(self) -> float:
@@ -298,15 +302,15 @@ def restore(
     point: Point,
     *,
     backup_id: str | None = None,
-    start: bool = False,
     keep_running: bool = False,
     bin_dir: Path | None = None,
     step: Step = lambda _s: None,
     settings: dict[str, str] | None = None,
+    dry_run: bool = False,
 ) -> Restored:
     """Restore into ``target`` and replay to ``point``; the server is promoted, then stopped
     unless ``keep_running``. Refuses (changing nothing) a non-empty target, a point outside
-    the window and a WAL gap before the point."""
+    the window and a WAL gap before the point. ``dry_run``: only choose and check."""
     target = target.absolute()
     check_target(target)
     timer = _Timer()
@@ -321,6 +325,11 @@ def restore(
             f"the WAL archive has a gap: segment {win.gap} is missing after backup {record.id}",
             hint=f"restore to a point before it: the window is {win.text()}",
         )
+    if dry_run:
+        return Restored(
+            record.id, target, point.describe(), None, win.text(), timer.spent,
+            chain=[r.id for r in chain(repo, record)], wal_segments=len(run_.files),
+        )  # fmt: skip
     created = not target.exists()
     try:
         with timer("rebuild"):

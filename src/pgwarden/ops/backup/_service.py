@@ -175,11 +175,15 @@ class Backups:
         backup_id: str | None = None,
         keep_running: bool = False,
         step: Callable[[str], None] = lambda _s: None,
+        dry_run: bool = False,
     ) -> Restored:
         """Restore into the empty directory ``target`` at ``point`` (default: latest); ends
-        with a promoted server, stopped unless ``keep_running`` (then ``.instance``)."""
+        with a promoted server, stopped unless ``keep_running`` (then ``.instance``).
+        ``dry_run`` (built-in engine): choose the backup and run every check, write nothing."""
         point = point or Point()
         if self._pgbr is not None:
+            if dry_run:
+                raise BackupError("restore --dry-run is for the built-in engine")
             return self._pgbr.restore(
                 target, point, backup_id=backup_id, keep_running=keep_running, step=step
             )
@@ -191,6 +195,7 @@ class Backups:
             keep_running=keep_running,
             bin_dir=self.section.bin_dir,
             step=step,
+            dry_run=dry_run,
         )
 
     # -- retention -----------------------------------------------------------------------
