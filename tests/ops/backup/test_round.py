@@ -194,3 +194,48 @@ def test_worker_jobs_take_a_backup_when_due(source: Source, app_db: str, tmp_pat
         assert len(Backups.from_spec(spec, app_db).records()) == 1
         bare = collect_jobs(parse_spec("", file="pgwarden.toml"), read_catalog(conn), REGISTRY)
         assert not [j for j in bare if j.feature == "backup"]  # no [backup], no backup jobs
+
+
+def test_wal_streaming_runs_until_stopped_and_alone(
+    source: Source, app_db: str, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    from pgwarden.errors import BackupError
+
+    backups = source.backups(repository=tmp_path / "repo", slot="pgw_stream")
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def stream() -> None:
+        try:
+            backups.stream_wal(stop)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    try:
+        with psycopg.connect(app_db, autocommit=True) as conn:
+            conn.execute("insert into items (id, label) values (7000, 'streamed')")
+            row = conn.execute("select pg_current_wal_flush_lsn()").fetchone()
+            assert row is not None
+            target = row[0]
+            for _ in range(300):  # bounded: the streamer confirms what it flushed
+                done = conn.execute(
+                    "select restart_lsn >= %s from pg_replication_slots where slot_name = 'pgw_stream'",
+                    (target,),
+                ).fetchone()
+                if done == (True,):
+                    break
+                time.sleep(0.1)
+            assert done == (True,)
+        with pytest.raises(BackupError, match="already streaming"):
+            backups.stream_wal(threading.Event())
+    finally:
+        stop.set()
+        streamer.join(30)
+    assert not streamer.is_alive() and not failures
+    assert list((tmp_path / "repo" / "wal").glob("0000000*"))
+    backups.catch_up_wal()  # the lock was released: a catch-up runs
