@@ -56,6 +56,7 @@ class Verification:
     ok: bool
     target: str | None
     reached: str | None
+    """The time of the last transaction the drill's replay applied (its target)."""
     rto_seconds: float
     breakdown: dict[str, float]
     databases: int = 0
@@ -63,6 +64,8 @@ class Verification:
     indexes: int = 0
     rows: int = 0
     problems: list[str] = field(default_factory=list)
+    recoverable_until: str | None = None
+    """The newest commit the archive reached at the drill: the RPO then."""
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,7 @@ def mirror(
                     ver.at if ver else None,
                     ver.ok if ver else None,
                     ver.rto_seconds if ver else None,
-                    ver.reached if ver else None,
+                    ver.recoverable_until if ver else None,
                 ),
             )
         if removed:

@@ -16,6 +16,7 @@ import pwd
 import random
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,10 +37,11 @@ from pgwarden.ops.backup._restore import (
     Point,
     Restored,
     Step,
+    Timer,
     Window,
-    _Timer,
     check_inside,
     check_target,
+    replayed_until,
     window_in,
 )
 from pgwarden.ops.backup._retention import Decision, Item, plan_retention
@@ -174,8 +176,6 @@ class PgBackRest:
     def _info(self) -> dict[str, Any]:
         argv = [self.exe, f"--config={self.config}", f"--stanza={STANZA}", "info", "--output=json"]
         with tempfile.TemporaryFile("w+") as out:
-            import subprocess
-
             env = {**os.environ, **self._env()}
             proc = subprocess.run(
                 argv, stdout=out, stderr=subprocess.PIPE, env=env, check=False, text=True
@@ -307,7 +307,7 @@ class PgBackRest:
         promote with matching binaries."""
         target = target.absolute()
         check_target(target)
-        timer = _Timer()
+        timer = Timer()
         with timer("choose"):
             records = self.records()
             if backup_id is not None:
@@ -348,9 +348,7 @@ class PgBackRest:
                 step("replay WAL and promote")
                 instance.start({"archive_mode": "off"})
                 instance.wait_promoted()
-                from pgwarden.ops.backup._restore import _reached
-
-                reached = _reached(instance)
+                reached = replayed_until(instance)
             if not keep_running:
                 with timer("stop"):
                     instance.stop()
