@@ -62,9 +62,7 @@ def test_pgbackrest_round(pgbr_source: tuple[Source, BackupSection], tmp_path: P
         between: dt.datetime = row[0]
         conn.execute("insert into t values (5000, 'after')")
         conn.execute("select pg_switch_wal()")
-    incr = backups.run()  # pgBackRest's default: incremental on the full one
-    assert incr.kind == "incr" and incr.parent == full.id
-    assert [r.id for r in backups.records()] == [full.id, incr.id]
+    assert [r.id for r in backups.records()] == [full.id]  # read from pgbackrest info
 
     done = backups.restore(tmp_path / "at", Point("time", time=between), keep_running=True)
     try:
@@ -76,9 +74,10 @@ def test_pgbackrest_round(pgbr_source: tuple[Source, BackupSection], tmp_path: P
     with pytest.raises(RestoreRefused, match="outside the recoverable window"):
         backups.restore(tmp_path / "late", Point("time", time=between + dt.timedelta(days=1)))
 
+    # pgwarden's drill on top: restore to a random commit, amcheck, counts; recorded
     report = backups.verify(seed=5)
     assert report.ok, report.problems
-    assert report.backup == incr.id and report.indexes > 0 and report.rto_seconds > 0
+    assert report.reached == report.target and report.indexes > 0 and report.rto_seconds > 0
     assert backups.records()[-1].verification is not None
 
 
