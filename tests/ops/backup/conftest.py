@@ -1,4 +1,4 @@
-"""Source servers of the backup tests: each test module starts its own small cluster.
+"""Source servers of the backup tests: each test process starts its own small cluster.
 
 The backup tests start their own servers (they need replication, a slot, summarize_wal), so
 they do not depend on PGWARDEN_TEST_DSN. To run each expensive test once per CI run: with
@@ -75,7 +75,8 @@ def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def source() -> Iterator[Source]:
-    """A running source server of its own for the test module (PG18 or PG15, see above)."""
+    """A running source server for the backup tests of this process (PG18 or PG15, see
+    above); each test uses a repository and a replication slot of its own."""
     yield from start_source(source_bin_dir())
