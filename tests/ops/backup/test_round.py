@@ -239,3 +239,38 @@ def test_wal_streaming_runs_until_stopped_and_alone(
     assert not streamer.is_alive() and not failures
     assert list((tmp_path / "repo" / "wal").glob("0000000*"))
     backups.catch_up_wal()  # the lock was released: a catch-up runs
+
+
+def test_drill_checks_name_drift_from_the_ledger(source: Source) -> None:
+    """The checks a drill runs on the restored server, run here on a database whose
+    pgwarden-owned trigger was dropped by hand: the drift is named, with or without the
+    declaration."""
+    from pgwarden.ops.backup._drill import DrillReport, _check
+
+    with source.connect() as conn:
+        conn.execute("create database drifted")
+    try:
+        url = source.instance.url("drifted")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create table items (id int primary key, label text not null)")
+        spec = parse_spec(SPEC, file="pgwarden.toml")
+        with Warden(url, spec=spec) as warden:
+            warden.apply()
+        report = DrillReport("x")
+        _check(source.instance.url, report, spec, True)
+        assert report.ok, report.problems  # amcheck and counts pass on a healthy database
+        with psycopg.connect(url, autocommit=True) as conn:
+            trigger = conn.execute(
+                "select tgname from pg_trigger where tgrelid = 'items'::regclass and not tgisinternal"
+            ).fetchone()
+            assert trigger is not None
+            conn.execute(f'drop trigger "{trigger[0]}" on items')
+        for declared in (spec, None):
+            report = DrillReport("x")
+            _check(source.instance.url, report, declared, True)
+            assert any(
+                p.startswith("drifted: pgwarden's") and "missing" in p for p in report.problems
+            ), report.problems
+    finally:
+        with source.connect() as conn:
+            conn.execute("drop database drifted with (force)")

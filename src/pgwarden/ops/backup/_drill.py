@@ -229,7 +229,7 @@ def _check(url_of: Any, report: DrillReport, spec: Spec | None, heapallindexed: 
         with psycopg.connect(url_of(name), autocommit=True) as conn:
             _check_database(conn, name, report, heapallindexed)
             ledger = conn.execute("select to_regclass('warden.migrations')").fetchone()
-        if spec is not None and ledger and ledger[0] is not None and spec.tables:
+        if ledger and ledger[0] is not None:
             _drift(url_of(name), name, spec, report)
 
 
@@ -281,11 +281,18 @@ def _check_database(
             report.problems.append(f"{name}: index {qualified}: bt_index_check: {exc}")
 
 
-def _drift(url: str, name: str, spec: Spec, report: DrillReport) -> None:
+def _drift(url: str, name: str, spec: Spec | None, report: DrillReport) -> None:
+    """pgwarden's ledger in the restored database: every object it owns still has the
+    fingerprint it was applied with; with the declaration, nothing is pending either."""
     from pgwarden.warden import Warden
 
     with Warden(url, spec=spec) as warden:
-        plan = warden.plan()
-    if not plan.empty:
-        what = "; ".join(c.description for c in plan.changes[:5])
+        status = warden.status()
+    for owned in status.drift:
+        report.problems.append(
+            f"{name}: pgwarden's {owned.owned.description} is {owned.state} in the restored "
+            "database"
+        )
+    if spec is not None and spec.tables and status.pending:
+        what = "; ".join(c.description for c in status.pending[:5])
         report.problems.append(f"{name}: the restored database drifted from {spec.file}: {what}")
