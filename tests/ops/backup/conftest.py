@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from pgwarden.ops.backup import Backups, BackupSection, Instance
-from pgwarden.server import bin_path
+from pgwarden.server import _system, bin_path
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -50,7 +50,11 @@ class Source:
         return psycopg.connect(self.instance.url(dbname), autocommit=True)
 
 
-def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Source]:
+def start_source(
+    bin_dir: Path, extra: dict[str, str] | None = None, *, archive: bool = False
+) -> Iterator[Source]:
+    """A source server in a new temporary directory; ``archive``: its ``archive_command``
+    copies each finished WAL segment into ``<home>/archive`` (for ``wal = "archive"``)."""
     home = Path(tempfile.mkdtemp(prefix="pgwarden-bk-"))
     instance = Instance(home / "src", bin_dir)
     # 1 MB WAL segments: every pg_switch_wal() and archive copy is 16 times cheaper, and the
@@ -64,6 +68,11 @@ def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator
         "shared_buffers": "32MB",
         **(extra or {}),
     }
+    if archive:
+        (home / "archive").mkdir()
+        _system.chown(home / "archive", instance.account)
+        settings["archive_mode"] = "on"
+        settings["archive_command"] = f"test ! -f {home}/archive/%f && cp %p {home}/archive/%f"
     version = (home / "src" / "PG_VERSION").read_text().strip()
     if int(version) >= 17:
         settings["summarize_wal"] = "on"
@@ -79,4 +88,4 @@ def start_source(bin_dir: Path, extra: dict[str, str] | None = None) -> Iterator
 def source() -> Iterator[Source]:
     """A running source server for the backup tests of this process (PG18 or PG15, see
     above); each test uses a repository and a replication slot of its own."""
-    yield from start_source(source_bin_dir())
+    yield from start_source(source_bin_dir(), archive=True)

@@ -274,3 +274,35 @@ def test_drill_checks_name_drift_from_the_ledger(source: Source) -> None:
     finally:
         with source.connect() as conn:
             conn.execute("drop database drifted with (force)")
+
+
+def test_wal_from_the_servers_own_archive_command(
+    source: Source, app_db: str, tmp_path: Path
+) -> None:
+    """wal = "archive": no slot, no pg_receivewal; the WAL the server's archive_command
+    copies is what restores replay."""
+    backups = source.backups(
+        repository=tmp_path / "repo", wal="archive", wal_dir=source.home / "archive"
+    )
+    record = backups.run()
+    with psycopg.connect(app_db, autocommit=True) as conn:
+        conn.execute("insert into items (id, label) values (8000, 'archived')")
+        snapshot = _rows(app_db)
+        between = _now(conn)
+        conn.execute("insert into items (id, label) values (8001, 'too late')")
+    backups.catch_up_wal()  # switch, then wait for the server to archive the segment
+    assert not (tmp_path / "repo" / "wal").exists() or not list(
+        (tmp_path / "repo" / "wal").iterdir()
+    )
+    with source.connect() as conn:
+        assert conn.execute(
+            "select count(*) from pg_replication_slots where slot_name = %s",
+            (backups.section.slot,),
+        ).fetchone() == (0,)
+    done = backups.restore(tmp_path / "at", Point("time", time=between), keep_running=True)
+    try:
+        assert done.backup == record.id and done.instance is not None
+        assert _rows(done.instance.url("app")) == snapshot
+    finally:
+        assert done.instance is not None
+        done.instance.stop()

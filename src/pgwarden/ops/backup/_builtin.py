@@ -190,7 +190,8 @@ def take(
             backup_id = backup_id or _new_id(repo, records, now, kind)
             staging = repo.backups_dir / f"{backup_id}.partial"
             staging.mkdir(mode=0o700)
-            ensure_slot(url, section.slot)
+            if section.wal == "stream":
+                ensure_slot(url, section.slot)
             start_time = server_now(conn)
             started = time.monotonic()
             follower = _Follower(staging) if section.format == "tar" else None
@@ -236,7 +237,8 @@ def take(
             staging.rename(repo.backup_dir(backup_id))
             repo.add(record)
         # WAL up to now, so the backup is restorable past its end even without `backup wal`.
-        catch_up(bin_dir, url, repo.wal_dir, section.slot, source.wal_segment_size)
+        if section.wal == "stream":
+            catch_up(bin_dir, url, repo.wal_dir, section.slot, source.wal_segment_size)
     return record
 
 

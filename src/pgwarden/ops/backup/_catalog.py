@@ -115,10 +115,10 @@ class BackupRecord:
 class Repository:
     """A backup repository directory: ``catalog.json``, ``backups/<id>/`` and ``wal/``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, wal_dir: Path | None = None) -> None:
         self.path = path.absolute()
         self.backups_dir = self.path / "backups"
-        self.wal_dir = self.path / "wal"
+        self.wal_dir = (wal_dir or self.path / "wal").absolute()
 
     def __repr__(self) -> str:
         return f"Repository({str(self.path)!r})"

@@ -67,6 +67,12 @@ class BackupSection(BaseModel):
     """Built-in engine: ``pg_basebackup --max-rate`` (e.g. ``"50M"``) to spare the server."""
     slot: str = "pgwarden_backup"
     """Physical replication slot ``pg_receivewal`` streams from (created when missing)."""
+    wal: Literal["stream", "archive"] = "stream"
+    """Built-in engine: ``stream`` (``pg_receivewal`` on ``slot``, into ``<repository>/wal``)
+    or ``archive``: the server's own ``archive_command`` already copies each segment into
+    ``wal_dir`` (plain segment names), and pgwarden only reads it."""
+    wal_dir: Path | None = None
+    """Where the archived WAL is (default ``<repository>/wal``)."""
     encryption: Encryption | None = None
     bin_dir: Path | None = None
     """PostgreSQL client binaries matching the server's major version; default: the embedded

@@ -69,7 +69,7 @@ class Backups:
         self.url = url
         self.section = section or BackupSection()
         self.spec = spec
-        self.repo = Repository(self.section.repository)
+        self.repo = Repository(self.section.repository, self.section.wal_dir)
         if self.section.engine == "pgbackrest":
             from pgwarden.ops.backup._pgbackrest import PgBackRest
 
@@ -110,6 +110,12 @@ class Backups:
                 "the pgBackRest engine archives WAL through the server's archive_command",
                 hint=self._pgbr.archive_hint(),
             )
+        if self.section.wal == "archive":
+            raise BackupError(
+                f'[backup] wal = "archive": the server\'s archive_command fills '
+                f"{self.repo.wal_dir}; there is nothing to stream",
+                hint="pgwarden backup wal --until-now waits until the current segment is archived",
+            )
         _seg, bin_dir = self._source_bin()
         _wal.stream_forever(
             bin_dir, self.url, self.repo.wal_dir, self.section.slot, stop=stop, on_event=on_event
@@ -117,6 +123,9 @@ class Backups:
 
     def catch_up_wal(self) -> None:
         """Archive the WAL up to the server's current position now, then return."""
+        if self.section.wal == "archive":
+            _wal.await_archived(self.url, self.repo.wal_dir)
+            return
         seg, bin_dir = self._source_bin()
         _wal.ensure_slot(self.url, self.section.slot)
         if not _wal.catch_up(bin_dir, self.url, self.repo.wal_dir, self.section.slot, seg):
@@ -233,7 +242,9 @@ class Backups:
 
     def _mirror(self, records: list[BackupRecord], removed: list[str] | None = None) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            slot = None if self._pgbr is not None else self.section.slot
+            slot = (
+                self.section.slot if self._pgbr is None and self.section.wal == "stream" else None
+            )
             _catalog.mirror(conn, self.repo, records, slot=slot, removed=removed)
 
 

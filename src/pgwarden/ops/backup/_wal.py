@@ -169,6 +169,37 @@ def flush_lsn(url: str) -> int:
     return lsn_int(row[0])
 
 
+def await_archived(url: str, wal_dir: Path, timeout: float = 120) -> str:
+    """Switch to a new segment and wait until the server's ``archive_command`` has put the
+    finished one into ``wal_dir``; returns its name. A failing archiver is reported."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "select pg_walfile_name(pg_current_wal_flush_lsn()), current_setting('archive_mode')"
+        ).fetchone()
+        assert row is not None
+        if row[1] == "off":
+            raise BackupError(
+                '[backup] wal = "archive" but the server has archive_mode = off',
+                hint='set wal = "stream" (no server change needed), or configure archiving',
+            )
+        conn.execute("select pg_current_xact_id()")  # a record, so the switch has a segment to end
+        conn.execute("select pg_switch_wal()")
+        wanted: str = row[0]
+        deadline = time.monotonic() + timeout
+        while not (wal_dir / wanted).exists():
+            if time.monotonic() > deadline:
+                failed = conn.execute(
+                    "select last_failed_wal, last_failed_time from pg_stat_archiver"
+                ).fetchone()
+                raise BackupError(
+                    f"WAL segment {wanted} did not reach {wal_dir} within {timeout:g}s "
+                    f"(last failed: {failed})",
+                    hint="check the server's archive_command and its log",
+                )
+            time.sleep(0.1)
+    return wanted
+
+
 def received_until(wal_dir: Path, seg_size: int) -> int:
     """An upper bound of what the archive holds: the end of its newest segment file."""
     have = segments(wal_dir, seg_size)
