@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -123,3 +124,24 @@ def test_a_typo_in_the_backup_section_is_located() -> None:
     assert "pgwarden.toml" in str(error.value) and "repository" in str(error.value)
     spec = parse_spec("[backup]\nkeep = { daily = 3 }\n", file="pgwarden.toml")
     assert spec.section("backup", BackupSection).keep == Keep(daily=3)
+
+
+def test_builtin_engine_refuses_encryption_before_touching_anything(tmp_path: Path) -> None:
+    from pgwarden.errors import BackupError
+    from pgwarden.ops.backup import Backups
+
+    section = BackupSection.model_validate({"repository": tmp_path / "repo", "encryption": {}})
+    with pytest.raises(BackupError, match="does not encrypt") as error:
+        Backups("postgresql://nobody@127.0.0.1:1/none", section).run()
+    assert error.value.hint is not None and "pgbackrest" in error.value.hint
+    assert not (tmp_path / "repo").exists()
+
+
+def test_missing_binaries_of_a_major_version_are_named() -> None:
+    from pgwarden.errors import BackupError
+    from pgwarden.ops.backup._tools import bin_dir_for
+
+    with pytest.raises(BackupError, match="no PostgreSQL 9 binaries found") as error:
+        bin_dir_for(9)
+    assert "/usr/lib/postgresql/9/bin" in error.value.message
+    assert error.value.hint is not None and "bin_dir" in error.value.hint
