@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import signal
 import threading
 from pathlib import Path
@@ -178,6 +179,9 @@ def verify(
         raise typer.Exit(EXIT_ERROR)
 
 
+_LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
+
+
 def _parse_time(text: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text)
@@ -211,6 +215,8 @@ def restore(
     """Restore into TARGET at a point in time: pgwarden chooses the backup, refuses a
     non-empty target, a point outside the recoverable window (it prints the window) and a
     WAL gap, replays and promotes. The server is stopped afterwards unless --start."""
+    if lsn is not None and not _LSN.match(lsn):
+        fail(PgwardenError(f"--lsn {lsn!r} is not a WAL position (e.g. 0/3000100)"))
     given = [x for x in (to, lsn, xid) if x is not None]
     if len(given) + latest > 1:
         fail(PgwardenError("give one of --to, --lsn, --xid, --latest"))

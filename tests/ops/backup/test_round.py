@@ -306,3 +306,20 @@ def test_wal_from_the_servers_own_archive_command(
     finally:
         assert done.instance is not None
         done.instance.stop()
+
+
+def test_cli_rejects_a_bad_point_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_db: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PGWARDEN_DATABASE_URL", app_db)
+    (tmp_path / "pgwarden.toml").write_text('[backup]\nrepository = "repo"\n')
+    runner = CliRunner()
+    for args, message in (
+        (["--lsn", "zz"], "is not a WAL position"),
+        (["--to", "yesterday"], "is not an ISO 8601 time"),
+        (["--to", "2026-01-01T00:00Z", "--latest"], "give one of"),
+    ):
+        result = runner.invoke(app, ["backup", "restore", "--target", "out", *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "repo").exists()

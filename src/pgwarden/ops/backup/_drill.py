@@ -241,12 +241,13 @@ def _check_database(
     heapam = version is not None and version[0] >= 140000
     tables = conn.execute(
         """select c.oid, format('%I.%I', n.nspname, c.relname),
-                  c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+                  c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema'),
+                  n.nspname, c.relname
              from pg_class c join pg_namespace n on n.oid = c.relnamespace
             where c.relkind in ('r', 'm') and c.relpersistence <> 't'
             order by 2"""
     ).fetchall()
-    for oid, qualified, user_table in tables:
+    for oid, qualified, user_table, schema, relname in tables:
         report.tables += 1
         if heapam:
             bad = conn.execute(
@@ -259,7 +260,7 @@ def _check_database(
         if user_table:
             try:
                 row = conn.execute(
-                    sql.SQL("select count(*) from {}").format(sql.SQL(qualified))
+                    sql.SQL("select count(*) from {}").format(sql.Identifier(schema, relname))
                 ).fetchone()
                 report.rows += row[0] if row else 0
             except psycopg.Error as exc:

@@ -34,6 +34,14 @@ class Point:
     lsn: str | None = None
     xid: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("latest", "time", "lsn", "xid"):
+            raise ValueError(f"unknown restore point kind {self.kind!r}")
+        if self.kind == "lsn" and (self.lsn is None or "/" not in self.lsn):
+            raise ValueError(f"{self.lsn!r} is not a WAL position (e.g. 0/3000100)")
+        if self.kind == "time" and (self.time is None or self.time.tzinfo is None):
+            raise ValueError("a restore time needs a time zone (e.g. 2026-05-01T12:00Z)")
+
     def describe(self) -> str:
         if self.kind == "time" and self.time is not None:
             return self.time.isoformat()
