@@ -105,10 +105,17 @@ def list_(ctx: typer.Context, as_json: AsJson = False) -> None:
         backups = _backups(ctx)
         records = backups.records()
         health = backups.health()
+        archive = backups.archive()
     except PgwardenError as exc:
         fail(exc)
     if as_json:
-        print_json({"backups": [r.to_json() for r in records], "health": health.to_json()})
+        print_json(
+            {
+                "backups": [r.to_json() for r in records],
+                "health": health.to_json(),
+                "wal_archive": archive,
+            }
+        )
         return
     table = Table(title=f"backups in {escape(str(backups.repo.path))}")
     for column in ("id", "kind", "ended", "size", "took", "LSN", "verified"):
@@ -136,6 +143,12 @@ def list_(ctx: typer.Context, as_json: AsJson = False) -> None:
     console.print(table)
     for problem in health.problems():
         console.print(f"[yellow]attention[/]: {escape(problem)}")
+    if archive["segments"]:
+        console.print(
+            f"WAL archive: {archive['segments']} segments, {archive['first']} .. {archive['last']}"
+        )
+    if archive["gap"]:
+        console.print(f"[red]WAL gap[/]: segment {archive['gap']} is missing")
     if health.wal_lag_bytes is not None:
         console.print(f"WAL not yet archived: {health.wal_lag_bytes:,} bytes")
 

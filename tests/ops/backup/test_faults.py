@@ -108,6 +108,7 @@ def test_verify_names_a_missing_wal_segment_and_restore_refuses_past_it(
     assert len(after) >= 2
     missing = segment_name(record.timeline, after[0], seg)
     (backups.repo.wal_dir / missing).unlink()
+    assert backups.archive()["gap"] == missing  # backup list shows it too
     report = backups.verify(record.id, seed=2)
     assert not report.ok
     assert any(f"segment {missing} is missing" in p for p in report.problems), report.problems

@@ -159,6 +159,7 @@ def test_cli_round(
     backup_id = json.loads(ran.stdout)["id"]
     listed = runner.invoke(app, ["backup", "list", "--json"])
     assert [b["id"] for b in json.loads(listed.stdout)["backups"]] == [backup_id]
+    assert json.loads(listed.stdout)["wal_archive"]["gap"] is None
     planned = runner.invoke(app, ["backup", "restore", "--target", "out", "--dry-run", "--json"])
     assert planned.exit_code == 0, planned.output
     assert json.loads(planned.stdout)["chain"] == [backup_id]

@@ -235,6 +235,26 @@ class Backups:
             self._mirror([], removed=result.removed)
         return result
 
+    def archive(self) -> dict[str, Any]:
+        """The WAL archive as restores see it: segment count, first and last, and the first
+        missing segment after the oldest backup (``gap``), if any."""
+        records = [r for r in self.records() if r.engine == "builtin"]
+        if self._pgbr is not None or not records:
+            return {"segments": 0, "first": None, "last": None, "gap": None}
+        oldest = records[0]
+        seg = oldest.wal_segment_size
+        have = sorted(_wal.segments(self.repo.wal_dir, seg).values(),
+                      key=lambda s: (s.timeline, s.segno))  # fmt: skip
+        run_ = _wal.contiguous(
+            self.repo.wal_dir, oldest.timeline, _wal.segno_of(oldest.start_lsn, seg), seg
+        )
+        return {
+            "segments": len(have),
+            "first": have[0].path.name if have else None,
+            "last": have[-1].path.name if have else None,
+            "gap": run_.gap,
+        }
+
     # -- health --------------------------------------------------------------------------
 
     def health(self) -> BackupHealth:
