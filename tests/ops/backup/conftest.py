@@ -89,3 +89,13 @@ def source() -> Iterator[Source]:
     """A running source server for the backup tests of this process (PG18 or PG15, see
     above); each test uses a repository and a replication slot of its own."""
     yield from start_source(source_bin_dir(), archive=True)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A directory for restore targets, outside pytest's basetemp: a pytest session starting
+    meanwhile (another worker, another user of the machine) resets the modes of
+    /tmp/pytest-of-<user>, which would lock out a restored server run as the pgwarden user."""
+    home = Path(tempfile.mkdtemp(prefix="pgwarden-restore-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)

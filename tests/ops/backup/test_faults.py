@@ -131,7 +131,7 @@ def test_verify_names_a_deleted_backup_directory(source: Source, data: str, tmp_
 
 
 def test_prune_removes_unkept_backups_and_only_the_wal_no_kept_backup_needs(
-    source: Source, data: str, tmp_path: Path
+    source: Source, data: str, tmp_path: Path, scratch: Path
 ) -> None:
     backups = source.backups(repository=tmp_path / "repo", slot="pgw_prune")
     older = backups.run(kind="full")
@@ -163,7 +163,7 @@ def test_prune_removes_unkept_backups_and_only_the_wal_no_kept_backup_needs(
     assert all(s >= first_needed for _t, s in left)
     assert {k for k in before if k[1] >= first_needed} == left
     assert len(done.wal_segments) == len(before) - len(left)
-    restored = backups.restore(tmp_path / "after-prune", keep_running=True)
+    restored = backups.restore(scratch / "after-prune", keep_running=True)
     try:
         assert restored.instance is not None
         with psycopg.connect(restored.instance.url(), autocommit=True) as conn:

@@ -45,7 +45,9 @@ def _rows(url: str) -> list[tuple[object, ...]]:
         return conn.execute("select id, v from t order by id").fetchall()
 
 
-def test_pgbackrest_round(pgbr_source: tuple[Source, BackupSection], tmp_path: Path) -> None:
+def test_pgbackrest_round(
+    pgbr_source: tuple[Source, BackupSection], tmp_path: Path, scratch: Path
+) -> None:
     source, section = pgbr_source
     backups = Backups(source.url, section)
     with psycopg.connect(source.url, autocommit=True) as conn:
@@ -64,7 +66,7 @@ def test_pgbackrest_round(pgbr_source: tuple[Source, BackupSection], tmp_path: P
         conn.execute("select pg_switch_wal()")
     assert [r.id for r in backups.records()] == [full.id]  # read from pgbackrest info
 
-    done = backups.restore(tmp_path / "at", Point("time", time=between), keep_running=True)
+    done = backups.restore(scratch / "at", Point("time", time=between), keep_running=True)
     try:
         assert done.backup == full.id and done.instance is not None
         assert _rows(done.instance.url()) == snapshot

@@ -55,7 +55,7 @@ def app_db(source: Source) -> str:
 
 
 def test_pitr_to_a_time_between_two_transactions_equals_the_snapshot(
-    source: Source, app_db: str, tmp_path: Path
+    source: Source, app_db: str, tmp_path: Path, scratch: Path
 ) -> None:
     backups = source.backups(repository=tmp_path / "repo", slot="pgw_round")
     first = backups.run()
@@ -76,7 +76,7 @@ def test_pitr_to_a_time_between_two_transactions_equals_the_snapshot(
     newest = _rows(app_db)
     backups.catch_up_wal()
 
-    done = backups.restore(tmp_path / "at", Point("time", time=between), keep_running=True)
+    done = backups.restore(scratch / "at", Point("time", time=between), keep_running=True)
     try:
         assert done.backup == first.id  # chosen: the newest backup ended before the point
         assert done.instance is not None
@@ -86,7 +86,7 @@ def test_pitr_to_a_time_between_two_transactions_equals_the_snapshot(
     finally:
         assert done.instance is not None
         done.instance.stop()
-    latest = backups.restore(tmp_path / "latest", keep_running=True)
+    latest = backups.restore(scratch / "latest", keep_running=True)
     try:
         assert latest.instance is not None
         assert _rows(latest.instance.url("app")) == newest != later
@@ -278,7 +278,7 @@ def test_drill_checks_name_drift_from_the_ledger(source: Source) -> None:
 
 
 def test_wal_from_the_servers_own_archive_command(
-    source: Source, app_db: str, tmp_path: Path
+    source: Source, app_db: str, tmp_path: Path, scratch: Path
 ) -> None:
     """wal = "archive": no slot, no pg_receivewal; the WAL the server's archive_command
     copies is what restores replay."""
@@ -300,7 +300,7 @@ def test_wal_from_the_servers_own_archive_command(
             "select count(*) from pg_replication_slots where slot_name = %s",
             (backups.section.slot,),
         ).fetchone() == (0,)
-    done = backups.restore(tmp_path / "at", Point("time", time=between), keep_running=True)
+    done = backups.restore(scratch / "at", Point("time", time=between), keep_running=True)
     try:
         assert done.backup == record.id and done.instance is not None
         assert _rows(done.instance.url("app")) == snapshot
