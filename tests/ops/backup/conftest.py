@@ -62,8 +62,10 @@ def start_source(
     instance.initdb(wal_segsize_mb=1)
     settings = {
         "wal_level": "replica",
-        "max_wal_senders": "10",
-        "max_replication_slots": "10",
+        # every test's repository has a slot of its own on the shared source; and above the
+        # defaults, so every restore proves it starts with the source's values (pg_control)
+        "max_wal_senders": "20",
+        "max_replication_slots": "40",
         "fsync": "off",
         "shared_buffers": "32MB",
         **(extra or {}),

@@ -41,6 +41,7 @@ from pgwarden.ops.backup._restore import (
     Window,
     check_inside,
     check_target,
+    control_settings,
     replayed_until,
     window_in,
 )
@@ -346,7 +347,7 @@ class PgBackRest:
                 self._run(args, instance.account)
             with timer("replay"):
                 step("replay WAL and promote")
-                instance.start({"archive_mode": "off"})
+                instance.start({**control_settings(binaries, target), "archive_mode": "off"})
                 instance.wait_promoted()
                 reached = replayed_until(instance)
             if not keep_running:

@@ -18,7 +18,7 @@ from pgwarden.ops.backup import _wal
 from pgwarden.ops.backup._catalog import BackupRecord, Repository, lsn_int, lsn_text
 from pgwarden.ops.backup._instance import Instance
 from pgwarden.ops.backup._rebuild import chain, rebuild
-from pgwarden.ops.backup._tools import bin_dir_for
+from pgwarden.ops.backup._tools import bin_dir_for, capture
 from pgwarden.ops.backup._wal import Commit, Run
 
 Step = Callable[[str], None]
@@ -170,6 +170,30 @@ def check_target(target: Path) -> None:
         )
 
 
+_CONTROL_SETTINGS = {
+    "max_connections setting": "max_connections",
+    "max_worker_processes setting": "max_worker_processes",
+    "max_wal_senders setting": "max_wal_senders",
+    "max_prepared_xacts setting": "max_prepared_transactions",
+    "max_locks_per_xact setting": "max_locks_per_transaction",
+}
+
+
+def control_settings(bin_dir: Path, data_dir: Path) -> dict[str, str]:
+    """The source's values of the settings recovery must not start below (from the backup's
+    ``pg_control``). A source started with, say, ``-c max_wal_senders=20`` left no trace of it
+    in its configuration files, and recovery would abort on the default 10."""
+    code, out = capture([bin_dir / "pg_controldata", "-D", data_dir], timeout=60)
+    if code != 0:
+        return {}
+    found = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in _CONTROL_SETTINGS and value.strip().isdigit():
+            found[_CONTROL_SETTINGS[key.strip()]] = value.strip()
+    return found
+
+
 def configure_recovery(target: Path, point: Point) -> None:
     lines = [
         "",
@@ -238,7 +262,7 @@ def restore(
         instance = Instance(target, binaries)
         with timer("replay"):
             step("replay WAL and promote")
-            instance.start(settings)
+            instance.start({**control_settings(binaries, target), **(settings or {})})
             try:
                 instance.wait_promoted()
                 reached = replayed_until(instance)
