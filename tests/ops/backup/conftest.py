@@ -57,29 +57,30 @@ def start_source(
     copies each finished WAL segment into ``<home>/archive`` (for ``wal = "archive"``)."""
     home = Path(tempfile.mkdtemp(prefix="pgwarden-bk-"))
     instance = Instance(home / "src", bin_dir)
-    # 1 MB WAL segments: every pg_switch_wal() and archive copy is 16 times cheaper, and the
-    # segment arithmetic is exercised with a size other than the default.
-    instance.initdb(wal_segsize_mb=1)
-    settings = {
-        "wal_level": "replica",
-        # every test's repository has a slot of its own on the shared source; and above the
-        # defaults, so every restore proves it starts with the source's values (pg_control)
-        "max_wal_senders": "20",
-        "max_replication_slots": "40",
-        "fsync": "off",
-        "shared_buffers": "32MB",
-        **(extra or {}),
-    }
-    if archive:
-        (home / "archive").mkdir()
-        _system.chown(home / "archive", instance.account)
-        settings["archive_mode"] = "on"
-        settings["archive_command"] = f"test ! -f {home}/archive/%f && cp %p {home}/archive/%f"
-    version = (home / "src" / "PG_VERSION").read_text().strip()
-    if int(version) >= 17:
-        settings["summarize_wal"] = "on"
-    instance.start(settings)
     try:
+        # 1 MB WAL segments: every pg_switch_wal() and archive copy is 16 times cheaper, and
+        # the segment arithmetic is exercised with a size other than the default.
+        instance.initdb(wal_segsize_mb=1)
+        settings = {
+            "wal_level": "replica",
+            # every test's repository has a slot of its own on the shared source; and above
+            # the defaults, so every restore proves it starts with the source's values
+            # (pg_control)
+            "max_wal_senders": "20",
+            "max_replication_slots": "40",
+            "fsync": "off",
+            "shared_buffers": "32MB",
+            **(extra or {}),
+        }
+        if archive:
+            (home / "archive").mkdir()
+            _system.chown(home / "archive", instance.account)
+            settings["archive_mode"] = "on"
+            settings["archive_command"] = f"test ! -f {home}/archive/%f && cp %p {home}/archive/%f"
+        version = (home / "src" / "PG_VERSION").read_text().strip()
+        if int(version) >= 17:
+            settings["summarize_wal"] = "on"
+        instance.start(settings)
         yield Source(instance, home, int(version))
     finally:
         instance.stop("immediate")
