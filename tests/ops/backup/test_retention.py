@@ -114,6 +114,9 @@ def test_backup_section_rejects_bad_options() -> None:
         BackupSection.model_validate({"keep": {"daily": -1}})
     with pytest.raises(ValidationError, match="engine"):
         BackupSection.model_validate({"engine": "barman"})
+    with pytest.raises(ValidationError, match="'lz4' is not available with the builtin engine"):
+        BackupSection.model_validate({"compression": "lz4"})
+    assert BackupSection.model_validate({"compression": "server-gzip:5"}).compression
     with pytest.raises(ValidationError, match="replication slot"):
         BackupSection.model_validate({"slot": "Bad-Name"})
 

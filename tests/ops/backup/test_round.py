@@ -122,10 +122,14 @@ def test_refusals_change_nothing(source: Source, app_db: str, tmp_path: Path) ->
 def test_drill_verifies_and_health_reports_it(source: Source, app_db: str, tmp_path: Path) -> None:
     backups = Backups(
         source.url,
-        source.backups(repository=tmp_path / "repo", slot="pgw_drill").section,
+        # gzip: the drill's extraction reads the compressed tar and checks its SHA-256
+        source.backups(
+            repository=tmp_path / "repo", slot="pgw_drill", compression="gzip:1"
+        ).section,
         spec=parse_spec(SPEC, file="pgwarden.toml"),
     )
     record = backups.run()
+    assert {f.name for f in record.files} >= {"base.tar.gz", "backup_manifest"}
     with psycopg.connect(app_db, autocommit=True) as conn:
         for i in range(5):
             conn.execute("insert into items (id, label) values (%s, 'drill')", (3000 + i,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pgwarden.spec import Duration, DurationField
 
@@ -86,3 +86,17 @@ class BackupSection(BaseModel):
         if not value or not all(c.islower() or c.isdigit() or c == "_" for c in value):
             raise ValueError("a replication slot name is lower-case letters, digits and '_'")
         return value
+
+    @model_validator(mode="after")
+    def _compression(self) -> BackupSection:
+        method = self.compression.removeprefix("client-").removeprefix("server-").split(":")[0]
+        allowed = {"builtin": {"none", "gzip"}, "pgbackrest": {"none", "gz", "gzip", "lz4",
+                   "zst", "zstd", "bz2"}}[self.engine]  # fmt: skip
+        if method not in allowed:
+            raise ValueError(
+                f"compression {self.compression!r} is not available with the {self.engine} "
+                f"engine (use one of {', '.join(sorted(allowed))}"
+                + (", optionally with a level: 'gzip:1'" if self.engine == "builtin" else "")
+                + ")"
+            )
+        return self

@@ -4,13 +4,14 @@ incremental chains combined with ``pg_combinebackup``, the result checked by
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from pgwarden.errors import BackupError, RestoreRefused
 from pgwarden.ops.backup._catalog import BackupRecord, Repository
@@ -77,7 +78,16 @@ def extract(repo: Repository, record: BackupRecord, dest: Path) -> list[str]:
         into = dest / "pg_wal" if item.name.startswith("pg_wal.tar") else dest
         with path.open("rb") as raw:
             hashing = _Hashing(raw)
-            with tarfile.open(fileobj=hashing, mode="r|*") as tar:  # type: ignore[call-overload]
+            # pg_basebackup's compressed WAL tar is several gzip members (its headers are
+            # rewritten as segments close): gzip.GzipFile reads them all, tarfile's own
+            # stream decompression stops after the first.
+            stream = cast(IO[bytes], hashing)
+            source = (
+                cast(IO[bytes], gzip.GzipFile(fileobj=stream, mode="rb"))
+                if item.name.endswith(".gz")
+                else stream
+            )
+            with tarfile.open(fileobj=source, mode="r|") as tar:
                 tar.extractall(into, filter="fully_trusted")
             if hashing.drain() != item.sha256:
                 problems.append(
