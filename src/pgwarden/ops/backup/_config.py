@@ -49,8 +49,9 @@ class BackupSection(BaseModel):
     format: Literal["tar", "plain"] = "tar"
     """Built-in engine: ``pg_basebackup`` output format."""
     compression: str = "none"
-    """Built-in engine: ``pg_basebackup --compress`` (``none``, ``gzip:1``, ``lz4``, ``zstd``...);
-    pgBackRest: its ``compress-type`` (``none``, ``gz``, ``lz4``, ``zst``)."""
+    """Built-in engine: ``pg_basebackup --compress``, ``none`` or ``gzip[:level]`` (what restores
+    read back while streaming); pgBackRest: its ``compress-type`` (``none``, ``gz``, ``lz4``,
+    ``zst``, ``bz2``)."""
     incremental: bool = True
     """On PostgreSQL 17+ with ``summarize_wal = on``, scheduled backups are incremental on
     top of the newest one (a full one each ``full_every``); before 17 always full."""
