@@ -11,6 +11,8 @@ __all__ = [
     "AlertDeliveryError",
     "ApplyError",
     "AuditError",
+    "BackupError",
+    "BackupVerifyFailed",
     "ChecksViolated",
     "ConfigError",
     "DatabaseUnavailable",
@@ -22,6 +24,7 @@ __all__ = [
     "MaintenanceBusy",
     "MaintenanceError",
     "PgwardenError",
+    "RestoreRefused",
     "ServeError",
     "ServerError",
     "SoftDeleteError",
@@ -202,6 +205,27 @@ class ServerError(PgwardenError):
     """The embedded PostgreSQL server could not be started, stopped or inspected."""
 
     code = "server"
+
+
+class BackupError(PgwardenError):
+    """A backup, WAL stream, restore or prune could not be done; the repository's catalog is
+    unchanged (a half-written backup never enters it)."""
+
+    code = "backup"
+
+
+class RestoreRefused(BackupError):
+    """A restore was refused before anything was written: the target is not empty, the point
+    is outside the recoverable window (the message gives the window) or the WAL has a gap."""
+
+    code = "restore-refused"
+
+
+class BackupVerifyFailed(BackupError):
+    """A verification drill found a problem; the message names the backup and the file,
+    WAL segment or check that failed."""
+
+    code = "backup-verify"
 
 
 def _quote(name: str) -> str:
