@@ -230,3 +230,22 @@ def test_feature_state_partitions_ahead_default_rows_archive_backlog(
         assert tables["public.events"]["partitioned"] is True
         assert tables["public.events"]["partitions_ahead"] == 2
         assert tables["public.events"]["features"] == ["partition"]
+
+
+def test_backup_health_in_the_api_and_metrics(db_url: str, tmp_path: Path) -> None:
+    # [backup] declared, nothing taken yet: its health says so, in the API and the metrics
+    # (and nothing runs a backup: serve only reads).
+    spec = parse_spec(f'[backup]\nrepository = "{tmp_path / "repo"}"\n')
+    warden = Warden(db_url, spec=spec)
+    settings = ServeSection(checks_every="200ms")
+    with serving(create_app(warden, settings=settings, close_warden=True)) as url:
+        deadline = time.monotonic() + 60
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline and not health.get("backups"):
+            health = httpx.get(f"{url}/api/health").json()
+            time.sleep(0.1)
+        backups = health["backups"]
+        assert backups["backups"] == 0 and "no backup has been taken" in backups["problems"]
+        assert value(scrape(url), "pgwarden_backups") == 0
+        assert any(f["check"] == "pgwarden.backup" for f in health["findings"]["items"])
+    assert not (tmp_path / "repo").exists()

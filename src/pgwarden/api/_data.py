@@ -89,6 +89,7 @@ async def health(services: Services) -> dict[str, Any]:
         else {"counts": snapshot.counts(), "items": snapshot.findings}
     )
     body["features"] = snapshot.features
+    body["backups"] = snapshot.features.get("backups") if snapshot.features else None
     body["alerts"] = snapshot.alerts
     return body
 

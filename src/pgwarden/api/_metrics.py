@@ -166,6 +166,23 @@ class Metrics:
             for entry in features["archive"]:
                 backlog.add_metric([entry["table"]], entry["backlog_rows"])
             out.append(backlog)
+        backups = features.get("backups")
+        if backups is not None:
+            out.append(_gauge("pgwarden_backups", "Backups in the catalog.", backups["backups"]))
+            for name, help_text in (
+                ("newest_backup_age", "Age of the newest backup."),
+                ("last_verified_age", "Age of the last restore drill."),
+            ):
+                if backups[name] is not None:
+                    out.append(_gauge(f"pgwarden_backup_{name}_seconds", help_text, backups[name]))
+            if backups["wal_lag_bytes"] is not None:
+                out.append(
+                    _gauge(
+                        "pgwarden_backup_wal_lag_bytes",
+                        "WAL written but not yet in the backup repository (the live RPO).",
+                        backups["wal_lag_bytes"],
+                    )
+                )
         return out
 
     def _own(self, seconds: float) -> list[Metric]:

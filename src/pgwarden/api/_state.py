@@ -141,7 +141,8 @@ def database_sizes(warden: Warden) -> dict[str, int]:
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
     """Audit ingest lag (WAL capture), archive backlog, partitions made ahead and rows in
-    default partitions, for what pgwarden.toml declares (and partitioned tables it finds)."""
+    default partitions, for what pgwarden.toml declares (and partitioned tables it finds), and
+    backup health when it declares ``[backup]``."""
     from pgwarden.features.audit import _wal
     from pgwarden.features.partition._report import report
 
@@ -178,6 +179,10 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
             ]
         except PgwardenError as exc:  # the worker holds the maintenance lock: say so
             errors["archive"] = exc.message
+    if "backup" in warden.spec.sections:
+        from pgwarden.ops.backup import health
+
+        state["backups"] = health(warden).to_json()
     return state
 
 

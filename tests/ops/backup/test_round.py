@@ -188,12 +188,24 @@ def test_worker_jobs_take_a_backup_when_due(source: Source, app_db: str, tmp_pat
         f'[backup]\nrepository = "{tmp_path / "repo"}"\nslot = "pgw_jobs"\nevery = "1 day"\n',
         file="pgwarden.toml",
     )
+    from pgwarden import Warden
+
+    def doctor() -> list[tuple[str, str]]:
+        with Warden(app_db, spec=spec) as warden:
+            report = warden.monitor.doctor(checks=["pgwarden.backup"])
+        return [(f.severity.value, f.advice.split(":")[0]) for f in report.findings]
+
+    # The doctor sees what the worker has (not) done: no backup is critical.
+    assert doctor() == [("critical", "no backup has been taken")]
     with psycopg.connect(app_db, autocommit=True) as conn:
         jobs = {j.name: j for j in collect_jobs(spec, read_catalog(conn), registered_features())}
         assert {"backup", "backup-verify", "backup-prune"} <= set(jobs)
         ctx = JobContext(conn=conn, spec=spec, now=dt.datetime.now(dt.UTC))
         rows, detail = jobs["backup"].run(ctx)
         assert rows == 1 and "full" in detail
+        # A backup no drill has restored yet is only a warning.
+        assert ("warning", "no backup has been verified by a restore drill") in doctor()
+        assert not [f for f in doctor() if f[0] == "critical"]
         rows, detail = jobs["backup"].run(ctx)
         assert rows == 0 and "h old" in detail  # not due again for a day
         assert len(Backups.from_spec(spec, app_db).records()) == 1

@@ -156,3 +156,34 @@ def _audit_growth(ctx: Ctx) -> Iterator[Finding]:
             f"the audit store holds {human(int(size))}: set retention or archive_after on "
             "the tables that write most",
         )
+
+
+@check(
+    "pgwarden.backup",
+    "Backups: age, restore drills, WAL streaming",
+    "warden.backups, pg_replication_slots",
+    "[backup] max_age (26 hours); a failed or missing drill; WAL not streamed",
+)
+def _backup(ctx: Ctx) -> Iterator[Finding]:
+    if "backup" not in ctx.spec.sections:
+        return
+    from pgwarden.ops.backup import BackupSection, health
+
+    state = health(ctx.conn)
+    max_age = ctx.spec.section("backup", BackupSection).max_age.seconds
+    evidence = {
+        "backups": state.backups,
+        "newest_backup_age_seconds": round(state.newest_backup_age or 0),
+        "last_verified_age_seconds": round(state.last_verified_age or 0),
+        "wal_lag_bytes": state.wal_lag_bytes or 0,
+    }
+    for problem in state.problems(max_age):
+        # Without a recent restorable backup, a lost disk is lost data: critical.
+        critical = state.newest_backup_age is None or "failed" in problem or "old" in problem
+        yield Finding(
+            "pgwarden.backup",
+            Severity.CRITICAL if critical else Severity.WARNING,
+            "backups",
+            evidence,
+            f"{problem}: run pgwarden backup run / verify (or the worker with [backup])",
+        )
