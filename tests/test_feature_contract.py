@@ -52,6 +52,11 @@ CASES = {
                    for values from ('2026-01-01') to ('2027-01-01');""",
             '[tables."public.events"]\npartition = { column = "at", interval = "1 year" }\n',
         ),
+        ContractCase(
+            "search",
+            _TABLES,
+            '[tables."public.items"]\nsearch = { columns = { name = "A" }, fuzzy = ["name"] }\n',
+        ),
     )
 }
 
