@@ -35,18 +35,16 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
+from pgwarden.features._indexes import concurrent_index, drop_invalid_leftovers, index_name
 from pgwarden.features.search._api import SearchAPI, SearchHit
 from pgwarden.features.search._options import SearchOptions
 from pgwarden.features.search._plan import (
     _PACKAGE,
     NAME,
     Extensions,
-    concurrent_index,
     definition_hash,
     fill_objects,
     function_ref,
-    index_name,
-    leftover_names,
     vector_expression,
 )
 from pgwarden.features.search._query import query_object
@@ -130,20 +128,20 @@ class Search(Feature):
             *fill_objects(table, options, definition_hash(vector, options)),
             query_object(table, options, ext, _soft_deleted_column(table, ctx)),
         ]  # fmt: skip
-        name, leftover = index_name(table, _INDEXES[0], ctx)
+        name, leftover = index_name(NAME, table, _INDEXES[0], ctx)
         found.append(
             concurrent_index(
-                table, name, sql.SQL("gin ({})").format(sql.Identifier(options.column)),
+                NAME, table, name, sql.SQL("gin ({})").format(sql.Identifier(options.column)),
                 f"GIN index on {table.name}.{options.column}", leftover,
             )
         )  # fmt: skip
         for i, col in enumerate(options.fuzzy):
             suffix = _INDEXES[1] + (str(i + 1) if i else "")
-            name, leftover = index_name(table, suffix, ctx)
+            name, leftover = index_name(NAME, table, suffix, ctx)
             opclass = sql.Identifier(ext.trgm or "public", "gin_trgm_ops")
             found.append(
                 concurrent_index(
-                    table, name, sql.SQL("gin ({} {})").format(sql.Identifier(col), opclass),
+                    NAME, table, name, sql.SQL("gin ({} {})").format(sql.Identifier(col), opclass),
                     f"trigram index on {table.name}.{col} (typo fallback)", leftover,
                 )
             )  # fmt: skip
@@ -201,22 +199,9 @@ class Search(Feature):
         # INVALID indexes an interrupted CREATE INDEX CONCURRENTLY left under search's names:
         # the plan builds under the other name; drop the leftover (concurrently) first.
         for declared in spec.tables.values():
-            if NAME not in declared.features:
-                continue
-            names = leftover_names(declared.name.schema, declared.name.name, _fuzzy_suffixes(
-                declared.features[NAME]
-            ))  # fmt: skip
-            rows = conn.execute(
-                """select c.relname::text from pg_index i join pg_class c on c.oid = i.indexrelid
-                   where i.indrelid = to_regclass(%s) and not i.indisvalid
-                     and c.relname = any(%s)""",
-                (declared.name.regclass_text, names),
-            ).fetchall()
-            for (name,) in rows:
-                conn.execute(
-                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                        sql.Identifier(declared.name.schema, name)
-                    )
+            if NAME in declared.features:
+                drop_invalid_leftovers(
+                    conn, declared.name, _fuzzy_suffixes(declared.features[NAME])
                 )
 
     def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:

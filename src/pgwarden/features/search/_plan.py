@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgwarden._names import MAX_IDENTIFIER, owned_name
+from pgwarden._names import owned_name
 from pgwarden.catalog import Column, Table
-from pgwarden.engine import DesiredObject, Lock, ObjectRef
+from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
-from pgwarden.features._base import PlanContext, function_body, sql_template
+from pgwarden.features._base import function_body, sql_template
 from pgwarden.features.search._options import SearchOptions
 
 NAME = "search"
@@ -107,62 +107,6 @@ def _fold(text: sql.Composable, options: SearchOptions, ext: Extensions) -> sql.
 def definition_hash(expression: sql.Composable, options: SearchOptions) -> str:
     text = expression.as_string(None) + "|" + options.column
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def index_name(table: Table, suffix: str, ctx: PlanContext) -> tuple[str, str | None]:
-    """The name for one of search's indexes, and the INVALID leftover it replaces, if any.
-
-    An interrupted ``CREATE INDEX CONCURRENTLY`` leaves an INVALID index of that name. The
-    index is then built under its second name (``..._b``) while ``before_apply`` drops the
-    leftover, so a retried apply succeeds with no manual step; the names alternate."""
-    first = owned_name(table.name.schema, table.name.name, suffix=suffix)
-    second = first[: MAX_IDENTIFIER - 2] + "_b"
-    found = {i.name: i for i in table.indexes}
-    for name in (first, second):
-        ref = ObjectRef("index", table.name.schema, name)
-        if ctx.owns(ref) and (name not in found or found[name].valid):
-            return name, None
-    for name, other in ((first, second), (second, first)):
-        if name not in found:
-            left = found.get(other)
-            return name, other if left is not None and not left.valid else None
-    raise FeatureNotApplicable(
-        str(table.name), NAME, f"indexes {first} and {second} exist and are not pgwarden's"
-    )
-
-
-def leftover_names(schema: str, name: str, suffixes: tuple[str, ...]) -> list[str]:
-    names = []
-    for suffix in suffixes:
-        first = owned_name(schema, name, suffix=suffix)
-        names += [first, first[: MAX_IDENTIFIER - 2] + "_b"]
-    return names
-
-
-def concurrent_index(
-    table: Table, name: str, using: sql.Composable, description: str, replaces: str | None
-) -> DesiredObject:
-    ident = sql.Identifier(table.name.schema, name)
-    why = (
-        f"; replaces the INVALID index {replaces} an interrupted build left (dropped first)"
-        if replaces
-        else ""
-    )
-    return DesiredObject(
-        ref=ObjectRef("index", table.name.schema, name),
-        feature=NAME,
-        table=table.name,
-        create=sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} USING {}").format(
-            sql.Identifier(name), table.name.ident, using
-        ),
-        drop=sql.SQL("DROP INDEX IF EXISTS {}").format(ident),
-        description=(
-            f"{description}, built CONCURRENTLY outside the apply transaction (writes go on "
-            f"while it builds){why}"
-        ),
-        lock=Lock("SHARE UPDATE EXCLUSIVE", table.name),
-        transactional=False,
-    )
 
 
 def fill_objects(table: Table, options: SearchOptions, definition: str) -> list[DesiredObject]:
