@@ -69,7 +69,7 @@ class Reader:
                    select p.start, e.{t}, p.kind, p.trail || e.{t}::text
                      from p join {table} e on e.{s} = p.n and {same}
                     where p.n <> p.start and e.{t}::text <> all(p.trail[2:]))
-               select trail from p where p.n = p.start limit 1"""
+               select trail from p where p.n = p.start order by trail limit 1"""
         ).format(
             s=sql.Identifier(options.source),
             t=sql.Identifier(options.target),

@@ -62,7 +62,8 @@ class Hierarchy(Feature):
                 raise FeatureNotApplicable(
                     str(table.name),
                     NAME,
-                    f"parent: the rows already hold a cycle: {' -> '.join(map(str, cycle))}",
+                    "parent: the rows already hold a cycle (row -> its parent): "
+                    + " -> ".join(map(str, cycle)),
                 )
         found: list[DesiredObject] = []
         for column, definition in ((options.path, f"{key_type}[]"), (options.depth, "integer")):

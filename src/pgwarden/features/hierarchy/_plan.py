@@ -71,7 +71,7 @@ class Reader:
                    select up.start, p.{parent}, up.seen || p.{key}
                      from up join {t} p on p.{key} = up.node
                     where p.{key} <> all(up.seen) and p.{parent} is not null)
-               select seen || node from up where node = start limit 1"""
+               select seen || node from up where node = start order by start limit 1"""
         ).format(key=sql.Identifier(key), parent=sql.Identifier(parent), t=table.name.ident)
         row = self.conn.execute(query).fetchone()
         return list(row[0]) if row else None
