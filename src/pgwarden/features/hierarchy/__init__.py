@@ -54,6 +54,8 @@ class Hierarchy(Feature):
     ) -> list[DesiredObject]:
         assert isinstance(options, HierarchyOptions)
         key, key_type = tree_key(table, options.parent)
+        if options.scope and table.column(options.scope) is None:
+            raise FeatureNotApplicable(str(table.name), NAME, f"scope: no column {options.scope!r}")
         path_ref = ObjectRef("column", table.name.schema, options.path, table.name)
         reader = ctx.state.get(NAME)
         if isinstance(reader, Reader) and not ctx.owns(path_ref):
@@ -66,18 +68,24 @@ class Hierarchy(Feature):
                     + " -> ".join(map(str, cycle)),
                 )
         found: list[DesiredObject] = []
-        for column, definition in ((options.path, f"{key_type}[]"), (options.depth, "integer")):
+        depth_type = _depth_type(table, options)
+        for column, definition, accepted in (
+            (options.path, f"{key_type}[]", (f"{key_type}[]",)),
+            (options.depth, depth_type, ("smallint", "integer", "bigint")),
+        ):
             obj = feature_column(
                 NAME,
                 table,
                 column,
                 ctx,
                 definition=definition,
-                accepted=(definition,),
+                accepted=accepted,
                 alter="ALTER TABLE {0} ALTER COLUMN {1} TYPE " + definition + " USING NULL",
             )
             if obj is not None:
                 found.append(obj)
+        scope = sql.Identifier(options.scope) if options.scope else None
+        constraint = table.name.name + "_"
         parts: dict[str, sql.Composable] = {
             "table": table.name.ident,
             "table_text": sql.Literal(str(table.name)),
@@ -85,6 +93,22 @@ class Hierarchy(Feature):
             "parent": sql.Identifier(options.parent),
             "path": sql.Identifier(options.path),
             "depth": sql.Identifier(options.depth),
+            "top": sql.Literal(options.top),
+        }
+        node_parts: dict[str, sql.Composable] = {
+            "own_scope": sql.SQL("new.{}::text").format(scope) if scope else sql.SQL("null"),
+            "parent_scope": sql.SQL("t.{}::text").format(scope) if scope else sql.SQL("null"),
+            "scope_unchanged": sql.SQL("new.{0} is not distinct from old.{0}").format(scope)
+            if scope
+            else sql.SQL("true"),
+            "scope_name": sql.Literal(options.scope or ""),
+            "no_cycle": sql.Literal(constraint + "no_cycle"),
+            "not_own_parent": sql.Literal(constraint + "not_own_parent"),
+            "depth_limit": sql.Literal(constraint + "depth_limit"),
+            "key_fixed": sql.Literal(constraint + "key_fixed"),
+            "same_scope": sql.Literal(
+                constraint + "same_" + (options.scope or "").removesuffix("_id")
+            ),
         }
         function = ObjectRef(
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix=NAME)
@@ -96,8 +120,11 @@ class Hierarchy(Feature):
                 options.max_depth if options.max_depth is not None else 2**31 - 1
             ),
             **parts,
+            **node_parts,
         )
-        columns = [sql.Identifier(c) for c in (options.parent, key, options.path, options.depth)]
+        watched = [options.parent, key, options.path, options.depth]
+        watched += [options.scope] if options.scope else []
+        columns = [sql.Identifier(c) for c in watched]
         timing = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW").format(
             sql.SQL(", ").join(columns), table.name.ident
         )
@@ -117,6 +144,7 @@ class Hierarchy(Feature):
                 function,
                 description=f"trigger keeping paths and depths of {table.name}",
             ),
+            *self._move_lock(table, options),
             *self._fill(table, options, parts, body.as_string(None)),
             *read_functions(table, key, key_type, options.path, options.depth),
         ]
@@ -132,6 +160,35 @@ class Hierarchy(Feature):
             )
         )
         return found
+
+    def _move_lock(self, table: Table, options: HierarchyOptions) -> list[DesiredObject]:
+        ref = ObjectRef(
+            "function",
+            "warden",
+            owned_name(table.name.schema, table.name.name, suffix="tree_lock"),
+        )
+        digest = hashlib.sha256(f"pgwarden hierarchy {table.name}".encode()).digest()
+        body = function_body(
+            sql_template(_PACKAGE, "lock.sql"),
+            lock_key=sql.Literal(int.from_bytes(digest[:8], "big", signed=True)),
+        )
+        watched = [options.parent, *([options.scope] if options.scope else [])]
+        timing = sql.SQL("BEFORE UPDATE OF {} ON {} FOR EACH STATEMENT").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in watched), table.name.ident
+        )
+        return [
+            trigger_function(
+                NAME, table, ref, body, description=f"function queueing moves in {table.name}"
+            ),
+            trigger(
+                NAME,
+                table,
+                "pgwarden_hierarchy_moves",
+                timing,
+                ref,
+                description=f"trigger queueing moves in {table.name}",
+            ),
+        ]
 
     def _fill(
         self, table: Table, options: HierarchyOptions, parts: dict[str, sql.Composable], node: str
@@ -200,3 +257,8 @@ class Hierarchy(Feature):
 
 
 __all__ = ["Hierarchy", "HierarchyAPI", "HierarchyOptions"]
+
+
+def _depth_type(table: Table, options: HierarchyOptions) -> str:
+    existing = table.column(options.depth)
+    return existing.type if existing is not None else "integer"

@@ -17,10 +17,15 @@ class HierarchyOptions(FeatureOptions):
     depth: str = "tree_depth"
     """The column pgwarden keeps: 0 for a root."""
     max_depth: int | None = Field(default=None, ge=0, le=10_000)
-    """The deepest a row may be (a root is at depth 0); none by default."""
+    """The deepest a row may be (counted from ``top``); none by default."""
+    top: int = Field(default=0, ge=0, le=1)
+    """The depth of a root: 0, or 1 for a 1-based ``level`` column."""
+    scope: str | None = None
+    """A column that a row and its parent must share (one tree per deed, per tenant)."""
 
     @model_validator(mode="after")
     def _distinct(self) -> HierarchyOptions:
-        if len({self.parent, self.path, self.depth}) != 3:
-            raise ValueError("parent, path and depth must name different columns")
+        names = [self.parent, self.path, self.depth, *([self.scope] if self.scope else [])]
+        if len(set(names)) != len(names):
+            raise ValueError("parent, path, depth and scope must name different columns")
         return self

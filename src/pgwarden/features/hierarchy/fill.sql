@@ -5,7 +5,7 @@ declare
     stuck text;
 begin
     perform set_config('pgwarden.hierarchy_moving', 'on', true);
-    update {table} set {path} = array[{key}], {depth} = 0
+    update {table} set {path} = array[{key}], {depth} = {top}
      where {parent} is null and {path} is distinct from array[{key}];
     commit;
     loop
