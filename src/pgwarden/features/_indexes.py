@@ -21,6 +21,12 @@ def index_name(feature: str, table: Table, suffix: str, ctx: PlanContext) -> tup
     An interrupted ``CREATE INDEX CONCURRENTLY`` leaves an INVALID index of that name. The
     index is then built under its second name (``..._b``) while ``before_apply`` drops the
     leftover, so a retried apply succeeds with no manual step; the names alternate."""
+    if table.is_partitioned:
+        raise FeatureNotApplicable(
+            str(table.name),
+            feature,
+            "it is partitioned: its indexes cannot be built CONCURRENTLY (not supported yet)",
+        )
     first = owned_name(table.name.schema, table.name.name, suffix=suffix)
     second = first[: MAX_IDENTIFIER - 2] + "_b"
     found = {i.name: i for i in table.indexes}

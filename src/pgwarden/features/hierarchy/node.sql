@@ -60,7 +60,7 @@ begin
     end if;
     new.{depth} := cardinality(new.{path}) - 1 + {top};
     height := 0;
-    if tg_op = 'UPDATE' and old.{path} is not null then
+    if tg_op = 'UPDATE' and old.{path} is not null and {max_depth} < 2147483647 then
         select coalesce(max(t.{depth}), old.{depth}) - old.{depth} into height
           from {table} t where t.{path} @> array[old.{key}];
     end if;
