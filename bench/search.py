@@ -38,9 +38,11 @@ from pgwarden import Warden
 from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
-SPEC = """[tables."public.docs"]
-search = { columns = { name = "A", description = "B", metadata = "C" }, fuzzy = ["name"], batch = 10000 }
-"""
+SPEC = (
+    '[tables."public.docs"]\n'
+    'search = { columns = { name = "A", description = "B", metadata = "C" }, fuzzy = ["name"],'
+    " batch = 10000 }\n"
+)
 VOCAB = 5000
 SETUP = """
 create table vocab (i int primary key, w text not null);
@@ -125,7 +127,7 @@ def _bm25_agreement(conn: psycopg.Connection[Any], texts: list[str]) -> str:
     schema = schema_builder.build()
     index = tantivy.Index(schema)
     writer = index.writer()
-    with conn.cursor(name="all_docs") as cur:
+    with conn.transaction(), conn.cursor(name="all_docs") as cur:
         cur.execute("select id, name, description from docs")
         for doc_id, name, description in cur:
             writer.add_document(
