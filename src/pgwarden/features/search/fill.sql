@@ -11,7 +11,7 @@ declare
     done bigint;
     last_block bigint;
 begin
-    if to_regprocedure({marker_text}) is not null then
+    if to_regprocedure({marker_text} || '()') is not null then
         execute format('select %s()', {marker_text}) into previous;
     end if;
     if previous is distinct from definition then
