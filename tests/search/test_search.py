@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from pgwarden import Warden
 from pgwarden.errors import FeatureNotApplicable, SearchError
+from pgwarden.spec import parse_spec
 
 DOCS = """
 create table docs (
@@ -153,3 +155,36 @@ def test_bad_declarations_are_refused_at_plan_time(
 def test_query_of_an_undeclared_table(docs: Warden) -> None:
     with pytest.raises(SearchError, match="does not declare search"):
         docs.search.query("public.other", "x")  # type: ignore[attr-defined]
+
+
+def test_row_level_security_applies(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], db_url: str
+) -> None:
+    """An application role sees only its tenant's rows, through the text search and the
+    typo fallback alike (the function runs as the caller)."""
+    conn.execute(DOCS)
+    conn.execute("alter table docs add column tenant text not null default 'one'")
+    conn.execute("update docs set tenant = 'two' where id in (2, 3)")
+    make_warden(DECL).apply()
+    role = f"search_app_{uuid.uuid4().hex[:8]}"
+    conn.execute(f"create role {role} login")
+    conn.execute(f"grant select on docs to {role}")
+    conn.execute(f"grant usage on schema warden to {role}")
+    conn.execute("alter table docs enable row level security")
+    conn.execute(
+        f"create policy tenant_rows on docs to {role}"
+        " using (tenant = current_setting('pgwarden.tenant', true))"
+    )
+    try:
+        app_url = psycopg.conninfo.make_conninfo(db_url, user=role)
+        app = Warden(app_url, spec=parse_spec(DECL, file="pgwarden.toml"))
+        api = app.search  # type: ignore[attr-defined]
+        assert _ids(api.query("docs", "tomatoes", tenant="one")) == [1]
+        assert _ids(api.query("docs", "tomatoes", tenant="two")) == [2, 3]
+        assert api.query("docs", "bicylce", tenant="one") == []  # row 3 is tenant two's
+        assert _ids(api.query("docs", "bicylce", tenant="two")) == [3]
+        assert api.query("docs", "tomatoes") == []  # no tenant: no rows
+        app.close()
+    finally:
+        conn.execute(f"drop owned by {role}")
+        conn.execute(f"drop role {role}")
