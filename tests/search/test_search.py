@@ -188,3 +188,23 @@ def test_row_level_security_applies(
     finally:
         conn.execute(f"drop owned by {role}")
         conn.execute(f"drop role {role}")
+
+
+def test_cli_query(project: Any, conn: psycopg.Connection[Any]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pgwarden.cli import app
+
+    conn.execute(DOCS)
+    (project / "pgwarden.toml").write_text(DECL)
+    runner = CliRunner()
+    assert runner.invoke(app, ["apply", "--yes"]).exit_code == 0
+    done = runner.invoke(app, ["search", "query", "docs", "tomatoes", "--limit", "2", "--json"])
+    assert done.exit_code == 0, done.output
+    assert [h["row"]["id"] for h in json.loads(done.stdout)] == [2, 1]
+    table = runner.invoke(app, ["search", "query", "docs", "tomatoes"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "Cooking tomatoes" in table.stdout
+    missing = runner.invoke(app, ["search", "query", "nowhere", "x"])
+    assert missing.exit_code == 1 and "does not declare search" in missing.output
