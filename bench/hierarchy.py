@@ -46,15 +46,6 @@ graph = true
 LEVELS = 20
 TABLES = """
 create table nodes_src (id int primary key, parent_id int, grp int, lvl int);
-insert into nodes_src
-select g, null, g, 0 from generate_series(1, 10) g;
-insert into nodes_src
-select 10 + (grp - 1) * (%(per)s - 1) + k, null, grp, 1 + (k - 1) * %(levels)s / (%(per)s - 1)
-  from generate_series(1, 10) grp, generate_series(1, %(per)s - 1) k;
-update nodes_src c set parent_id = coalesce(
-    (select p.id from nodes_src p where p.grp = c.grp and p.lvl = c.lvl - 1
-      order by md5(p.id::text || c.id::text) limit 1), c.grp)
- where c.lvl > 0;
 create table seeds (id int primary key, parent_id int references seeds on delete cascade,
                     level int not null default 0, name text);
 create table warden (id int primary key, parent_id int references warden on delete cascade,
@@ -121,6 +112,26 @@ ANCESTORS = {
 }
 
 
+def _nodes(nodes: int) -> list[tuple[int, int | None, int, int]]:
+    """10 groups; in each, the nodes spread over LEVELS levels under the group's root, each
+    with a pseudo-random parent one level up."""
+    rnd = random.Random(3)
+    per = nodes // 10
+    found: list[tuple[int, int | None, int, int]] = [(g, None, g, 0) for g in range(1, 11)]
+    next_id = 11
+    for grp in range(1, 11):
+        above = [grp]
+        for level in range(1, LEVELS + 1):
+            count = (per - 1) * level // LEVELS - (per - 1) * (level - 1) // LEVELS
+            row = []
+            for _ in range(count):
+                found.append((next_id, rnd.choice(above), grp, level))
+                row.append(next_id)
+                next_id += 1
+            above = row or above
+    return found
+
+
 def _time(conn: psycopg.Connection[Any], statement: str, params: tuple[Any, ...]) -> float:
     start = time.perf_counter()
     conn.execute(statement, params).fetchall() if statement.lstrip().startswith(
@@ -158,9 +169,10 @@ def main() -> None:
         print(f"{server_version(url)}; {machine()}; load {load()}; {args.nodes:,} nodes")
         tps = _pgbench_tps(url)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                TABLES.replace("%(per)s", str(per)).replace("%(levels)s", str(LEVELS)).encode()
-            )
+            conn.execute(TABLES.encode())
+            with conn.cursor().copy("copy nodes_src from stdin") as copy:
+                for row in _nodes(args.nodes):
+                    copy.write_row(row)
             conn.execute(SEEDS.encode())
             setup: list[list[str]] = []
             for table in ("seeds", "warden"):
@@ -181,6 +193,7 @@ def main() -> None:
             setup.append(["pgwarden apply (fill paths, check edges, indexes)",
                           f"{time.perf_counter() - start:.1f}"])  # fmt: skip
             conn.execute("vacuum analyze")
+            group = dict(conn.execute("select id, grp from nodes_src").fetchall())
             leaves = [r[0] for r in conn.execute(
                 "select id from nodes_src where lvl = %s", (LEVELS,))]  # fmt: skip
             rows = []
@@ -200,7 +213,7 @@ def main() -> None:
             samples = {"seeds": [], "warden": []}
             for i in range(max(3, args.repeat // 3)):
                 root = 1 + i % 10
-                target = rnd.choice([n for n in leaves if (n - 11) // (per - 1) + 1 != root])
+                target = rnd.choice([n for n in leaves if group[n] != root])
                 for table in ("seeds", "warden"):
                     move = f"update {table} set parent_id = %s where id = %s"
                     samples[table].append(_time(conn, move, (target, root)))
