@@ -208,3 +208,12 @@ def test_cli_query(project: Any, conn: psycopg.Connection[Any]) -> None:
     assert table.exit_code == 0 and "Cooking tomatoes" in table.stdout
     missing = runner.invoke(app, ["search", "query", "nowhere", "x"])
     assert missing.exit_code == 1 and "does not declare search" in missing.output
+
+
+def test_partitioned_table_is_refused(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute("create table logs (id int, at date, body text) partition by range (at)")
+    warden = make_warden('[tables."public.logs"]\nsearch = { columns = { body = "A" } }\n')
+    with pytest.raises(FeatureNotApplicable, match=r"public.logs.*partitioned.*CONCURRENTLY"):
+        warden.plan()
