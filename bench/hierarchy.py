@@ -97,17 +97,30 @@ end $$;
 create trigger seeds_links_check before insert on seeds_links for each row
     execute function seeds_links_check();
 """
+LTREE = """
+create extension if not exists ltree;
+create table lt (id int primary key, path ltree not null);
+insert into lt select id, text2ltree(array_to_string(tree_path, '.')) from warden;
+create index on lt using gist (path);
+create function lt_move(node int, new_parent int) returns void language sql as $$
+    update lt set path = coalesce((select path from lt where id = new_parent), ''::ltree)
+                         || subpath(path, nlevel((select path from lt where id = node)) - 1)
+     where path <@ (select path from lt where id = node) $$;
+"""
 SUBTREE = {
     "seeds": """with recursive d as (select id from seeds where parent_id = %s
                 union all select s.id from seeds s join d on s.parent_id = d.id)
                 select count(*) from d""",
     "warden": "select count(*) from warden where tree_path @> array[%s::int] and id <> %s",
+    "lt": "select count(*) from lt where path <@ (select path from lt where id = %s) and id <> %s",
 }
 ANCESTORS = {
     "seeds": """with recursive u as (select parent_id from seeds where id = %s
                 union all select s.parent_id from seeds s join u on s.id = u.parent_id
                 where s.parent_id is not null) select array_agg(parent_id) from u""",
     "warden": "select array_agg(a.id) from warden n join warden a on a.id = any(n.tree_path)"
+    " where n.id = %s and a.id <> n.id",
+    "lt": "select array_agg(a.id) from lt n join lt a on a.path @> n.path"
     " where n.id = %s and a.id <> n.id",
 }
 
@@ -192,6 +205,9 @@ def main() -> None:
                 warden.apply()
             setup.append(["pgwarden apply (fill paths, check edges, indexes)",
                           f"{time.perf_counter() - start:.1f}"])  # fmt: skip
+            # The ltree alternative, for reads and moves only: the same paths as labels, a GiST
+            # index, and a hand-written move (no triggers: what it costs at best).
+            conn.execute(LTREE.encode())
             conn.execute("vacuum analyze")
             group = dict(conn.execute("select id, grp from nodes_src").fetchall())
             leaves = [r[0] for r in conn.execute(
@@ -202,24 +218,29 @@ def main() -> None:
                  lambda: rnd.randint(1, 10)),
                 ("ancestors of a depth-20 node", ANCESTORS, lambda: rnd.choice(leaves)),
             ):  # fmt: skip
-                samples: dict[str, list[float]] = {"seeds": [], "warden": []}
+                samples: dict[str, list[float]] = {"seeds": [], "warden": [], "lt": []}
                 for _ in range(args.repeat):
                     node = pick()
                     for table, query in queries.items():
                         params = (node, node) if query.count("%s") == 2 else (node,)
                         samples[table].append(_time(conn, query, params))
-                rows.append([label, _stats(samples["seeds"]), _stats(samples["warden"])])
+                rows.append([label, *(_stats(samples[t]) for t in ("seeds", "warden", "lt"))])
             # Moving a whole group (its root) under a deep node of another group, and back.
-            samples = {"seeds": [], "warden": []}
+            samples = {"seeds": [], "warden": [], "lt": []}
             for i in range(max(3, args.repeat // 3)):
                 root = 1 + i % 10
                 target = rnd.choice([n for n in leaves if group[n] != root])
-                for table in ("seeds", "warden"):
-                    move = f"update {table} set parent_id = %s where id = %s"
-                    samples[table].append(_time(conn, move, (target, root)))
-                    conn.execute(move, (None, root))
+                for table in ("seeds", "warden", "lt"):
+                    move = (
+                        "select lt_move(%s, %s)"
+                        if table == "lt"
+                        else f"update {table} set parent_id = %s where id = %s"
+                    )
+                    args_ = (root, target) if table == "lt" else (target, root)
+                    samples[table].append(_time(conn, move, args_))
+                    conn.execute(move, (root, None) if table == "lt" else (None, root))
             rows.append([f"move a {per:,}-node subtree under a depth-20 node",
-                         _stats(samples["seeds"]), _stats(samples["warden"])])  # fmt: skip
+                         *(_stats(samples[t]) for t in ("seeds", "warden", "lt"))])  # fmt: skip
             # One new leaf under a depth-20 node (the tree insert with its checks).
             samples = {"seeds": [], "warden": []}
             for i in range(args.repeat * 10):
@@ -229,7 +250,7 @@ def main() -> None:
                         conn, f"insert into {table} (id, parent_id) values (%s, %s)",
                         (10_000_000 + i, parent)))  # fmt: skip
             rows.append(["insert a leaf at depth 21", _stats(samples["seeds"]),
-                         _stats(samples["warden"])])  # fmt: skip
+                         _stats(samples["warden"]), "-"])  # fmt: skip
             # An edge whose cycle check walks everything below a depth-10 node.
             mids = [r[0] for r in conn.execute("select id from nodes_src where lvl = 10")]
             samples = {"seeds": [], "warden": []}
@@ -244,9 +265,10 @@ def main() -> None:
                     except (psycopg.errors.CheckViolation, psycopg.errors.UniqueViolation):
                         pass
             rows.append(["edge insert, cycle check below a depth-10 node",
-                         _stats(samples["seeds"]), _stats(samples["warden"])])  # fmt: skip
+                         _stats(samples["seeds"]), _stats(samples["warden"]), "-"])  # fmt: skip
         print_table("Latency, ms (p50 / p95)",
-                    ["operation", "seeds' recursive-CTE triggers", "pgwarden hierarchy / graph"],
+                    ["operation", "seeds' recursive-CTE triggers", "pgwarden hierarchy / graph",
+                     "ltree + GiST (no triggers)"],
                     rows)  # fmt: skip
         print_table("Setup", ["step", "seconds"], setup)
         print(f"\npgbench TPS (scale 5, 2 clients, 15 s, same server): {tps}")
