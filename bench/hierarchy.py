@@ -234,11 +234,15 @@ def main() -> None:
                 root = 1 + i % 10
                 target = rnd.choice([n for n in leaves if group[n] != root])
                 for table in ("seeds", "warden", "lt"):
-                    move = (
-                        "select lt_move(%s, %s)"
-                        if table == "lt"
-                        else f"update {table} set parent_id = %s where id = %s"
-                    )
+                    # The seeds' re-levelling trigger is AFTER UPDATE OF level: it fires only
+                    # when the statement names level (as Kitaab's service did), not when the
+                    # BEFORE trigger changes it. Without `level = level` the subtree keeps
+                    # stale levels.
+                    move = {
+                        "lt": "select lt_move(%s, %s)",
+                        "seeds": "update seeds set parent_id = %s, level = level where id = %s",
+                        "warden": "update warden set parent_id = %s where id = %s",
+                    }[table]
                     args_ = (root, target) if table == "lt" else (target, root)
                     samples[table].append(_time(conn, move, args_))
                     conn.execute(move, (root, None) if table == "lt" else (None, root))
