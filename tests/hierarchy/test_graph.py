@@ -6,6 +6,7 @@ import itertools
 import random
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,11 +92,16 @@ def test_two_edges_closing_a_cycle_cannot_both_commit(
         waiter = threading.Thread(target=second)
         waiter.start()
         with psycopg.connect(db_url, autocommit=True) as watch:
-            while not watch.execute(
-                "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
-                " and query like 'insert into deps (source_id, target_id) values (6, 5)%'"
-            ).fetchone():
-                pass
+            for _ in range(3000):  # a guard against a hang, not a timing assertion
+                if watch.execute(
+                    "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and query like 'insert into deps (source_id, target_id) values (6, 5)%'"
+                ).fetchone():
+                    break
+                time.sleep(0.01)
+            else:
+                waiter.join()
+                pytest.fail("the second session never waited for the first")
         t1.commit()
         waiter.join()
     expected = (

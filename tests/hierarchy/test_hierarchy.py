@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -101,11 +102,16 @@ def test_concurrent_moves_that_would_close_a_cycle(db_url: str, tree: Warden) ->
         waiter = threading.Thread(target=second)
         waiter.start()
         with psycopg.connect(db_url, autocommit=True) as watch:
-            while not watch.execute(
-                "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
-                " and query like 'update nodes set parent_id = 3%'"
-            ).fetchone():
-                pass
+            for _ in range(3000):  # a guard against a hang, not a timing assertion
+                if watch.execute(
+                    "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and query like 'update nodes set parent_id = 3%'"
+                ).fetchone():
+                    break
+                time.sleep(0.01)
+            else:
+                waiter.join()
+                pytest.fail("the second session never waited for the first")
         t1.commit()
         waiter.join()
     assert errors and isinstance(
