@@ -65,6 +65,26 @@ CASES = {
             'query = "select parent_id, count(*) as n from items group by parent_id"\n'
             'unique_key = ["parent_id"]\nindexes = [["n"]]\nrefresh = "1 hour"\n',
         ),
+        ContractCase(
+            "search",
+            _TABLES,
+            '[tables."public.items"]\nsearch = { columns = { name = "A" }, fuzzy = ["name"] }\n',
+        ),
+        ContractCase(
+            "hierarchy",
+            """create table nodes (id int primary key, name text,
+                   parent_id int references nodes on delete cascade);
+               insert into nodes values (1, 'root', null), (2, 'a', 1), (3, 'b', 2), (4, 'c', 1);""",
+            '[tables."public.nodes"]\nhierarchy = { max_depth = 4 }\n',
+        ),
+        ContractCase(
+            "graph",
+            _TABLES
+            + """create table links (id int primary key, kind text,
+                     source_id int references parent, target_id int references parent);
+                 insert into links values (1, 'x', 1, 2);""",
+            '[tables."public.links"]\ngraph = { per = "kind" }\n',
+        ),
     )
 }
 

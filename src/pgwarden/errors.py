@@ -19,12 +19,15 @@ __all__ = [
     "FeatureDependencyError",
     "FeatureNotApplicable",
     "ForeignKeyError",
+    "GraphError",
+    "HierarchyError",
     "LintError",
     "LockNotGranted",
     "MaintenanceBusy",
     "MaintenanceError",
     "PgwardenError",
     "RestoreRefused",
+    "SearchError",
     "ServeError",
     "ServerError",
     "SoftDeleteError",
@@ -186,6 +189,26 @@ class SoftDeleteError(PgwardenError):
     the foreign keys refused it); nothing was changed."""
 
     code = "soft-delete"
+
+
+class SearchError(PgwardenError):
+    """A search could not be run (the table does not declare ``search``, bad limits)."""
+
+    code = "search"
+
+
+class HierarchyError(PgwardenError):
+    """A tree change or query refused: it would close a cycle, pass ``max_depth``, or the
+    table does not declare ``hierarchy``; nothing was changed."""
+
+    code = "hierarchy"
+
+
+class GraphError(PgwardenError):
+    """A graph change or query refused: a self loop, a cycle in an acyclic graph, a duplicate
+    edge, or the table does not declare ``graph``; nothing was changed."""
+
+    code = "graph"
 
 
 class MaintenanceBusy(PgwardenError):

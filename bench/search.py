@@ -1,0 +1,253 @@
+"""Search: query latency (common and rare terms, phrases, the typo fallback), the cost of the
+maintained vector on writes, the online fill and index builds, and agreement with a BM25
+reference (``tantivy``, when installed), with the machine's pgbench TPS beside them.
+
+One scratch database, ``docs`` (``--docs`` rows: a 3-word name, a 30-word description and a
+jsonb metadata document with two tags, words drawn from a 50,000-word vocabulary with a skewed
+distribution, so some words are in a third of the documents and some in a handful), and a
+copy ``plain`` with no search, for the write overhead. pgwarden declares::
+
+    search = { columns = { name = "A", description = "B", metadata = "C" }, fuzzy = ["name"] }
+
+Latencies are of ``warden.public_docs__search(text, 10, 0)`` (top 10 with highlights), p50
+and p95 over ``--queries`` runs per kind, each query word drawn afresh. The baseline query is
+the seeds' hand-written one (``to_tsvector`` expression index, ``ts_rank`` order, no
+highlights). Writes: single-row UPDATEs by key, alternating ``plain`` and ``docs`` with the
+same parameters; medians.
+
+.venv/bin/python bench/search.py                       # 1M documents, throwaway embedded server
+.venv/bin/python bench/search.py --docs 200000 --dsn postgresql://postgres@127.0.0.1:5432/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
+from pgwarden import Warden
+from pgwarden.server import bin_path
+from pgwarden.spec import parse_spec
+
+SPEC = (
+    '[tables."public.docs"]\n'
+    'search = { columns = { name = "A", description = "B", metadata = "C" }, fuzzy = ["name"],'
+    " batch = 10000 }\n"
+)
+VOCAB = 50_000
+SETUP = """
+create table vocab (i int primary key, w text not null);
+insert into vocab select g, substr(md5(g::text), 1, 3 + g % 6) || chr(97 + g % 26)
+  from generate_series(1, %(vocab)s) g;
+create function pick() returns text language plpgsql volatile as $$
+declare n int := 1 + floor(%(vocab)s * random() ^ 3)::int;
+begin
+    return (select w from vocab where i = n);
+end $$;
+create table docs (id bigint primary key, name text, description text, metadata jsonb,
+                   n int not null default 0);
+insert into docs
+select g, concat_ws(' ', pick(), pick(), pick()),
+       (select string_agg(pick(), ' ') from generate_series(1, 30) k where k > g * 0),
+       jsonb_build_object('tags', jsonb_build_array(pick(), pick()), 'v', g % 7)
+  from generate_series(1, %(docs)s) g;
+create table plain as select * from docs;
+alter table plain add primary key (id);
+create index plain_fts on plain using gin ((
+    setweight(to_tsvector('english', coalesce(name, '')), 'A') ||
+    setweight(to_tsvector('english', coalesce(description, '')), 'B')));
+"""
+BASELINE = """
+select id, ts_rank(setweight(to_tsvector('english', coalesce(name, '')), 'A') ||
+                   setweight(to_tsvector('english', coalesce(description, '')), 'B'), q) r
+  from plain, websearch_to_tsquery('english', %s) q
+ where (setweight(to_tsvector('english', coalesce(name, '')), 'A') ||
+        setweight(to_tsvector('english', coalesce(description, '')), 'B')) @@ q
+ order by r desc limit 10"""
+
+
+def _words(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+    """Vocabulary words by how many documents hold them (from the vector's statistics)."""
+    rows = conn.execute(
+        "select word, ndoc from ts_stat('select search_vector from docs') order by ndoc desc"
+    ).fetchall()
+    total = conn.execute("select count(*) from docs").fetchone()
+    docs = int(total[0]) if total else 1
+    return {
+        "common": [w for w, n in rows if n > docs * 0.05][:50],
+        "rare": ([w for w, n in rows if 5 <= n <= 50] or [w for w, _ in rows[-200:]])[:200],
+        "mid": [w for w, n in rows if docs * 0.001 < n < docs * 0.01][:200],
+    }
+
+
+def _typo(word: str) -> str:
+    return word[:-2] + word[-1] + word[-2] if len(word) > 3 else word + "q"
+
+
+def _latencies(conn: psycopg.Connection[Any], query: str, texts: list[str]) -> list[float]:
+    samples = []
+    for text in texts:
+        start = time.perf_counter()
+        conn.execute(query, (text,)).fetchall()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _pgbench_tps(url: str) -> str:
+    exe = bin_path() / "pgbench"
+    subprocess.run([str(exe), "-i", "-q", "-s", "5", url], capture_output=True, check=True)
+    done = subprocess.run(
+        [str(exe), "-T", "15", "-c", "2", "-j", "2", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("tps")]
+    return line[0].split("=")[1].split("(")[0].strip() if line else "?"
+
+
+def _bm25_agreement(conn: psycopg.Connection[Any], texts: list[str]) -> str:
+    try:
+        import tantivy
+    except ImportError:
+        return "tantivy not installed"
+    schema_builder = tantivy.SchemaBuilder()
+    schema_builder.add_integer_field("id", stored=True, indexed=True)
+    schema_builder.add_text_field("name", stored=False, tokenizer_name="en_stem")
+    schema_builder.add_text_field("description", stored=False, tokenizer_name="en_stem")
+    schema = schema_builder.build()
+    index = tantivy.Index(schema)
+    writer = index.writer()
+    with conn.transaction(), conn.cursor(name="all_docs") as cur:
+        cur.execute("select id, name, description from docs")
+        for doc_id, name, description in cur:
+            writer.add_document(
+                tantivy.Document(id=doc_id, name=name or "", description=description or "")
+            )
+    writer.commit()
+    index.reload()
+    searcher = index.searcher()
+    overlaps = []
+    for text in texts:
+        query = index.parse_query(
+            " AND ".join(text.split()), ["name", "description"], field_boosts={"name": 2.0}
+        )
+        theirs = {searcher.doc(a)["id"][0] for _, a in searcher.search(query, 10).hits}
+        ours = {
+            r[0]
+            for r in conn.execute(
+                "select (item).id from warden.public_docs__search(%s, 10, 0)", (text,)
+            )
+        }
+        if theirs:
+            overlaps.append(len(ours & theirs) / len(theirs))
+    share = statistics.mean(overlaps) * 100
+    return f"{share:.0f}% of tantivy's top 10 (mean over {len(overlaps)} queries)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--writes", type=int, default=2000)
+    parser.add_argument("--dsn", default=None)
+    args = parser.parse_args()
+    rnd = random.Random(7)
+    with server_url(args.dsn) as admin, scratch_db(admin) as url:
+        print(f"{server_version(url)}; {machine()}; load {load()}; {args.docs:,} documents")
+        tps = _pgbench_tps(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            start = time.perf_counter()
+            conn.execute(SETUP.replace("%(vocab)s", str(VOCAB)).replace("%(docs)s", str(args.docs)))
+            conn.execute("vacuum analyze docs")
+            conn.execute("vacuum analyze plain")
+            generated = time.perf_counter() - start
+            with Warden(url, spec=parse_spec(SPEC, file="pgwarden.toml")) as warden:
+                steps: dict[str, float] = {}
+                last = [time.perf_counter()]
+
+                def step(change: Any) -> None:
+                    now = time.perf_counter()
+                    steps[str(change.ref.kind if change.ref else change.action)] = (
+                        steps.get(str(change.ref.kind if change.ref else change.action), 0)
+                        + now
+                        - last[0]
+                    )
+                    last[0] = now
+
+                start = time.perf_counter()
+                warden.apply(on_change=step)
+                applied = time.perf_counter() - start
+            words = _words(conn)
+            fn = "select (item).id, headline from warden.public_docs__search(%s, 10, 0)"
+            kinds = {
+                "common term": [rnd.choice(words["common"]) for _ in range(args.queries)],
+                "rare term": [rnd.choice(words["rare"]) for _ in range(args.queries)],
+                "two mid terms": [
+                    f"{rnd.choice(words['mid'])} {rnd.choice(words['mid'])}"
+                    for _ in range(args.queries)
+                ],
+                "typo (fallback)": [_typo(rnd.choice(words["mid"])) for _ in range(args.queries)],
+            }
+            rows = []
+            for kind, texts in kinds.items():
+                ours = _latencies(conn, fn, texts)
+                base = _latencies(conn, BASELINE, texts) if "typo" not in kind else []
+                rows.append([
+                    kind,
+                    f"{percentile(base, 50):.1f} / {percentile(base, 95):.1f}" if base else "-",
+                    f"{percentile(ours, 50):.1f} / {percentile(ours, 95):.1f}",
+                ])  # fmt: skip
+            print_table(
+                "Top 10 latency, ms (p50 / p95)",
+                ["query", "hand-written FTS (no highlights)", "pgwarden search (+ headline)"],
+                rows,
+            )
+            write_rows = []
+            for label, statement in (
+                ("UPDATE of another column (n)", "update {} set n = n + 1 where id = %s"),
+                (
+                    "UPDATE of a searched column (description)",
+                    "update {} set description = description || ' ' || %s::text where id = %s",
+                ),
+            ):
+                times: dict[str, list[float]] = {"plain": [], "docs": []}
+                for _ in range(args.writes):
+                    key = rnd.randint(1, args.docs)
+                    params: tuple[Any, ...] = (key,) if "another" in label else ("extra", key)
+                    for table in ("plain", "docs"):
+                        start = time.perf_counter()
+                        conn.execute(statement.format(table), params)  # type: ignore[arg-type]
+                        times[table].append(time.perf_counter() - start)
+                a, b = statistics.median(times["plain"]), statistics.median(times["docs"])
+                write_rows.append([label, f"{a * 1000:.3f}", f"{b * 1000:.3f}", f"{b / a:.2f}x"])
+            print_table(
+                "Single-row UPDATE by key, median ms",
+                ["statement", "plain (expression index)", "docs (maintained vector)", "ratio"],
+                write_rows,
+            )
+            sample = (
+                kinds["rare term"][:10] + kinds["two mid terms"][:10] + kinds["common term"][:10]
+            )
+            agreement = _bm25_agreement(conn, sample)
+        print_table(
+            "Setup",
+            ["step", "seconds"],
+            [["generate documents", f"{generated:.1f}"], ["apply (all)", f"{applied:.1f}"]]
+            + [[f"  {k}", f"{v:.1f}"] for k, v in steps.items()],
+        )
+        print(f"\nBM25 agreement (top 10): {agreement}")
+        print(f"pgbench TPS (scale 5, 2 clients, 15 s, same server): {tps}")
+
+
+if __name__ == "__main__":
+    main()
