@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -62,6 +64,21 @@ class Status:
         }
 
 
+STATUS_GROUP = "pgwarden.status"
+"""Entry-point group of status lines from modules that are not features (backups...):
+``name = "module:function"``, ``function(conn, spec) -> list[str]`` (reads only; nothing to
+say: an empty list)."""
+
+StatusProvider = Callable[[psycopg.Connection[Any], Spec], list[str]]
+
+
+@cache
+def status_providers() -> tuple[StatusProvider, ...]:
+    """Every installed provider of status lines, in name order."""
+    points = sorted(entry_points(group=STATUS_GROUP), key=lambda p: p.name)
+    return tuple(point.load() for point in points)
+
+
 def read_status(
     conn: psycopg.Connection[Any], spec: Spec, features: Mapping[str, Feature]
 ) -> Status:
@@ -77,4 +94,5 @@ def read_status(
         row = conn.execute("select max(applied_at) from warden.applies").fetchone()
         last = row[0] if row else None
     notes = tuple(note for feature in features.values() for note in feature.health(conn, spec))
+    notes += tuple(note for provider in status_providers() for note in provider(conn, spec))
     return Status(plan.server, version, tuple(states), plan.changes, last, notes)

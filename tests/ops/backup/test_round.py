@@ -205,6 +205,10 @@ def test_worker_jobs_take_a_backup_when_due(source: Source, app_db: str, tmp_pat
         assert rows == 1 and "full" in detail
         # A backup no drill has restored yet is only a warning.
         assert ("warning", "no backup has been verified by a restore drill") in doctor()
+        with Warden(app_db, spec=spec) as warden:
+            notes = warden.status().notes
+        assert any(n.startswith("backup: 1 backups, newest 0.0 h ago") for n in notes), notes
+        assert "backup: no backup has been verified by a restore drill" in notes
         assert not [f for f in doctor() if f[0] == "critical"]
         rows, detail = jobs["backup"].run(ctx)
         assert rows == 0 and "h old" in detail  # not due again for a day

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from pgwarden.spec import Spec
+
 if TYPE_CHECKING:
     from pgwarden.warden import Warden
 
@@ -94,3 +96,25 @@ def _read(conn: psycopg.Connection[Any]) -> BackupHealth:
     return BackupHealth(
         int(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], slot, lag, streaming
     )
+
+
+def status_lines(conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
+    """``pgwarden status`` lines (entry point ``pgwarden.status``): backup age, last drill,
+    WAL lag, and what needs attention; nothing when the file has no ``[backup]``."""
+    if "backup" not in spec.sections:
+        return []
+    from pgwarden.ops.backup._config import BackupSection
+
+    state = _read(conn)
+    max_age = spec.section("backup", BackupSection).max_age.seconds
+
+    def hours(seconds: float | None) -> str:
+        return "never" if seconds is None else f"{seconds / 3600:.1f} h ago"
+
+    lines = [
+        f"backup: {state.backups} backups, newest {hours(state.newest_backup_age)}, "
+        f"last restore drill {hours(state.last_verified_age)}"
+        + ("" if state.wal_lag_bytes is None else f", WAL lag {state.wal_lag_bytes} bytes")
+    ]
+    lines += [f"backup: {problem}" for problem in state.problems(max_age)]
+    return lines
