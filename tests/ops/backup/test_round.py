@@ -179,10 +179,15 @@ def test_cli_round(
     assert "newest backup" in decisions[0]["reasons"]
 
 
-def test_worker_jobs_take_a_backup_when_due(source: Source, app_db: str, tmp_path: Path) -> None:
+def test_worker_jobs_take_a_backup_when_due(source: Source, tmp_path: Path) -> None:
     from pgwarden.catalog import read_catalog
     from pgwarden.features import registered_features
     from pgwarden.maintenance import JobContext, collect_jobs
+
+    # A database of its own: the warden.backups mirror other tests write is per database.
+    with source.connect() as conn:
+        conn.execute("create database jobs")
+    app_db = source.instance.url("jobs")
 
     spec = parse_spec(
         f'[backup]\nrepository = "{tmp_path / "repo"}"\nslot = "pgw_jobs"\nevery = "1 day"\n',
