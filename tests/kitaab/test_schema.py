@@ -13,7 +13,7 @@ def test_install_is_complete_and_idempotent(kitaab_url: str) -> None:
     warden = kitaab.install(kitaab_url)  # a second install on the cloned, installed database
     try:
         assert warden.plan(only=kitaab.tables()).changes == ()
-        assert _migrate.current(kitaab_url) == "0003"
+        assert _migrate.current(kitaab_url) == "0004"
         with psycopg.connect(kitaab_url) as conn:
             views = {r[0] for r in conn.execute(
                 "select viewname from pg_views where schemaname = 'kitaab'")}  # fmt: skip

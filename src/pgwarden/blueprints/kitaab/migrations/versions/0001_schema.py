@@ -120,9 +120,70 @@ create index idx_deed_items_level on kitaab.deed_items (deed_id, level, display_
 create index idx_deed_items_parent on kitaab.deed_items (parent_deed_item_id)
     where parent_deed_item_id is not null;
 
--- The hierarchy's integrity (a parent in the same deed, level = parent's level + 1, no cycle,
--- at most 5 levels, children following a move of their parent) is declared in pgwarden.toml
--- (`hierarchy`): pgwarden keeps it with its own trigger. The CHECKs above stay as a backstop.
+-- The hierarchy's integrity: a parent in the same deed, level = parent's level + 1, no cycle,
+-- depth at most 5 (the CHECK), and children follow a move of their parent.
+create function kitaab.deed_items_hierarchy() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    parent record;
+begin
+    if new.parent_deed_item_id is null then
+        new.level := 1;
+    else
+        select deed_id, level into parent from kitaab.deed_items
+         where deed_item_id = new.parent_deed_item_id;
+        if not found then
+            return new;  -- the foreign key reports it
+        end if;
+        if parent.deed_id <> new.deed_id then
+            raise exception 'deed item % and its parent % belong to different deeds',
+                new.deed_item_id, new.parent_deed_item_id
+                using errcode = 'check_violation', constraint = 'deed_items_same_deed';
+        end if;
+        -- Moves within one deed are serialized, so two concurrent moves cannot make a cycle.
+        if tg_op = 'UPDATE' then
+            perform pg_advisory_xact_lock(
+                hashtext('kitaab.deed_items'), (new.deed_id % 2147483647)::int);
+        end if;
+        if tg_op = 'UPDATE' and exists (
+            with recursive up as (
+                select deed_item_id, parent_deed_item_id, 1 as depth from kitaab.deed_items
+                 where deed_item_id = new.parent_deed_item_id
+                union all
+                select d.deed_item_id, d.parent_deed_item_id, up.depth + 1
+                  from kitaab.deed_items d join up on d.deed_item_id = up.parent_deed_item_id
+                 where up.depth < 100
+            )
+            select 1 from up where deed_item_id = new.deed_item_id
+        ) then
+            raise exception 'moving deed item % under % would make a cycle',
+                new.deed_item_id, new.parent_deed_item_id
+                using errcode = 'check_violation', constraint = 'deed_items_no_cycle';
+        end if;
+        new.level := parent.level + 1;
+    end if;
+    return new;
+end
+$$;
+create trigger kitaab_hierarchy before insert or update of parent_deed_item_id, deed_id, level
+    on kitaab.deed_items for each row execute function kitaab.deed_items_hierarchy();
+
+-- A moved item's subtree gets its new levels (each child's trigger checks the depth limit).
+create function kitaab.deed_items_relevel() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    update kitaab.deed_items set level = new.level + 1
+     where parent_deed_item_id = new.deed_item_id and level <> new.level + 1;
+    return null;
+end
+$$;
+create trigger kitaab_relevel after update of level on kitaab.deed_items
+    for each row when (old.level is distinct from new.level)
+    execute function kitaab.deed_items_relevel();
 
 create table kitaab.scales (
     scale_id    bigserial primary key,
@@ -175,7 +236,8 @@ create index idx_entries_created_by on kitaab.entries (created_by_user_id)
 DOWNGRADE = r"""
 drop table if exists kitaab.entries, kitaab.scale_values, kitaab.scales,
     kitaab.deed_items, kitaab.deeds, kitaab.auth_tokens, kitaab.users cascade;
-drop function if exists kitaab.is_time_zone(text);
+drop function if exists kitaab.deed_items_relevel(), kitaab.deed_items_hierarchy(),
+    kitaab.is_time_zone(text);
 drop type if exists kitaab.message_sender_enum, kitaab.reflection_type_enum,
     kitaab.measure_type_enum, kitaab.completion_type_enum, kitaab.permission_type_enum,
     kitaab.relation_status_enum, kitaab.deed_category_type;

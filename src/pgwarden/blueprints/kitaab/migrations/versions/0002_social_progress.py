@@ -164,7 +164,8 @@ create table kitaab.messages (
     constraint messages_content_present check (length(btrim(content)) > 0)
 );
 create index idx_messages_user_created on kitaab.messages (user_id, created_at desc);
--- Its text search (vector, GIN index, query function) is declared in pgwarden.toml (`search`).
+create index idx_messages_content_gin on kitaab.messages
+    using gin (to_tsvector('english', content));
 
 -- 7. Reminders: one active per user, at a local time in the user's time zone.
 create table kitaab.notifications (
