@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 HEAD = "head"
 
@@ -26,7 +28,10 @@ class Migrations:
     schema: str
     title: str
 
+    # Alembic (and SQLAlchemy under it) load only when migrations run, not with the CLI.
     def _config(self, url: str) -> Config:
+        from alembic.config import Config
+
         config = Config(stdout=io.StringIO())
         config.set_main_option("script_location", str(self.directory))
         config.attributes["url"] = url
@@ -34,12 +39,16 @@ class Migrations:
 
     def upgrade(self, url: str, revision: str = HEAD) -> None:
         """Bring the schema up to ``revision`` (default: the latest)."""
+        from alembic import command
+
         command.upgrade(self._config(url), revision)
 
     def downgrade(self, url: str, revision: str = "base") -> None:
         """Take the schema back down to ``revision`` (default: nothing). Remove pgwarden's
         features from its tables first (the blueprint's ``teardown`` does both), or the
         ledger would list objects that are gone."""
+        from alembic import command
+
         command.downgrade(self._config(url), revision)
 
     def current(self, url: str) -> str | None:
