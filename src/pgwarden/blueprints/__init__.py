@@ -36,7 +36,9 @@ class Blueprint(ABC):
         """Run the blueprint's demo for ``pgwarden demo <name>`` on the database the global
         options lead to: install, load data, then serve on ``port`` (``serve``), or prove
         the API answers and stop (``check``). Blueprints without a demo refuse."""
-        raise NotImplementedError(f"the {self.name} blueprint has no demo")
+        from pgwarden.errors import ConfigError
+
+        raise ConfigError(f"the {self.name} blueprint has no demo")
 
 
 @cache

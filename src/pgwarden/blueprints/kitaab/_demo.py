@@ -93,7 +93,10 @@ def _other_demo(ctx: typer.Context, name: str, port: int, no_serve: bool, check:
     if name not in found:
         err_console.print(f"[red]no blueprint {name!r}[/]; installed: {', '.join(sorted(found))}")
         raise typer.Exit(2)
-    found[name].demo(ctx, port=port, serve=not no_serve, check=check)
+    try:
+        found[name].demo(ctx, port=port, serve=not no_serve, check=check)
+    except PgwardenError as exc:
+        fail(exc)
 
 
 def _has_demo_login(url: str) -> bool:

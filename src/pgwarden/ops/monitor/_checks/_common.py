@@ -111,3 +111,22 @@ def key_part(row: Row) -> tuple[Any, ...]:
 def lit(value: object) -> str:
     """A value quoted as an SQL literal (for the text of a fix)."""
     return sql.Literal(value).as_string(None)
+
+
+def measured(ctx: Ctx, rows: list[Row], screen: Any) -> list[Row]:
+    """``rows`` (relations with ``oid`` and ``bytes``) at least ``min_bloat_size`` by their
+    real size: ``screen(row)`` first picks the candidates by ``pg_class.relpages`` (as of the
+    last VACUUM / ANALYZE, half the threshold), whose sizes are then read in one query."""
+    screened = [r["oid"] for r in rows if screen(r)]
+    if not screened:
+        return []
+    sizes = dict(
+        ctx.conn.execute(
+            "select oid, pg_relation_size(oid) from unnest(%s::oid[]) oid", (screened,)
+        ).fetchall()
+    )
+    return [
+        {**r, "bytes": sizes[r["oid"]]}
+        for r in rows
+        if sizes.get(r["oid"], 0) >= ctx.opts.min_bloat_size
+    ]

@@ -12,6 +12,7 @@ from pgwarden.ops.monitor._checks._common import (
     human,
     indexes,
     key_part,
+    measured,
     q,
 )
 from pgwarden.ops.monitor._engine import Ctx, Row, check
@@ -255,27 +256,16 @@ def _index_name(table: str, cols: list[str]) -> str:
     fixable=True,
 )
 def _bloat(ctx: Ctx) -> Iterator[Finding]:
-    # Screened on pg_class.relpages (as of the last VACUUM / ANALYZE), measured exactly.
-    screened = [
-        r["oid"]
-        for r in indexes(ctx)
-        if r["am"] == "btree"
-        and r["valid"]
-        and not r["exprs"]
-        and r["bytes"] >= ctx.opts.min_bloat_size / 2
-    ]
-    if not screened:
-        return
-    sizes = dict(
-        ctx.conn.execute(
-            "select oid, pg_relation_size(oid) from unnest(%s::oid[]) oid", (screened,)
-        ).fetchall()
+    big = measured(
+        ctx,
+        indexes(ctx),
+        lambda r: (
+            r["am"] == "btree"
+            and r["valid"]
+            and not r["exprs"]
+            and r["bytes"] >= ctx.opts.min_bloat_size / 2
+        ),
     )
-    big = [
-        {**r, "bytes": sizes[r["oid"]]}
-        for r in indexes(ctx)
-        if sizes.get(r["oid"], 0) >= ctx.opts.min_bloat_size
-    ]
     if not big:
         return
     exact = ctx.value("select 1 from pg_extension where extname = 'pgstattuple'") is not None

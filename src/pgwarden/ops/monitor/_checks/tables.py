@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pgwarden.ops.monitor._checks._common import USER_NS, human, q
+from pgwarden.ops.monitor._checks._common import USER_NS, human, measured, q
 from pgwarden.ops.monitor._engine import Ctx, Row, check
 from pgwarden.ops.monitor._model import Finding, Fix, Severity
 
@@ -252,24 +252,11 @@ def _autovacuum_off(ctx: Ctx) -> Iterator[Finding]:
     fixable=False,
 )
 def _bloat(ctx: Ctx) -> Iterator[Finding]:
-    # Screened on pg_class.relpages (as of the last VACUUM / ANALYZE), measured exactly.
-    screened = [
-        t["oid"]
-        for t in tables(ctx)
-        if t["kind"] == "r" and t["bytes"] >= ctx.opts.min_bloat_size / 2
-    ]
-    if not screened:
-        return
-    sizes = dict(
-        ctx.conn.execute(
-            "select oid, pg_relation_size(oid) from unnest(%s::oid[]) oid", (screened,)
-        ).fetchall()
+    big = measured(
+        ctx,
+        tables(ctx),
+        lambda t: t["kind"] == "r" and t["bytes"] >= ctx.opts.min_bloat_size / 2,
     )
-    big = [
-        {**t, "bytes": sizes[t["oid"]]}
-        for t in tables(ctx)
-        if sizes.get(t["oid"], 0) >= ctx.opts.min_bloat_size
-    ]
     if not big:
         return
     exact = ctx.value("select 1 from pg_extension where extname = 'pgstattuple'") is not None
