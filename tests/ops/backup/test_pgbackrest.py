@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +64,14 @@ def test_pgbackrest_round(
         assert row is not None
         between: dt.datetime = row[0]
         conn.execute("insert into t values (5000, 'after')")
-        conn.execute("select pg_switch_wal()")
+        ended = conn.execute("select pg_walfile_name(pg_switch_wal())").fetchone()
+        # The server's archiver pushes the segment on its own time: wait until it has, or the
+        # restore's window may still end before the commits above.
+        for _ in range(300):
+            archived = conn.execute("select last_archived_wal from pg_stat_archiver").fetchone()
+            if ended and archived and archived[0] and archived[0] >= ended[0]:
+                break
+            time.sleep(0.1)
     assert [r.id for r in backups.records()] == [full.id]  # read from pgbackrest info
 
     done = backups.restore(scratch / "at", Point("time", time=between), keep_running=True)
