@@ -94,9 +94,14 @@ def names(db_url: str) -> Iterator[Names]:
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
-def login(db_url: str, role: str, password: str | None = None) -> psycopg.Connection[Any]:
-    """A connection that acts as ``role`` (SET ROLE from the test's superuser, with
-    NOINHERIT respected as the role's own privileges are what SET ROLE gives)."""
+def login(db_url: str, role: str, *, direct: bool = True) -> psycopg.Connection[Any]:
+    """A connection acting as ``role``: logged in as it (the servers under test trust local
+    connections), or, for a NOLOGIN role (``direct=False``), SET ROLE from the test's
+    superuser (which could SET ROLE again: not for tests of what the role may become)."""
+    if direct:
+        params = psycopg.conninfo.conninfo_to_dict(db_url)
+        params["user"] = role
+        return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)  # type: ignore[arg-type]
     conn = psycopg.connect(db_url, autocommit=True)
     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
     return conn

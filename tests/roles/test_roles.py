@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.roles.conftest import Names, snapshot
 
 from pgwarden import Warden
 from pgwarden.errors import RolesError, SpecError
-from tests.roles.conftest import Names, snapshot
 
 SETUP = """
 create schema app;

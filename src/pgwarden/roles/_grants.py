@@ -36,7 +36,7 @@ READER_FUNCTIONS = frozenset(
 READER_RELATIONS = {
     "audit": (
         "audit_columns", "audit_contexts", "audit_events", "audit_events_all",
-        "audit_events_archive", "audit_tables",
+        "audit_events_archive", "audit_facts_all", "audit_tables",
     ),
 }  # fmt: skip
 """pgwarden's tables and views that history reads, by the stream that makes them."""
