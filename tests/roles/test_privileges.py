@@ -27,7 +27,11 @@ EXPECTED = {
     "readonly": {"SELECT"},
     "admin": {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"},
 }
-SEQUENCES = {"app": {"SELECT", "USAGE"}, "readonly": {"SELECT"}, "admin": {"SELECT", "UPDATE", "USAGE"}}
+SEQUENCES = {
+    "app": {"SELECT", "USAGE"},
+    "readonly": {"SELECT"},
+    "admin": {"SELECT", "UPDATE", "USAGE"},
+}
 
 
 @pytest.fixture
@@ -130,23 +134,23 @@ def test_app_works_through_pgwarden(db_url: str, applied: Names) -> None:
 
 
 APP_CANNOT = [
-        "drop table app.items",
-        "alter table app.items add column x int",
-        "truncate app.items",
-        "create table app.mine (id int)",
-        "create index on app.items (name)",
-        "delete from warden.audit_events",
-        "update warden.audit_tables set retention = null",
-        "insert into warden.audit_contexts default values",
-        "select * from warden.secrets",
-        "select warden.allow_hard_delete()",
-        "select * from warden.owned_objects",
-        "alter table app.items disable trigger all",
-        "alter table app.items no force row level security",
-        "create table warden.mine (id int)",
-        "set role {owner}",
-        "set role {admin}",
-    ]
+    "drop table app.items",
+    "alter table app.items add column x int",
+    "truncate app.items",
+    "create table app.mine (id int)",
+    "create index on app.items (name)",
+    "delete from warden.audit_events",
+    "update warden.audit_tables set retention = null",
+    "insert into warden.audit_contexts default values",
+    "select * from warden.secrets",
+    "select warden.allow_hard_delete()",
+    "select * from warden.owned_objects",
+    "alter table app.items disable trigger all",
+    "alter table app.items no force row level security",
+    "create table warden.mine (id int)",
+    "set role {owner}",
+    "set role {admin}",
+]
 
 
 def test_app_cannot(db_url: str, applied: Names) -> None:

@@ -274,3 +274,21 @@ def test_removing_one_role_keeps_the_others(
         (all_names(names),),
     ).fetchall()
     assert left == sorted([(names.app,), (names.owner,)])
+
+
+def test_doctor_flags_a_privileged_app_role(
+    conn: psycopg.Connection[Any], names: Names, make_warden: Callable[[str], Warden]
+) -> None:
+    conn.execute(SETUP)
+    warden = make_warden(declaration(names, "owner", "app"))
+    warden.apply()
+    assert not warden.monitor.doctor(["security.roles_privileged"]).findings
+    conn.execute(f'grant "{names.owner}" to "{names.app}"')
+    conn.execute(f'alter role "{names.app}" superuser')
+    found = warden.monitor.doctor(["security.roles_privileged"]).findings
+    said = " ".join(f.advice for f in found)
+    assert {f.object for f in found} == {"roles.app"}
+    assert "SUPERUSER" in said and f"member of {names.owner}" in said
+    # The plan refuses the membership (the attribute it would put back: pgwarden made it).
+    with pytest.raises(RolesError, match="is a member of"):
+        warden.plan()

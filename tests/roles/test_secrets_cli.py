@@ -78,4 +78,6 @@ def test_unset_password_variable_changes_nothing(
     assert done.exit_code == 1
     assert "error (roles)" in said and "ROLES_TEST_UNSET is not set" in said
     assert conn.execute("select to_regnamespace('warden')").fetchone() == (None,)
-    assert conn.execute("select 1 from pg_roles where rolname = %s", (names.app,)).fetchone() is None
+    assert (
+        conn.execute("select 1 from pg_roles where rolname = %s", (names.app,)).fetchone() is None
+    )

@@ -61,9 +61,11 @@ class RolesAPI(FeatureAPI):
                 privileges: dict[str, list[str]] = {}
                 for schema in [*schemas, WARDEN] if live else []:
                     for what, name, held in reader.privileges(spec.name, schema):
-                        where = f"schema {schema}" if name is None else f"{what.lower()} {name}"
-                        if name is not None:
-                            where = f"{what.lower()} {schema}.{name}"
+                        where = (
+                            f"schema {schema}"
+                            if name is None
+                            else f"{what.lower()} {schema}.{name}"
+                        )
                         privileges[where] = held
                 found.append(
                     RoleState(

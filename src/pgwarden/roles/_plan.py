@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.engine import DesiredObject, ObjectRef, stored_sql
+from pgwarden.engine import DesiredObject, Lock, ObjectRef, stored_sql
 from pgwarden.errors import RolesError
 from pgwarden.features._base import PlanContext
 from pgwarden.roles._config import RoleSpec, RolesSection
@@ -70,52 +70,69 @@ def _closest(name: str, names: list[str]) -> str | None:
     return closest(name, names)
 
 
-def check_roles(
-    declared: dict[str, RoleSpec], schemas: list[str], ctx: PlanContext, reader: Reader
-) -> None:
-    """Refuse, before anything runs, roles that would defeat least privilege."""
-    file = ctx.spec.file
+def role_problems(
+    declared: dict[str, RoleSpec],
+    schemas: list[str],
+    reader: Reader,
+    *,
+    created: frozenset[str] = frozenset(),
+) -> list[tuple[str, str]]:
+    """(slot, why) for each app or read-only role that would defeat least privilege:
+    SUPERUSER or BYPASSRLS (unless pgwarden ``created`` it: its plan puts the attributes
+    back), owning objects of the schemas, or able to SET ROLE to a privileged role."""
+    found = []
     owner = declared.get("owner")
     for slot in ("app", "readonly"):
         spec = declared.get(slot)
         live = reader.roles.get(spec.name) if spec else None
         if spec is None or live is None:
             continue
-        key = f"roles.{slot}"
-        if not ctx.owns(role_ref(spec.name)):
+        if spec.name not in created:
             for attribute in ("SUPERUSER", "BYPASSRLS"):
                 if live.has(attribute):
-                    raise RolesError(
-                        f"role {spec.name} exists with {attribute}: the {slot} role must not "
-                        "bypass row-level security or privileges",
-                        file=file,
-                        key=key,
+                    found.append(
+                        (
+                            slot,
+                            f"role {spec.name} exists with {attribute}: the {slot} role must "
+                            "not bypass row-level security or privileges",
+                        )
                     )
         owned = reader.owned_in(spec.name, schemas)
         if owned:
-            raise RolesError(
-                f"role {spec.name} owns {', '.join(owned[:3])}"
-                + (f" and {len(owned) - 3} more" if len(owned) > 3 else "")
-                + f": the {slot} role must own nothing (an owner bypasses grants and, without "
-                "FORCE, row-level security)",
-                file=file,
-                key=key,
+            found.append(
+                (
+                    slot,
+                    f"role {spec.name} owns {', '.join(owned[:3])}"
+                    + (f" and {len(owned) - 3} more" if len(owned) > 3 else "")
+                    + f": the {slot} role must own nothing (an owner bypasses grants and, "
+                    "without FORCE, row-level security)",
+                )
             )
-        above = reader.member_of(spec.name)
         risky = sorted(
             r
-            for r in above
+            for r in reader.member_of(spec.name)
             if (owner is not None and r == owner.name)
             or (r in reader.roles and reader.roles[r].has("SUPERUSER"))
             or (r in reader.roles and reader.roles[r].has("BYPASSRLS"))
         )
         if risky:
-            raise RolesError(
-                f"role {spec.name} is a member of {', '.join(risky)}: it could SET ROLE to "
-                f"it, so the {slot} role would not be least privileged",
-                file=file,
-                key=key,
+            found.append(
+                (
+                    slot,
+                    f"role {spec.name} is a member of {', '.join(risky)}: it could SET ROLE "
+                    f"to it, so the {slot} role would not be least privileged",
+                )
             )
+    return found
+
+
+def check_roles(
+    declared: dict[str, RoleSpec], schemas: list[str], ctx: PlanContext, reader: Reader
+) -> None:
+    """Refuse, before anything runs, roles that would defeat least privilege."""
+    created = frozenset(s.name for s in declared.values() if ctx.owns(role_ref(s.name)))
+    for slot, why in role_problems(declared, schemas, reader, created=created)[:1]:
+        raise RolesError(why, file=ctx.spec.file, key=f"roles.{slot}")
 
 
 def roles_objects(section: RolesSection, ctx: PlanContext, reader: Reader) -> list[DesiredObject]:
@@ -180,6 +197,8 @@ def _ownership(schema: str, owner: str) -> DesiredObject:
         drop=sql.SQL("SELECT warden.roles_give_back_ownership({})").format(args),
         description=f"{owner} owns schema {schema} and its tables, views, sequences and "
         "routines (each previous owner recorded, to give it back)",
+        # ALTER ... OWNER takes each relation it moves, one after the other.
+        lock=Lock("ACCESS EXCLUSIVE", QualifiedName(schema, "*")),
     )
 
 
@@ -206,7 +225,7 @@ def _grants(slot: str, role: str, schema: str, ctx: PlanContext, reader: Reader)
             )
     recorded = reader.recorded_drops.get(ref.key)
     if recorded is not None:
-        drop: sql.Composable = stored_sql(recorded)
+        drop: sql.SQL | sql.Composed = stored_sql(recorded)
     else:
         before = [
             sql.SQL("GRANT {} ON {} {} TO {}").format(
@@ -225,7 +244,7 @@ def _grants(slot: str, role: str, schema: str, ctx: PlanContext, reader: Reader)
         feature=FEATURE,
         table=None,
         create=sql.SQL(";\n").join([*revoke, *grant]),
-        drop=drop,  # type: ignore[arg-type]
+        drop=drop,
         description=f"privileges of {role} ({slot}) on schema {schema}: usage; "
         + ", ".join(profile.tables)
         + " on its tables",

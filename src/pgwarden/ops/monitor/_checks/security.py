@@ -231,3 +231,24 @@ def _rls_no_policy(ctx: Ctx) -> Iterator[Finding]:
             {},
             "roles other than its owner see no rows: add policies, or this is intended",
         )
+
+
+@check(
+    "security.roles_privileged",
+    "Declared app / read-only roles ([roles]) that are superuser, BYPASSRLS, own objects "
+    "or may become a privileged role",
+    "pg_roles, pg_auth_members, owners in the declared schemas",
+)
+def _roles_privileged(ctx: Ctx) -> Iterator[Finding]:
+    from pgwarden.roles._config import declared_roles
+    from pgwarden.roles._grants import PROFILES
+    from pgwarden.roles._plan import role_problems
+    from pgwarden.roles._read import Reader
+
+    section = declared_roles(ctx.spec)
+    declared = {s: r for s in PROFILES if (r := getattr(section, s)) is not None}
+    if not declared:
+        return
+    schemas = list(section.schemas or sorted({n.schema for n in ctx.spec.tables}))
+    for slot, why in role_problems(declared, schemas, Reader(ctx.conn)):
+        yield Finding("security.roles_privileged", Severity.CRITICAL, f"roles.{slot}", {}, why)
