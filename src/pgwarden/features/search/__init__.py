@@ -142,7 +142,7 @@ class Search(Feature):
         found.append(
             concurrent_index(
                 NAME, table, name, sql.SQL("gin ({})").format(sql.Identifier(options.column)),
-                f"GIN index on {table.name}.{options.column}", leftover,
+                f"GIN index on {table.name}.{options.column}", leftover, ctx,
             )
         )  # fmt: skip
         for i, col in enumerate(options.fuzzy):
@@ -152,7 +152,7 @@ class Search(Feature):
             found.append(
                 concurrent_index(
                     NAME, table, name, sql.SQL("gin ({} {})").format(sql.Identifier(col), opclass),
-                    f"trigram index on {table.name}.{col} (typo fallback)", leftover,
+                    f"trigram index on {table.name}.{col} (typo fallback)", leftover, ctx,
                 )
             )  # fmt: skip
         if kept is not None:

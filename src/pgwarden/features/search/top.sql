@@ -32,8 +32,9 @@ begin
         delete from {kept};
         commit;
     end if;
-    select coalesce(nullif(c.reltuples, -1), 0) into total
-      from pg_class c where c.oid = {table_text}::regclass;
+    select coalesce(sum(greatest(c.reltuples, 0)), 0) into total
+      from pg_partition_tree({table_text}::regclass) r join pg_class c on c.oid = r.relid
+     where r.isleaf;
     -- which words are common: ts_stat over a sample of about 50,000 rows
     pct := case when total <= 50000 then 100 else 100 * 50000 / total end;
     for word in
