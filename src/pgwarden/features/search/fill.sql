@@ -16,7 +16,11 @@ begin
     if to_regprocedure({marker_text} || '()') is not null then
         execute format('select %s()', {marker_text}) into previous;
     end if;
+    -- the table's leaf partitions, or the table (which PostgreSQL < 16 lists no tree for)
     for rel in select r.relid from pg_partition_tree({table_text}::regclass) r where r.isleaf
+               union all
+               select {table_text}::regclass
+                where not exists (select from pg_partition_tree({table_text}::regclass))
     loop
         if previous is distinct from definition then
             select coalesce(nullif(c.reltuples, -1) / nullif(c.relpages, 0), 50) into per_page

@@ -33,8 +33,12 @@ begin
         commit;
     end if;
     select coalesce(sum(greatest(c.reltuples, 0)), 0) into total
-      from pg_partition_tree({table_text}::regclass) r join pg_class c on c.oid = r.relid
-     where r.isleaf;
+      from pg_class c
+     where c.oid in (select r.relid from pg_partition_tree({table_text}::regclass) r
+                      where r.isleaf
+                      union all
+                      select {table_text}::regclass
+                       where not exists (select from pg_partition_tree({table_text}::regclass)));
     -- which words are common: ts_stat over a sample of about 50,000 rows
     pct := case when total <= 50000 then 100 else 100 * 50000 / total end;
     for word in
