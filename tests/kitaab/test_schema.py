@@ -55,7 +55,9 @@ def test_migrations_are_reversible(kitaab_url: str) -> None:
 def test_declaration_is_the_shipped_file() -> None:
     spec = kitaab.declaration()
     entries = spec.tables[next(t for t in spec.tables if t.name == "entries")]
-    assert {"audit", "versioning", "partition", "archive", "timestamps"} == set(entries.features)
+    assert {"audit", "versioning", "partition", "archive", "timestamps", "search"} == set(
+        entries.features
+    )
     users = spec.tables[next(t for t in spec.tables if t.name == "users")]
     assert "soft_delete" in users.features
     assert isinstance(Warden, type)

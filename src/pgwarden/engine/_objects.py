@@ -115,12 +115,21 @@ class DesiredObject:
     """Builds, at apply time, a statement run right after ``create`` in the same transaction,
     from something the plan must never show (a password read from the environment, sent as
     its SCRAM verifier). Never in the plan, its fingerprint or the ledger."""
+    steps: tuple[Statement, ...] = ()
+    """Statements run one by one after ``create`` whenever it runs: a build in several
+    non-transactional steps (an index built on each partition of a partitioned table, then
+    attached). Not part of the definition: they say how to build it, not what it is."""
     create_sql: str = field(init=False)
     drop_sql: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "create_sql", self.create.as_string(None))
         object.__setattr__(self, "drop_sql", self.drop.as_string(None))
+
+    @property
+    def builds(self) -> tuple[Statement, ...]:
+        """What creates it: ``create``, then the ``steps``."""
+        return (self.create, *self.steps)
 
     @property
     def definition_hash(self) -> str:
