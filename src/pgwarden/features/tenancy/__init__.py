@@ -24,13 +24,14 @@ context is ``warden.tenant()``: the session's ``pgwarden.tenant`` verified again
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
-from pgwarden.catalog import Column, Table
+from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Kind, Lock, ObjectRef, Stream
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
@@ -55,6 +56,7 @@ from pgwarden.features.tenancy._policies import (
     validate_grant,
 )
 from pgwarden.features.tenancy._reads import read_state
+from pgwarden.features.tenancy._store import INVOKER_KIND, store_objects
 from pgwarden.roles import declared_roles
 from pgwarden.spec import FeatureOptions
 
@@ -81,7 +83,19 @@ class Tenancy(Feature):
     api = TenancyAPI
 
     def kinds(self) -> list[Kind]:
-        return KINDS
+        return [*KINDS, INVOKER_KIND]
+
+    def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
+        """Row level security on the audit store, when a table is audited (see ``_store``)."""
+        declared = sorted(ctx.spec.tables.items())
+        if not any("audit" in t.features for _, t in declared):
+            return []
+        tenanted = []
+        for name, spec in declared:
+            options, table = spec.features.get(NAME), ctx.catalog.get(name)
+            if isinstance(options, TenancyOptions) and table is not None:
+                tenanted.append((name, _rules(table, options, ctx)))
+        return store_objects(tenanted, ctx.catalog.server.major)
 
     def stream(self) -> Stream:
         """The tenancy key (``migrations/``) and ``warden.tenant()`` (``functions/``)."""
@@ -101,19 +115,49 @@ class Tenancy(Feature):
             raise FeatureNotApplicable(
                 where, NAME, f"column: {table.name} has no column {options.column}"
             )
-        rules = Rules(
-            column=options.column,
-            type=type_word(where, options.column, column.type),
-            context="tenant" if ctx.spec.section(NAME, TenancySection).signed else "tenant_claimed",
-            grant=validate_grant(table, options, {**state.get("views", {}), **ctx.catalog.tables}),
-            **_roles(where, ctx, state),
-        )
+        declared = ctx.spec.tables.get(table.name)
+        views = [f for f in _VIEWS if declared and f in declared.features]
+        if ctx.catalog.server.major < 15 and views:
+            raise FeatureNotApplicable(
+                where, NAME,
+                f"PostgreSQL {ctx.catalog.server.major} has no security_invoker views: the "
+                f"view {views[0]} makes would read past the policies (use PostgreSQL 15+)",
+            )  # fmt: skip
+        rules = _rules(table, options, ctx)
         found: list[DesiredObject] = []
+        bypasses = [
+            b for b in state.get("bypasses", []) if _names(b["text"], table.name)
+        ]  # fmt: skip
         for relation in [table, *_partitions(table, ctx)]:
-            found += _guard(relation, table, rules, state, ctx)
+            found += _guard(relation, table, rules, state, bypasses if relation is table else [])
         found += _default(table, rules)
         found += _index(table, options, ctx)
         return found
+
+
+_VIEWS = ("soft_delete", "archive", "versioning")
+
+
+def _rules(table: Table, options: TenancyOptions, ctx: PlanContext) -> Rules:
+    state = ctx.state.get(NAME) or {}
+    where = str(table.name)
+    column = table.column(options.column)
+    if column is None:
+        raise FeatureNotApplicable(
+            where, NAME, f"column: {table.name} has no column {options.column}"
+        )
+    return Rules(
+        column=options.column,
+        type=type_word(where, options.column, column.type),
+        context="tenant" if ctx.spec.section(NAME, TenancySection).signed else "tenant_claimed",
+        grant=validate_grant(table, options, {**state.get("views", {}), **ctx.catalog.tables}),
+        **_roles(where, ctx, state),
+    )
+
+
+def _names(text: str, table: QualifiedName) -> bool:
+    """Whether SQL ``text`` (a view's definition, a function's body) names ``table``."""
+    return re.search(r"(?<![\w$])" + re.escape(table.name) + r"(?![\w$])", text, re.I) is not None
 
 
 def _roles(where: str, ctx: PlanContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +197,7 @@ def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
 
 
 def _guard(
-    relation: Table, declared: Table, rules: Rules, state: dict[str, Any], ctx: PlanContext
+    relation: Table, declared: Table, rules: Rules, state: dict[str, Any], bypasses: list[Any]
 ) -> list[DesiredObject]:
     """FORCE row level security and the policies on one relation (the table or a partition)."""
     theirs = [
@@ -170,7 +214,7 @@ def _guard(
         p["name"]: p["terms"]
         for p in state.get("policies", {}).get(relation.name.regclass_text, [])
     }
-    return [forced(relation, declared)] + [
+    return [forced(relation, declared, [b["what"] for b in bypasses])] + [
         policy_object(relation, p, declared, old.get(p.name))
         for p in policies(rules, relation.name)
     ]

@@ -180,7 +180,7 @@ def policies(rules: Rules, relation: QualifiedName) -> list[Policy]:
         Policy(PREFIX + "delete", "DELETE", rules.writers, write, None),
     ]
     if rules.admin is not None:
-        everything = [sql.SQL("true")]
+        everything: list[sql.Composable] = [sql.SQL("true")]
         found.append(Policy(PREFIX + "admin", "ALL", (rules.admin,), everything, everything))
     return found
 
@@ -244,7 +244,7 @@ def policy_object(
     )
 
 
-def forced(relation: Table, declared: Table) -> DesiredObject:
+def forced(relation: Table, declared: Table, bypasses: Sequence[str] = ()) -> DesiredObject:
     return DesiredObject(
         ref=ObjectRef("forced_row_security", relation.name.schema, relation.name.name),
         feature=NAME,
@@ -256,6 +256,7 @@ def forced(relation: Table, declared: Table) -> DesiredObject:
             "ALTER TABLE IF EXISTS {} NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"
         ).format(relation.name.ident),
         description=f"row level security on {relation.name}, forced on its owner too "
-        "(without a policy for it a role sees no row: fails closed)",
+        "(without a policy for it a role sees no row: fails closed)"
+        + (f" -- BYPASSED BY: {'; '.join(bypasses)}" if bypasses else ""),
         lock=Lock("ACCESS EXCLUSIVE", relation.name),
     )

@@ -34,7 +34,36 @@ def read_state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             "select rolname::text, rolsuper, rolbypassrls from pg_roles"
         )
     }
-    return {"policies": policies, "roles": roles, "views": _views(conn)}
+    return {
+        "policies": policies, "roles": roles, "views": _views(conn), "bypasses": _bypasses(conn),
+    }  # fmt: skip
+
+
+def _bypasses(conn: psycopg.Connection[Any]) -> list[dict[str, str]]:
+    """What reads tables with another role's rights, so past their policies: views without
+    security_invoker, materialized views, SECURITY DEFINER functions (outside pgwarden's
+    schema). Matched to a tenanted table by the name in their text (a function body is not
+    tracked by pg_depend, so this is a name search)."""
+    found = []
+    for kind, name, text in conn.execute(
+        """select case c.relkind when 'm' then 'materialized view' else 'view' end,
+                  format('%I.%I', n.nspname, c.relname), pg_get_viewdef(c.oid)
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relkind in ('v', 'm')
+              and n.nspname not in ('pg_catalog', 'information_schema', 'warden')
+              and not (c.relkind = 'v'
+                       and 'security_invoker=true' = any(coalesce(c.reloptions, '{}')))
+           union all
+           select 'SECURITY DEFINER function', p.oid::regprocedure::text, p.prosrc
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where p.prosecdef
+              and n.nspname not in ('pg_catalog', 'information_schema', 'warden')"""
+    ):
+        reason = (
+            "runs as its owner" if kind != "materialized view" else "holds rows as of its refresh"
+        )
+        found.append({"what": f"{kind} {name} ({reason})", "text": text or ""})
+    return found
 
 
 def _views(conn: psycopg.Connection[Any]) -> dict[QualifiedName, Table]:
@@ -73,6 +102,6 @@ def _views(conn: psycopg.Connection[Any]) -> dict[QualifiedName, Table]:
             partition_of=None,
             partition_key=None,
             estimated_rows=0,
-        )  # fmt: skip
+        )
         for key, columns in found.items()
     }
