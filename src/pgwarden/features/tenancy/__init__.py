@@ -25,6 +25,7 @@ context is ``warden.tenant()``: the session's ``pgwarden.tenant`` verified again
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import psycopg
@@ -128,7 +129,7 @@ class Tenancy(Feature):
         bypasses = [
             b for b in state.get("bypasses", []) if _names(b["text"], table.name)
         ]  # fmt: skip
-        for relation in [table, *_partitions(table, ctx)]:
+        for relation in [table, *_partitions(table, ctx), *_archive(table, ctx)]:
             found += _guard(relation, table, rules, state, bypasses if relation is table else [])
         found += _default(table, rules)
         found += _index(table, options, ctx)
@@ -194,6 +195,19 @@ def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
         found.extend(below)
         level = [t.name for t in below]
     return found + ctx.partitions_to_come(table)
+
+
+def _archive(table: Table, ctx: PlanContext) -> list[Table]:
+    """The archive feature's table of ``table``'s old rows (made in this apply, or there):
+    the same rows, so the same policies."""
+    from pgwarden.features.archive._options import ArchiveOptions, archive_name
+
+    declared = ctx.spec.tables.get(table.name)
+    options = declared.features.get("archive") if declared else None
+    if not isinstance(options, ArchiveOptions):
+        return []
+    name = archive_name(table.name, options)
+    return [ctx.catalog.get(name) or replace(table, name=name, kind="table", oid=0)]
 
 
 def _guard(

@@ -24,7 +24,9 @@ from pgwarden.features.tenancy._policies import NAME, PREFIX, Rules
 
 EVENTS = (QualifiedName("warden", "audit_events"), QualifiedName("warden", "audit_events_archive"))
 CONTEXTS = QualifiedName("warden", "audit_contexts")
-ALL_VIEW = QualifiedName("warden", "audit_events_all")
+# The store's views every read goes through (made by audit's functions/): with their
+# caller's rights, or they would read the store as its owner, past the policies.
+VIEWS = (QualifiedName("warden", "audit_events_all"), QualifiedName("warden", "audit_facts_all"))
 
 INVOKER_KIND = Kind(
     # A view that reads with its caller's rights (PostgreSQL 15+): policies apply through it.
@@ -126,19 +128,17 @@ def store_objects(
         _policy(CONTEXTS, seen, "a transaction's context to whoever sees one of its events"),
     ]
     if major >= 15:
-        found.append(
-            DesiredObject(
-                ref=ObjectRef("invoker_view", ALL_VIEW.schema, ALL_VIEW.name),
-                feature=NAME,
-                table=None,
-                create=sql.SQL("ALTER VIEW {} SET (security_invoker = true)").format(
-                    ALL_VIEW.ident
-                ),
-                drop=sql.SQL("ALTER VIEW IF EXISTS {} RESET (security_invoker)").format(
-                    ALL_VIEW.ident
-                ),
-                description=f"view {ALL_VIEW} reads with its caller's rights (policies apply)",
-                lock=Lock("ACCESS EXCLUSIVE", ALL_VIEW),
-            )
-        )
+        found += [_invoker(view) for view in VIEWS]
     return found
+
+
+def _invoker(view: QualifiedName) -> DesiredObject:
+    return DesiredObject(
+        ref=ObjectRef("invoker_view", view.schema, view.name),
+        feature=NAME,
+        table=None,
+        create=sql.SQL("ALTER VIEW {} SET (security_invoker = true)").format(view.ident),
+        drop=sql.SQL("ALTER VIEW IF EXISTS {} RESET (security_invoker)").format(view.ident),
+        description=f"view {view} reads with its caller's rights (policies apply)",
+        lock=Lock("ACCESS EXCLUSIVE", view),
+    )
