@@ -16,7 +16,8 @@ from pgwarden.catalog import Column, Table
 def read_state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     policies: dict[str, list[dict[str, Any]]] = {}
     for relation, name, permissive, comment in conn.execute(
-        """select format('%I.%I', n.nspname, c.relname), p.polname::text, p.polpermissive,
+        """select format('"%s"."%s"', replace(n.nspname, '"', '""'), replace(c.relname, '"', '""')),
+                  p.polname::text, p.polpermissive,
                   obj_description(p.oid, 'pg_policy')
              from pg_policy p join pg_class c on c.oid = p.polrelid
              join pg_namespace n on n.oid = c.relnamespace"""
