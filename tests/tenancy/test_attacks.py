@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 from psycopg import sql
+from tests.tenancy.conftest import TABLES, Roles, Tenanted, as_role, sign
 
 from pgwarden.spec import parse_spec
-from tests.tenancy.conftest import TABLES, Roles, Tenanted, as_role, sign
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_forged_and_reset_settings_see_nothing(
     app.rollback()
     # ... and on another connection of the same role.
     app.execute("set pgwarden.tenant = '1'")
-    app.execute("set pgwarden.tenant_mac = %s" % sql.quote(mac))
+    app.execute(sql.SQL("set pgwarden.tenant_mac = {}").format(sql.Literal(mac)))
     assert _orgs(app) == set()
     app.rollback()
     # RESET ALL and RESET drop the context: nothing.

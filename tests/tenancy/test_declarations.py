@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from tests.tenancy.conftest import Roles
 
 from pgwarden import FeatureNotApplicable, SpecError, Warden
-from tests.tenancy.conftest import Roles
 
 SCHEMA = """
 create table t (id int primary key, org_id bigint, at timestamptz, item int);

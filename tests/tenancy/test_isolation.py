@@ -1,4 +1,4 @@
-"""The isolation matrix, generated from the declaration: role × table × command × whose row,
+"""The isolation matrix, generated from the declaration: role x table x command x whose row,
 each cell asserted on a real server; and random operations by random tenants."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import errors as pg_errors
+from tests.tenancy.conftest import TABLES, Roles, Tenanted, as_role, sign
 
 from pgwarden.features.tenancy import TenancyOptions
 from pgwarden.spec import parse_spec
-from tests.tenancy.conftest import TABLES, Roles, Tenanted, as_role, sign
 
 # Whose rows a cell touches, seen from tenant 1 (own), 2 (reads item 10 of 1), 3 (writes it).
 WHOSE = {"own": ("1", "1"), "other": ("2", "3"), "granted-read": ("2", "1"),

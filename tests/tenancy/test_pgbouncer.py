@@ -16,10 +16,10 @@ from typing import Any
 
 import psycopg
 import pytest
-
-from pgwarden.server._system import free_port
 from tests.tenancy.conftest import Roles, Tenanted, sign
 from tests.tools import require_tool
+
+from pgwarden.server._system import free_port
 
 POOL = 2
 CLIENTS = 6

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from tests.tenancy.conftest import Roles, as_role, grant, sign
 
 from pgwarden import Warden
-from tests.tenancy.conftest import Roles, as_role, grant, sign
 
 SPEC = """
 [tables."public.notes"]
@@ -106,7 +106,7 @@ def test_a_tenant_sees_only_its_own_through_every_surface(
             )
             assert c.execute("delete from archive.notes").rowcount == 0
             c.rollback()
-        with pytest.raises(Exception):
+        with pytest.raises(psycopg.Error):  # no privilege on the deletions it restores from
             app.soft_delete.restore("public.notes", ids["1"])
         assert conn.execute(
             "select deleted_at is not null from notes where id = %s", [ids["1"]]

@@ -74,7 +74,9 @@ class Versioning(Feature):
                 feature=self.name,
                 table=table.name,
                 create=sql.SQL(
-                    "CREATE VIEW {view}" + invoker + " AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
+                    "CREATE VIEW {view}"
+                    + invoker
+                    + " AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
                     "v.actor, v.tenant, v.reason, v.request_id, v.txid, v.event_id, v.row_key, "
                     "(jsonb_populate_record(NULL::{table}, v.row_data)).* "
                     "FROM warden.versions(warden.audit_table_id({name})) v; "
