@@ -71,6 +71,13 @@ CASES = {
             'unique_key = ["parent_id"]\nindexes = [["n"]]\nrefresh = "1 hour"\n',
         ),
         ContractCase(
+            "tenancy",
+            """create table docs (id int primary key, org_id bigint, item int);
+               create table grants (item int, viewer bigint, w boolean);""",
+            '[tables."public.docs"]\ntenancy = { column = "org_id", grant = { table = '
+            '"public.grants", on = "item", grantee = "viewer", write = "w" } }\n',
+        ),
+        ContractCase(
             "search",
             _TABLES,
             '[tables."public.items"]\nsearch = { columns = { name = "A" }, fuzzy = ["name"] }\n',

@@ -100,6 +100,36 @@ def _views(ctx: Ctx) -> Iterator[Finding]:
 
 
 @check(
+    "security.definer_reads_rls",
+    "SECURITY DEFINER functions that read row-level-secured tables",
+    "pg_proc.prosecdef, prosrc (by table name), pg_class.relrowsecurity",
+)
+def _definer_rls(ctx: Ctx) -> Iterator[Finding]:
+    # A function body is not tracked by pg_depend (unless SQL-standard): found by the table
+    # names it mentions.
+    rows = ctx.rows(
+        f"""
+        select p.oid::regprocedure::text as signature, pg_get_userbyid(p.proowner) as owner,
+               string_agg(distinct t.oid::regclass::text, ', ') as secured
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          join pg_class t on t.relrowsecurity and t.relkind in ('r', 'p')
+           and p.prosrc ~* ('(^|[^a-z0-9_$])' || t.relname || '($|[^a-z0-9_$])')
+         where p.prosecdef and {USER_NS}
+         group by p.oid, p.proowner
+        """
+    )
+    for r in rows:
+        yield Finding(
+            "security.definer_reads_rls",
+            Severity.WARNING,
+            f"function {r['signature']}",
+            {},
+            f"reads {r['secured']} (row-level security) as {r['owner']}: policies apply to "
+            "the owner, not the caller; make it SECURITY INVOKER or check the caller itself",
+        )
+
+
+@check(
     "security.public_create",
     "Schemas where every role (PUBLIC) may create objects",
     "pg_namespace.nspacl",
