@@ -33,7 +33,7 @@ from psycopg import sql
 
 from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Table
-from pgwarden.engine import DesiredObject, Kind, Lock, ObjectRef, Stream
+from pgwarden.engine import DesiredObject, Kind, ObjectRef, Stream
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
     Feature,
@@ -273,22 +273,6 @@ def _index(table: Table, options: TenancyOptions, ctx: PlanContext) -> list[Desi
         return []
     what = f"index led by {table.name}.{options.column} (policies filter on it)"
     using = sql.SQL("btree ({})").format(sql.Identifier(options.column))
-    if not table.is_partitioned:
-        name, leftover = index_name(NAME, table, NAME, ctx)
-        return [concurrent_index(NAME, table, name, using, what, leftover)]
-    # A partitioned table's index cannot be built CONCURRENTLY: built in the apply
-    # transaction (SHARE lock: reads go on, writes wait).
-    name = owned_name(table.name.schema, table.name.name, suffix=NAME)
-    return [
-        DesiredObject(
-            ref=ObjectRef("index", table.name.schema, name),
-            feature=NAME,
-            table=table.name,
-            create=sql.SQL("CREATE INDEX {} ON {} USING {}").format(
-                sql.Identifier(name), table.name.ident, using
-            ),
-            drop=sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(table.name.schema, name)),
-            description=what + ", on every partition (partitioned: not CONCURRENTLY)",
-            lock=Lock("SHARE", table.name),
-        )
-    ]
+    # On a partitioned table: ON ONLY the parent, CONCURRENTLY per partition, then attached.
+    name, leftover = index_name(NAME, table, NAME, ctx)
+    return [concurrent_index(NAME, table, name, using, what, leftover, ctx)]
