@@ -10,11 +10,11 @@ security) and creates the current partitions; :func:`app_warden` connects as the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 import os
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
