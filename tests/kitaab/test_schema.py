@@ -10,9 +10,8 @@ from pgwarden.blueprints.kitaab import _migrate
 
 
 def test_install_is_complete_and_idempotent(kitaab_url: str, role_prefix: str) -> None:
-    warden = kitaab.install(
-        kitaab_url, role_prefix=role_prefix
-    )  # a second install on the cloned, installed database
+    # A second install on the cloned, installed database (migrations as the owner role).
+    warden = kitaab.install(kitaab_url, role_prefix=role_prefix)
     try:
         assert warden.plan(only=kitaab.tables()).changes == ()
         assert _migrate.current(kitaab_url) == "0005"
