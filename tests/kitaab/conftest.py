@@ -22,9 +22,21 @@ from pgwarden.blueprints.kitaab.services import FAST_HASHER, Kitaab
 
 
 @pytest.fixture(scope="session")
-def kitaab_template(admin_url: str, template_db: str) -> Iterator[str]:
+def role_prefix(admin_url: str) -> Iterator[str]:
+    """The blueprint's roles under a prefix of this test process's (roles are cluster-wide;
+    the server may be shared), dropped at the end, once the databases using them are gone."""
+    prefix = f"kt{uuid.uuid4().hex[:8]}"
+    yield prefix
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for slot in ("app", "readonly", "admin", "owner"):
+            name = sql.Identifier(f"{prefix}_{slot}")
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(name))
+
+
+@pytest.fixture(scope="session")
+def kitaab_template(admin_url: str, template_db: str, role_prefix: str) -> Iterator[str]:
     with scratch_database(admin_url, "kitaab_tpl", template_db) as name:
-        kitaab.install(_with_db(admin_url, name)).close()
+        kitaab.install(_with_db(admin_url, name), role_prefix=role_prefix).close()
         yield name
 
 
@@ -50,12 +62,22 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(kitaab_url: str, clock: Clock) -> Iterator[Kitaab]:
-    warden = Warden(kitaab_url, spec=kitaab.declaration(), pool_size=4)
+def app(kitaab_url: str, clock: Clock, role_prefix: str) -> Iterator[Kitaab]:
+    """The services as the API runs them: connected as the app role, under row-level
+    security."""
+    warden = kitaab.app_warden(kitaab_url, kitaab.declaration(role_prefix), pool_size=4)
     try:
         yield Kitaab(warden, clock=clock, hasher=FAST_HASHER)
     finally:
         warden.close()
+
+
+@pytest.fixture
+def operator(kitaab_url: str, role_prefix: str) -> Iterator[Warden]:
+    """pgwarden as the operator runs it (maintenance, restore, audit reads across users): the
+    installer's role, not the app's."""
+    with Warden(kitaab_url, spec=kitaab.declaration(role_prefix)) as warden:
+        yield warden
 
 
 @pytest.fixture

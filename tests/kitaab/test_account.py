@@ -9,6 +9,8 @@ import psycopg
 from fastapi.testclient import TestClient
 from tests.kitaab.conftest import Account, count
 
+from pgwarden import Warden
+
 
 def test_register_verify_login(client: TestClient, kitaab_url: str) -> None:
     r = client.post(
@@ -101,7 +103,7 @@ def test_account_deletion_is_a_soft_delete(
     signup: Callable[..., Account],
     deed: Callable[..., dict[str, Any]],
     kitaab_url: str,
-    app: Any,
+    operator: Warden,
 ) -> None:
     a = signup("dawud")
     deed(a)
@@ -118,7 +120,7 @@ def test_account_deletion_is_a_soft_delete(
             [a.user_id],
         ).fetchone()
         assert deeds == (1,)  # cascaded softly
-    restored = app.warden.soft_delete.restore("kitaab.users", a.user_id, actor="ops:test")
+    restored = operator.soft_delete.restore("kitaab.users", a.user_id, actor="ops:test")
     assert restored.total == 2
     login = client.post("/auth/login", json={"email": a.email, "password": "correct horse"})
     assert login.status_code == 200

@@ -12,12 +12,14 @@ import psycopg
 from fastapi.testclient import TestClient
 from tests.kitaab.conftest import Account
 
+from pgwarden import Warden
+
 
 def test_old_entries_are_archived(
     client: TestClient,
     signup: Callable[..., Account],
     deed: Callable[..., dict[str, Any]],
-    app: Any,
+    operator: Warden,
     kitaab_url: str,
 ) -> None:
     a = signup("archie")
@@ -39,7 +41,7 @@ def test_old_entries_are_archived(
             [old.json()["entry_id"]],
         ).fetchone()
     assert where == ("kitaab.entries__default",)
-    results = app.warden.maintain(now=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
+    results = operator.maintain(now=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
     moved = {r.job: r.rows for r in results if str(r.table) == "kitaab.entries"}
     assert moved.get("archive") == 1, results
     with psycopg.connect(kitaab_url) as conn:
@@ -54,5 +56,5 @@ def test_old_entries_are_archived(
     assert [r[0] for r in archived] == [old.json()["entry_id"]]
     assert both == [(old.json()["entry_id"], "archive"), (new.json()["entry_id"], "live")]
     # Its history is still there (the audit store is not archived).
-    history = app.warden.audit.history("kitaab.entries", old.json()["entry_id"])
+    history = operator.audit.history("kitaab.entries", old.json()["entry_id"])
     assert history[0].op == "insert" and history[0].actor == f"user:{a.user_id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from fastapi.testclient import TestClient
 from tests.kitaab.conftest import Account
 
@@ -96,3 +97,72 @@ def test_target_or_across_deeds_and_rules(
     )
     refreshed = client.post("/progress/refresh", headers=a.headers).json()
     assert refreshed == {"merits": [], "targets": []}  # the only target is completed
+
+
+def test_a_writers_entry_completes_the_owners_goal(
+    client: TestClient,
+    signup: Callable[..., Account],
+    deed: Callable[..., dict[str, Any]],
+    kitaab_url: str,
+) -> None:
+    """The app connects as the app role, under row-level security: the writer's tenant sees
+    only the entries of the item shared with it, yet the goal its entry completes counts all
+    the owner's (evaluated as the owner's tenant, then the writer's again)."""
+    from tests.kitaab.test_permissions import connect
+
+    owner, writer = signup("owner"), signup("writer")
+    d = deed(owner)
+    fajr, reading = d["items"][0]["deed_item_id"], d["items"][2]["deed_item_id"]
+    merit = client.post("/merits", headers=owner.headers, json={
+        "deed_id": d["deed_id"], "name": "Both", "completion_type": "and",
+        "start_date": "2026-01-01", "end_date": "2026-01-31",
+        "items": [{"deed_item_id": reading, "target_value": 3},
+                  {"deed_item_id": fajr, "target_value": 2}]})  # fmt: skip
+    merit_id = merit.json()["merit_id"]
+    put(client, owner, fajr, "2026-01-02", count_value=2)  # not shared with the writer
+    put(client, owner, reading, "2026-01-02", count_value=1)
+    relation = connect(client, writer, owner)
+    granted = client.put(
+        f"/connections/{relation}/permissions",
+        headers=owner.headers,
+        json={"deed_item_id": reading, "permission_type": "write"},
+    )
+    assert granted.status_code in (200, 201), granted.text
+    # The writer cannot see the owner's fajr entry (neither the service nor the policies).
+    seen = client.get(f"/entries?owner_id={owner.user_id}", headers=writer.headers).json()
+    assert {e["deed_item_id"] for e in seen} == {reading}
+    put(client, writer, reading, "2026-01-03", count_value=2)  # reading reaches 3: complete
+    with psycopg.connect(kitaab_url) as conn:  # the superuser: no policy applies
+        done = conn.execute(
+            "select completed_at is not null from kitaab.merits where merit_id = %s", [merit_id]
+        ).fetchone()
+        tenant = conn.execute("select current_setting('pgwarden.tenant', true)").fetchone()
+    assert done == (True,), "the writer's entry completed the goal in its own transaction"
+    assert tenant in ((None,), ("",))
+    state = client.get(f"/merits/{merit_id}", headers=owner.headers).json()
+    assert [(i["achieved"], i["complete"]) for i in state["items"]] == [(3.0, True), (2.0, True)]
+    # After the refresh the writer's transaction acted as the writer again: its next read
+    # still sees only the shared item.
+    again = client.get(f"/entries?owner_id={owner.user_id}", headers=writer.headers).json()
+    assert {e["deed_item_id"] for e in again} == {reading}
+
+
+def test_the_api_role_is_under_row_level_security(
+    app: Any,
+    client: TestClient,
+    signup: Callable[..., Account],
+    deed: Callable[..., dict[str, Any]],
+    kitaab_url: str,
+) -> None:
+    """The services' connections log in as the app role: no superuser, no BYPASSRLS, and
+    without a tenant they see no entry at all (the superuser sees them)."""
+    a = signup("rls")
+    put(client, a, deed(a)["items"][2]["deed_item_id"], "2026-01-02", count_value=1)
+    with app.warden.connect() as conn:
+        who = conn.execute(
+            "select rolname, rolsuper, rolbypassrls from pg_roles where rolname = current_user"
+        ).fetchone()
+        assert who is not None and who[0].endswith("_app") and who[1:] == (False, False)
+        assert conn.execute("select count(*) from kitaab.entries").fetchone() == (0,)
+    with psycopg.connect(kitaab_url) as conn:
+        assert conn.execute("select count(*) from kitaab.entries").fetchone() == (1,)

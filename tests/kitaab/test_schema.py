@@ -9,8 +9,9 @@ from pgwarden.blueprints import kitaab
 from pgwarden.blueprints.kitaab import _migrate
 
 
-def test_install_is_complete_and_idempotent(kitaab_url: str) -> None:
-    warden = kitaab.install(kitaab_url)  # a second install on the cloned, installed database
+def test_install_is_complete_and_idempotent(kitaab_url: str, role_prefix: str) -> None:
+    # A second install on the cloned, installed database (migrations as the owner role).
+    warden = kitaab.install(kitaab_url, role_prefix=role_prefix)
     try:
         assert warden.plan(only=kitaab.tables()).changes == ()
         assert _migrate.current(kitaab_url) == "0005"
@@ -27,8 +28,8 @@ def test_install_is_complete_and_idempotent(kitaab_url: str) -> None:
         warden.close()
 
 
-def test_migrations_are_reversible(kitaab_url: str) -> None:
-    kitaab.teardown(kitaab_url)
+def test_migrations_are_reversible(kitaab_url: str, role_prefix: str) -> None:
+    kitaab.teardown(kitaab_url, role_prefix=role_prefix)
     with psycopg.connect(kitaab_url) as conn:
         left = conn.execute(
             "select relname from pg_class where relnamespace = 'kitaab'::regnamespace "
@@ -43,9 +44,17 @@ def test_migrations_are_reversible(kitaab_url: str) -> None:
         left = conn.execute(
             "select distinct kind from warden.owned_objects where table_name = 'null'"
         ).fetchall()
-        assert set(left) <= {("function",), ("view",)}
+        # The roles stay too (cluster-wide), with their grants and schema ownership.
+        roles = {
+            ("role",),
+            ("grants",),
+            ("ownership",),
+            ("warden_grants",),
+            ("default_privileges",),
+        }
+        assert set(left) <= {("function",), ("view",)} | roles
     assert _migrate.current(kitaab_url) is None
-    again = kitaab.install(kitaab_url)
+    again = kitaab.install(kitaab_url, role_prefix=role_prefix)
     try:
         assert again.plan(only=kitaab.tables()).changes == ()
     finally:
@@ -55,9 +64,15 @@ def test_migrations_are_reversible(kitaab_url: str) -> None:
 def test_declaration_is_the_shipped_file() -> None:
     spec = kitaab.declaration()
     entries = spec.tables[next(t for t in spec.tables if t.name == "entries")]
-    assert {"audit", "versioning", "partition", "archive", "timestamps", "search", "tenancy"} == set(
-        entries.features
-    )
+    assert {
+        "audit",
+        "versioning",
+        "partition",
+        "archive",
+        "timestamps",
+        "search",
+        "tenancy",
+    } == set(entries.features)
     users = spec.tables[next(t for t in spec.tables if t.name == "users")]
     assert "soft_delete" in users.features
     assert isinstance(Warden, type)

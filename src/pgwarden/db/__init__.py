@@ -12,6 +12,7 @@ from pgwarden.db._session import (
     open_session,
     read_tenant_key,
     run_with_retry,
+    set_tenant,
     tenant_key_from_env,
     tenant_mac,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "read_tenant_key",
     "redact_url",
     "run_with_retry",
+    "set_tenant",
     "tenant_key_from_env",
     "tenant_mac",
 ]

@@ -86,6 +86,23 @@ def read_tenant_key(conn: psycopg.Connection[Any]) -> bytes | None:
     return bytes.fromhex(row[0]) if row else None
 
 
+_SET_TENANT = (
+    "select set_config('pgwarden.tenant', %s, true), pg_backend_pid(),"
+    " (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
+)
+
+
+def set_tenant(conn: psycopg.Connection[Any], tenant: str, key: bytes | None) -> None:
+    """In the transaction ``conn`` is in, act for ``tenant`` from the next statement on,
+    signed with ``key`` (the application's: it may sign any tenant, so only its own code,
+    never a request's SQL, decides when). One round trip, like :func:`open_session`'s."""
+    with conn.pipeline():
+        row = conn.execute(_SET_TENANT, (tenant,)).fetchone()
+        assert row is not None
+        mac = tenant_mac(key, row[1], row[2], tenant) if key else ""
+        conn.execute(_SET_MAC, (mac,))
+
+
 class Session:
     """One transaction with its context set. Use :meth:`execute` like a psycopg connection;
     the block's end commits (never ``connection.commit()`` inside: what followed would run in

@@ -1,7 +1,8 @@
 """Kitaab, the seed's personal accountability app, on pgwarden.
 
-``install(url)`` runs the blueprint's migrations, applies its declaration
-(``pgwarden.toml`` beside this file) and creates the current partitions;
+``install(url)`` runs the blueprint's migrations (as its owner role once it exists), applies
+its declaration (``pgwarden.toml`` beside this file: its roles, policies and row-level
+security) and creates the current partitions; :func:`app_warden` connects as the app role;
 :class:`~pgwarden.blueprints.kitaab.services.Kitaab` is the service layer and
 :func:`~pgwarden.blueprints.kitaab.api.create_app` the HTTP API. See docs/blueprints/kitaab.md.
 """
@@ -9,20 +10,62 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import psycopg
+
 from pgwarden._names import QualifiedName
-from pgwarden.spec import Spec, load_spec
+from pgwarden.roles import declared_roles
+from pgwarden.spec import Spec, parse_spec
 from pgwarden.warden import Warden
 
 DECLARATION = Path(__file__).parent / "pgwarden.toml"
 SCHEMA = "kitaab"
+ROLE_PREFIX = "kitaab"
+"""The declaration's roles are ``kitaab_owner``, ``kitaab_app``, ``kitaab_readonly`` and
+``kitaab_admin``; another prefix names them ``<prefix>_owner``, ... (roles are cluster-wide:
+two installs on one server that must not share roles, such as parallel tests, use two)."""
+_ROLE = re.compile(r'"kitaab_(owner|app|readonly|admin)"')
 
 
-def declaration() -> Spec:
-    """The blueprint's policies (audit, versioning, soft delete, partitions, archive)."""
-    return load_spec(DECLARATION)
+def declaration(role_prefix: str = ROLE_PREFIX) -> Spec:
+    """The blueprint's policies (audit, versioning, soft delete, partitions, archive,
+    tenancy) and its roles, named ``<role_prefix>_owner``, ``_app``, ``_readonly``, ``_admin``."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", role_prefix):
+        raise ValueError(f"role_prefix {role_prefix!r}: lower-case letters, digits and _ only")
+    text = DECLARATION.read_text()
+    if role_prefix != ROLE_PREFIX:
+        text = _ROLE.sub(lambda m: f'"{role_prefix}_{m.group(1)}"', text)
+    return parse_spec(text, file=str(DECLARATION), path=DECLARATION)
+
+
+def app_url(url: str, spec: Spec | None = None) -> str:
+    """``url`` logging in as the declaration's app role, with its password from the
+    environment variable the declaration names (when set)."""
+    app = declared_roles(spec or declaration()).app
+    assert app is not None, "the Kitaab declaration names an app role"
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["user"] = app.name
+    params.pop("password", None)
+    password = os.environ.get(app.password.removeprefix("env:")) if app.password else None
+    if password:
+        params["password"] = password
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def app_warden(url: str, spec: Spec | None = None, **options: object) -> Warden:
+    """A :class:`Warden` for the Kitaab services that connects as the app role (row-level
+    security applies to it), signing tenants with the tenancy key read through ``url`` (a
+    role that may read it: the installer's) unless ``$PGWARDEN_TENANT_KEY`` holds it."""
+    spec = spec or declaration()
+    with Warden(url, spec=spec) as installer:
+        key = installer.tenant_key
+    return Warden(app_url(url, spec), spec=spec, tenant_key=key, **options)  # type: ignore[arg-type]
 
 
 def tables(spec: Spec | None = None) -> list[QualifiedName]:
@@ -35,17 +78,26 @@ def install(
     *,
     now: dt.datetime | None = None,
     step: Callable[[str], None] | None = None,
+    role_prefix: str = ROLE_PREFIX,
 ) -> Warden:
-    """Migrate, apply the declaration (only the blueprint's tables), create the partitions the
-    current year needs, and apply again (a partition made by maintenance gets its per-partition
-    objects, such as audit's TRUNCATE trigger, from an apply). Returns a :class:`Warden` on
-    ``url`` with the blueprint's declaration; the caller closes it. Idempotent."""
+    """Migrate (as the owner role once it owns the schema; the first time as ``url``'s role,
+    and the apply gives the owner role the schema), apply the declaration (the roles, and
+    only the blueprint's tables), create the partitions the current year needs, and apply
+    again (a partition made by maintenance gets its per-partition objects, such as audit's
+    TRUNCATE trigger, from an apply). ``url`` is a superuser's (creating a ``BYPASSRLS``
+    admin role needs one). The app role's password is ``$KITAAB_APP_PASSWORD`` when the role
+    is created; unset, a random one is made (and set in this process's environment).
+    Returns a :class:`Warden` on ``url`` with the blueprint's declaration; the caller closes
+    it. Idempotent."""
     from pgwarden.blueprints.kitaab import _migrate  # alembic: the kitaab extra
 
     say = step or (lambda _: None)
+    spec = declaration(role_prefix)
+    roles = declared_roles(spec)
     say("migrations")
-    _migrate.upgrade(url)
-    spec = declaration()
+    _migrate.upgrade(url, role=_schema_owner(url, roles.owner.name if roles.owner else None))
+    if roles.app is not None and roles.app.password:
+        os.environ.setdefault(roles.app.password.removeprefix("env:"), secrets.token_urlsafe(24))
     warden = Warden(url, spec=spec)
     only = tables(spec)
     say("apply")
@@ -59,11 +111,25 @@ def install(
     return warden
 
 
-def teardown(url: str) -> None:
-    """Remove what pgwarden built on the blueprint's tables, then every migration."""
-    spec = declaration()
-    empty = Spec.empty()
-    warden = Warden(url, spec=empty)
+def _schema_owner(url: str, owner: str | None) -> str | None:
+    """``owner`` when it owns schema kitaab already (migrations then run as it), else None."""
+    if owner is None:
+        return None
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select 1 from pg_namespace n join pg_roles r on r.oid = n.nspowner "
+            "where n.nspname = %s and r.rolname = %s",
+            (SCHEMA, owner),
+        ).fetchone()
+    return owner if row else None
+
+
+def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:
+    """Remove what pgwarden built on the blueprint's tables, then every migration. The roles
+    stay, with their grants on schema kitaab (they are cluster-wide: another database may
+    use them); a declaration without ``[roles]`` applied on the database removes them."""
+    spec = declaration(role_prefix)
+    warden = Warden(url, spec=replace(spec, tables={}))
     try:
         warden.apply(only=tables(spec))
     finally:
@@ -73,4 +139,14 @@ def teardown(url: str) -> None:
     _migrate.downgrade(url)
 
 
-__all__ = ["DECLARATION", "SCHEMA", "declaration", "install", "tables", "teardown"]
+__all__ = [
+    "DECLARATION",
+    "ROLE_PREFIX",
+    "SCHEMA",
+    "app_url",
+    "app_warden",
+    "declaration",
+    "install",
+    "tables",
+    "teardown",
+]

@@ -103,13 +103,12 @@ def free_port(wanted: int) -> int:
 
 
 def api_app(url: str) -> Any:
-    """The Kitaab API on ``url`` with its reminder scheduler; its pools close with the app."""
+    """The Kitaab API with its reminder scheduler, connected as the app role (row-level
+    security applies; ``url``'s role reads the tenancy key); its pools close with the app."""
     from pgwarden.blueprints.kitaab.api import create_app
     from pgwarden.blueprints.kitaab.services import Kitaab
-    from pgwarden.warden import Warden
 
-    warden = Warden(url, spec=kitaab.declaration())
-    return create_app(Kitaab(warden), scheduler=True, close=True)
+    return create_app(Kitaab(kitaab.app_warden(url)), scheduler=True, close=True)
 
 
 def make_server(url: str, port: int) -> Any:

@@ -107,7 +107,7 @@ def _has_demo_login(url: str) -> bool:
 
 def _show_history(url: str) -> None:
     """Edit one of the demo user's entries as the user, and show what pgwarden recorded."""
-    with Warden(url, spec=kitaab.declaration()) as warden:
+    with kitaab.app_warden(url) as warden:  # as the API connects: the app role
         service = Kitaab(warden)
         with warden.connect() as conn:
             row = conn.execute(

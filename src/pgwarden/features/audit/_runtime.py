@@ -81,6 +81,14 @@ def require_store(conn: psycopg.Connection[Any]) -> None:
     """Fail clearly when the database's audit store is missing or older than this code."""
     from pgwarden.engine import stream_version
 
+    row = conn.execute(
+        "select case when to_regclass('warden.migrations') is not null "
+        "then not has_table_privilege('warden.migrations', 'select') end"
+    ).fetchone()
+    if row and row[0]:
+        # An application role ([roles]) may not read pgwarden's ledger: the functions it may
+        # run are there, or it gets no grant on them (an error naming the function).
+        return
     current = stream_version(conn, "audit")
     if current < STORE_VERSION:
         older = stream_version(conn, "legacy")

@@ -14,7 +14,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgwarden.db import Session
+from pgwarden.db import Session, set_tenant
 from pgwarden.warden import Warden
 
 Row = dict[str, Any]
@@ -156,6 +156,24 @@ class Core:
                 yield db
         except REFUSALS as exc:
             raise translate(exc) from exc
+
+    @contextmanager
+    def acting_for(self, db: Session, user_id: int) -> Iterator[None]:
+        """Within ``db``'s transaction, act as ``user_id``'s tenant (signed), then as the
+        session's own again. For the services' own fixed statements only (a goal's progress
+        counts all its owner's entries, which a connected writer's tenant cannot read); the
+        actor in the audit trail stays the session's."""
+        tenant = str(user_id)
+        if db.context.tenant == tenant:
+            yield
+            return
+        key = self.warden.tenant_key
+        set_tenant(db.connection, tenant, key)
+        try:
+            yield
+        finally:
+            if db.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                set_tenant(db.connection, db.context.tenant or "", key)
 
 
 def plain(row: Row) -> Row:

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from pgwarden.blueprints.kitaab.services._core import Core, Row, rows
+from pgwarden.features.audit import _runtime as audit_reads
 
 DAYS = 30
 
@@ -63,7 +64,10 @@ class AuditLog:
     def mine(self, user_id: int, limit: int = 100) -> list[Row]:
         """The user's own recorded changes, newest first: table, operation, key, changed
         columns, when, why (pgwarden's audit trail, actor ``user:<id>``)."""
-        events = self.core.warden.audit.log(actor=f"user:{user_id}", limit=limit)
+        # In the user's session: the audit store's row-level security shows them their
+        # entries' events (and those of entries shared with them), no one else's.
+        with self.core.tx(user_id) as db:
+            events = audit_reads.log(db.connection, actor=f"user:{user_id}", limit=limit)
         return [
             {
                 "event_id": e.event_id,

@@ -33,6 +33,7 @@ from pgwarden.blueprints.kitaab.services._core import (
 from pgwarden.blueprints.kitaab.services.deeds import item_owner
 from pgwarden.blueprints.kitaab.services.social import access
 from pgwarden.db import Context, Session, open_async_session
+from pgwarden.features.audit import _runtime as audit_reads
 
 ENTRY = sql.SQL(
     "entry_id, user_id, deed_item_id, entry_date, created_by_user_id, scale_id, "
@@ -127,7 +128,7 @@ class Entries:
                 raise Conflict("the entry could not be recorded; try again")  # a race: rare
             created = bool(entry.pop("created"))
             goals = {kind: entry.pop(f"{kind}_ids") for kind in progress.KINDS}
-            progress.refresh_item(db, entry["user_id"], deed_item_id, entry_date, goals)
+            progress.refresh_item(self.core, db, entry["user_id"], deed_item_id, entry_date, goals)
         return entry, created
 
     async def record_async(
@@ -233,7 +234,9 @@ class Entries:
                     entry["entry_date"],
                 ),
             )
-            progress.refresh_item(db, entry["user_id"], entry["deed_item_id"], entry["entry_date"])
+            progress.refresh_item(
+                self.core, db, entry["user_id"], entry["deed_item_id"], entry["entry_date"]
+            )
             return updated
 
     def delete(self, actor_id: int, entry_id: int) -> None:
@@ -288,7 +291,9 @@ class Entries:
                 'select {} from kitaab.entries where entry_id = %s'
             ).format(ENTRY),
                           (entry_id,))  # fmt: skip
-            versions = self.core.warden.audit.history(HISTORY_TABLE, entry_id)
+            # Read in the viewer's session: the audit store's row-level security shows the
+            # events of entries the viewer's tenant may read (warden.audit's pool has none).
+            versions = audit_reads.history(db.connection, HISTORY_TABLE, entry_id)
             if not versions:
                 raise NotFound(f"entry {entry_id} not found")
             if entry is not None:

@@ -99,14 +99,18 @@ def evaluate(db: Session, kind: Kind, goal_ids: Sequence[int]) -> dict[int, Row]
 
 
 def refresh_item(
+    core: Core,
     db: Session,
     user_id: int,
     deed_item_id: int,
     on: dt.date,
     affected: dict[Kind, list[int]] | None = None,
 ) -> None:
-    """After an entry changed: re-evaluate the goals that count it (same transaction).
-    ``affected``: their ids by kind, when the caller's statement already found them."""
+    """After an entry of ``user_id`` (the owner) changed: re-evaluate the goals that count it
+    (same transaction). ``affected``: their ids by kind, when the caller's statement already
+    found them. A goal counts all the owner's entries, and a connected writer's tenant sees
+    only those of the items shared with it: the goals are evaluated as the owner's tenant
+    (:meth:`Core.acting_for`), the writer's again afterwards."""
     if affected is None:
         found = db.execute(
             sql.SQL("select {}").format(
@@ -115,9 +119,12 @@ def refresh_item(
             {"owner": user_id, "item": deed_item_id, "day": on},
         ).fetchone()
         affected = {"merit": found[0], "target": found[1]}
-    for kind in KINDS:
-        if affected[kind]:
-            evaluate(db, kind, affected[kind])
+    if not any(affected[kind] for kind in KINDS):
+        return
+    with core.acting_for(db, user_id):
+        for kind in KINDS:
+            if affected[kind]:
+                evaluate(db, kind, affected[kind])
 
 
 class Progress:
