@@ -59,6 +59,36 @@ def baseline(url: str, seconds: int) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def _changes(conn: psycopg.Connection[Any], table_id: int, at: dt.datetime, side: str) -> int:
+    """Changes of the table between ``at`` and the checkpoint just before (or after) it; the
+    live table stands after the last one, nothing before the first."""
+    if side == "before":
+        bound = scalar(
+            conn,
+            "select max(at) from warden.audit_checkpoints where table_id = %s and at <= %s",
+            (table_id, at),
+        )
+        if bound is None:
+            return 2**62
+        lo, hi = bound, at
+    else:
+        lo = at
+        hi = scalar(
+            conn,
+            "select min(at) from warden.audit_checkpoints "
+            "where table_id = %s and at > %s",
+            (table_id, at),
+        )
+    return int(
+        scalar(
+            conn,
+            "select count(*) from warden.audit_events_all where table_id = %s "
+            "and at > %s and at <= coalesce(%s::timestamptz, 'infinity')",
+            (table_id, lo, hi),
+        )
+    )
+
+
 def measure(url: str, rows: int, repeat: int) -> None:
     step = rows // 10
     spec = parse_spec(
@@ -94,18 +124,8 @@ def measure(url: str, rows: int, repeat: int) -> None:
         out.append(["plain count(*) from pgbench_accounts", f"{plain:.2f} s", "", "", ""])
         for label, mark in depths:
             at = marks[mark]
-            chosen = conn.execute(
-                "select at from warden.audit_checkpoints where table_id = %s and complete "
-                "and at > %s order by at limit 1",
-                (table_id, at),
-            ).fetchone()
-            upto = chosen[0] if chosen else None
-            read = scalar(
-                conn,
-                "select count(*) from warden.audit_events_all where table_id = %s and at > %s "
-                "and (%s::timestamptz is null or at <= %s)",
-                (table_id, at, upto, upto),
-            )
+            # What as_of reads: the changes between T and the nearer checkpoint (by count).
+            read = min(_changes(conn, table_id, at, side) for side in ("before", "after"))
             times = {}
             for on in (False, True):
                 conn.execute("update warden.audit_checkpoints set complete = %s", (on,))

@@ -168,9 +168,13 @@ def _take(ctx: JobContext, table: _Table) -> int | None:
     level = conn.isolation_level
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
-        return in_batch(ctx, take)
+        checkpoint_id = in_batch(ctx, take)
     finally:
         conn.isolation_level = level
+    # Hint bits, visibility map and statistics now, not on the first reads.
+    name = sql.Identifier("warden", f"audit_checkpoint__{checkpoint_id}")
+    conn.execute(sql.SQL("vacuum (analyze) {}").format(name))
+    return checkpoint_id
 
 
 def _finish_pending(ctx: JobContext) -> int:

@@ -1,19 +1,36 @@
--- function warden.audit_as_of_sql(integer,timestamp with time zone,text,text,text)
--- The query of a whole table as it was at p_at (its parameters: $1 table id, $2 p_at, $4 the
--- time the rows of p_from are as of: infinity for the live table, or a checkpoint's), used by
--- as_of and by warden.audit_checkpoint_take. Rows changed between the two times come from
--- the store (p_rowtype: a value of the table's row type, e.g. $3), as they were before their
--- first change after p_at, images translated to the current column names when a rename came
--- later; every other row is p_select from p_from (whose row alias is c).
-CREATE OR REPLACE FUNCTION warden.audit_as_of_sql(p_table_id integer, p_at timestamp with time zone, p_rowtype text, p_from text, p_select text) RETURNS text
+-- function warden.audit_as_of_sql(integer,timestamp with time zone,text,text,text,timestamp with time zone)
+-- The query of a whole table as it was at p_at, used by as_of and by
+-- warden.audit_checkpoint_take. Its parameters: $1 table id, $2 p_at, $4 the time the rows of
+-- p_from (alias c; p_select of each) are as of: the live table (infinity) or a checkpoint.
+-- Backward (p_from is as of a later time): rows changed between p_at and $4 come from the
+-- store as they were before their first change after p_at. Forward (p_from is a checkpoint
+-- as of an earlier time p_since, passed as $4 too): rows changed between it and p_at are as
+-- their last change left them. Either way every other row is p_from's; images are rows of p_rowtype
+-- (e.g. $3), translated to the current column names when a rename came later.
+CREATE OR REPLACE FUNCTION warden.audit_as_of_sql(p_table_id integer, p_at timestamp with time zone, p_rowtype text, p_from text, p_select text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 declare
     image text := 's.row_data';
+    changed text := warden.audit_first_after_sql();
+    since timestamptz := coalesce(p_since, p_at);
 begin
-    if warden.audit_renamed_after(p_table_id, p_at) then
-        image := coalesce(warden.audit_rename_sql(p_table_id, p_at, 's.row_data', 's.at'), image);
+    if p_since is not null then
+        -- As warden.audit_state_at orders the changes before a time: the last one wins.
+        changed := $c$
+    firsts as materialized (
+        select distinct on (jsonb_hash(f.row_key), f.row_key) f.row_key as k,
+               f.present_after as present, f.row_after as row_data, f.at
+          from warden.audit_facts_all f
+         where f.table_id = $1 and f.at > $4 and f.at <= $2
+         order by jsonb_hash(f.row_key), f.row_key, f.statement_id desc, f.phase desc,
+                  f.event_id desc
+    ),
+    s as (select w.k as row_key, w.present, w.row_data, w.at from firsts w)$c$;
+    end if;
+    if warden.audit_renamed_after(p_table_id, since) then
+        image := coalesce(warden.audit_rename_sql(p_table_id, since, 's.row_data', 's.at'), image);
     end if;
     return format(
         $q$ with %s
@@ -22,8 +39,8 @@ begin
             union all
             select %s from %s
              where not exists (select 1 from firsts w where %s) $q$,
-        warden.audit_first_after_sql(), p_rowtype, image, p_select, p_from,
+        changed, p_rowtype, image, p_select, p_from,
         warden.audit_key_match_sql(p_table_id, 'w.k', 'c'));
 end
 $_$;
-REVOKE ALL ON FUNCTION warden.audit_as_of_sql(p_table_id integer, p_at timestamp with time zone, p_rowtype text, p_from text, p_select text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_as_of_sql(p_table_id integer, p_at timestamp with time zone, p_rowtype text, p_from text, p_select text, p_since timestamp with time zone) FROM PUBLIC;
