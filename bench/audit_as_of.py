@@ -75,8 +75,7 @@ def _changes(conn: psycopg.Connection[Any], table_id: int, at: dt.datetime, side
         lo = at
         hi = scalar(
             conn,
-            "select min(at) from warden.audit_checkpoints "
-            "where table_id = %s and at > %s",
+            "select min(at) from warden.audit_checkpoints where table_id = %s and at > %s",
             (table_id, at),
         )
     return int(
