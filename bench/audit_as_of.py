@@ -1,11 +1,14 @@
 """Table as of a time (``warden.as_of``) of a 1M-row table, with and without checkpoints.
 
 One run, one database: pgbench -s 10 (1,000,000 accounts) audited with
-``checkpoint_every = 250000`` changes; ten UPDATEs of 100,000 rows each (1M changes), the
+``checkpoint_every = 200000`` changes; ten UPDATEs of 100,000 rows each (1M changes), the
 checkpoint job run after each. Then ``count(*) from as_of(pgbench_accounts, T)`` at four
-depths (recent, 300k, 900k and 1M later changes), through the checkpoints and without them
-(the same store, checkpoints marked incomplete), the time to take each checkpoint and what
-they cost on disk; the machine's baseline (plain pgbench TPS) and load beside them.
+depths (recent, 300k, 900k and 1M later changes; the middle two halfway between two
+checkpoints, the worst place), through the checkpoints and without them (the same store,
+checkpoints marked incomplete), the time to take each checkpoint and what they cost on disk;
+the machine's baseline (plain pgbench TPS) and load beside them. On a busy machine the wall
+times follow the load; the server backend's CPU time (read from /proc when the server runs
+here) is what the query itself costs.
 
     .venv/bin/python bench/audit_as_of.py [--dsn URL] [--repeat 3] [--quick]
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import shlex
 import statistics
@@ -46,6 +50,35 @@ def pgbench(url: str, *args: str) -> str:
 def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
     row = conn.execute(query, params).fetchone()
     return row[0] if row else None
+
+
+def cpu(conn: psycopg.Connection[Any]) -> float | None:
+    """CPU seconds used so far by the connection's server process (None: not on this host)."""
+    try:
+        with open(f"/proc/{conn.info.backend_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_cpu(
+    conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...], repeat: int
+) -> tuple[float, float | None]:
+    """Median wall and server CPU seconds of ``query``."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        c0, t0 = cpu(conn), time.perf_counter()
+        conn.execute(query, params)
+        walls.append(time.perf_counter() - t0)
+        c1 = cpu(conn)
+        if c0 is not None and c1 is not None:
+            cpus.append(c1 - c0)
+    return statistics.median(walls), statistics.median(cpus) if cpus else None
+
+
+def both(wall: float, used: float | None) -> str:
+    return f"{wall:.2f} s" + (f" (CPU {used:.2f} s)" if used is not None else "")
 
 
 def mb(n: int) -> str:
@@ -91,7 +124,7 @@ def _changes(conn: psycopg.Connection[Any], table_id: int, at: dt.datetime, side
 def measure(url: str, rows: int, repeat: int) -> None:
     step = rows // 10
     spec = parse_spec(
-        f'[tables."public.pgbench_accounts"]\naudit = {{ checkpoint_every = {rows // 4} }}\n'
+        f'[tables."public.pgbench_accounts"]\naudit = {{ checkpoint_every = {rows // 5} }}\n'
     )
     takes: list[float] = []
     with Warden(url, spec=spec) as warden, psycopg.connect(url, autocommit=True) as conn:
@@ -119,8 +152,8 @@ def measure(url: str, rows: int, repeat: int) -> None:
         depths = list(later.items())
         table_id = scalar(conn, "select warden.audit_table_id('public.pgbench_accounts')")
         out = []
-        plain = timed(lambda: conn.execute("select count(*) from pgbench_accounts"), repeat=3)
-        out.append(["plain count(*) from pgbench_accounts", f"{plain:.2f} s", "", "", ""])
+        plain = both(*timed_cpu(conn, "select count(*) from pgbench_accounts", (), 3))
+        out.append(["plain count(*) from pgbench_accounts", plain, "", "", ""])
         for label, mark in depths:
             at = marks[mark]
             # What as_of reads: the changes between T and the nearer checkpoint (by count).
@@ -128,12 +161,12 @@ def measure(url: str, rows: int, repeat: int) -> None:
             times = {}
             for on in (False, True):
                 conn.execute("update warden.audit_checkpoints set complete = %s", (on,))
-                times[on] = timed(lambda a=at: conn.execute(QUERY, (a,)), repeat=repeat)
+                times[on] = both(*timed_cpu(conn, QUERY, (at,), repeat))
             out.append(
                 [
                     f"as_of, {label}",
-                    f"{times[False]:.2f} s",
-                    f"{times[True]:.2f} s",
+                    times[False],
+                    times[True],
                     f"{10 * step - mark * step:,}",
                     f"{read:,}",
                 ]
@@ -149,7 +182,7 @@ def measure(url: str, rows: int, repeat: int) -> None:
             "pg_partition_tree('warden.audit_events')",
         )
     print_table(
-        f"as_of of {rows:,} rows (median of {repeat}); checkpoints every {rows // 4:,} changes",
+        f"as_of of {rows:,} rows (median of {repeat}); checkpoints every {rows // 5:,} changes",
         ["measure", "without checkpoints", "with checkpoints", "later changes",
          "changes read with"],
         out,

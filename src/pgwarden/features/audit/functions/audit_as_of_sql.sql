@@ -17,17 +17,26 @@ declare
     since timestamptz := coalesce(p_since, p_at);
 begin
     if p_since is not null then
-        -- As warden.audit_state_at orders the changes before a time: the last one wins.
+        -- As warden.audit_state_at orders the changes before a time: the last one wins; the
+        -- order on narrow rows, the images joined after (as audit_first_after_sql).
         changed := $c$
     firsts as materialized (
-        select distinct on (jsonb_hash(f.row_key), f.row_key) f.row_key as k,
-               f.present_after as present, f.row_after as row_data, f.at
-          from warden.audit_facts_all f
-         where f.table_id = $1 and f.at > $4 and f.at <= $2
-         order by jsonb_hash(f.row_key), f.row_key, f.statement_id desc, f.phase desc,
-                  f.event_id desc
+        select distinct on (f.h, f.k) f.k, f.event_id, f.phase
+          from (select e.event_id, e.statement_id, x.k, x.phase, jsonb_hash(x.k) as h
+                  from warden.audit_events_all e
+                 cross join lateral (values (e.row_key, 1), (e.old_key, 0)) x(k, phase)
+                 where e.table_id = $1 and e.at > $4 and e.at <= $2 and e.op <> 'T'
+                   and x.k is not null) f
+         order by f.h, f.k, f.statement_id desc, f.phase desc, f.event_id desc
     ),
-    s as (select w.k as row_key, w.present, w.row_data, w.at from firsts w)$c$;
+    -- As warden.audit_facts_all describes the state after each event.
+    s as (
+        select w.k as row_key, w.phase = 1 and e.op <> 'D' as present,
+               case when w.phase = 1 and e.op <> 'D' then e.new_row end as row_data, e.at
+          from firsts w
+          join warden.audit_events_all e on e.event_id = w.event_id
+         where e.table_id = $1 and e.at > $4 and e.at <= $2
+    )$c$;
     end if;
     if warden.audit_renamed_after(p_table_id, since) then
         image := coalesce(warden.audit_rename_sql(p_table_id, since, 's.row_data', 's.at'), image);
