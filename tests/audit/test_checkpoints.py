@@ -111,10 +111,12 @@ def test_as_of_through_checkpoints_equals_every_commit(
         assert conn.execute(
             "select count(*) = 0 from warden.audit_checkpoints where at < %s", (window,)
         ).fetchone() == (True,) or not any(k == "prune" for k, _ in steps)
-        checkpoints = conn.execute(
-            "select checkpoint_id, at from warden.audit_checkpoints where complete"
-        ).fetchall()
         name = f"{schema}.items"
+        checkpoints = conn.execute(
+            "select checkpoint_id, at from warden.audit_checkpoints "
+            "where complete and table_id = warden.audit_table_id(%s)",
+            (name,),
+        ).fetchall()
         for at, snapshot in commits:
             if at < window:
                 continue
