@@ -41,6 +41,7 @@ from pgwarden.features._base import (
 )
 from pgwarden.features.audit import _wal
 from pgwarden.features.audit._api import AuditAPI
+from pgwarden.features.audit._checkpoints import checkpoint_job
 from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers
 from pgwarden.features.audit._kinds import KINDS
 from pgwarden.features.audit._options import AuditOptions
@@ -128,6 +129,13 @@ class Audit(Feature):
         known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
         registered = known.by_oid.get(table.oid, (0, None))[1]
         key, why = choose_key(table, options, registered)
+        if options.checkpoint_every is not None and key is None:
+            raise FeatureNotApplicable(
+                str(table.name),
+                self.name,
+                "checkpoint_every needs rows identified by a key (a primary key, a unique key "
+                "on NOT NULL columns, or key = [...])",
+            )
         table_id = self._table_id(table, known)
         function = ObjectRef(
             "function", "warden", owned_name(table.name.schema, table.name.name, suffix="audit")
@@ -278,6 +286,9 @@ class Audit(Feature):
         from_wal = [name for name, o in audited if o.capture == "wal"]
         if from_wal:
             jobs.insert(0, _wal.ingest_job(from_wal))
+        with_checkpoints = [(name, o) for name, o in audited if o.checkpoint_every is not None]
+        if with_checkpoints:
+            jobs.append(checkpoint_job(with_checkpoints))
         return jobs
 
     def _tracks_renames(self, ctx: PlanContext) -> bool:
@@ -313,6 +324,11 @@ class Audit(Feature):
             why += f"; archived after {options.archive_after}"
         if options.retention:
             why += f"; deleted after {options.retention}"
+        if options.checkpoint_every is not None:
+            every = options.checkpoint_every
+            why += "; checkpoint every " + (
+                f"{every:,} changes" if isinstance(every, int) else str(every)
+            )
         return DesiredObject(
             ref=ObjectRef("registration", "warden", "audit_tables", table.name),
             feature=self.name,

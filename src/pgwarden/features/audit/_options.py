@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pgwarden.spec import Duration, DurationField, FeatureOptions
+
+
+def _every(value: Any) -> Duration | int:
+    """A duration (``"1 day"``) or a number of changes (``500000``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("expected a duration such as '1 day' or a number of changes")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("must be a positive number of changes, e.g. 500000")
+        return value
+    every = Duration.parse(value)
+    if every.seconds <= 0:
+        raise ValueError("must be a positive duration, e.g. '1 day'")
+    return every
+
+
+CheckpointEvery = Annotated[
+    Duration | int,
+    BeforeValidator(_every),
+    PlainSerializer(lambda v: v if isinstance(v, int) else v.text),
+]
 
 
 class AuditOptions(FeatureOptions):
@@ -40,6 +67,25 @@ class AuditOptions(FeatureOptions):
     retention: DurationField | None = None
     """Events older than this are deleted by ``pgwarden audit prune`` (in batches), from the
     hot store and the archive alike."""
+
+    checkpoint_every: CheckpointEvery | None = None
+    """Keep checkpoints of the table (its whole state at a time) so that ``as_of`` reads at
+    most one interval of changes: a new one each ``"1 day"`` (when the table changed), or
+    after every ``500000`` changes (job ``audit-checkpoint``)."""
+    checkpoint_keep: DurationField | None = None
+    """How long checkpoints are kept (default: the table's ``retention``, else for ever);
+    ``as_of`` to an older time reads the changes since then instead."""
+
+    @field_validator("checkpoint_keep")
+    @classmethod
+    def _keep_positive(cls, value: Duration | None, info: ValidationInfo) -> Duration | None:
+        if value is None:
+            return value
+        if value.seconds <= 0:
+            raise ValueError("must be a positive duration, e.g. '90 days'")
+        if info.data.get("checkpoint_every") is None:
+            raise ValueError("applies only with checkpoint_every")
+        return value
 
     @field_validator("archive_after")
     @classmethod

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION warden.audit_first_after_at(p_table_id integer, p_at 
 begin
     return query execute 'with ' || warden.audit_first_after_sql()
         || ' select s.row_key, s.present, s.row_data, s.at from s'
-    using p_table_id, p_at;
+    using p_table_id, p_at, null::int, 'infinity'::timestamptz;
 end
 $$;
 REVOKE ALL ON FUNCTION warden.audit_first_after_at(p_table_id integer, p_at timestamp with time zone) FROM PUBLIC;

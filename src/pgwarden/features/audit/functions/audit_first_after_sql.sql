@@ -1,6 +1,7 @@
 -- function warden.audit_first_after_sql()
 -- The query behind audit_first_after_at and as_of: per row key, the first event after a
--- time, in both stores; s is not materialized (as_of reads it once).
+-- time ($2) and at or before another ($4: infinity, or a checkpoint's time), in both stores;
+-- s is not materialized (as_of reads it once).
 CREATE OR REPLACE FUNCTION warden.audit_first_after_sql() RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $_$
@@ -10,7 +11,7 @@ CREATE OR REPLACE FUNCTION warden.audit_first_after_sql() RETURNS text
           from (select e.event_id, e.statement_id, x.k, x.phase, jsonb_hash(x.k) as h
                   from warden.audit_events_all e
                  cross join lateral (values (e.row_key, 1), (e.old_key, 0)) x(k, phase)
-                 where e.table_id = $1 and e.at > $2 and e.op <> 'T'
+                 where e.table_id = $1 and e.at > $2 and e.at <= $4 and e.op <> 'T'
                    and x.k is not null) f
          order by f.h, f.k, f.statement_id, f.phase, f.event_id
     ),
@@ -25,7 +26,7 @@ CREATE OR REPLACE FUNCTION warden.audit_first_after_sql() RETURNS text
                e.at
           from firsts w
           join warden.audit_events_all e on e.event_id = w.event_id
-         where e.table_id = $1 and e.at > $2
+         where e.table_id = $1 and e.at > $2 and e.at <= $4
     )$q$
 $_$;
 REVOKE ALL ON FUNCTION warden.audit_first_after_sql() FROM PUBLIC;
