@@ -16,7 +16,7 @@ from pgwarden import SoftDeleteError, Warden
 SPEC = """
 [tables."public.notes"]
 tenancy = { column = "org_id" }
-audit = true
+audit = { checkpoint_every = 1 }
 versioning = true
 soft_delete = true
 archive = { after = "1 year", column = "written" }
@@ -66,7 +66,19 @@ def test_a_tenant_sees_only_its_own_through_every_surface(
                 db.execute("update notes set body = body || '!'")
         # A note of tenant 1 written three years ago, archived by maintenance.
         conn.execute("insert into notes (org_id, body, written) values (1, 'old', '2001-01-01')")
-        warden.maintain()
+        before = conn.execute("select clock_timestamp()").fetchone()[0]
+        warden.maintain()  # archives, and takes a checkpoint (a copy of every tenant's rows)
+        assert conn.execute("select count(*) from warden.audit_checkpoints").fetchone()[0] >= 1
+        # Even a deployment that grants the app every table of pgwarden's (but its secrets):
+        # as_of does not read checkpoints where a policy applies to the caller.
+        conn.execute(
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA warden TO {}").format(
+                sql.Identifier(roles.app)
+            )
+        )
+        conn.execute(
+            sql.SQL("REVOKE ALL ON warden.secrets FROM {}").format(sql.Identifier(roles.app))
+        )
         with psycopg.connect(as_role(db_url, roles.app)) as listener:
             listener.execute("listen pgwarden_changes")
             listener.commit()
@@ -93,6 +105,9 @@ def test_a_tenant_sees_only_its_own_through_every_surface(
             for name, query in reads.items():
                 seen = {int(r[0]) for r in c.execute(query) if r[0] is not None}
                 assert seen <= {2}, (name, seen)
+            # as_of a time before the checkpoint: the one checkpoint would serve it.
+            past = c.execute("select org_id from warden.as_of(null::notes, %s)", [before])
+            assert {r[0] for r in past} == {2}
             history = (
                 "select op from warden.history('public.notes',"
                 " warden.audit_key('public.notes', array[%s]))"
