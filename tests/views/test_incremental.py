@@ -8,6 +8,7 @@ midway; the plan says of each view whether it qualifies, and why not.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +17,11 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.audit._support import needs_logical_wal
 
 from pgwarden import FeatureNotApplicable, Warden
 from pgwarden.features.materialized_views import _deltas
 from pgwarden.spec import parse_spec
-from tests.audit._support import needs_logical_wal
 
 QUERY = (
     "select s.shop, s.day, count(*) as n, count(s.price) as priced, sum(s.amount) as total, "
@@ -69,6 +70,7 @@ def built(db_url: str) -> Iterator[tuple[Warden, psycopg.Connection[Any]]]:
         warden.close()
 
 
+_FRESH = itertools.count(100_000)
 # One step of the workload: (kind, row id, shop, day offset, amount, price).
 _SHOPS = st.one_of(st.none(), st.integers(0, 4))
 _STEP = st.tuples(
@@ -92,14 +94,18 @@ def _run(warden: Warden, url: str, steps: list[tuple[Any, ...]], *, truncate: bo
                 continue
             if kind == "close":
                 if held:
-                    held.pop(0).close()  # commits (autocommit off: close rolls back)
+                    side = held.pop(0)
+                    side.commit()
+                    side.close()
                 continue
             target = conn
             if kind == "open":
+                # A transaction that writes a row nobody else touches (no lock to wait for)
+                # and stays open: the feed stops below it; later ones commit past it.
                 side = psycopg.connect(url)
                 held.append(side)
                 target, kind = side, "insert"
-                row += 1000 * len(held)
+                row = next(_FRESH)
             day_value = f"2026-03-0{day + 1}"
             if kind == "insert":
                 target.execute(
@@ -190,7 +196,7 @@ def test_a_pass_killed_midway_applies_nothing(
     def refresh() -> None:
         try:
             warden.materialized_views.refresh("public.by_shop")
-        except BaseException as exc:  # noqa: BLE001 - the killed pass's error is the point
+        except BaseException as exc:
             failed.append(exc)
 
     thread = threading.Thread(target=refresh)
@@ -211,8 +217,7 @@ def test_a_pass_killed_midway_applies_nothing(
     assert failed, "the killed pass should fail"
     assert conn.execute(f"select * from {backing} order by __key").fetchall() == before
     assert (
-        conn.execute("select after_txid, after_event from warden.view_feeds").fetchone()
-        == position
+        conn.execute("select after_txid, after_event from warden.view_feeds").fetchone() == position
     )
     done = warden.materialized_views.refresh("public.by_shop")
     assert done.events == 2
@@ -236,8 +241,10 @@ def test_full_refresh_and_log(built: tuple[Warden, psycopg.Connection[Any]]) -> 
     ("query", "reason"),
     [
         ("select shop, avg(amount) as a from sales group by shop", "expression over aggregates"),
-        ("select s.shop, count(*) as n from sales s join sales t using (id) group by s.shop",
-         "more than one table"),
+        (
+            "select s.shop, count(*) as n from sales s join sales t using (id) group by s.shop",
+            "more than one table",
+        ),
         ("select shop, count(*) as n from sales where day > now() group by shop", "clock"),
         ("select shop, count(*) as n from sales where random() < 1 group by shop", "volatile"),
         ("select shop, count(distinct day) as n from sales group by shop", "DISTINCT"),
@@ -247,9 +254,7 @@ def test_full_refresh_and_log(built: tuple[Warden, psycopg.Connection[Any]]) -> 
         ("select shop, count(*) as n from (select * from sales) q group by shop", "subquery"),
     ],
 )
-def test_the_plan_says_why_a_view_is_not_incremental(
-    db_url: str, query: str, reason: str
-) -> None:
+def test_the_plan_says_why_a_view_is_not_incremental(db_url: str, query: str, reason: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         _table(conn)
     text = _spec(query=query, incremental=False)
@@ -257,18 +262,22 @@ def test_the_plan_says_why_a_view_is_not_incremental(
         line = next(c.description for c in warden.plan().changes if "by_shop" in c.description)
         assert "not incremental" in line and reason in line, line
     strict = _spec(query=query, incremental=True)
-    with Warden(db_url, spec=parse_spec(strict, file="pgwarden.toml")) as warden:
-        with pytest.raises(FeatureNotApplicable, match=reason):
-            warden.plan()
+    with (
+        Warden(db_url, spec=parse_spec(strict, file="pgwarden.toml")) as warden,
+        pytest.raises(FeatureNotApplicable, match=reason),
+    ):
+        warden.plan()
 
 
 def test_a_view_over_a_table_without_audit_is_not_incremental(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         _table(conn)
     text = _spec().split("[materialized_views", 1)[1]
-    with Warden(db_url, spec=parse_spec("[materialized_views" + text, file="t.toml")) as w:
-        with pytest.raises(FeatureNotApplicable, match="not audited"):
-            w.plan()
+    with (
+        Warden(db_url, spec=parse_spec("[materialized_views" + text, file="t.toml")) as w,
+        pytest.raises(FeatureNotApplicable, match="not audited"),
+    ):
+        w.plan()
     plain = _spec(incremental=False)
     with Warden(db_url, spec=parse_spec(plain, file="pgwarden.toml")) as warden:
         line = next(c.description for c in warden.plan().changes if "by_shop" in c.description)

@@ -56,11 +56,11 @@ if TYPE_CHECKING:
     import typer
 
 __all__ = [
+    "Incremental",
     "MaterializedViews",
     "MaterializedViewsAPI",
     "MaterializedViewsSection",
     "Refreshed",
-    "Incremental",
     "Staleness",
     "ViewSpec",
     "jobs",

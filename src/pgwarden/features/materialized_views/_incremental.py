@@ -85,7 +85,7 @@ def qualify(
     columns: list[str],
 ) -> Incremental:
     """``name``'s query as an incremental view, or :class:`NotIncremental` saying why not."""
-    from pgwarden.features.audit import AuditOptions
+    from pgwarden.features.audit._options import AuditOptions
 
     shape = analyze(query, columns)
     if len(set(columns)) != len(columns):
@@ -177,7 +177,7 @@ def table_columns(inc: Incremental) -> list[sql.Identifier]:
     return [sql.Identifier(n) for n in names]
 
 
-def build_select(inc: Incremental) -> sql.Composable:
+def build_select(inc: Incremental) -> sql.Composed:
     """The whole view computed from the table (the build, and a full refresh)."""
     shape = inc.shape
     exprs = dict(zip((c for c, _ in shape.keys), inc.key_exprs(), strict=True))
@@ -186,11 +186,13 @@ def build_select(inc: Incremental) -> sql.Composable:
     counts = [
         sql.SQL("count({})").format(sql.SQL(shape.aggregates[i].arg or "*")) for i in inc.sums()
     ]
-    values = [sql.SQL("jsonb_build_array({})").format(sql.SQL(", ").join(inc.key_exprs()))]
+    key = sql.SQL("jsonb_build_array({})").format(sql.SQL(", ").join(inc.key_exprs()))
+    values: list[sql.Composable] = [key]
     values += [sql.SQL("count(*)"), *outputs, *counts, sql.SQL("false")]
     return sql.SQL("SELECT {values} FROM {table} AS {alias}{where} GROUP BY {keys}").format(
         values=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(v, c) for v, c in zip(values, table_columns(inc), strict=True)
+            sql.SQL("{} AS {}").format(v, c)
+            for v, c in zip(values, table_columns(inc), strict=True)
         ),
         keys=sql.SQL(", ").join(inc.key_exprs()),
         table=inc.table.ident,
@@ -199,7 +201,7 @@ def build_select(inc: Incremental) -> sql.Composable:
     )
 
 
-def populate(inc: Incremental, target: QualifiedName) -> sql.Composable:
+def populate(inc: Incremental, target: QualifiedName) -> sql.Composed:
     """Fill ``target`` and record the feed position it stands for, in one statement (one
     snapshot): the feed resumes at that snapshot's oldest running transaction, and skips the
     transactions the snapshot already saw (``skip``), whatever order they commit or are
@@ -229,9 +231,7 @@ def _in_zone(inc: Incremental, steps: list[sql.Composable]) -> list[sql.Composab
             "set_config('TimeZone', {}, true)"
         ).format(sql.Literal(inc.timezone)),
         *steps,
-        sql.SQL(
-            "SELECT set_config('TimeZone', current_setting('pgwarden.view_saved_tz'), true)"
-        ),
+        sql.SQL("SELECT set_config('TimeZone', current_setting('pgwarden.view_saved_tz'), true)"),
     ]
 
 
@@ -266,9 +266,10 @@ def incremental_object(inc: Incremental, view: ViewSpec) -> DesiredObject:
     # table's audit triggers (after this, database-wide objects go first), no change can
     # fall between the snapshot and the capture.
     hold = sql.SQL("LOCK TABLE {} IN SHARE MODE").format(inc.table.ident)
-    create = [hold, *_in_zone(inc, [*_build(inc, view, backing), populate(inc, backing)]), shown]
+    built = _in_zone(inc, [*_build(inc, view, backing), populate(inc, backing)])
+    create: list[sql.Composable] = [hold, *built, shown]
     renames = _renames(inc, view, beside, backing)
-    swap = [
+    swap: list[sql.Composable] = [
         sql.SQL("DROP TABLE IF EXISTS {}").format(beside.ident),
         *_in_zone(inc, [*_build(inc, view, beside), populate(inc, beside)]),
         sql.SQL("DROP VIEW IF EXISTS {}").format(name.ident),

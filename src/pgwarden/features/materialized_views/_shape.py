@@ -136,9 +136,8 @@ def _clauses(toks: list[Token]) -> dict[str, list[Token]]:
             if current in found:
                 raise NotIncremental(f"it has two {current.upper()} clauses")
             found[current] = []
-            if current in ("group", "order"):
-                if i + 1 < len(toks) and toks[i + 1].word == "by":
-                    i += 1
+            if current in ("group", "order") and i + 1 < len(toks) and toks[i + 1].word == "by":
+                i += 1
             i += 1
             continue
         if current is None:
@@ -192,8 +191,10 @@ def _name(tok: Token) -> str:
 
 def _contains_aggregate(part: list[Token]) -> bool:
     return any(
-        t.kind == "word" and t.word in _AGGREGATES | {"avg", "array_agg", "string_agg"}
-        and i + 1 < len(part) and part[i + 1].text == "("
+        t.kind == "word"
+        and t.word in _AGGREGATES | {"avg", "array_agg", "string_agg"}
+        and i + 1 < len(part)
+        and part[i + 1].text == "("
         for i, t in enumerate(part)
     )
 
