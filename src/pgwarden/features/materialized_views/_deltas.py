@@ -28,7 +28,7 @@ from psycopg import sql
 from pgwarden.features.materialized_views._incremental import (
     Incremental,
     build_select,
-    image_rows,
+    images,
     populate,
     table_columns,
 )
@@ -148,18 +148,8 @@ def delta_statement(inc: Incremental) -> sql.Composed:
     The events are read by ``warden.changes_after``'s own rule (after the position, below
     ``warden.feed_horizon()``, in (txid, event) order) written inline, without the context
     columns: the function cannot be inlined (it pins its search_path) and cost 4-8x more on
-    a 40,000-event batch. Each image becomes a row once (``OFFSET 0`` keeps
-    ``jsonb_populate_record`` to one call per image: expanded in place it ran per column)."""
+    a 40,000-event batch. Images become rows as ``images`` says."""
     shape = inc.shape
-    image = sql.SQL(
-        "SELECT {sign} AS __sign, {rows} AS r FROM ev WHERE NOT ev.seen AND ev.op IN ({ops})"
-    )
-    old = image.format(
-        sign=sql.SQL("-1"), rows=image_rows(inc, sql.SQL("ev.old_row")), ops=sql.SQL("'U', 'D'")
-    )
-    new = image.format(
-        sign=sql.SQL("1"), rows=image_rows(inc, sql.SQL("ev.new_row")), ops=sql.SQL("'I', 'U'")
-    )
     columns = table_columns(inc)
     values = [sql.SQL("d.{}").format(c) for c in columns[:-1]]
     return sql.SQL(
@@ -171,18 +161,16 @@ def delta_statement(inc: Incremental) -> sql.Composed:
         "AND (e.txid > %(txid)s::text::xid8 OR e.event_id > %(event)s) "
         "AND e.txid < (SELECT warden.feed_horizon()) "
         "ORDER BY e.txid, e.event_id LIMIT %(limit)s), "
-        "img AS (SELECT s.__sign, (s.r).* FROM ({old} UNION ALL {new} OFFSET 0) s), "
+        "img AS ({images}), "
         "d AS (SELECT {deltas} FROM img AS {alias}{where} GROUP BY {keys}), "
         "up AS (INSERT INTO {backing} AS {v} ({columns}) "
         "SELECT {values}, {stale} FROM d LEFT JOIN {backing} AS o ON o.__key = d.__key "
         "ON CONFLICT (__key) DO UPDATE SET {merge} RETURNING 1) "
-        "SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM ev WHERE NOT ev.seen), "
-        "(SELECT ARRAY[ev.txid::text, ev.event_id::text] FROM ev "
-        "ORDER BY ev.txid DESC, ev.event_id DESC LIMIT 1), "
-        "(SELECT count(*) FROM up)"
+        "SELECT c.n, c.applied, ARRAY[c.t::text, (SELECT max(ev.event_id) FROM ev "
+        "WHERE ev.txid = c.t)::text], (SELECT count(*) FROM up) FROM (SELECT count(*) AS n, "
+        "count(*) FILTER (WHERE NOT ev.seen) AS applied, max(ev.txid) AS t FROM ev) c"
     ).format(
-        old=old,
-        new=new,
+        images=images(inc),
         deltas=sql.SQL(", ").join(_delta_columns(inc)),
         alias=sql.Identifier(shape.alias),
         where=sql.SQL(" WHERE {}").format(sql.SQL(shape.where)) if shape.where else sql.SQL(""),
@@ -288,6 +276,7 @@ def catch_up(
                 break
             events += applied
             groups += written
+            assert last is not None  # events were read
             txid, event = last[0], int(last[1])
             if read < BATCH:
                 break
