@@ -14,7 +14,8 @@ Endpoints: ``GET /healthz`` (the process is up), ``GET /readyz[?role=primary|rep
 postgres_exporter's names and ``pgwarden_*``), ``GET /api/health``, ``/api/tables``,
 ``/api/changes``, ``WS /live`` (one sample a second from one shared sampler) and ``GET /``
 (the dashboard). Other modules add named series to the live view and the dashboard with a
-:class:`LiveSource` under the entry-point group ``pgwarden.live``. ``[serve]`` in pgwarden.toml configures it (:class:`ServeSection`). See
+:class:`LiveSource` under the entry-point group ``pgwarden.live``. ``[serve]`` in
+pgwarden.toml configures it (:class:`ServeSection`). See
 docs/serve.md.
 """
 

@@ -63,6 +63,7 @@ class SourceState:
     def part(self, now: float, values: Mapping[str, float | None]) -> dict[str, Any]:
         """The source's part of a sample: its title and each series' value and unit."""
         series = []
+        values = {name: _number(value) for name, value in values.items()}
         for name, value in values.items():
             shown = value
             if name in self.source.counters:
@@ -70,6 +71,14 @@ class SourceState:
             series.append({"name": name, "value": shown, "unit": self.source.units.get(name)})
         self.previous = (now, dict(values))
         return {"name": self.source.name, "title": self.source.title, "series": series}
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number (a ``numeric`` from ``sum()`` arrives as a Decimal)."""
+    if value is None:
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def _rate(
