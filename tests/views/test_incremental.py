@@ -297,3 +297,43 @@ def test_switching_to_incremental_and_back(db_url: str) -> None:
             None,
         )
         assert conn.execute("select count(*) from warden.view_feeds").fetchone() == (0,)
+
+
+def test_the_documented_daily_task_summary_is_incremental(db_url: str) -> None:
+    """docs/materialized-views.md's example, as written there, in a zone with DST."""
+    query = (
+        "select t.user_id, date_trunc('day', t.completed_at)::date as day, count(*) as completed,"
+        " sum(t.estimated_minutes) as minutes from tasks t where t.completed_at is not null"
+        " group by 1, 2"
+    )
+    text = f"""
+[tables."public.tasks"]
+audit = true
+
+[materialized_views."public.daily_task_summary"]
+query = "{query}"
+incremental = true
+refresh = "1 min"
+timezone = "Europe/Paris"
+"""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "create table tasks (id int primary key, user_id int, completed_at timestamptz,"
+            " estimated_minutes int)"
+        )
+        conn.execute(
+            "insert into tasks select g, g % 3, timestamptz '2026-03-28 20:00Z' + g * interval"
+            " '1 hour', g % 50 from generate_series(1, 60) g"
+        )
+        with Warden(db_url, spec=parse_spec(text, file="pgwarden.toml")) as warden:
+            warden.apply()
+            conn.execute("update tasks set completed_at = null where id % 7 = 0")
+            conn.execute("update tasks set user_id = 9, completed_at = completed_at + interval"
+                         " '1 day' where id % 5 = 0")  # fmt: skip
+            conn.execute("delete from tasks where id % 11 = 0")
+            assert warden.materialized_views.refresh("public.daily_task_summary").events
+        conn.execute("set timezone = 'Europe/Paris'")
+        got = conn.execute("select * from daily_task_summary order by 1, 2").fetchall()
+        assert got == conn.execute(f"select * from ({query}) q order by 1, 2").fetchall()
+        conn.execute("set timezone = 'UTC'")  # another session's zone changes nothing stored
+        assert conn.execute("select * from daily_task_summary order by 1, 2").fetchall() == got
