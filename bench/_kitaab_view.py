@@ -34,6 +34,19 @@ query = "{QUERY}"
 unique_key = ["user_id", "entry_date", "category"]
 refresh = "5 min"
 """
+LABELS = (
+    "its query live (the dashboard's SELECT)",
+    "its query from the view",
+    "whole Dashboard.summary (live, as shipped)",
+)
+LIVE = (
+    "select e.entry_date, d.category_type::text as category, count(*) as entries, "
+    "coalesce(sum(e.count_value), 0) as total_count, count(e.scale_value_id) as scale_entries "
+    "from kitaab.entries e join kitaab.deed_items di on di.deed_item_id = e.deed_item_id "
+    "join kitaab.deeds d on d.deed_id = di.deed_id where e.user_id = %s and e.entry_date "
+    "between %s and %s and di.is_active and d.deleted_at is null "
+    "group by e.entry_date, d.category_type order by e.entry_date, category"
+)
 READ = (
     "select entry_date, category, entries, total_count, scale_entries from kitaab.dashboard_days"
     " where user_id = %s and entry_date between %s and %s order by entry_date, category"
@@ -55,23 +68,27 @@ def compare(url: str, users: int, first: int, n: int) -> list[list[str]]:
         refreshed = w.materialized_views.refresh(VIEW)
         app = Kitaab(w)
         today = dt.date.today()
+        since = today - dt.timedelta(days=29)
+        calls: dict[str, list[float]] = {label: [] for label in LABELS}
 
-        def live(i: int) -> Any:
-            return app.dashboard.summary(first + rng.randrange(users))
+        def timed(label: str, fn: Any, *args: Any) -> None:
+            t = time.perf_counter()
+            fn(*args)
+            calls[label].append((time.perf_counter() - t) * 1000)
 
-        def view(i: int) -> Any:
+        def query(conn: Any, text: str, user: int) -> Any:
+            return conn.execute(text, (user, since, today)).fetchall()
+
+        # Interleaved, the same user for the three in each round: the machine's load drifts
+        # alike for all of them.
+        for _ in range(n + 50):
+            user = first + rng.randrange(users)
             with w.pool.connection() as conn:
-                since = today - dt.timedelta(days=29)
-                return conn.execute(READ, (first + rng.randrange(users), since, today)).fetchall()
-
-        for label, fn in (("live (Dashboard.summary)", live), ("from the view (its read)", view)):
-            for i in range(50):
-                fn(i)
-            ms = []
-            for i in range(n):
-                t = time.perf_counter()
-                fn(i)
-                ms.append((time.perf_counter() - t) * 1000)
+                timed(LABELS[0], query, conn, LIVE, user)
+                timed(LABELS[1], query, conn, READ, user)
+            timed(LABELS[2], app.dashboard.summary, user)
+        for label in LABELS:
+            ms = calls[label][50:]  # the first 50: warming caches and plans
             out.append([label, f"{percentile(ms, 50):.2f}", f"{percentile(ms, 95):.2f}", "", ""])
         with w.connect() as conn:
             counted = conn.execute("select count(*) from kitaab.dashboard_days").fetchone()
