@@ -367,3 +367,22 @@ timezone = "Europe/Paris"
         assert got == conn.execute(f"select * from ({query}) q order by 1, 2").fetchall()
         conn.execute("set timezone = 'UTC'")  # another session's zone changes nothing stored
         assert conn.execute("select * from daily_task_summary order by 1, 2").fetchall() == got
+
+
+def test_drift_is_repaired(built: tuple[Warden, psycopg.Connection[Any]]) -> None:
+    warden, conn = built
+    conn.execute("update sales set amount = 0 where id = 3")
+    conn.execute("drop index warden.public_by_shop__ivm_todo")  # an index of the table
+    conn.execute("drop view by_shop")  # and the view itself
+    plan = warden.plan()
+    assert [c.action for c in plan.changes] == ["repair"], plan.changes
+    warden.apply()
+    assert warden.plan().changes == ()
+    _same(conn)
+    conn.execute("drop index warden.public_by_shop__ivm_todo")
+    assert [c.action for c in warden.plan().changes] == ["repair"]
+    warden.apply()  # built beside and swapped, with the view read meanwhile
+    assert warden.plan().changes == ()
+    conn.execute("update sales set shop = 3 where id = 5")
+    _caught_up(warden, conn)
+    _same(conn)

@@ -329,7 +329,10 @@ def incremental_object(inc: Incremental, view: ViewSpec) -> DesiredObject:
     # fall between the snapshot and the capture.
     hold = sql.SQL("LOCK TABLE {} IN SHARE MODE").format(inc.table.ident)
     built = _in_zone(inc, [*_build(inc, view, backing), populate(inc, backing)])
-    create: list[sql.Composable] = [hold, *built, shown]
+    # The plan creates only when the view is gone: a table left behind (the view dropped by
+    # hand) is pgwarden's own, built again.
+    leftover = sql.SQL("DROP TABLE IF EXISTS {}").format(backing.ident)
+    create: list[sql.Composable] = [hold, leftover, *built, shown]
     renames = _renames(inc, view, beside, backing)
     swap: list[sql.Composable] = [
         sql.SQL("DROP TABLE IF EXISTS {}").format(beside.ident),
