@@ -154,7 +154,9 @@ def writer_rows(url: str, warden: Warden, rows: int, seconds: int) -> list[list[
     out.append(
         [
             f"(the refresher: {len(passes)} passes, median {statistics.median(passes) * 1000:.0f}"
-            " ms)" if passes else "(no pass ran)",
+            " ms)"
+            if passes
+            else "(no pass ran)",
             "",
             "",
             "",
