@@ -126,9 +126,10 @@ def incremental(admin: str, rows: int, writer_seconds: int) -> None:
         warden = _views_ivm.setup(url, rows)
         try:
             table, equal = _views_ivm.refresh_rows(url, warden, rows)
+            same = "yes" if equal else "NO"
             print_table(
                 f"Bringing a {rows:,}-row aggregate ({groups(url):,} groups; sum, count, min, max)"
-                f" up to date, ms (incremental equals the materialized view: {'yes' if equal else 'NO'})",
+                f" up to date, ms (incremental equals the materialized view: {same})",
                 ["rows changed", "incremental", "CONCURRENTLY", "REFRESH", "whole", "speed-up"],
                 table,
             )
