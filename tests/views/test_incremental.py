@@ -386,3 +386,22 @@ def test_drift_is_repaired(built: tuple[Warden, psycopg.Connection[Any]]) -> Non
     conn.execute("update sales set shop = 3 where id = 5")
     _caught_up(warden, conn)
     _same(conn)
+
+
+def test_a_large_backlog_is_computed_whole(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        _table(conn)
+        conn.execute(
+            "insert into sales select g, g % 40, date '2026-03-01' + g % 3, g % 17, null"
+            " from generate_series(100, 60099) g"
+        )
+        conn.execute("analyze sales")
+        with Warden(db_url, spec=parse_spec(_spec(), file="pgwarden.toml")) as warden:
+            warden.apply()
+            conn.execute("update sales set amount = amount + 1 where id % 20 = 0")  # 5 %
+            whole = warden.materialized_views.refresh("public.by_shop")
+            assert whole.incremental and whole.events is None  # > 2 % of the rows: whole
+            _same(conn)
+            conn.execute("update sales set shop = 1 where id % 1000 = 0")  # 0.1 %
+            assert _caught_up(warden, conn) == 60
+            _same(conn)
