@@ -240,10 +240,11 @@ def _tidy(conn: psycopg.Connection[Any], inc: Incremental) -> int:
 
 
 def _backlog_is_large(
-    conn: psycopg.Connection[Any], inc: Incremental, txid: str, event: int
+    conn: psycopg.Connection[Any], inc: Incremental, txid: str, event: int, skip: str | None
 ) -> bool:
     """Whether more events wait than ``WHOLE_ABOVE`` of the table's rows (counted up to that
-    bound only, by the feed's own index on txid)."""
+    bound only, by the feed's own index on txid; those of the last whole computation's
+    snapshot are not waiting)."""
     found = conn.execute(
         "select greatest(c.reltuples, 0)::bigint from pg_class c where c.oid = %s::regclass",
         (inc.table.regclass_text,),
@@ -255,8 +256,10 @@ def _backlog_is_large(
         "select count(*) from (select 1 from warden.audit_events_all e"
         " where e.table_id = (select warden.audit_table_id(%s))"
         " and e.txid >= %s::text::xid8 and (e.txid > %s::text::xid8 or e.event_id > %s)"
-        " and e.txid < (select warden.feed_horizon()) limit %s) s",
-        (str(inc.table), txid, txid, event, bound + 1),
+        " and e.txid < (select warden.feed_horizon())"
+        " and not coalesce(pg_visible_in_snapshot(e.txid, %s::text::pg_snapshot), false)"
+        " limit %s) s",
+        (str(inc.table), txid, txid, event, skip, bound + 1),
     ).fetchone()
     return bool(waiting and waiting[0] > bound)
 
@@ -286,7 +289,7 @@ def catch_up(
         if full or row is None:
             return Pass(0, full_refresh(conn, inc), 0, True)
         txid, event, skip, skip_xmax = row
-        if _backlog_is_large(conn, inc, txid, event):
+        if _backlog_is_large(conn, inc, txid, event, skip):
             return Pass(0, full_refresh(conn, inc), 0, True)
         statement = delta_statement(inc)
         events = groups = 0
