@@ -92,7 +92,7 @@ def refresh_rows(url: str, warden: Warden, rows: int) -> tuple[list[list[str]], 
             conn.execute("update sales set amount = amount + 1 where id %% %s = 0", (every,))
             conn.execute("update sales set shop = (shop + 7) %% 1000 where id %% %s = 1", (every,))
             conn.execute("vacuum analyze sales")
-            _deltas.WHOLE_ABOVE = float("inf")  # the deltas, whatever the backlog
+            _deltas.WHOLE_ABOVE = 1.0  # the deltas (whole only past 100 %)
             inc = warden.materialized_views.refresh("public.sales_ivm")
             _deltas.WHOLE_ABOVE = WHOLE_ABOVE
             conc = _seconds(lambda: conn.execute("refresh materialized view concurrently sales_mv"))
