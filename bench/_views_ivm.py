@@ -154,10 +154,16 @@ def writer_rows(url: str, warden: Warden, rows: int, seconds: int) -> list[list[
         stop.set()
         refresher.join()
     plain, audited = best["no audit, no view"], best["audit, no view"]
+    with psycopg.connect(url) as conn:
+        triggers = conn.execute(
+            "select tgrelid::regclass::text, count(*) from pg_trigger"
+            " where tgrelid in ('sales'::regclass, 'sales_audited'::regclass) group by 1 order by 1"
+        ).fetchall()
     out = [
         [label, f"{tps:,.0f}", f"{plain / tps:.2f}x", f"{audited / tps:.2f}x"]
         for label, tps in best.items()
     ]
+    out.append([f"(triggers: {', '.join(f'{t} {n}' for t, n in triggers)})", "", "", ""])
     out.append(
         [
             f"(the refresher: {len(passes)} passes, median {statistics.median(passes) * 1000:.0f}"

@@ -317,12 +317,19 @@ def test_a_view_over_a_table_without_audit_is_not_incremental(db_url: str) -> No
 def test_switching_to_incremental_and_back(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         _table(conn)
+        triggers = set()
         for incremental in (False, True, False):
             text = _spec(incremental=incremental)
             with Warden(db_url, spec=parse_spec(text, file="pgwarden.toml")) as warden:
                 warden.apply()
                 assert warden.plan().changes == ()
             _same(conn)
+            names = conn.execute(
+                "select string_agg(tgname, ',' order by tgname) from pg_trigger"
+                " where tgrelid = 'sales'::regclass"
+            ).fetchone()
+            triggers.add(names)
+        assert len(triggers) == 1  # writers run audit's triggers, and nothing for the view
         assert conn.execute("select to_regclass('warden.public_by_shop__ivm')").fetchone() == (
             None,
         )
