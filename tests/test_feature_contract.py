@@ -7,6 +7,8 @@ one fails ``test_every_registered_feature_opts_in``.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from pgwarden.features import registered_features
@@ -21,6 +23,9 @@ insert into parent values (1, 'one'), (2, 'two');
 insert into items select g, 1 + g % 2, 'item ' || g, now() - g * interval '1 day'
   from generate_series(1, 20) g;
 """
+
+# Roles are cluster-wide (shared by every test database of a server): names of this run only.
+_RUN = uuid.uuid4().hex[:8]
 
 CASES = {
     case.feature: case
@@ -66,6 +71,13 @@ CASES = {
             'unique_key = ["parent_id"]\nindexes = [["n"]]\nrefresh = "1 hour"\n',
         ),
         ContractCase(
+            "tenancy",
+            """create table docs (id int primary key, org_id bigint, item int);
+               create table grants (item int, viewer bigint, w boolean);""",
+            '[tables."public.docs"]\ntenancy = { column = "org_id", grant = { table = '
+            '"public.grants", on = "item", grantee = "viewer", write = "w" } }\n',
+        ),
+        ContractCase(
             "search",
             _TABLES,
             '[tables."public.items"]\nsearch = { columns = { name = "A" }, fuzzy = ["name"] }\n',
@@ -84,6 +96,12 @@ CASES = {
                      source_id int references parent, target_id int references parent);
                  insert into links values (1, 'x', 1, 2);""",
             '[tables."public.links"]\ngraph = { per = "kind" }\n',
+        ),
+        ContractCase(
+            "roles",
+            _TABLES,
+            f'[roles]\nschemas = ["public"]\nowner = "contract_owner_{_RUN}"\n'
+            f'app = "contract_app_{_RUN}"\nreadonly = "contract_ro_{_RUN}"\n',
         ),
     )
 }

@@ -27,6 +27,7 @@ __all__ = [
     "MaintenanceError",
     "PgwardenError",
     "RestoreRefused",
+    "RolesError",
     "SearchError",
     "ServeError",
     "ServerError",
@@ -97,6 +98,13 @@ class UnknownTable(SpecError):
     """The file declares a table the database does not have."""
 
     code = "unknown-table"
+
+
+class RolesError(SpecError):
+    """A ``[roles]`` declaration cannot be met as the database is (a role with the wrong
+    attributes, an unknown schema, an unset password variable); nothing was changed."""
+
+    code = "roles"
 
 
 class FeatureNotApplicable(PgwardenError):

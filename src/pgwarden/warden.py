@@ -17,7 +17,16 @@ from pgwarden import __version__
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
 from pgwarden.config import Target, load_config, resolve_target
-from pgwarden.db import APPLICATION_NAME, Context, Session, connect, open_session, run_with_retry
+from pgwarden.db import (
+    APPLICATION_NAME,
+    Context,
+    Session,
+    connect,
+    open_session,
+    read_tenant_key,
+    run_with_retry,
+    tenant_key_from_env,
+)
 from pgwarden.engine import ApplyResult, Change, Plan, Status, apply_plan, build_plan, read_status
 from pgwarden.features import Feature, FeatureAPI, registered_features
 from pgwarden.features.archive._api import ArchiveAPI
@@ -85,8 +94,10 @@ class Warden:
         target: Target | None = None,
         features: Mapping[str, Feature] | None = None,
         pool_size: int = 10,
+        tenant_key: bytes | None = None,
     ):
         self.url = url
+        self._tenant_key = tenant_key
         self.spec = spec or Spec.empty()
         self.target = target or Target(url, "argument")
         self.features = dict(features or registered_features())
@@ -129,6 +140,19 @@ class Warden:
                 )
             return self._pool
 
+    @property
+    def tenant_key(self) -> bytes | None:
+        """The key :meth:`session` signs a tenant with: given to the constructor, else
+        ``$PGWARDEN_TENANT_KEY`` (hex), else read from the database when this connection's
+        role may (an application role may not: give it the key). None: tenants go unsigned
+        (seen by nothing under ``[tenancy] signed = true``)."""
+        if self._tenant_key is None:
+            self._tenant_key = tenant_key_from_env()
+        if self._tenant_key is None:
+            with self.connect(autocommit=True) as conn:
+                self._tenant_key = read_tenant_key(conn) or b""
+        return self._tenant_key or None
+
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A new connection of its own (not from the pool); the caller closes it."""
         return connect(self.url, autocommit=autocommit)
@@ -146,7 +170,8 @@ class Warden:
         ``request_id`` set for that transaction only. Commits when the block ends normally,
         rolls back on an exception."""
         context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        with open_session(self.pool, context) as session:
+        key = self.tenant_key if tenant else None
+        with open_session(self.pool, context, key) as session:
             yield session
 
     def run(
@@ -163,7 +188,8 @@ class Warden:
         transaction fails with a serialization failure or a deadlock. ``work`` must be safe to
         run again (its earlier attempt was rolled back)."""
         context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        return run_with_retry(self.pool, context, work, retries=retries)
+        key = self.tenant_key if tenant else None
+        return run_with_retry(self.pool, context, work, retries=retries, key=key)
 
     # -- declaration -> database ---------------------------------------------------------
 
@@ -193,6 +219,8 @@ class Warden:
         reviewed, and ``only`` as given to :meth:`plan`. Idempotent: a second call finds
         nothing to do.
         """
+        if self._tenant_key == b"":  # none before: this apply may make it
+            self._tenant_key = None
         with self.connect(autocommit=True) as conn:
             return apply_plan(
                 conn,

@@ -13,7 +13,7 @@ def test_install_is_complete_and_idempotent(kitaab_url: str) -> None:
     warden = kitaab.install(kitaab_url)  # a second install on the cloned, installed database
     try:
         assert warden.plan(only=kitaab.tables()).changes == ()
-        assert _migrate.current(kitaab_url) == "0004"
+        assert _migrate.current(kitaab_url) == "0005"
         with psycopg.connect(kitaab_url) as conn:
             views = {r[0] for r in conn.execute(
                 "select viewname from pg_views where schemaname = 'kitaab'")}  # fmt: skip
@@ -55,7 +55,9 @@ def test_migrations_are_reversible(kitaab_url: str) -> None:
 def test_declaration_is_the_shipped_file() -> None:
     spec = kitaab.declaration()
     entries = spec.tables[next(t for t in spec.tables if t.name == "entries")]
-    assert {"audit", "versioning", "partition", "archive", "timestamps"} == set(entries.features)
+    assert {"audit", "versioning", "partition", "archive", "timestamps", "search", "tenancy"} == set(
+        entries.features
+    )
     users = spec.tables[next(t for t in spec.tables if t.name == "users")]
     assert "soft_delete" in users.features
     assert isinstance(Warden, type)

@@ -4,24 +4,32 @@ from pgwarden.db._connect import APPLICATION_NAME, connect, redact_url
 from pgwarden.db._session import (
     RETRYABLE,
     SETTINGS,
+    TENANT_KEY_ENV,
     AsyncSession,
     Context,
     Session,
     open_async_session,
     open_session,
+    read_tenant_key,
     run_with_retry,
+    tenant_key_from_env,
+    tenant_mac,
 )
 
 __all__ = [
     "APPLICATION_NAME",
     "RETRYABLE",
     "SETTINGS",
+    "TENANT_KEY_ENV",
     "AsyncSession",
     "Context",
     "Session",
     "connect",
     "open_async_session",
     "open_session",
+    "read_tenant_key",
     "redact_url",
     "run_with_retry",
+    "tenant_key_from_env",
+    "tenant_mac",
 ]

@@ -8,6 +8,8 @@ caller's identity into the next caller's transaction. psql users set the same na
 
 from __future__ import annotations
 
+import hmac
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -31,6 +33,18 @@ _SET_CONTEXT = (
     " set_config('pgwarden.reason', %s, true), set_config('pgwarden.request_id', %s, true)"
 )
 
+# With a tenant and a key: the same, plus what the MAC binds the claim to (the backend and
+# the transaction's start, which warden.tenant() reads too), in the same round trip.
+_SET_CONTEXT_NONCE = (
+    _SET_CONTEXT + ", pg_backend_pid(),"
+    " (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
+)
+_SET_MAC = "select set_config('pgwarden.tenant_mac', %s, true)"
+
+TENANT_KEY_ENV = "PGWARDEN_TENANT_KEY"
+"""Environment variable holding the tenancy key (hex), for applications whose role cannot
+read it from the database (``pgwarden tenancy key`` prints it)."""
+
 RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 
 
@@ -45,6 +59,31 @@ class Context:
 
     def values(self) -> tuple[str, str, str, str]:
         return (self.actor or "", self.tenant or "", self.reason or "", self.request_id or "")
+
+
+def tenant_mac(key: bytes, backend_pid: int, started_us: int, tenant: str) -> str:
+    """The MAC ``warden.tenant()`` expects: HMAC-SHA256 of ``pid:start:tenant``, hex."""
+    message = f"{backend_pid}:{started_us}:{tenant}".encode()
+    return hmac.new(key, message, "sha256").hexdigest()
+
+
+def tenant_key_from_env(environ: dict[str, str] | None = None) -> bytes | None:
+    """The tenancy key from ``PGWARDEN_TENANT_KEY`` (hex), or None."""
+    value = (environ if environ is not None else os.environ).get(TENANT_KEY_ENV)
+    return bytes.fromhex(value.strip()) if value else None
+
+
+def read_tenant_key(conn: psycopg.Connection[Any]) -> bytes | None:
+    """The tenancy key from ``warden.secrets``, or None when there is none or this role may
+    not read it (an application role never may)."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "select value from warden.secrets where name = 'tenancy_key'"
+            ).fetchone()
+    except (pg_errors.InsufficientPrivilege, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
+        return None
+    return bytes.fromhex(row[0]) if row else None
 
 
 class Session:
@@ -69,14 +108,24 @@ class Session:
 
 
 @contextmanager
-def open_session(pool: ConnectionPool[Any], context: Context) -> Iterator[Session]:
-    """Borrow a connection, open a transaction, set the context; commit on success."""
+def open_session(
+    pool: ConnectionPool[Any], context: Context, key: bytes | None = None
+) -> Iterator[Session]:
+    """Borrow a connection, open a transaction, set the context; commit on success. With a
+    tenant and the tenancy ``key``, the tenant is signed for this transaction (a second round
+    trip: the MAC binds the backend and the transaction start, known only once it began)."""
     # The pool's block commits on success and rolls back on an exception. BEGIN (psycopg's,
     # implicit) and the context go in one round trip through a pipeline, not two: a request
     # doing two statements waits on the server a quarter less.
     with pool.connection() as conn:
-        with conn.pipeline():
-            conn.execute(_SET_CONTEXT, context.values())
+        if context.tenant and key:
+            with conn.pipeline():
+                row = conn.execute(_SET_CONTEXT_NONCE, context.values()).fetchone()
+                assert row is not None
+                conn.execute(_SET_MAC, (tenant_mac(key, row[4], row[5], context.tenant),))
+        else:
+            with conn.pipeline():
+                conn.execute(_SET_CONTEXT, context.values())
         yield Session(conn, context)
 
 
@@ -98,13 +147,21 @@ class AsyncSession:
 
 @asynccontextmanager
 async def open_async_session(
-    pool: AsyncConnectionPool[Any], context: Context
+    pool: AsyncConnectionPool[Any], context: Context, key: bytes | None = None
 ) -> AsyncIterator[AsyncSession]:
-    """:func:`open_session` for asyncio: the same transaction, context and single round trip
-    to begin, on a connection of a psycopg ``AsyncConnectionPool`` (not in autocommit)."""
+    """:func:`open_session` for asyncio: the same transaction, context (signed with ``key``)
+    and round trips, on a connection of a psycopg ``AsyncConnectionPool`` (not in
+    autocommit)."""
     async with pool.connection() as conn:
-        async with conn.pipeline():
-            await conn.execute(_SET_CONTEXT, context.values())
+        if context.tenant and key:
+            async with conn.pipeline():
+                cur = await conn.execute(_SET_CONTEXT_NONCE, context.values())
+                row = await cur.fetchone()
+                assert row is not None
+                await conn.execute(_SET_MAC, (tenant_mac(key, row[4], row[5], context.tenant),))
+        else:
+            async with conn.pipeline():
+                await conn.execute(_SET_CONTEXT, context.values())
         yield AsyncSession(conn, context)
 
 
@@ -115,6 +172,7 @@ def run_with_retry(
     *,
     retries: int = 5,
     base_delay: float = 0.02,
+    key: bytes | None = None,
 ) -> T:
     """Run ``work`` in a session, re-running it on serialization failure or deadlock.
 
@@ -124,7 +182,7 @@ def run_with_retry(
     attempt = 0
     while True:
         try:
-            with open_session(pool, context) as session:
+            with open_session(pool, context, key) as session:
                 return work(session)
         except RETRYABLE:
             attempt += 1

@@ -185,6 +185,15 @@ def _execute(conn: psycopg.Connection[Any], change: Change, streams: Sequence[St
                 statement=statement.as_string(None),
                 hint=exc.diag.message_hint,
             ) from exc
+    desired = change.desired
+    if desired is not None and desired.secret is not None and desired.create in change.statements:
+        try:
+            conn.execute(desired.secret(conn))
+        except psycopg.Error as exc:
+            # No statement in the error: it carries the secret's verifier.
+            raise ApplyError(
+                f"{change.description}: {exc.diag.message_primary or type(exc).__name__}"
+            ) from None
     if change.desired is not None:
         fingerprint = live_fingerprint(conn, change.desired.ref)
         if fingerprint is None:

@@ -11,6 +11,7 @@ feature adds its own through :meth:`Feature.kinds` (or :func:`register_kind`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
@@ -59,7 +60,8 @@ class ObjectRef:
 
     @property
     def key(self) -> str:
-        where = f"{self.relation}/" if self.relation else f"{self.schema}."
+        # Cluster-wide objects (roles) have no schema.
+        where = f"{self.relation}/" if self.relation else f"{self.schema}." if self.schema else ""
         signature = f"({self.args})" if self.kind == "function" and self.args else ""
         return f"{self.kind} {where}{self.name}{signature}"
 
@@ -107,12 +109,27 @@ class DesiredObject:
     destructive: bool = False
     """Dropping it loses data (a column, a table): the plan says so."""
     transactional: bool = True
+    secret: Callable[[psycopg.Connection[Any]], Statement] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Builds, at apply time, a statement run right after ``create`` in the same transaction,
+    from something the plan must never show (a password read from the environment, sent as
+    its SCRAM verifier). Never in the plan, its fingerprint or the ledger."""
+    steps: tuple[Statement, ...] = ()
+    """Statements run one by one after ``create`` whenever it runs: a build in several
+    non-transactional steps (an index built on each partition of a partitioned table, then
+    attached). Not part of the definition: they say how to build it, not what it is."""
     create_sql: str = field(init=False)
     drop_sql: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "create_sql", self.create.as_string(None))
         object.__setattr__(self, "drop_sql", self.drop.as_string(None))
+
+    @property
+    def builds(self) -> tuple[Statement, ...]:
+        """What creates it: ``create``, then the ``steps``."""
+        return (self.create, *self.steps)
 
     @property
     def definition_hash(self) -> str:
@@ -133,7 +150,8 @@ class Kind:
     drop_lock: str | None = "ACCESS EXCLUSIVE"
     """The lock its DROP takes on the relation it lives on (or is)."""
     needs: str | None = None
-    """A pgwarden table the fingerprint query reads; absent (not migrated yet): no object."""
+    """A pgwarden table (``warden.t``) or function (``warden.f(text)``) the fingerprint query
+    reads; absent (not migrated yet, dropped by hand): no object."""
     on_relation: bool = False
     """Found through the relation it lives on (``ObjectRef.relation``): columns, triggers,
     policies; otherwise the object is a relation itself (or not one at all)."""
@@ -288,7 +306,10 @@ def live_fingerprint(conn: psycopg.Connection[Any], ref: ObjectRef) -> str | Non
     """A fingerprint of the object as it is now, or None if it does not exist."""
     kind = kind_of(ref)
     if kind.needs is not None:
-        present = conn.execute("select to_regclass(%s) is not null", (kind.needs,)).fetchone()
+        lookup = "to_regprocedure" if "(" in kind.needs else "to_regclass"
+        present = conn.execute(
+            sql.SQL("select {}(%s) is not null").format(sql.Identifier(lookup)), (kind.needs,)
+        ).fetchone()
         if not present or not present[0]:
             return None
     params = {

@@ -251,7 +251,7 @@ def _compare(
             reason = "replaces an object of that name pgwarden has no record of"
         return Change(
             action="create",
-            statements=(obj.create,),
+            statements=obj.builds,
             reason=reason,
             undo=(obj.drop,),
             **common,
@@ -271,7 +271,7 @@ def _compare(
         )
     if live is None:
         return Change(
-            action="repair", statements=(obj.create,), reason="dropped outside pgwarden", **common
+            action="repair", statements=obj.builds, reason="dropped outside pgwarden", **common
         )
     if live != owned.fingerprint:
         statements = _rebuild(obj, exists=True)
@@ -297,10 +297,10 @@ def _compare(
 def _rebuild(obj: DesiredObject, *, exists: bool) -> tuple[Statement, ...]:
     """The least disruptive way to bring an existing object to ``obj``'s definition."""
     if not exists or kind_of(obj.ref).or_replace:
-        return (obj.create,)
+        return obj.builds
     if obj.alter is not None:
         return (obj.alter,)
-    return (obj.drop, obj.create)
+    return (obj.drop, *obj.builds)
 
 
 def _removal(conn: psycopg.Connection[Any], owned: OwnedObject) -> Change:

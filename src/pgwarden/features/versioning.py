@@ -65,13 +65,18 @@ class Versioning(Feature):
         # The column list is part of the definition: a table change replaces the view.
         shaped = ctx.with_columns_to_come(table)  # columns this same apply adds count too
         shape = hashlib.sha1(",".join(shaped.column_names).encode()).hexdigest()[:12]
+        # security_invoker (15+): the audit store's row level security (tenancy) applies to
+        # whoever reads the view, not to its owner.
+        invoker = " WITH (security_invoker = true)" if ctx.catalog.server.major >= 15 else ""
         return [
             DesiredObject(
                 ref=ref,
                 feature=self.name,
                 table=table.name,
                 create=sql.SQL(
-                    "CREATE VIEW {view} AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
+                    "CREATE VIEW {view}"
+                    + invoker
+                    + " AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
                     "v.actor, v.tenant, v.reason, v.request_id, v.txid, v.event_id, v.row_key, "
                     "(jsonb_populate_record(NULL::{table}, v.row_data)).* "
                     "FROM warden.versions(warden.audit_table_id({name})) v; "

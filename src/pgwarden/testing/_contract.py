@@ -155,4 +155,9 @@ def _drop_by_hand(conn: psycopg.Connection[Any], drop_sql: str) -> None:
     try:
         conn.execute(drop_sql.encode())
     except psycopg.errors.DependentObjectsStillExist:
+        if drop_sql.startswith("DROP ROLE IF EXISTS "):
+            # A role holding privileges: DROP OWNED BY takes them (it owns nothing here).
+            owned = drop_sql.replace("DROP ROLE IF EXISTS ", "DROP OWNED BY ", 1)
+            conn.execute(f"{owned}; {drop_sql}".encode())
+            return
         conn.execute((drop_sql.removesuffix(" RESTRICT") + " CASCADE").encode())

@@ -123,7 +123,8 @@ class Audit(Feature):
         self, table: Table, options: FeatureOptions, ctx: PlanContext
     ) -> list[DesiredObject]:
         assert isinstance(options, AuditOptions)
-        self._check_columns(table, options)
+        # a column another feature adds in this apply (search's vector) may be excluded
+        self._check_columns(ctx.with_columns_to_come(table), options)
         known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
         registered = known.by_oid.get(table.oid, (0, None))[1]
         key, why = choose_key(table, options, registered)

@@ -111,6 +111,7 @@ class Graph(Feature):
                 ),
                 f"index on {table.name} ({', '.join(columns)}) for the walks",
                 leftover,
+                ctx,
             ),
         ]
 

@@ -157,6 +157,7 @@ class Hierarchy(Feature):
                 sql.SQL("gin ({})").format(sql.Identifier(options.path)),
                 f"GIN index on {table.name}.{options.path} (subtrees)",
                 leftover,
+                ctx,
             )
         )
         return found

@@ -15,6 +15,7 @@ batches outside the apply transaction, then builds the GIN index and the trigram
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import psycopg
@@ -22,7 +23,7 @@ import typer
 from psycopg import sql
 
 from pgwarden._names import QualifiedName
-from pgwarden.catalog import Column, Table
+from pgwarden.catalog import Catalog, Column, Table
 from pgwarden.engine import DesiredObject, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
 from pgwarden.features._base import (
@@ -48,9 +49,12 @@ from pgwarden.features.search._plan import (
     vector_expression,
 )
 from pgwarden.features.search._query import query_object
+from pgwarden.features.search._top import kept_for, kept_objects, refresh_job, trigger_part
+from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions, Spec
 
 _INDEXES = ("search", "search_trgm")  # suffixes of the GIN and the first trigram index
+_DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
 
 
 class Search(Feature):
@@ -101,7 +105,10 @@ class Search(Feature):
         if owned_column is not None:
             found.append(owned_column)
         function = function_ref(table, "search_vector")
-        searched = [sql.Identifier(c) for c in sorted(options.columns)]
+        kept = kept_for(table, options)
+        # The key too when rows are kept: a row's kept entries name it.
+        watched = sorted(set(options.columns) | set(kept.keys if kept else ()))
+        searched = [sql.Identifier(c) for c in watched]
         body = function_body(
             sql_template(_PACKAGE, "trigger.sql"),
             vector=sql.Identifier(options.column),
@@ -112,6 +119,7 @@ class Search(Feature):
             new_columns=sql.SQL("row({})").format(
                 sql.SQL(", ").join(sql.SQL("new.{}").format(c) for c in searched)
             ),
+            keep_top=trigger_part(kept, options.column),
         )
         timing = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW").format(
             sql.SQL(", ").join([*searched, sql.Identifier(options.column)]), table.name.ident
@@ -120,19 +128,21 @@ class Search(Feature):
             trigger_function(
                 NAME, table, function, body,
                 description=f"function computing the search vector of {table.name}",
+                # SECURITY DEFINER when rows are kept: writers need no right on those tables
+                attributes=_DEFINER if kept else "",
             ),
             trigger(
                 NAME, table, "pgwarden_search", timing, function,
                 description=f"trigger keeping {options.column} of {table.name}",
             ),
             *fill_objects(table, options, definition_hash(vector, options)),
-            query_object(table, options, ext, _soft_deleted_column(table, ctx)),
+            query_object(table, options, ext, _soft_deleted_column(table, ctx), kept),
         ]  # fmt: skip
         name, leftover = index_name(NAME, table, _INDEXES[0], ctx)
         found.append(
             concurrent_index(
                 NAME, table, name, sql.SQL("gin ({})").format(sql.Identifier(options.column)),
-                f"GIN index on {table.name}.{options.column}", leftover,
+                f"GIN index on {table.name}.{options.column}", leftover, ctx,
             )
         )  # fmt: skip
         for i, col in enumerate(options.fuzzy):
@@ -142,9 +152,11 @@ class Search(Feature):
             found.append(
                 concurrent_index(
                     NAME, table, name, sql.SQL("gin ({} {})").format(sql.Identifier(col), opclass),
-                    f"trigram index on {table.name}.{col} (typo fallback)", leftover,
+                    f"trigram index on {table.name}.{col} (typo fallback)", leftover, ctx,
                 )
             )  # fmt: skip
+        if kept is not None:
+            found += kept_objects(kept, options, definition_hash(vector, options))
         return found
 
     def _extension(
@@ -227,6 +239,13 @@ class Search(Feature):
             if row and row[0]:
                 lines.append(f"search: {declared.name}: {row[0]} row(s) without a search vector")
         return lines
+
+    def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
+        return [
+            refresh_job(table, options)
+            for table, options in declared
+            if isinstance(options, SearchOptions) and kept_for(table, options) is not None
+        ]
 
     def commands(self, app: typer.Typer) -> None:
         from pgwarden.features.search._cli import search_app

@@ -31,6 +31,11 @@ class SearchOptions(FeatureOptions):
     """The ``tsvector`` column pgwarden keeps (an existing tsvector column is adopted)."""
     batch: int = Field(default=5_000, ge=100, le=1_000_000)
     """Rows per committed batch when filling the vectors of existing rows."""
+    top: int = Field(default=500, ge=0, le=100_000)
+    """Rows kept, best first, for each common word (one-word queries then rank only these,
+    exactly; see ``docs/search.md``). 0: none kept, every query ranks all its matches."""
+    common: int = Field(default=5_000, ge=10)
+    """A word in at least this many rows is common: its best rows are kept."""
 
     @field_validator("language")
     @classmethod

@@ -118,7 +118,7 @@ def fill_objects(table: Table, options: SearchOptions, definition: str) -> list[
         sql_template(_PACKAGE, "fill.sql"),
         table=table.name.ident,
         table_text=sql.Literal(table.name.regclass_text),
-        vector=sql.Identifier(options.column),
+        vector_text=sql.Literal(options.column),
         marker_text=marker_text,
     )
     fill_ident = sql.Identifier(fill.schema, fill.name)

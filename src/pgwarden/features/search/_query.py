@@ -17,6 +17,7 @@ from pgwarden.features.search._plan import (
     query_function,
     text_of,
 )
+from pgwarden.features.search._top import Kept, query_part
 
 
 def _headline(table: Table, options: SearchOptions, row: sql.Composable) -> sql.Composable:
@@ -45,9 +46,10 @@ def _live(alias: str, deleted: str | None) -> sql.Composable:
 
 
 def query_object(
-    table: Table, options: SearchOptions, ext: Extensions, deleted: str | None
+    table: Table, options: SearchOptions, ext: Extensions, deleted: str | None, kept: Kept | None
 ) -> DesiredObject:
-    """``deleted``: soft delete's column when the table has it (deleted rows never match)."""
+    """``deleted``: soft delete's column when the table has it (deleted rows never match);
+    ``kept``: the best rows of the common words, when they are kept."""
     ref = query_function(table.name.schema, table.name.name)
     vector = sql.Identifier(options.column)
     fallback: sql.Composable = sql.SQL("")
@@ -78,6 +80,19 @@ def query_object(
         order_key=_order_key(table, "t"),
         headline=_headline(table, options, sql.SQL("(h.item)")),
         fallback=fallback,
+        kept=query_part(kept, options.column, _live("t", deleted), _order_key(table, "t")),
+        kept_hits=sql.SQL(
+            "select k.item, k.rank, q.tsq from kept k, q where (select yes from exact)\n"
+            "    union all\n    "
+            if kept
+            else ""
+        ),
+        full=sql.SQL("not (select yes from exact) and " if kept else ""),
+        tie=sql.SQL("").join(
+            sql.SQL(", (s.item).{}").format(sql.Identifier(c)) for c in table.primary_key.columns
+        )
+        if table.primary_key
+        else sql.SQL(""),
     )
     ident = sql.Identifier(ref.schema, ref.name)
     settings: sql.Composable = sql.SQL("SET search_path = pg_catalog, pg_temp")

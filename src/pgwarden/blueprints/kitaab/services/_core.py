@@ -144,10 +144,15 @@ class Core:
         self, user_id: int | None, reason: str | None = None, *, actor: str | None = None
     ) -> Iterator[Session]:
         """One transaction, attributed to ``user_id`` in the audit trail (pgwarden.actor =
-        ``user:<id>``). A rule the database enforces becomes a :class:`KitaabError`, and
+        ``user:<id>``) and acting as that user's tenant (pgwarden.tenant, signed): the
+        database's policies show it the user's entries and those shared with them, whatever
+        the service checks. A rule the database enforces becomes a :class:`KitaabError`, and
         nothing of the transaction is written."""
+        tenant = str(user_id) if user_id is not None else None
         try:
-            with self.warden.session(actor=actor or actor_of(user_id), reason=reason) as db:
+            with self.warden.session(
+                actor=actor or actor_of(user_id), tenant=tenant, reason=reason
+            ) as db:
                 yield db
         except REFUSALS as exc:
             raise translate(exc) from exc

@@ -148,9 +148,9 @@ class Entries:
         params = _record_params(
             actor_id, deed_item_id, entry_date, count_value, scale_value_id, notes
         )
-        context = Context(actor=actor_of(actor_id), reason="record entry")
+        context = Context(actor=actor_of(actor_id), tenant=str(actor_id), reason="record entry")
         try:
-            async with open_async_session(pool, context) as db:
+            async with open_async_session(pool, context, self.core.warden.tenant_key) as db:
                 cur = db.connection.cursor(row_factory=dict_row)
                 await cur.execute(_RECORD, params)
                 entry = await cur.fetchone()

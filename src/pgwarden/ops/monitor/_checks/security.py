@@ -100,6 +100,36 @@ def _views(ctx: Ctx) -> Iterator[Finding]:
 
 
 @check(
+    "security.definer_reads_rls",
+    "SECURITY DEFINER functions that read row-level-secured tables",
+    "pg_proc.prosecdef, prosrc (by table name), pg_class.relrowsecurity",
+)
+def _definer_rls(ctx: Ctx) -> Iterator[Finding]:
+    # A function body is not tracked by pg_depend (unless SQL-standard): found by the table
+    # names it mentions.
+    rows = ctx.rows(
+        f"""
+        select p.oid::regprocedure::text as signature, pg_get_userbyid(p.proowner) as owner,
+               string_agg(distinct t.oid::regclass::text, ', ') as secured
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          join pg_class t on t.relrowsecurity and t.relkind in ('r', 'p')
+           and p.prosrc ~* ('(^|[^a-z0-9_$])' || t.relname || '($|[^a-z0-9_$])')
+         where p.prosecdef and {USER_NS}
+         group by p.oid, p.proowner
+        """
+    )
+    for r in rows:
+        yield Finding(
+            "security.definer_reads_rls",
+            Severity.WARNING,
+            f"function {r['signature']}",
+            {},
+            f"reads {r['secured']} (row-level security) as {r['owner']}: policies apply to "
+            "the owner, not the caller; make it SECURITY INVOKER or check the caller itself",
+        )
+
+
+@check(
     "security.public_create",
     "Schemas where every role (PUBLIC) may create objects",
     "pg_namespace.nspacl",
@@ -231,3 +261,24 @@ def _rls_no_policy(ctx: Ctx) -> Iterator[Finding]:
             {},
             "roles other than its owner see no rows: add policies, or this is intended",
         )
+
+
+@check(
+    "security.roles_privileged",
+    "Declared app / read-only roles ([roles]) that are superuser, BYPASSRLS, own objects "
+    "or may become a privileged role",
+    "pg_roles, pg_auth_members, owners in the declared schemas",
+)
+def _roles_privileged(ctx: Ctx) -> Iterator[Finding]:
+    from pgwarden.roles._config import declared_roles
+    from pgwarden.roles._grants import PROFILES
+    from pgwarden.roles._plan import role_problems
+    from pgwarden.roles._read import Reader
+
+    section = declared_roles(ctx.spec)
+    declared = {s: r for s in PROFILES if (r := getattr(section, s)) is not None}
+    if not declared:
+        return
+    schemas = list(section.schemas or sorted({n.schema for n in ctx.spec.tables}))
+    for slot, why in role_problems(declared, schemas, Reader(ctx.conn)):
+        yield Finding("security.roles_privileged", Severity.CRITICAL, f"roles.{slot}", {}, why)

@@ -1,0 +1,191 @@
+"""Tenancy (row-level security) on pgwarden: what a tenant's query, a write and the signed
+context cost, against the same work done by the table owner with an explicit WHERE.
+
+    .venv/bin/python bench/tenancy.py [--dsn URL] [--rows N] [--samples S]
+
+For 10 and for 10,000 tenants over ``--rows`` rows (1M): a tenant's count of its rows and its
+latest 20 rows, as the app role under the generated policies (context signed, set before the
+clock starts) and as the owner with ``WHERE tenant = ...``; single-row INSERT + UPDATE
+transactions both ways; and a transaction's cost with no context, an unsigned tenant, and a
+signed tenant (Warden.session). A program, not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import load, machine, print_table, scratch_db, server_url, server_version
+from pgwarden import Warden
+from pgwarden.db import tenant_mac
+from pgwarden.spec import parse_spec
+from search import _pgbench_tps
+
+
+def _sign(conn: psycopg.Connection[Any], key: bytes, tenant: str) -> None:
+    pid, started = conn.execute(
+        "select pg_backend_pid(), (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
+    ).fetchone()  # type: ignore[misc]
+    conn.execute(
+        "select set_config('pgwarden.tenant', %s, true),"
+        " set_config('pgwarden.tenant_mac', %s, true)",
+        (tenant, tenant_mac(key, pid, started, tenant)),
+    )
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def _time(
+    conn: psycopg.Connection[Any],
+    before: Callable[[str], None],
+    query: str,
+    params: Callable[[str], tuple[Any, ...]],
+    tenants: int,
+    samples: int,
+) -> float:
+    found = []
+    for _ in range(samples):
+        tenant = str(random.randint(1, tenants))
+        before(tenant)
+        start = time.perf_counter()
+        conn.execute(query, params(tenant)).fetchall()
+        found.append(time.perf_counter() - start)
+        conn.rollback()
+    return _median_ms(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dsn")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    role = f"bench_app_{uuid.uuid4().hex[:6]}"
+    with (
+        server_url(args.dsn) as admin,
+        scratch_db(admin) as url,
+        psycopg.connect(url, autocommit=True) as conn,
+    ):
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            _run(conn, url, role, args)
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _run(conn: psycopg.Connection[Any], url: str, role: str, args: argparse.Namespace) -> None:
+    shapes = {"t10": 10, "t10k": 10_000}
+    declaration = f'[roles]\napp = "{role}"\n'
+    for table, tenants in shapes.items():
+        conn.execute(
+            sql.SQL(
+                "create table {} (id bigserial primary key, tenant bigint not null, payload text);"
+                "insert into {} (tenant, payload) select g % {} + 1, md5(g::text)"
+                " from generate_series(1, {}) g; analyze {}"
+            ).format(
+                *[sql.Identifier(table)] * 2,
+                sql.Literal(tenants),
+                sql.Literal(args.rows),
+                sql.Identifier(table),
+            )
+        )
+        declaration += f'[tables."public.{table}"]\ntenancy = {{ column = "tenant" }}\n'
+        conn.execute(
+            sql.SQL("grant select, insert, update on {} to {}; grant usage on {} to {}").format(
+                sql.Identifier(table),
+                sql.Identifier(role),
+                sql.Identifier(f"{table}_id_seq"),
+                sql.Identifier(role),
+            )
+        )
+    warden = Warden(url, spec=parse_spec(declaration, file="pgwarden.toml"))
+    warden.apply()
+    key = warden.tenancy.key()
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["user"] = role
+    app_url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    rows = []
+    with psycopg.connect(app_url) as app, psycopg.connect(url) as owner:
+        for table, tenants in shapes.items():
+            t = sql.Identifier(table)
+            for what, rls, explicit in (
+                ("count of its rows", "select count(*) from {}",
+                 "select count(*) from {} where tenant = %s"),
+                ("its latest 20 rows", "select * from {} order by id desc limit 20",
+                 "select * from {} where tenant = %s order by id desc limit 20"),
+            ):  # fmt: skip
+                n = max(
+                    10, args.samples // (20 if tenants == 10 and what.startswith("count") else 1)
+                )
+                under = _time(app, lambda x: _sign(app, key, x), sql.SQL(rls).format(t).as_string(),
+                              lambda x: (), tenants, n)  # fmt: skip
+                plain = _time(owner, lambda x: None, sql.SQL(explicit).format(t).as_string(),
+                              lambda x: (int(x),), tenants, n)  # fmt: skip
+                rows.append([f"{tenants:,} tenants: {what}", f"{under:.3f}", f"{plain:.3f}",
+                             f"{under / plain:.2f}x"])  # fmt: skip
+            under_w, plain_w = [], []
+            for _ in range(args.samples):
+                tenant = str(random.randint(1, tenants))
+                for conn, sink, signed in ((app, under_w, True), (owner, plain_w, False)):
+                    if signed:
+                        _sign(conn, key, tenant)
+                    start = time.perf_counter()
+                    new = conn.execute(
+                        sql.SQL(
+                            "insert into {} (tenant, payload) values (%s, 'x') returning id"
+                        ).format(t),
+                        (int(tenant),),
+                    ).fetchone()[0]  # type: ignore[index]
+                    conn.execute(
+                        sql.SQL("update {} set payload = 'y' where id = %s").format(t), (new,)
+                    )
+                    conn.commit()
+                    sink.append(time.perf_counter() - start)
+            under, plain = _median_ms(under_w), _median_ms(plain_w)
+            rows.append([f"{tenants:,} tenants: INSERT + UPDATE + COMMIT", f"{under:.3f}",
+                         f"{plain:.3f}", f"{under / plain:.2f}x"])  # fmt: skip
+    context = []
+    signed = Warden(app_url, spec=warden.spec, tenant_key=key)
+    unsigned = Warden(app_url, spec=warden.spec, tenant_key=b"\0")  # wrong key: same path
+    try:
+        for label, w, tenant in (("no context", signed, None), ("tenant, signed", signed, "7"),
+                                 ("actor only (one round trip)", unsigned, None)):  # fmt: skip
+            found = []
+            for _ in range(args.samples * 2):
+                start = time.perf_counter()
+                with w.session(tenant=tenant, actor="bench") as db:
+                    db.execute("select 1").fetchall()
+                found.append(time.perf_counter() - start)
+            context.append([label, f"{_median_ms(found):.3f}"])
+    finally:
+        signed.close()
+        unsigned.close()
+        warden.close()
+    tps = _pgbench_tps(url)
+    print(f"machine: {machine()}; {server_version(url)}; load {load()}; pgbench TPS {tps}")
+    print_table(f"Tenant queries and writes, {args.rows:,} rows per table (median ms)",
+                ["work", "app role under RLS", "owner, explicit WHERE", "ratio"], rows)  # fmt: skip
+    print_table(
+        "A session transaction (select 1) through Warden.session (median ms)",
+        ["context", "ms"],
+        context,
+    )
+    print(f"\nrerun: .venv/bin/python bench/tenancy.py --rows {args.rows} --samples {args.samples}")
+
+
+if __name__ == "__main__":
+    main()

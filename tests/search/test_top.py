@@ -1,0 +1,205 @@
+"""The kept best rows of common words: a one-word query ranks them only when they hold the
+whole page, and then returns exactly what ranking every match returns; under random writes,
+concurrent writers and a writer whose snapshot predates a word's threshold."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pgwarden import Warden
+
+WORDS = [
+    "apple", "bread", "cider", "dates", "eggs", "flour", "grape", "honey", "icing", "jelly",
+    "kale", "lemon", "mango", "nutmeg", "olive", "pear", "quince", "rice", "sage", "thyme",
+]  # fmt: skip
+SETUP = """
+create table docs (id int primary key, name text, body text, n int not null default 0);
+"""
+DECL = """
+[tables."public.docs"]
+search = { columns = { name = "A", body = "B" }, top = 15, common = 60 }
+"""
+FULL = """
+select d.id from docs d, websearch_to_tsquery('english', %(w)s) q
+ where d.search_vector @@ q
+ order by ts_rank(d.search_vector, q) desc, d.id limit %(limit)s offset %(offset)s"""
+KEPT = """
+select count(*) from warden.public_docs__search_terms s
+  join warden.public_docs__search_top c on c.lexeme = s.lexeme
+  join docs d on d.id = c.id
+ where s.query = websearch_to_tsquery('english', %(w)s) and s.ready
+   and ts_rank(d.search_vector, s.query) >= s.theta"""
+MISSING = """
+select s.lexeme, d.id from warden.public_docs__search_terms s
+  join docs d on d.search_vector @@ s.query and ts_rank(d.search_vector, s.query) >= s.theta
+ where not exists (select from warden.public_docs__search_top c
+                    where c.lexeme = s.lexeme and c.id = d.id)"""
+
+
+def _text(rnd: random.Random, n: int) -> str:
+    # skewed: the first words are in most documents, the last in few
+    return " ".join(
+        WORDS[min(int(len(WORDS) * rnd.random() ** 2.5), len(WORDS) - 1)] for _ in range(n)
+    )
+
+
+def _fill(conn: psycopg.Connection[Any], rnd: random.Random, first: int, count: int) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into docs (id, name, body) values (%s, %s, %s)",
+            [(i, _text(rnd, 2), _text(rnd, 8)) for i in range(first, first + count)],
+        )
+
+
+def _same_pages(conn: psycopg.Connection[Any], word: str) -> int:
+    """Pages of ``word`` equal the full ranking's; returns how many the kept rows held."""
+    held = 0
+    kept = conn.execute(KEPT, {"w": word}).fetchone()
+    for limit, offset in ((10, 0), (5, 10), (10, 20), (3, 200)):
+        params = {"w": word, "limit": limit, "offset": offset}
+        expected = [r[0] for r in conn.execute(FULL, params)]
+        found = [
+            r[0]
+            for r in conn.execute(
+                "select (item).id from warden.public_docs__search(%s, %s, %s)",
+                (word, limit, offset),
+            )
+        ]
+        assert found == expected, (word, limit, offset)
+        held += bool(kept and kept[0] >= limit + offset)
+    return held
+
+
+def _applied(conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]) -> Warden:
+    conn.execute(SETUP)
+    _fill(conn, random.Random(3), 1, 400)
+    warden = make_warden(DECL)
+    warden.apply()
+    return warden
+
+
+def test_kept_rows_give_the_full_ranking_under_random_writes(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    _applied(conn, make_warden)
+    ready = conn.execute("select count(*) from warden.public_docs__search_terms where ready")
+    assert (ready.fetchone() or (0,))[0] >= 3  # the common words are ranked
+    held = [0]
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(ops=st.lists(st.tuples(st.sampled_from("ubndk"), st.integers(1, 500)), max_size=12))
+    def check(ops: list[tuple[str, int]]) -> None:
+        rnd = random.Random(len(ops))
+        for op, key in ops:
+            if op == "u":  # a searched column changes: the row's rank changes
+                conn.execute("update docs set body = %s where id = %s", (_text(rnd, 12), key))
+            elif op == "b":  # the best rows of a common word go away
+                conn.execute(
+                    "delete from docs where id in (select (item).id"
+                    " from warden.public_docs__search(%s, 5, 0))",
+                    (WORDS[key % 3],),
+                )
+            elif op == "n":
+                conn.execute(
+                    "insert into docs (id, name, body) values (%s, %s, %s) on conflict do nothing",
+                    (1000 + key, f"{WORDS[0]} {WORDS[0]}", _text(rnd, 4)),
+                )
+            elif op == "d":
+                conn.execute("update docs set n = n + 1 where id = %s", (key,))
+            else:  # the key changes: its kept entries follow
+                conn.execute("update docs set id = id + 5000 where id = %s", (key,))
+        assert conn.execute(MISSING).fetchall() == []
+        for word in WORDS[:6]:
+            held[0] += _same_pages(conn, word)
+
+    check()
+    assert held[0] > 0  # the kept rows did answer pages
+
+
+def test_maintain_ranks_again_after_deletes(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    warden = _applied(conn, make_warden)
+    word = WORDS[0]
+    conn.execute(
+        "delete from docs where id in (select c.id from warden.public_docs__search_top c"
+        " where c.lexeme = any(tsvector_to_array(to_tsvector('english', %s))))",
+        (word,),
+    )
+    assert _same_pages(conn, word) == 0  # nothing kept holds a page: every match is ranked
+    results = warden.maintain()
+    assert any("common words ranked" in r.detail for r in results)
+    assert _same_pages(conn, word) >= 1
+
+
+def test_writer_older_than_a_threshold_is_waited_for(
+    db_url: str, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    _applied(conn, make_warden)
+    # a new common word, then a writer whose snapshot predates its threshold
+    conn.execute("update docs set body = body || ' zucchini' where id <= 100")
+    with psycopg.connect(db_url) as old:
+        old.execute("set transaction isolation level repeatable read")
+        old.execute("select 1").fetchone()  # the snapshot is taken
+        ranking = threading.Thread(
+            target=conn.execute,
+            args=("call warden.public_docs__search_top_run(15, 60, null, true)",),
+        )
+        ranking.start()
+        time.sleep(0.5)
+        old.execute(
+            "insert into docs (id, name, body) values (9999, 'zucchini zucchini', 'zucchini')"
+        )
+        old.commit()
+        ranking.join()
+    kept = conn.execute(
+        "select id from warden.public_docs__search_top where lexeme = 'zucchini' and id = 9999"
+        " and lexeme = any(tsvector_to_array(to_tsvector('english', 'zucchini')))"
+    ).fetchall()
+    assert kept == [(9999,)]
+    assert conn.execute(MISSING).fetchall() == []
+    assert _same_pages(conn, "zucchini") >= 1
+
+
+def test_ranking_under_concurrent_writers_misses_no_row(
+    db_url: str, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(SETUP)
+    _fill(conn, random.Random(5), 1, 400)
+    stop = threading.Event()
+
+    def write(seed: int) -> None:
+        rnd = random.Random(seed)
+        with psycopg.connect(db_url, autocommit=True) as c:
+            while not stop.is_set():
+                key = rnd.randint(1, 450)
+                c.execute(
+                    "insert into docs (id, name, body) values (%s, %s, %s)"
+                    " on conflict (id) do update set body = excluded.body",
+                    (key, _text(rnd, 2), _text(rnd, 10)),
+                )
+
+    writers = [threading.Thread(target=write, args=(s,)) for s in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        make_warden(DECL).apply()
+    finally:
+        stop.set()
+        for w in writers:
+            w.join()
+    assert conn.execute(MISSING).fetchall() == []
+    for word in WORDS[:4]:
+        _same_pages(conn, word)
