@@ -3,7 +3,7 @@ delete, partitions), and entries created through the HTTP API by a load generato
 other processes than the server.
 
     .venv/bin/python bench/kitaab.py [--dsn URL] [--users N] [--days D] [--samples S]
-                                     [--http-seconds T] [--http-clients C]
+                                     [--http-seconds T] [--http-clients C] [--dashboard-view]
 
 Generates ``--users`` users with ``--days`` days of entries (COPY), then measures p50 / p95 /
 p99 over ``--samples`` calls of: create an entry (UPSERT, merit check included), the 30-day
@@ -218,6 +218,11 @@ def main() -> None:
     parser.add_argument(
         "--reuse", metavar="URL", help="measure an already generated database (skips generating)"
     )
+    parser.add_argument(
+        "--dashboard-view",
+        action="store_true",
+        help="also the dashboard from a declared materialized view (_kitaab_view.py)",
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.reuse:
@@ -247,6 +252,14 @@ def main() -> None:
                 f"Service level, audit on, {args.samples} calls each (ms)",
                 ["operation", "p50", "p95", "p99", "goal p95", "seed p95"],
                 services(url, users, first, args.samples),
+            )
+        if args.dashboard_view:
+            import _kitaab_view
+
+            print_table(
+                f"30-day dashboard live vs from a materialized view, {args.samples} calls (ms)",
+                ["read", "p50", "p95", "view build ms", "REFRESH CONCURRENTLY ms"],
+                _kitaab_view.compare(url, users, first, args.samples),
             )
         rows = [
             row

@@ -8,6 +8,9 @@ for it). Measured:
   a unique key) after 1 % and 10 % of the base rows changed;
 - a reader's p50/p95 lookup latency while refreshes run back to back, each way, against the
   same lookup computed live from the base table (the "dashboard" question: view or live?);
+- an incremental view (``incremental = true``, kept from audit's change feed) against the
+  same view materialized, after 1 % and 10 % changes, and what writers pay for it
+  (``_views_ivm.py``: TPS with no audit, with audit, with audit and the view);
 - beside it, this machine's plain ``pgbench -S`` TPS on the same server (the anchor).
 
 Run: ``.venv/bin/python bench/views.py [--rows N] [--dsn URL]``.
@@ -24,6 +27,7 @@ from typing import Any
 
 import psycopg
 
+import _views_ivm
 from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
 from audit import pgbench
 from pgwarden._names import QualifiedName
@@ -98,9 +102,51 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--dsn", help="an existing server (default: a throwaway embedded one)")
+    parser.add_argument("--writer-seconds", type=int, default=10)
+    parser.add_argument("--only-incremental", action="store_true")
     args = parser.parse_args()
     print(f"machine: {machine()}; load before: {load()}")
-    with server_url(args.dsn) as admin, scratch_db(admin) as url:
+    with server_url(args.dsn) as admin:
+        incremental(admin, args.rows, args.writer_seconds)
+        if not args.only_incremental:
+            materialized(admin, args)
+    print(f"load after: {load()}")
+
+
+def groups(url: str, view: str = "sales_mv") -> int:
+    """Rows of ``view``: (shop, day) = (g % 1000, g % 60) makes lcm(1000, 60) = 3,000."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"select count(*) from {view}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def incremental(admin: str, rows: int, writer_seconds: int) -> None:
+    with scratch_db(admin) as url:
+        print(server_version(url))
+        warden = _views_ivm.setup(url, rows)
+        try:
+            table, equal = _views_ivm.refresh_rows(url, warden, rows)
+            same = "yes" if equal else "NO"
+            print_table(
+                f"Bringing a {rows:,}-row aggregate ({groups(url):,} groups; sum, count, min, max)"
+                f" up to date, ms (incremental equals the materialized view: {same})",
+                ["rows changed", "incremental", "CONCURRENTLY", "REFRESH", "whole", "speed-up"],
+                table,
+            )
+            print(f"load: {load()}")
+            print_table(
+                f"Writers: single-row UPDATEs moving rows between groups, pgbench -c 2, "
+                f"{writer_seconds}s, better of 2 interleaved rounds",
+                ["table", "TPS", "cost vs no audit", "vs audit alone"],
+                _views_ivm.writer_rows(url, warden, rows, writer_seconds),
+            )
+        finally:
+            warden.close()
+    print(f"load: {load()}")
+
+
+def materialized(admin: str, args: argparse.Namespace) -> None:
+    with scratch_db(admin) as url:
         print(server_version(url))
         with psycopg.connect(url, autocommit=True) as conn:
             build(conn, args.rows)
@@ -112,7 +158,8 @@ def main() -> None:
                 conc = statistics.median(refresh_time(conn, True) for _ in range(3))
                 rows.append([f"{fraction:.0%}", f"{plain * 1000:.0f}", f"{conc * 1000:.0f}"])
             print_table(
-                f"Refresh of a {args.rows:,}-row aggregate (60,000 groups), ms (median of 3)",
+                f"Refresh of a {args.rows:,}-row aggregate"
+                f" ({groups(url, 'sales_by_day'):,} groups), ms (median of 3)",
                 ["base rows changed", "REFRESH", "REFRESH CONCURRENTLY"],
                 rows,
             )
@@ -148,7 +195,6 @@ def main() -> None:
         out = pgbench(url, "-S", "-c", "2", "-j", "2", "-T", "10")
         tps = next(line for line in out.splitlines() if line.startswith("tps"))
         print(f"\nanchor, plain pgbench -S -c 2 -T 10 on this server: {tps}")
-    print(f"load after: {load()}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ def test_views_refresh_and_status(project: Path, conn: Any) -> None:
         "rows": 4,
         "concurrently": True,
         "skipped": None,
+        "incremental": False,
+        "events": None,
     }
     fresh = runner.invoke(app, ["views", "status"])
     assert fresh.exit_code == 0 and "public.per_shop: refreshed" in fresh.stdout

@@ -13,12 +13,23 @@ Endpoints: ``GET /healthz`` (the process is up), ``GET /readyz[?role=primary|rep
 [&max_lag=10s|16MB]`` (200 / 503 with the reasons), ``GET /metrics`` (Prometheus, with
 postgres_exporter's names and ``pgwarden_*``), ``GET /api/health``, ``/api/tables``,
 ``/api/changes``, ``WS /live`` (one sample a second from one shared sampler) and ``GET /``
-(the dashboard). ``[serve]`` in pgwarden.toml configures it (:class:`ServeSection`). See
+(the dashboard). Other modules add named series to the live view and the dashboard with a
+:class:`LiveSource` under the entry-point group ``pgwarden.live``. ``[serve]`` in
+pgwarden.toml configures it (:class:`ServeSection`). See
 docs/serve.md.
 """
 
 from pgwarden.api._app import Services, create_app
 from pgwarden.api._config import ServeSection
 from pgwarden.api._sampler import Sampler
+from pgwarden.api._sources import LIVE_GROUP, LiveSource, registered_sources
 
-__all__ = ["Sampler", "ServeSection", "Services", "create_app"]
+__all__ = [
+    "LIVE_GROUP",
+    "LiveSource",
+    "Sampler",
+    "ServeSection",
+    "Services",
+    "create_app",
+    "registered_sources",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from pgwarden.api._link import Link, Unreachable
 from pgwarden.api._metrics import CONTENT_TYPE, Metrics
 from pgwarden.api._probes import BadProbe, MaxLag, judge, parse_role, read_state
 from pgwarden.api._sampler import Sampler
+from pgwarden.api._sources import LiveSource, registered_sources
 from pgwarden.api._state import HealthState
 from pgwarden.warden import Warden
 
@@ -34,10 +35,13 @@ class Services:
     links of the probes and the API. ``aclose()`` releases them (the app's lifespan does; an
     app that mounts this one calls it from its own lifespan)."""
 
-    def __init__(self, warden: Warden, settings: ServeSection):
+    def __init__(
+        self, warden: Warden, settings: ServeSection, sources: Sequence[LiveSource] | None = None
+    ):
         self.warden = warden
         self.settings = settings
-        self.sampler = Sampler(warden.url, settings.sample_every.seconds)
+        found = registered_sources() if sources is None else sources
+        self.sampler = Sampler(warden.url, settings.sample_every.seconds, tuple(found))
         self.state = HealthState(warden, settings.checks_every.seconds)
         self.metrics = Metrics(
             warden.url,
@@ -73,6 +77,7 @@ def create_app(
     settings: ServeSection | None = None,
     token: str | None = None,
     close_warden: bool = False,
+    sources: Sequence[LiveSource] | None = None,
 ) -> FastAPI:
     """The health API, ``/metrics``, ``WS /live`` and the dashboard for ``warden``'s database.
 
@@ -86,11 +91,12 @@ def create_app(
 
     A mounted app's lifespan does not run, so its background work starts on first use; call
     ``await app.state.pgwarden.aclose()`` from the host app's shutdown to release connections.
-    ``close_warden``: also close ``warden`` when the app stops.
+    ``close_warden``: also close ``warden`` when the app stops. ``sources``: the named series
+    added to each live sample (default: those registered under ``pgwarden.live``).
     """
     settings = settings or warden.spec.section("serve", ServeSection)
     auth = TokenAuth(token if token is not None else settings.resolved_token())
-    services = Services(warden, settings)
+    services = Services(warden, settings, sources)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

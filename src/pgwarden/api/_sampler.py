@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from pgwarden.api._link import Link, Unreachable
+from pgwarden.api._sources import LiveSource, SourceState
 
 HISTORY = 300
 """Samples kept for new viewers (5 minutes at one per second)."""
@@ -75,12 +76,15 @@ class Sampler:
     sample). Each sample has ``seq`` (one counter for all viewers), ``t`` (Unix time), ``up``,
     and when up: ``tps``, ``commits``, ``rollbacks`` (per second), ``cache_hit`` (0..1, or
     ``null`` when nothing was read), ``connections`` by state, ``waits`` by type,
-    ``longest_xact`` (seconds), ``role``, ``lag_bytes``, ``lag_seconds`` and ``top`` (the
-    five longest-running statements).
+    ``longest_xact`` (seconds), ``role``, ``lag_bytes``, ``lag_seconds``, ``top`` (the
+    five longest-running statements) and ``extra``: one part per :class:`LiveSource` with
+    something to show (``{"name", "title", "series": [{"name", "value", "unit"}]}``, or
+    ``"error"``).
     """
 
-    def __init__(self, url: str, interval: float = 1.0):
+    def __init__(self, url: str, interval: float = 1.0, sources: tuple[LiveSource, ...] = ()):
         self.interval = interval
+        self.sources = [SourceState(s) for s in sources]
         self.link = Link(url, "live", statement_timeout=max(interval, 1.0))
         self.samples_taken = 0
         self.errors = 0
@@ -134,6 +138,7 @@ class Sampler:
         now = time.time()
         try:
             row = await self.link.run(_read)
+            extra = await self.link.run(self._read_sources) if self.sources else []
         except (Unreachable, psycopg.Error) as exc:
             self.errors += 1
             self._previous = None
@@ -149,8 +154,24 @@ class Sampler:
             lag_bytes=row["lag_bytes"],
             lag_seconds=_round(row["lag_seconds"]),
             top=row["top"],
+            extra=extra,
         )
         return sample
+
+    async def _read_sources(self, conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
+        parts = []
+        for state in self.sources:
+            try:
+                values = await state.source.read(conn)
+            except psycopg.Error as exc:  # its own failure only: the others still show
+                state.previous = None
+                parts.append(
+                    {"name": state.source.name, "title": state.source.title, "error": str(exc)}
+                )
+                continue
+            if values is not None:
+                parts.append(state.part(time.time(), values))
+        return parts
 
     def _publish(self, sample: dict[str, Any]) -> None:
         self._seq += 1

@@ -15,7 +15,7 @@ class AuthError extends Error {}
 // A line chart of the last WINDOW_SECONDS of samples; null values leave gaps.
 class Chart {
   constructor(id, series, format) {
-    this.el = document.getElementById(id);
+    this.el = typeof id === "string" ? document.getElementById(id) : id;
     this.canvas = this.el.querySelector("canvas");
     this.now = this.el.querySelector(".now");
     this.series = series;
@@ -159,9 +159,44 @@ function onSample(s) {
   charts.xact.push(s.t, [s.longest_xact || 0]);
   charts.lag.push(s.t, [s.lag_seconds]);
   charts.waits.push(s.t, [waiting]);
+  for (const part of s.extra || []) onExtra(s.t, part);
   const body = document.querySelector("#running tbody");
   body.replaceChildren(...(s.top || []).map((q) =>
     row([q.pid, q.user, q.state, q.wait, q.seconds, q.query], [0, 0, 0, 0, 0, "query"])));
+}
+
+// Series other modules add (LiveSource, entry points "pgwarden.live"): one section per source,
+// one chart per series, made when first seen. Names are shown as text, never as markup.
+const extra = {};
+
+function extraChart(box, series) {
+  const figure = el("figure", null, "chart");
+  figure.dataset.series = series.name;
+  const unit = series.unit && series.unit !== "bytes" ? ` ${series.unit}` : "";
+  const caption = el("figcaption", `${series.name}${unit} `);
+  caption.append(el("b", null, "now"));
+  figure.append(caption, el("canvas"));
+  box.grid.append(figure);
+  const format = series.unit === "bytes" ? (v) => (v == null ? "–" : bytes(v)) : undefined;
+  return new Chart(figure, [series.name], format);
+}
+
+function onExtra(t, part) {
+  let box = extra[part.name];
+  if (!box) {
+    const section = el("section", null, "extra");
+    section.dataset.source = part.name;
+    const grid = el("div", null, "charts");
+    const error = el("p", null, "error");
+    section.append(el("h2", part.title), error, grid);
+    document.getElementById("extra").append(section);
+    box = extra[part.name] = { grid, error, charts: {} };
+  }
+  box.error.textContent = part.error || "";
+  for (const series of part.series || []) {
+    const chart = box.charts[series.name] || (box.charts[series.name] = extraChart(box, series));
+    chart.push(t, [series.value]);
+  }
 }
 
 function b64url(text) {

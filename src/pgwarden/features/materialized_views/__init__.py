@@ -31,6 +31,13 @@ from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, Kind, Stream
 from pgwarden.errors import FeatureNotApplicable, PgwardenError
 from pgwarden.features._base import Feature, FeatureAPI, PlanContext
+from pgwarden.features.audit import wal_declared
+from pgwarden.features.materialized_views._incremental import (
+    INCREMENTAL_VIEW,
+    Incremental,
+    incremental_object,
+    qualify,
+)
 from pgwarden.features.materialized_views._objects import MATERIALIZED_VIEW, view_object
 from pgwarden.features.materialized_views._options import (
     SECTION,
@@ -41,6 +48,7 @@ from pgwarden.features.materialized_views._options import (
 )
 from pgwarden.features.materialized_views._refresh import Refreshed, last_refresh, refresh
 from pgwarden.features.materialized_views._schedule import is_due
+from pgwarden.features.materialized_views._shape import NotIncremental
 from pgwarden.maintenance import Job, JobContext
 from pgwarden.spec import FeatureOptions, Spec
 
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
     import typer
 
 __all__ = [
+    "Incremental",
     "MaterializedViews",
     "MaterializedViewsAPI",
     "MaterializedViewsSection",
@@ -55,6 +64,7 @@ __all__ = [
     "Staleness",
     "ViewSpec",
     "jobs",
+    "resolve",
 ]
 
 JOB = "view-refresh"
@@ -96,16 +106,34 @@ def staleness(
     return found
 
 
+def resolve(
+    conn: psycopg.Connection[Any], spec: Spec, name: QualifiedName, view: ViewSpec
+) -> Incremental | None:
+    """``name`` as an incremental view (None: a materialized view); a view declared
+    ``incremental`` whose query no longer qualifies is a clear error."""
+    if not view.incremental:
+        return None
+    query = view_query(spec, name, view)
+    try:
+        return qualify(conn, spec, name, view, query, _Probe(conn).columns(name, query))
+    except NotIncremental as exc:
+        raise FeatureNotApplicable(str(name), "incremental", str(exc)) from None
+
+
 class MaterializedViewsAPI(FeatureAPI):
     """``warden.materialized_views``: refresh now, staleness, the refresh log."""
 
-    def refresh(self, view: str) -> Refreshed:
-        """Refresh one declared view now (concurrently when it has a unique key)."""
+    def refresh(self, view: str, *, full: bool = False) -> Refreshed:
+        """Refresh one declared view now: an incremental view applies the changes since its
+        last refresh (``full``: computes itself whole); a materialized view refreshes
+        concurrently when it has a unique key."""
         name = QualifiedName.parse(view)
         declared = declared_views(self.warden.spec)
         if name not in declared:
             raise PgwardenError(f"{name} is not a declared materialized view")
         spec = self.warden.spec
+        if declared[name].incremental and wal_declared(spec):
+            self.warden.audit.ingest()  # events still in the WAL are written first
         with self.warden.connect(autocommit=True) as conn:
             return refresh(
                 conn,
@@ -113,6 +141,8 @@ class MaterializedViewsAPI(FeatureAPI):
                 declared[name],
                 now=dt.datetime.now(dt.UTC),
                 lock_timeout_ms=spec.database.lock_timeout.milliseconds,
+                incremental=resolve(conn, spec, name, declared[name]),
+                full=full,
             )
 
     def staleness(self) -> list[Staleness]:
@@ -130,9 +160,11 @@ class _Probe:
 
     def columns(self, name: QualifiedName, query: str) -> list[str]:
         try:
-            cur = self.conn.execute(
-                sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(sql.SQL(query)), prepare=True
-            )
+            with self.conn.transaction():  # a savepoint when planning inside a transaction
+                cur = self.conn.execute(
+                    sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(sql.SQL(query)),
+                    prepare=True,
+                )
         except psycopg.Error as exc:
             raise FeatureNotApplicable(
                 str(name), SECTION, f"its query fails: {exc.diag.message_primary or exc}"
@@ -147,7 +179,7 @@ class MaterializedViews(Feature):
     api = MaterializedViewsAPI
 
     def kinds(self) -> list[Kind]:
-        return [MATERIALIZED_VIEW]
+        return [MATERIALIZED_VIEW, INCREMENTAL_VIEW]
 
     def stream(self) -> Stream:
         """The refresh log (``migrations/``): ``warden.view_refreshes``."""
@@ -166,19 +198,38 @@ class MaterializedViews(Feature):
         )
 
     def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
-        """One object per declared view (the view and its indexes)."""
+        """One object per declared view: a materialized view and its indexes, or an
+        incremental view (its table, indexes and feed position). Each plan line says whether
+        the view qualifies for ``incremental``, and if not, why."""
         probe = ctx.state.get(self.name)
         found = []
         for name, view in declared_views(ctx.spec).items():
             query = view_query(ctx.spec, name, view)
-            if isinstance(probe, _Probe):
-                columns = probe.columns(name, query)
-                for column in (*view.unique_key, *(c for i in view.indexes for c in i)):
-                    if column not in columns:
-                        raise FeatureNotApplicable(
-                            str(name), self.name, f"its query has no column {column!r}"
-                        )
-            found.append(view_object(name, query, view))
+            if not isinstance(probe, _Probe):
+                if view.incremental:
+                    raise FeatureNotApplicable(
+                        str(name), "incremental", "needs the database to plan (no connection)"
+                    )
+                found.append(view_object(name, query, view))
+                continue
+            columns = probe.columns(name, query)
+            for column in (*view.unique_key, *(c for i in view.indexes for c in i)):
+                if column not in columns:
+                    raise FeatureNotApplicable(
+                        str(name), self.name, f"its query has no column {column!r}"
+                    )
+            try:
+                inc = qualify(probe.conn, ctx.spec, name, view, query, columns)
+                why = None
+            except NotIncremental as exc:
+                inc, why = None, str(exc)
+            if view.incremental:
+                if inc is None:
+                    raise FeatureNotApplicable(str(name), "incremental", f"{why}")
+                found.append(incremental_object(inc, view))
+                continue
+            note = "could be incremental = true" if inc else f"not incremental: {why}"
+            found.append(view_object(name, query, view, note=note))
         return found
 
     def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
@@ -215,12 +266,21 @@ def jobs(spec: Spec, catalog: Catalog) -> list[Job]:
             if ctx.dry_run:
                 done.append(f"{name} (due)")
                 continue
-            result = refresh(ctx.conn, name, view, now=ctx.now, lock_timeout_ms=ctx.lock_timeout_ms)
+            result = refresh(
+                ctx.conn,
+                name,
+                view,
+                now=ctx.now,
+                lock_timeout_ms=ctx.lock_timeout_ms,
+                incremental=resolve(ctx.conn, spec, name, view),
+            )
             if result.skipped:
                 done.append(f"{name} skipped: {result.skipped}")
                 continue
             rows += result.rows or 0
             how = "concurrently" if result.concurrently else "plainly"
+            if result.incremental:
+                how = f"{result.events} changes" if result.events is not None else "whole"
             done.append(f"{name} {how} in {result.seconds:.2f}s")
         return rows, "; ".join(done) or "no view due"
 
@@ -231,5 +291,7 @@ def jobs(spec: Spec, catalog: Catalog) -> list[Job]:
             table=None,
             description="refresh the declared materialized views that are due",
             run=run,
+            # Events still in the WAL are written before incremental views read the feed.
+            after=("audit-ingest",),
         )
     ]

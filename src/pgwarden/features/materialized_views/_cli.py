@@ -12,15 +12,19 @@ def register(app: typer.Typer) -> None:
     def refresh_now(
         ctx: typer.Context,
         view: str = typer.Argument(help="The view, schema.name."),
+        full: bool = typer.Option(
+            False, "--full", help="An incremental view: compute it whole again."
+        ),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Refresh VIEW now (CONCURRENTLY when it has a unique key)."""
+        """Refresh VIEW now: an incremental view applies the changes since its last refresh;
+        a materialized view refreshes CONCURRENTLY when it has a unique key."""
         from pgwarden.cli._common import console, fail, options, print_json
         from pgwarden.errors import PgwardenError
         from pgwarden.features.materialized_views import MaterializedViewsAPI
 
         try:
-            done = MaterializedViewsAPI(options(ctx).warden()).refresh(view)
+            done = MaterializedViewsAPI(options(ctx).warden()).refresh(view, full=full)
         except PgwardenError as exc:
             fail(exc)
         if json_out:
@@ -29,6 +33,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"{done.view}: skipped ({done.skipped})")
         else:
             how = "concurrently" if done.concurrently else "plainly"
+            if done.incremental:
+                how = "whole" if done.events is None else f"{done.events} changes applied"
             console.print(f"{done.view}: {done.rows} rows, {how}, {done.seconds:.2f}s")
 
     @group.command("status")

@@ -30,7 +30,7 @@ MATERIALIZED_VIEW = Kind(
 )
 
 
-def _index_name(name: QualifiedName, columns: tuple[str, ...], *, unique: bool) -> str:
+def index_name(name: QualifiedName, columns: tuple[str, ...], *, unique: bool) -> str:
     digest = hashlib.sha256(",".join(columns).encode()).hexdigest()[:6]
     stem = name.name[:40]
     return f"{stem}_{'key' if unique else 'idx'}_{digest}"
@@ -45,21 +45,32 @@ def _build(
         # server (one statement, never two), see MaterializedViews.prepare.
         sql.SQL("CREATE MATERIALIZED VIEW {} AS {} WITH DATA").format(target.ident, sql.SQL(query))
     ]
-    specs = [(view.unique_key, True)] if view.unique_key else []
-    specs += [(cols, False) for cols in view.indexes]
-    for columns, unique in specs:
-        steps.append(
-            sql.SQL("CREATE {}INDEX {} ON {} ({})").format(
-                sql.SQL("UNIQUE ") if unique else sql.SQL(""),
-                sql.Identifier(_index_name(index_of, columns, unique=unique)),
-                target.ident,
-                sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            )
-        )
+    for columns, unique in index_specs(view):
+        steps.append(index_statement(target, columns, unique=unique, index_of=index_of))
     return steps
 
 
-def view_object(name: QualifiedName, query: str, view: ViewSpec) -> DesiredObject:
+def index_specs(view: ViewSpec) -> list[tuple[tuple[str, ...], bool]]:
+    """(columns, unique) of each index the view declares: its unique key first."""
+    specs = [(view.unique_key, True)] if view.unique_key else []
+    return specs + [(cols, False) for cols in view.indexes]
+
+
+def index_statement(
+    target: QualifiedName, columns: tuple[str, ...], *, unique: bool, index_of: QualifiedName
+) -> sql.Composable:
+    """CREATE INDEX on ``target`` (named after ``index_of``, which a swap renames)."""
+    return sql.SQL("CREATE {}INDEX {} ON {} ({})").format(
+        sql.SQL("UNIQUE ") if unique else sql.SQL(""),
+        sql.Identifier(index_name(index_of, columns, unique=unique)),
+        target.ident,
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+    )
+
+
+def view_object(
+    name: QualifiedName, query: str, view: ViewSpec, *, note: str | None = None
+) -> DesiredObject:
     """The owned object of one declared view."""
     beside = QualifiedName(name.schema, f"{name.name[:40]}__pgwarden_new")
     create = sql.SQL(";\n").join(_build(name, query, view, index_of=name))
@@ -71,13 +82,11 @@ def view_object(name: QualifiedName, query: str, view: ViewSpec) -> DesiredObjec
             beside.ident, sql.Identifier(name.name)
         ),
     ]
-    specs = [(view.unique_key, True)] if view.unique_key else []
-    specs += [(cols, False) for cols in view.indexes]
-    for columns, unique in specs:
+    for columns, unique in index_specs(view):
         swap.append(
             sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                sql.Identifier(name.schema, _index_name(beside, columns, unique=unique)),
-                sql.Identifier(_index_name(name, columns, unique=unique)),
+                sql.Identifier(name.schema, index_name(beside, columns, unique=unique)),
+                sql.Identifier(index_name(name, columns, unique=unique)),
             )
         )
     how = (
@@ -92,6 +101,6 @@ def view_object(name: QualifiedName, query: str, view: ViewSpec) -> DesiredObjec
         create=create,
         drop=sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(name.ident),
         alter=sql.SQL(";\n").join(swap),
-        description=f"materialized view {name} ({how})",
+        description=f"materialized view {name} ({how}{'; ' + note if note else ''})",
         lock=Lock("ACCESS EXCLUSIVE", name),
     )

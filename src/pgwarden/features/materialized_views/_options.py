@@ -43,6 +43,11 @@ class ViewSpec(BaseModel):
     """Older than this since its last refresh, ``status`` and the metric say it is stale."""
     keep_log: DurationField = Duration.parse("30 days")
     """How long each refresh's record (start, duration, rows) is kept."""
+    incremental: bool = False
+    """Keep the view from audit's change feed instead of recomputing it (a ``GROUP BY`` of
+    ``count`` / ``sum`` / ``min`` / ``max`` over one audited table): each refresh applies
+    only what changed since the last. The plan refuses, saying why, a query that does not
+    qualify, and says of every other view whether it would."""
 
     @model_validator(mode="after")
     def _one_query(self) -> ViewSpec:

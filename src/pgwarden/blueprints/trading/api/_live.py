@@ -2,9 +2,11 @@
 (orders/s, fills/s, ingest rows/s, retries, the connection pool's use, market-data partition
 sizes), and the same figures as JSON (``GET /stats``) and Prometheus text (``GET /metrics``).
 
-pgwarden's sampler has no hook for extra figures (see docs/blueprints/trading.md), so this
-app subscribes to it and adds its own part to each sample it forwards: one database sample
-a second whatever the viewers, plus a partition-size read every ``PARTITIONS_EVERY`` seconds.
+This app subscribes to pgwarden's sampler and adds its in-process part (the service's own
+counters, retries, the pool) to each sample it forwards: one database sample a second
+whatever the viewers, plus a partition-size read every ``PARTITIONS_EVERY`` seconds. The
+figures read from the database are also on pgwarden's own ``WS /live`` and dashboard, through
+the ``LiveSource`` in ``_series.py``.
 """
 
 from __future__ import annotations
