@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +150,12 @@ def write_events(
     return cur.rowcount, staged.rejected
 
 
+_COPY_SPECIAL = re.compile(rb"[\\\t\n\r]")
+
+
 def _copy_text(value: bytes) -> bytes:
+    if _COPY_SPECIAL.search(value) is None:  # most values: nothing to escape
+        return value
     return (
         value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
         .replace(b"\r", b"\\r")
@@ -158,6 +164,10 @@ def _copy_text(value: bytes) -> bytes:
 
 def _record(values: list[Any]) -> bytes:
     """A row literal ``("v1","v2",)`` (empty: NULL), for a cast to the table's type."""
+    if values and None not in values:
+        joined = b'","'.join(values)
+        if b'"' not in joined and b"\\" not in joined:  # the common case, in one join
+            return b'("' + joined + b'")'
     return b"(" + b",".join(
         b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"' if v is not None else b""
         for v in values
