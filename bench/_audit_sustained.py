@@ -12,6 +12,7 @@ not yet confirmed when pgbench stopped (its backlog) and how long it took to con
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -40,8 +41,9 @@ class Variant:
     url: str = ""
     tps: list[float] = field(default_factory=list)
     update: list[float] = field(default_factory=list)
-    backlog: list[tuple[int, float, int]] = field(default_factory=list)
-    """W: (bytes not confirmed when pgbench stopped, seconds to confirm them, events)."""
+    backlog: list[tuple[int, float, int, float]] = field(default_factory=list)
+    """W: (bytes not confirmed when pgbench stopped, seconds to confirm them, events, CPU
+    seconds of the follower and its server processes for the round and its catch-up)."""
     catch_up: list[float] = field(default_factory=list)
 
 
@@ -75,6 +77,26 @@ def wait_confirmed(url: str, target: str, timeout: float = 600) -> float:
                 break
             time.sleep(0.05)
     return time.perf_counter() - start
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def ingest_pids(url: str, follower: int) -> list[int]:
+    """The follower and its two server processes (the walsender and its writes)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select pid from pg_stat_activity where application_name = 'pgwarden audit follower'"
+        ).fetchall()
+    return [follower, *(int(r[0]) for r in rows)]
 
 
 def events(url: str) -> int:
@@ -135,15 +157,18 @@ def run(admin: str, scale: int, seconds: int, rounds: int, update_rows: int,
         print("setting up the variants...", file=sys.stderr, flush=True)
         variants = setup(admin, scale, anchors, stack)
         w = next(v for v in variants if v.key == "W")
-        stack.enter_context(follower(w.url, spec_text(W_CAPTURE)))
+        process = stack.enter_context(follower(w.url, spec_text(W_CAPTURE)))
         for i in range(rounds):
             for v in variants:
                 before = events(w.url) if v is w else 0
+                pids = ingest_pids(w.url, process.pid) if v is w else []
+                cpu = cpu_seconds(pids)
                 v.tps.append(tps_round(v.url, seconds, False)[0])
                 if v is w:
                     backlog, target = lag(w.url)
                     took = wait_confirmed(w.url, target)
-                    v.backlog.append((backlog, took, events(w.url) - before))
+                    used = cpu_seconds(pids) - cpu
+                    v.backlog.append((backlog, took, events(w.url) - before, used))
                 print(f"  round {i + 1} {v.key}: {v.tps[-1]:.0f} tps", file=sys.stderr, flush=True)
         stmt = f"update pgbench_accounts set abalance = abalance + 1 where aid <= {update_rows}"
         for _ in range(3):
@@ -168,8 +193,9 @@ def report(variants: list[Variant], seconds: int, rounds: int, update_rows: int)
         extra = ""
         if v.backlog:
             extra = "; ".join(
-                f"{b / 2**20:.1f} MB behind, confirmed {t:.1f} s later, {n:,} events"
-                for b, t, n in v.backlog
+                f"{b / 2**20:.1f} MB behind, confirmed {t:.1f} s later, {n:,} events, "
+                f"ingest CPU {c:.1f} s"
+                for b, t, n, c in v.backlog
             )
         if v.catch_up:
             upd_note = f"{upd / upd_a:.2f}x (+{statistics.median(v.catch_up):.1f} s to ingest)"

@@ -241,6 +241,9 @@ def store(
     again after a crash before the slot moved). Returns the transactions and events written,
     and the messages dropped as forged."""
     with conn.transaction():
+        # The staging tables have no statistics: a big batch's joins sort by guesses, and
+        # spilled to disk at the default work_mem.
+        conn.execute("set local work_mem = '64MB'")
         done = conn.execute(
             "select ingested_lsn - '0/0' from warden.audit_wal where slot_name = %s for update",
             (slot,),

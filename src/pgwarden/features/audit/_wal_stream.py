@@ -42,6 +42,8 @@ from pgwarden.features.audit._wal import (
 )
 
 _log = logging.getLogger("pgwarden.audit")
+APPLICATION_NAME = "pgwarden audit follower"
+"""Of both its connections (the stream and the writes), as pg_stat_activity shows them."""
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _XLOG_DATA = 25  # 'w', start LSN, end LSN, send time: then one pgoutput message
 _KEEPALIVE = struct.Struct("!Qq?")  # after 'k': the server's WAL end, send time, reply now?
@@ -58,7 +60,7 @@ class _Stream:
 
     def __init__(self, url: str, conn: psycopg.Connection[Any], slot: str, start: int) -> None:
         info = psycopg.conninfo.make_conninfo(
-            url, replication="database", application_name="pgwarden audit follower"
+            url, replication="database", application_name=APPLICATION_NAME
         )
         self.pgconn = pq.PGconn.connect(info.encode())
         self.lock = threading.Lock()  # the keep-alive thread sends on it too
@@ -172,7 +174,7 @@ def _follow_once(
     progress: Callable[[Ingested], None],
 ) -> bool:
     """Stream until stopped; False when the database has no slot."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
         slot = slot_name(conn)
         if not conn.execute(
             "select 1 from pg_replication_slots where slot_name = %s", (slot,)
