@@ -29,8 +29,8 @@ TRUNCATE_TRIGGER = "pgwarden_audit_t"
 
 
 WAL_GAIN = (
-    "writers kept 0.90x of their TPS without audit under sustained TPC-B load with the "
-    "follower live, against 0.60x with trigger capture (docs/benchmarks.md)"
+    "writers kept 0.85-0.88x of their TPS without audit under sustained TPC-B load with the "
+    "follower live, against 0.52-0.54x with trigger capture (docs/benchmarks.md)"
 )
 """What the fast path was measured to give, for the plan's reason when it is not taken."""
 
