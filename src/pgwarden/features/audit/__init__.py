@@ -296,8 +296,15 @@ class Audit(Feature):
         with_archive = [name for name, o in audited if o.archive_after]
         with_retention = [name for name, o in audited if o.retention]
         jobs = store_jobs(with_retention, with_archive)
-        # "auto" may be either: ingesting without a slot costs one query.
-        from_wal = [name for name, o in audited if o.capture != "trigger"]
+        # "auto" where the server and role could take the WAL (without a slot, a pass costs
+        # one query).
+        server = catalog.server
+        auto_wal = (
+            auto_override() != "trigger" and server.wal_level == "logical" and server.can_replicate
+        )
+        from_wal = [
+            name for name, o in audited if o.capture == "wal" or (o.capture == "auto" and auto_wal)
+        ]
         if from_wal:
             jobs.insert(0, _wal.ingest_job(from_wal))
         return jobs
