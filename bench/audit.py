@@ -714,6 +714,18 @@ def main() -> None:
         help="TPS rounds with synchronous_commit = off: CPU-bound, not bound by the disk's flushes",
     )
     parser.add_argument("--tps-only", action="store_true", help="only the TPS rounds")
+    parser.add_argument(
+        "--sustained",
+        action="store_true",
+        help="every variant side by side (no audit, anchors, trigger, WAL with its follower "
+        "live): sustained TPS with the follower's backlog after each round, bulk UPDATE",
+    )
+    parser.add_argument(
+        "--anchors",
+        type=Path,
+        help="with --sustained: a directory with public copies of the anchors "
+        "(audit-trigger/, supa_audit/, pgMemento/)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     try:
@@ -728,6 +740,13 @@ def measure(args: argparse.Namespace) -> None:
     print(f"command: `{command}`")
     print(f"machine: {machine()}; load average at start {load()}")
     print(f"code: pgwarden {__version__}, {revision()}")
+    if args.sustained:
+        from _audit_sustained import run
+
+        with server_url(args.dsn, {"wal_level": "logical"}) as admin:
+            print(f"server: {server_version(admin)}")
+            run(admin, cfg.scale, cfg.seconds, cfg.rounds, cfg.update_rows, args.anchors)
+        return
     logical = {"wal_level": "logical"} if cfg.capture == "wal" else None
     with server_url(args.dsn, logical) as admin:
         print(f"server: {server_version(admin)}")

@@ -23,6 +23,11 @@ from pgwarden import Warden
 from pgwarden.spec import parse_spec
 
 TEST_DSN = os.environ.get("PGWARDEN_TEST_DSN")
+# Most audit tests pin what trigger capture records (a statement per statement, its own
+# clock): audit's default capture = "auto" takes triggers here, on every server alike. The
+# tests of "auto" itself (tests/audit/test_capture_modes.py) unset it; those of the WAL
+# declare capture = "wal".
+os.environ.setdefault("PGWARDEN_AUDIT_CAPTURE", "trigger")
 
 # Throwaway test clusters need no durability; these make them several times faster.
 FAST_SETTINGS = {

@@ -85,6 +85,8 @@ def test_srv_lifecycle(srv_server: EmbeddedServer) -> None:
         assert preload is not None and "pg_stat_statements" in preload[0]
         track = conn.execute("show pg_stat_statements.track").fetchone()
         assert track == ("all",)
+        # Audit's capture = "auto" takes the WAL on the embedded server.
+        assert conn.execute("show wal_level").fetchone() == ("logical",)
         assert conn.execute("show fsync").fetchone() == ("off",)
         assert conn.execute("show cluster_name").fetchone() == ('it\'s "quoted" $HOME',)
         conn.execute("create table srv_kept (id int)")

@@ -169,7 +169,8 @@ class ApplyError(PgwardenError):
 
 
 class AuditError(PgwardenError):
-    """A history, time-travel or revert request that cannot be met (the message says why)."""
+    """A history, time-travel or revert request that cannot be met, or the audit follower's
+    replication stream could not be opened or was lost (the message says why)."""
 
     code = "audit"
 

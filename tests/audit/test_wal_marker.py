@@ -252,4 +252,4 @@ def test_wal_marker_c_is_refused_with_the_reason(
 
 def test_wal_marker_needs_wal_capture() -> None:
     with pytest.raises(SpecError, match=r"public\.t.*wal_marker applies only to capture"):
-        parse_spec('[tables."public.t"]\naudit = { wal_marker = "c" }\n')
+        parse_spec('[tables."public.t"]\naudit = { capture = "trigger", wal_marker = "c" }\n')

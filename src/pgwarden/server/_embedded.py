@@ -29,6 +29,8 @@ _INIT_CONFIG = """
 # Added by pgwarden when the cluster was created.
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
+# Audit capture from the WAL (capture = "auto" takes it where it can): logical decoding.
+wal_level = logical
 """
 
 

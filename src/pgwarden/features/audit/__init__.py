@@ -21,7 +21,7 @@ key-changing UPDATEs and TRUNCATEs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
@@ -48,11 +48,14 @@ from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._relations import relation_replaced
 from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
+from pgwarden.features.audit._wal import Slots
 from pgwarden.features.audit._wal_plan import (
     TRUNCATE_TRIGGER,
-    check_wal,
+    auto_override,
+    choose_capture,
     extension,
     mark_function,
+    wal_blockers,
     wal_objects,
 )
 from pgwarden.maintenance import Job
@@ -83,6 +86,8 @@ class Registrations:
     """Live table oid -> (table_id, key columns chosen at registration)."""
     ids: frozenset[int]
     """Every table_id in use, including those of dropped tables."""
+    slots: Slots = field(default_factory=Slots)
+    """This database's WAL capture slot, and room for one (``capture = "auto"``)."""
 
 
 class Audit(Feature):
@@ -99,9 +104,10 @@ class Audit(Feature):
 
     def prepare(self, conn: psycopg.Connection[Any]) -> Registrations:
         """The registrations already in the store (ids in use, keys chosen earlier)."""
+        slots = _wal.slots(conn)
         present = conn.execute("select to_regclass('warden.audit_tables') is not null").fetchone()
         if not present or not present[0]:
-            return Registrations({}, frozenset())
+            return Registrations({}, frozenset(), slots)
         rows = conn.execute(
             "select relid, table_id, key_columns from warden.audit_tables"
         ).fetchall()
@@ -110,7 +116,7 @@ class Audit(Feature):
             for r in rows
             if r[0] is not None
         }
-        return Registrations(by_oid, frozenset(int(r[1]) for r in rows))
+        return Registrations(by_oid, frozenset(int(r[1]) for r in rows), slots)
 
     def _table_id(self, table: Table, known: Registrations) -> int:
         # Chosen here and compiled into the capture function: no lookup per statement, and
@@ -127,6 +133,9 @@ class Audit(Feature):
         # a column another feature adds in this apply (search's vector) may be excluded
         self._check_columns(ctx.with_columns_to_come(table), options)
         known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
+        mode, chose = choose_capture(table, options, ctx, known.slots)
+        # Everything below sees the capture chosen ("auto" resolved), the registration too.
+        options = options.model_copy(update={"capture": mode})
         registered = known.by_oid.get(table.oid, (0, None))[1]
         key, why = choose_key(table, options, registered)
         if options.checkpoint_every is not None and key is None:
@@ -147,8 +156,9 @@ class Audit(Feature):
                 "; column renames reach time travel only at the next apply: the event "
                 "trigger that records them at once needs a superuser to create"
             )
+        if chose:
+            why += f"; {chose}"
         if options.capture == "wal":
-            check_wal(table, ctx)
             calls, _, how = mark_function(table, options, ctx)
             why += f"; captured from the WAL ({how}; events appear once ingested)"
         found = [self._registration(table, table_id, key, why, hidden, options)]
@@ -213,11 +223,14 @@ class Audit(Feature):
         """The event triggers (when a superuser applies, or pgwarden owns them already), and
         extension pgwarden_wal when a table captured from the WAL marks in C."""
         found = event_triggers(ctx)
+        known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
         for name, declared in sorted(ctx.spec.tables.items()):
             options = declared.features.get(self.name)
             table = ctx.catalog.get(name)
-            wal = isinstance(options, AuditOptions) and options.capture == "wal"
-            if wal and table and mark_function(table, options, ctx)[1]:  # type: ignore[arg-type]
+            if not isinstance(options, AuditOptions) or table is None:
+                continue
+            wal = choose_capture(table, options, ctx, known.slots)[0] == "wal"
+            if wal and mark_function(table, options, ctx)[1]:
                 found.append(extension())
                 break
         return found
@@ -251,13 +264,21 @@ class Audit(Feature):
 
     def before_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
         """A table captured from the WAL needs the slot before its triggers exist: made
-        outside the apply transaction (a slot cannot be made in one that wrote)."""
-        if wal_declared(spec):
+        outside the apply transaction (a slot cannot be made in one that wrote). With
+        ``capture = "auto"``, only where the server and role allow it (else triggers)."""
+        forced = auto_override()
+        if wal_required(spec) or (forced == "wal" and wal_possible(spec)):
             _wal.ensure_slot(conn)
+        elif forced == "auto" and wal_possible(spec):
+            from pgwarden.catalog import read_server
+
+            if not wal_blockers(read_server(conn), _wal.slots(conn)):
+                _wal.ensure_slot(conn)
 
     def health(self, conn: psycopg.Connection[Any], spec: Spec) -> list[str]:
         """With WAL capture: how much WAL the slot holds back (not yet ingested)."""
-        state = _wal.status(conn) if wal_declared(spec) else None
+        maybe = wal_required(spec) or (wal_possible(spec) and auto_override() != "trigger")
+        state = _wal.status(conn) if maybe else None
         if state is None:
             return []
         when = state["ingested_at"]
@@ -269,9 +290,10 @@ class Audit(Feature):
         ]
 
     def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
-        """No table captured from the WAL any more: ingest what is left, then drop the slot
-        (it would keep WAL on disk forever)."""
-        if not wal_declared(spec) and _wal.slot_exists(conn):
+        """No table captured from the WAL any more (as registered: ``auto`` may have chosen
+        triggers): ingest what is left, then drop the slot (it would keep WAL on disk
+        forever)."""
+        if _wal.slot_exists(conn) and not _wal.registered_wal(conn):
             _wal.ingest(conn)
             _wal.drop_slot(conn)
 
@@ -283,7 +305,15 @@ class Audit(Feature):
         with_archive = [name for name, o in audited if o.archive_after]
         with_retention = [name for name, o in audited if o.retention]
         jobs = store_jobs(with_retention, with_archive)
-        from_wal = [name for name, o in audited if o.capture == "wal"]
+        # "auto" where the server and role could take the WAL (without a slot, a pass costs
+        # one query).
+        server = catalog.server
+        auto_wal = (
+            auto_override() != "trigger" and server.wal_level == "logical" and server.can_replicate
+        )
+        from_wal = [
+            name for name, o in audited if o.capture == "wal" or (o.capture == "auto" and auto_wal)
+        ]
         if from_wal:
             jobs.insert(0, _wal.ingest_job(from_wal))
         with_checkpoints = [(name, o) for name, o in audited if o.checkpoint_every is not None]
@@ -409,10 +439,20 @@ class Audit(Feature):
         )
 
 
-def wal_declared(spec: Spec) -> bool:
-    """Whether any table of ``spec`` is captured from the WAL."""
+def wal_required(spec: Spec) -> bool:
+    """Whether any table of ``spec`` declares ``capture = "wal"``."""
+    return _declares(spec, ("wal",))
+
+
+def wal_possible(spec: Spec) -> bool:
+    """Whether any table of ``spec`` may be captured from the WAL (``wal``, or ``auto`` on a
+    server and role that allow it)."""
+    return _declares(spec, ("wal", "auto"))
+
+
+def _declares(spec: Spec, captures: tuple[str, ...]) -> bool:
     return any(
-        isinstance(o, AuditOptions) and o.capture == "wal"
+        isinstance(o, AuditOptions) and o.capture in captures
         for t in spec.tables.values()
         for o in t.features.values()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from pgwarden.features._base import FeatureAPI
@@ -32,10 +33,23 @@ class AuditAPI(FeatureAPI):
         with self.warden.connect(autocommit=True) as conn:
             return ingest(conn)
 
-    def _fresh(self) -> None:
-        from pgwarden.features.audit import wal_declared  # the feature's module imports this one
+    def follow(
+        self,
+        *,
+        stop: Callable[[], bool],
+        progress: Callable[[Ingested], None] | None = None,
+    ) -> Ingested:
+        """Stream the WAL and write its events as transactions commit, until ``stop()`` is
+        true (checked at least every second): what ``pgwarden audit ingest --follow`` runs.
+        While it runs, :meth:`ingest` waits for it instead of reading the slot itself."""
+        from pgwarden.features.audit._wal_stream import follow
 
-        if wal_declared(self.warden.spec):
+        return follow(self.warden.url, stop=stop, progress=progress)
+
+    def _fresh(self) -> None:
+        from pgwarden.features.audit import wal_possible  # the feature's module imports this one
+
+        if wal_possible(self.warden.spec):
             self.ingest()
 
     def history(self, table: str, key: KeyLike) -> list[Version]:

@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from rich.table import Table as RichTable
 from pgwarden.cli._common import EXIT_ERROR, AsJson, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 from pgwarden.features.audit._runtime import Event, Version
+
+if TYPE_CHECKING:
+    from pgwarden.features.audit._wal import Ingested
 
 audit_app = typer.Typer(
     help="The audit trail: history of a row, recent changes, revert, the change feed.",
@@ -260,43 +263,51 @@ def prune_audit(
 def ingest_audit(
     ctx: typer.Context,
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep ingesting until stopped (SIGTERM).")
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Keep ingesting, streaming the slot, until stopped (SIGTERM)."
+        ),
     ] = False,
-    poll: Annotated[float, typer.Option("--poll", help="Seconds between passes.")] = 1.0,
     as_json: AsJson = False,
 ) -> None:
     """Write the audit events of tables captured from the WAL (audit = { capture = "wal" }).
 
-    Reads (history, log, as-of, revert) through pgwarden ingest first; run this (or the
-    worker) so that SQL readers and the feed see changes too.
+    Reads (history, log, as-of, revert) through pgwarden ingest first; run this with
+    --follow (or the worker) so that SQL readers and the feed see changes too.
     """
-    import time
-
     warden = options(ctx).warden()
-    stop = _stop_on_signals()
-    while True:
-        try:
+    try:
+        if follow:
+            stop = _stop_on_signals()
+
+            def report(done: Ingested) -> None:
+                _report_ingested(done, as_json, quiet=not done.events)
+
+            done = warden.audit.follow(stop=stop, progress=report if as_json else None)
+        else:
             done = warden.audit.ingest()
-        except PgwardenError as exc:
-            fail(exc)
-        if as_json:
-            print_json(
-                {"transactions": done.transactions, "events": done.events,
-                 "lag_bytes": done.lag_bytes, "rejected_messages": done.rejected}
-            )  # fmt: skip
-        elif done.events or not follow:
-            console.print(
-                f"Ingested {done.events} audit event(s) from {done.transactions} "
-                f"transaction(s); {done.lag_bytes} byte(s) of WAL not yet read."
-            )
-        if done.rejected and not as_json:
-            console.print(
-                f"[yellow]Dropped {done.rejected} message(s) with pgwarden's prefix that its "
-                "capture did not sign (forged by a session?).[/yellow]"
-            )
-        if not follow or stop():
-            return
-        time.sleep(poll)
+    except PgwardenError as exc:
+        fail(exc)
+    _report_ingested(done, as_json, quiet=False)
+
+
+def _report_ingested(done: Ingested, as_json: bool, *, quiet: bool) -> None:
+    if as_json:
+        print_json(
+            {"transactions": done.transactions, "events": done.events,
+             "lag_bytes": done.lag_bytes, "rejected_messages": done.rejected}
+        )  # fmt: skip
+        return
+    if not quiet:
+        console.print(
+            f"Ingested {done.events} audit event(s) from {done.transactions} "
+            f"transaction(s); {done.lag_bytes} byte(s) of WAL not yet read."
+        )
+    if done.rejected:
+        console.print(
+            f"[yellow]Dropped {done.rejected} message(s) with pgwarden's prefix that its "
+            "capture did not sign (forged by a session?).[/yellow]"
+        )
 
 
 # The verbs users reach for most also stand at the top level: `pgwarden history t 42`.

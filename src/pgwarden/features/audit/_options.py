@@ -48,11 +48,13 @@ class AuditOptions(FeatureOptions):
     truncate: Literal["event", "rows"] = "rows"
     """``rows``: record every row a TRUNCATE removes (history and time travel stay exact);
     ``event``: only the fact (cheap on big tables; time travel cannot see across it)."""
-    capture: Literal["trigger", "wal"] = "trigger"
+    capture: Literal["auto", "trigger", "wal"] = "auto"
     """``trigger``: events written by the changing statement itself (visible at its commit).
     ``wal``: the statement only marks its context; rows are read from the WAL by the ingester
-    (``pgwarden audit ingest``, the worker, or any read through the Python API), which costs
-    the writers far less. Needs ``wal_level = logical`` and a role with REPLICATION."""
+    (``pgwarden audit ingest --follow``, the worker, or any read through the Python API),
+    which costs the writers far less. Needs ``wal_level = logical``, a role with
+    REPLICATION and a free replication slot. ``auto``: ``wal`` where the server and role
+    allow it, ``trigger`` otherwise (the plan says which, and what would unlock the WAL)."""
     wal_marker: Literal["auto", "c", "plpgsql"] = "auto"
     """With ``capture = "wal"``, the function of the statement trigger sending each
     transaction's context: ``c`` (``warden_wal.statement()`` of extension ``pgwarden_wal``,
@@ -108,8 +110,8 @@ class AuditOptions(FeatureOptions):
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditOptions:
-        if self.wal_marker != "auto" and self.capture != "wal":
-            raise ValueError('wal_marker applies only to capture = "wal"')
+        if self.wal_marker != "auto" and self.capture == "trigger":
+            raise ValueError('wal_marker applies only to capture = "wal" (or "auto")')
         both = sorted(set(self.exclude) & set(self.redact))
         if both:
             raise ValueError(f"{', '.join(both)} cannot be both excluded and redacted")

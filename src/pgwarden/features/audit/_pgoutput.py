@@ -129,23 +129,42 @@ def decode(messages: Iterable[bytes]) -> list[Transaction]:
     A transaction cut off by the end of ``messages`` (no Commit yet) is left out: it is read
     again, whole, next time.
     """
-    relations: dict[int, Relation] = {}
-    done: list[Transaction] = []
-    current: Transaction | None = None
+    decoder = Decoder()
+    done = []
     for data in messages:
+        tx = decoder.feed(data)
+        if tx is not None:
+            done.append(tx)
+    return done
+
+
+class Decoder:
+    """Messages in, committed transactions out, one message at a time: the state (the
+    relations seen, the transaction being read) lasts as long as the stream does."""
+
+    __slots__ = ("current", "relations")
+
+    def __init__(self) -> None:
+        self.relations: dict[int, Relation] = {}
+        self.current: Transaction | None = None
+        """The transaction being read (its Begin seen, not yet its Commit)."""
+
+    def feed(self, data: bytes | memoryview) -> Transaction | None:
+        """Read one message; returns the transaction it committed, if it was a Commit."""
         r = _Reader(bytes(data))
         kind = r.byte()
+        current = self.current
         if kind == "B":
-            _final_lsn, micros, xid = r.unpack(_BEGIN)
-            current = Transaction(xid, 0, _timestamp(micros))
+            _final_lsn, _micros, xid = r.unpack(_BEGIN)
+            self.current = Transaction(xid, 0, _EPOCH)  # its commit time comes with Commit
         elif kind == "C":
             _flags, _commit_lsn, end_lsn, micros = r.unpack(_COMMIT)
             if current is None:
                 raise DecodeError("pgoutput Commit without Begin")
             current.end_lsn = end_lsn
             current.committed_at = _timestamp(micros)
-            done.append(current)
-            current = None
+            self.current = None
+            return current
         elif kind == "R":
             oid = r.unpack(_U32)[0]
             schema, name = r.string(), r.string()
@@ -156,13 +175,13 @@ def decode(messages: Iterable[bytes]) -> list[Transaction]:
                 columns.append(r.string())
                 types.append(r.unpack(_U32)[0])
                 typmods.append(r.int32())
-            relations[oid] = Relation(
+            self.relations[oid] = Relation(
                 oid, schema, name, tuple(columns), tuple(types), tuple(typmods)
             )
         elif kind in "IUD":
             if current is None:
                 raise DecodeError(f"pgoutput {kind} outside a transaction")
-            relation = relations[r.unpack(_U32)[0]]
+            relation = self.relations[r.unpack(_U32)[0]]
             old: tuple[object, ...] | None = None
             new: tuple[object, ...] | None = None
             marker = r.byte()
@@ -182,8 +201,6 @@ def decode(messages: Iterable[bytes]) -> list[Transaction]:
             # A non-transactional message is not part of any transaction: not ours.
             if ord(flags) & 1 and current is not None:
                 current.items.append(Message(prefix, content))
-        elif kind in "OYT":
-            continue  # origin, type and truncate messages: nothing WAL capture uses
-        else:
+        elif kind not in "OYT":  # origin, type and truncate messages: nothing WAL capture uses
             raise DecodeError(f"pgoutput message type {kind!r}")
-    return done
+        return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,8 @@ from pgwarden.maintenance import Job, JobContext
 
 _log = logging.getLogger("pgwarden.audit")
 PUBLICATION = "pgwarden_audit"
-_LOCK = 0x7067_7761_7264_574C  # one ingester at a time per database ("pgwardWL")
-_SLOT_OPTIONS = ("proto_version", "1", "publication_names", PUBLICATION, "messages", "true")
+LOCK = 0x7067_7761_7264_574C  # one ingester at a time per database ("pgwardWL")
+SLOT_OPTIONS = ("proto_version", "1", "publication_names", PUBLICATION, "messages", "true")
 
 
 def slot_name(conn: psycopg.Connection[Any]) -> str:
@@ -68,6 +69,16 @@ def drop_slot(conn: psycopg.Connection[Any]) -> bool:
     """Drop the slot and the publication (no table is captured from the WAL any more); the
     slot would otherwise keep WAL on disk forever. Returns whether the slot existed."""
     slot = slot_name(conn)
+    for _ in range(500):
+        # A follower streams it: end its stream (it waits for a slot again), then drop.
+        active = conn.execute(
+            "select pg_terminate_backend(active_pid) from pg_replication_slots "
+            "where slot_name = %s and active_pid is not null",
+            (slot,),
+        ).fetchall()
+        if not active:
+            break
+        time.sleep(0.01)
     found = conn.execute(
         "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = %s",
         (slot,),
@@ -76,6 +87,37 @@ def drop_slot(conn: psycopg.Connection[Any]) -> bool:
     if conn.execute("select to_regclass('warden.audit_wal')").fetchone() != (None,):
         conn.execute("delete from warden.audit_wal where slot_name = %s", (slot,))
     return bool(found)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """This database's replication slot for WAL capture, and room for one."""
+
+    exists: bool = False
+    free: int = 0
+    """Slots the server may still make (max_replication_slots less those in use)."""
+
+
+def slots(conn: psycopg.Connection[Any]) -> Slots:
+    """This database's slot, and room for one more (where the role may see the settings)."""
+    row = conn.execute(
+        "select exists(select 1 from pg_replication_slots where slot_name = %s), "
+        "coalesce((select setting::int from pg_settings where name = 'max_replication_slots'), "
+        "0) - (select count(*) from pg_replication_slots)",
+        (slot_name(conn),),
+    ).fetchone()
+    return Slots(bool(row[0]), int(row[1])) if row else Slots()
+
+
+def registered_wal(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a live table is registered as captured from the WAL."""
+    if conn.execute("select to_regclass('warden.audit_tables')").fetchone() == (None,):
+        return False
+    row = conn.execute(
+        "select exists(select 1 from warden.audit_tables where capture = 'wal' "
+        "and relid is not null and dropped_at is null)"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def slot_exists(conn: psycopg.Connection[Any]) -> bool:
@@ -114,7 +156,9 @@ def ingest(
         "select 1 from pg_replication_slots where slot_name = %s", (slot,)
     ).fetchone():
         return Ingested(0, 0, 0)
-    conn.execute("select pg_advisory_lock(%s)", (_LOCK,))
+    if not _lock(conn, slot):
+        # A follower streams the slot (``pgwarden audit ingest --follow``): wait for it.
+        return wait_for_follower(conn, slot)
     try:
         conn.execute(
             "insert into warden.audit_wal (slot_name, ingested_lsn) values (%s, '0/0') "
@@ -139,29 +183,14 @@ def ingest(
             rows = conn.execute(
                 "select data from pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
                 "%s, %s, %s, %s, %s, %s)",
-                (slot, batch, *_SLOT_OPTIONS),
+                (slot, batch, *SLOT_OPTIONS),
             ).fetchall()
             decoded = _pgoutput.decode(r[0] for r in rows)
             if not decoded:
                 break
-            with conn.transaction():
-                done = conn.execute(
-                    "select ingested_lsn - '0/0' from warden.audit_wal where slot_name = %s "
-                    "for update",
-                    (slot,),
-                ).fetchone()
-                fresh = [t for t in decoded if t.end_lsn > int(done[0] if done else 0)]
-                written, dropped = write_events(conn, fresh) if fresh else (0, 0)
-                # Never backwards: a re-read batch may end before what the store already has.
-                conn.execute(
-                    "update warden.audit_wal set ingested_lsn = greatest(ingested_lsn, "
-                    "%s::pg_lsn), ingested_at = now() where slot_name = %s",
-                    (_lsn(decoded[-1].end_lsn), slot),
-                )
-                if written:
-                    conn.execute("select pg_notify('pgwarden_changes', '')")
+            fresh, written, dropped = store(conn, slot, decoded)
             _advance(conn, slot, decoded[-1].end_lsn)
-            transactions += len(fresh)
+            transactions += fresh
             events += written
             rejected += dropped
             if progress:
@@ -186,7 +215,90 @@ def ingest(
             )
         return Ingested(transactions, events, int(lag[0]) if lag else 0, rejected)
     finally:
-        conn.execute("select pg_advisory_unlock(%s)", (_LOCK,))
+        conn.execute("select pg_advisory_unlock(%s)", (LOCK,))
+
+
+def _lock(conn: psycopg.Connection[Any], slot: str) -> bool:
+    """Take the ingesters' lock, waiting for a one-shot ingester to finish; False when a
+    follower holds it (the slot is streamed: it is active)."""
+    while True:
+        row = conn.execute("select pg_try_advisory_lock(%s)", (LOCK,)).fetchone()
+        if row and row[0]:
+            return True
+        active = conn.execute(
+            "select active from pg_replication_slots where slot_name = %s", (slot,)
+        ).fetchone()
+        if active and active[0]:
+            return False
+        time.sleep(0.02)
+
+
+def store(
+    conn: psycopg.Connection[Any], slot: str, decoded: list[_pgoutput.Transaction]
+) -> tuple[int, int, int]:
+    """Write the events of ``decoded`` (whole transactions in commit order) in one
+    transaction together with how far they go, skipping those the store already has (read
+    again after a crash before the slot moved). Returns the transactions and events written,
+    and the messages dropped as forged."""
+    with conn.transaction():
+        # The staging tables have no statistics: a big batch's joins sort by guesses, and
+        # spilled to disk at the default work_mem.
+        conn.execute("set local work_mem = '64MB'")
+        done = conn.execute(
+            "select ingested_lsn - '0/0' from warden.audit_wal where slot_name = %s for update",
+            (slot,),
+        ).fetchone()
+        fresh = [t for t in decoded if t.end_lsn > int(done[0] if done else 0)]
+        written, dropped = write_events(conn, fresh) if fresh else (0, 0)
+        # Never backwards: a re-read batch may end before what the store already has.
+        conn.execute(
+            "update warden.audit_wal set ingested_lsn = greatest(ingested_lsn, "
+            "%s::pg_lsn), ingested_at = now() where slot_name = %s",
+            (lsn_text(decoded[-1].end_lsn), slot),
+        )
+        if written:
+            conn.execute("select pg_notify('pgwarden_changes', '')")
+    return len(fresh), written, dropped
+
+
+def wait_for_follower(
+    conn: psycopg.Connection[Any], slot: str, *, timeout: float = 60.0
+) -> Ingested:
+    """Wait until the follower streaming the slot has stored every transaction committed
+    before this call, then move the feed's horizon as :func:`ingest` does. The follower
+    confirms a position to the server only once the events before it are stored."""
+    row = conn.execute("select warden.running_horizon()::text").fetchone()
+    horizon = row[0] if row else "0"
+    with conn.transaction():
+        # Flushes every commit before it: the walsender sends only flushed WAL.
+        conn.execute("set local synchronous_commit = on")
+        target = conn.execute("select pg_current_wal_lsn()::text").fetchone()
+    deadline = time.monotonic() + timeout
+    while True:
+        row = conn.execute(
+            "select active, confirmed_flush_lsn >= %s::pg_lsn, "
+            "coalesce(pg_current_wal_lsn() - confirmed_flush_lsn, 0)::bigint "
+            "from pg_replication_slots where slot_name = %s",
+            (target[0] if target else "0/0", slot),
+        ).fetchone()
+        if row is None:
+            return Ingested(0, 0, 0)
+        if row[1]:
+            conn.execute(
+                "update warden.audit_wal set horizon = greatest(horizon, %s::xid8) "
+                "where slot_name = %s",
+                (horizon, slot),
+            )
+            return Ingested(0, 0, int(row[2]))
+        if not row[0]:  # the follower stopped: read the rest here
+            return ingest(conn)
+        if time.monotonic() > deadline:
+            _log.warning(
+                "audit ingester: the follower streaming slot %s has not caught up in %.0f s "
+                "(%d bytes of WAL behind)", slot, timeout, row[2],
+            )  # fmt: skip
+            return Ingested(0, 0, int(row[2]))
+        time.sleep(0.02)
 
 
 def ingest_job(tables: list[str]) -> Job:
@@ -212,10 +324,10 @@ def ingest_job(tables: list[str]) -> Job:
 
 def _advance(conn: psycopg.Connection[Any], slot: str, lsn: int) -> None:
     # After the events' commit: a crash before this re-reads transactions the store has.
-    conn.execute("select pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, _lsn(lsn)))
+    conn.execute("select pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, lsn_text(lsn)))
 
 
-def _lsn(value: int) -> str:
+def lsn_text(value: int) -> str:
     return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 

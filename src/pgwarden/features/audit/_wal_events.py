@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -149,15 +150,28 @@ def write_events(
     return cur.rowcount, staged.rejected
 
 
+_COPY_SPECIAL = re.compile(rb"[\\\t\n\r]")
+
+
 def _copy_text(value: bytes) -> bytes:
+    if _COPY_SPECIAL.search(value) is None:  # most values: nothing to escape
+        return value
     return (
         value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
         .replace(b"\r", b"\\r")
     )  # fmt: skip
 
 
+_NUL = b"\x00"
+"""Never in PostgreSQL's text output: stands for NULL while a row literal is joined."""
+
+
 def _record(values: list[Any]) -> bytes:
     """A row literal ``("v1","v2",)`` (empty: NULL), for a cast to the table's type."""
+    if values:
+        joined = b'","'.join([_NUL if v is None else v for v in values])
+        if b'"' not in joined and b"\\" not in joined:  # the common case, in one join
+            return (b'("' + joined + b'")').replace(b'"\x00"', b"")
     return b"(" + b",".join(
         b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"' if v is not None else b""
         for v in values
@@ -372,8 +386,9 @@ def _images(conn: psycopg.Connection[Any], shape: _Shape, index: int) -> sql.Com
         "select s.ord, case when s.op = 'D' then k.ok else k.nk end, "
         "case when s.op = 'U' then nullif(k.ok, k.nk) end, i.oj, i.nj "
         "from pg_temp.pgw_wal_rows s "
+        # offset 0: the images are built once per row, not again for the WHERE clause.
         "cross join lateral (select case when s.o is null then null else {img_o} end as oj, "
-        "case when s.n is null then null else {img_n} end as nj) i "
+        "case when s.n is null then null else {img_n} end as nj offset 0) i "
         "cross join lateral (select {key_o} as ok, {key_n} as nk) k "
         "where s.rel = {rel} and (s.op <> 'U' or {changed})"
     ).format(

@@ -3,14 +3,17 @@ consent, the marking triggers, old rows in the WAL, and membership of the public
 
 from __future__ import annotations
 
+import os
+from typing import Literal
+
 from psycopg import sql
 
-from pgwarden.catalog import Table
+from pgwarden.catalog import ServerInfo, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
-from pgwarden.errors import FeatureNotApplicable
+from pgwarden.errors import ConfigError, FeatureNotApplicable
 from pgwarden.features._base import PlanContext, trigger
 from pgwarden.features.audit._options import AuditOptions
-from pgwarden.features.audit._wal import PUBLICATION
+from pgwarden.features.audit._wal import PUBLICATION, Slots
 
 MARK_TRIGGER = "pgwarden_audit_w"
 """The statement trigger sending a transaction's context to the WAL when it changes."""
@@ -23,6 +26,76 @@ C_MARK_FUNCTION = ObjectRef("function", "warden_wal", "statement")
 KEY_TRIGGER, KEY_END_TRIGGER = "pgwarden_audit_k", "pgwarden_audit_e"
 """The statement triggers bracketing an UPDATE that can change keys."""
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
+
+
+WAL_GAIN = (
+    "writers kept 0.85-0.88x of their TPS without audit under sustained TPC-B load with the "
+    "follower live, against 0.52-0.54x with trigger capture (docs/benchmarks.md)"
+)
+"""What the fast path was measured to give, for the plan's reason when it is not taken."""
+
+
+def wal_blockers(server: ServerInfo, slots: Slots) -> list[str]:
+    """What keeps this server and role from capturing from the WAL, each with what would
+    unlock it (empty: nothing)."""
+    found = []
+    if server.wal_level != "logical":
+        found.append(
+            f"wal_level = logical (this server has {server.wal_level}): set it and restart "
+            "the server"
+        )
+    if not server.can_replicate:
+        found.append(
+            f"role {server.user} to have REPLICATION (ALTER ROLE {server.user} REPLICATION) "
+            "or be a superuser"
+        )
+    if not slots.exists and slots.free <= 0:
+        found.append(
+            "a free replication slot (all are in use): raise max_replication_slots and "
+            "restart, or drop an unused slot"
+        )
+    return found
+
+
+def choose_capture(
+    table: Table, options: AuditOptions, ctx: PlanContext, slots: Slots
+) -> tuple[Literal["trigger", "wal"], str]:
+    """The capture ``table`` gets, and what the plan says of the choice. ``auto`` takes the
+    WAL when the server and role allow it, triggers otherwise (saying what would unlock
+    the WAL); ``wal`` is refused, saying why, when it cannot be had."""
+    if options.capture == "trigger":
+        return "trigger", ""
+    if options.capture == "wal":
+        check_wal(table, ctx)
+        return "wal", ""
+    forced = auto_override()
+    if forced == "trigger":
+        return "trigger", ""  # the operator's choice, as if declared
+    if forced == "wal":
+        check_wal(table, ctx)
+        return "wal", f'capture = "auto": the WAL ({AUTO_ENV}=wal)'
+    missing = wal_blockers(ctx.catalog.server, slots)
+    if missing:
+        return "trigger", (
+            f'capture = "auto": trigger capture; capture from the WAL ({WAL_GAIN}) needs '
+            + "; ".join(missing)
+        )
+    return "wal", 'capture = "auto": the server and role allow capture from the WAL'
+
+
+AUTO_ENV = "PGWARDEN_AUDIT_CAPTURE"
+"""Environment variable deciding what ``capture = "auto"`` takes: ``trigger`` or ``wal``
+(refused, saying why, where the server cannot), or ``auto`` (the default)."""
+
+
+def auto_override() -> str:
+    value = os.environ.get(AUTO_ENV, "auto").strip() or "auto"
+    if value not in ("auto", "trigger", "wal"):
+        raise ConfigError(
+            f"{AUTO_ENV}={value!r}: expected auto, trigger or wal",
+            hint='what tables declaring capture = "auto" (the default) are captured with',
+        )
+    return value
 
 
 def check_wal(table: Table, ctx: PlanContext) -> None:

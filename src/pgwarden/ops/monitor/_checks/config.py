@@ -55,12 +55,12 @@ def _io_timing(ctx: Ctx) -> Iterator[Finding]:
     "wal_level, pgwarden.toml audit options",
 )
 def _wal_level(ctx: Ctx) -> Iterator[Finding]:
-    from pgwarden.features.audit import wal_declared
+    from pgwarden.features.audit import wal_possible, wal_required
 
     level = ctx.setting("wal_level")
     if level == "logical":
         return
-    declared = wal_declared(ctx.spec)
+    declared = wal_required(ctx.spec)
     yield Finding(
         "config.wal_level",
         Severity.CRITICAL if declared else Severity.INFO,
@@ -68,6 +68,8 @@ def _wal_level(ctx: Ctx) -> Iterator[Finding]:
         {},
         f"wal_level is {level}: "
         + ("tables declare capture = \"wal\", which cannot work" if declared
+           else "audited tables fall back to trigger capture (capture = \"auto\")"
+           if wal_possible(ctx.spec)
            else "audit capture from the WAL (the fastest) needs logical")
         + "; set wal_level = logical and restart",
     )  # fmt: skip

@@ -101,10 +101,10 @@ def _archive(ctx: Ctx) -> Iterator[Finding]:
     "slot_retained (1 GB), or events not ingested for 10 minutes",
 )
 def _wal(ctx: Ctx) -> Iterator[Finding]:
-    from pgwarden.features.audit import wal_declared
-    from pgwarden.features.audit._wal import slot_name
+    from pgwarden.features.audit import wal_possible, wal_required
+    from pgwarden.features.audit._wal import registered_wal, slot_name
 
-    if not wal_declared(ctx.spec):
+    if not wal_possible(ctx.spec):
         return
     slot = slot_name(ctx.conn)
     rows = ctx.rows(
@@ -113,6 +113,8 @@ def _wal(ctx: Ctx) -> Iterator[Finding]:
         (slot,),
     )
     if not rows:
+        if not (wal_required(ctx.spec) or registered_wal(ctx.conn)):
+            return  # capture = "auto" chose triggers here
         yield Finding("pgwarden.wal_capture", Severity.CRITICAL, f"slot {slot}", {},
                       "tables declare capture = \"wal\" but the slot is missing: pgwarden "
                       "apply creates it (changes made meanwhile are not audited)")  # fmt: skip
