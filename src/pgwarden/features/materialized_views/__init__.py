@@ -31,7 +31,7 @@ from pgwarden.catalog import Catalog, Table
 from pgwarden.engine import DesiredObject, Kind, Stream
 from pgwarden.errors import FeatureNotApplicable, PgwardenError
 from pgwarden.features._base import Feature, FeatureAPI, PlanContext
-from pgwarden.features.audit import wal_declared
+from pgwarden.features.audit import wal_possible
 from pgwarden.features.materialized_views._incremental import (
     INCREMENTAL_VIEW,
     Incremental,
@@ -132,7 +132,7 @@ class MaterializedViewsAPI(FeatureAPI):
         if name not in declared:
             raise PgwardenError(f"{name} is not a declared materialized view")
         spec = self.warden.spec
-        if declared[name].incremental and wal_declared(spec):
+        if declared[name].incremental and wal_possible(spec):
             self.warden.audit.ingest()  # events still in the WAL are written first
         with self.warden.connect(autocommit=True) as conn:
             return refresh(
