@@ -1,8 +1,8 @@
 -- function warden.as_of(anyelement,timestamp with time zone)
 -- The whole table as it was at p_at, rows of its current type (null::schema.table): each
 -- row's state at that time from the store (hot and archive), images translated to the current
--- column names when a rename came later. Its query runs with work_mem at least 32MB (the
--- caller's, when larger), set back after it.
+-- column names when a rename came later, generated columns computed. Its query runs with
+-- work_mem at least 32MB (the caller's, when larger), set back after it.
 CREATE OR REPLACE FUNCTION warden.as_of(p_row anyelement, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'
@@ -21,6 +21,7 @@ begin
     if warden.audit_renamed_after(tid, p_at) then
         image := coalesce(warden.audit_rename_sql(tid, p_at, 's.row_data', 's.at'), image);
     end if;
+    image := coalesce(warden.audit_generated_sql(tid, image), image);
     if pg_size_bytes(callers_work_mem) < pg_size_bytes('32MB') then
         perform set_config('work_mem', '32MB', true);
     end if;

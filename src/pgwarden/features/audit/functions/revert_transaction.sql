@@ -1,7 +1,8 @@
 -- function warden.revert_transaction(xid8)
 -- Undoes transaction p_txid, row by row (returns table, key and what was done), refusing
 -- when it truncated a table, a table is gone or a row changed since. The transaction's images
--- are taken in the current names: both for that check and for putting the rows back.
+-- are taken in the current names (generated columns computed): both for that check and for
+-- putting the rows back.
 CREATE OR REPLACE FUNCTION warden.revert_transaction(p_txid xid8) RETURNS TABLE(table_name text, row_key jsonb, action text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -30,7 +31,9 @@ begin
              where e.txid = p_txid and x.k is not null
         )
         select distinct on (f.table_id, f.k) f.k, f.present,
-               warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)) as image,
+               warden.audit_generated(
+                   warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)),
+                   warden.audit_generated_sql(f.table_id, '$1')) as image,
                t.relid, warden.audit_hidden_names(t.table_id) as hidden_columns,
                t.schema_name || '.' || t.table_name as tbl
           from facts f join warden.audit_tables t on t.table_id = f.table_id
