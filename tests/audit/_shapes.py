@@ -300,10 +300,11 @@ def _qa_columns(
     s: sql.Identifier, t: dict[str, sql.Composable], vector: bool
 ) -> dict[str, dict[str, Value]]:
     kind = st.sampled_from(["up", "down", "accept", "favorite"])
-    doc = st.recursive(
-        st.none() | st.booleans() | st.integers(-3, 3) | WORD,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(WORD, inner, max_size=3),
-        max_leaves=6,
+    scalar = st.none() | st.booleans() | st.integers(-3, 3) | WORD
+    doc = (
+        scalar
+        | st.lists(scalar, max_size=3)
+        | st.dictionaries(WORD, scalar | st.lists(scalar, max_size=2), max_size=3)
     )
     return {
         "users": {

@@ -21,13 +21,14 @@ begin
     if warden.audit_renamed_after(tid, p_at) then
         image := coalesce(warden.audit_rename_sql(tid, p_at, 's.row_data', 's.at'), image);
     end if;
-    image := coalesce(warden.audit_generated_sql(tid, image), image);
+    image := coalesce(warden.audit_generated_sql(tid, image, true),
+                      format('jsonb_populate_record($3, %s)', image));
     if pg_size_bytes(callers_work_mem) < pg_size_bytes('32MB') then
         perform set_config('work_mem', '32MB', true);
     end if;
     return query execute format(
         $q$ with %s
-            select r.* from s cross join lateral jsonb_populate_record($3, %s) r
+            select r.* from s cross join lateral %s r
              where s.present
             union all
             select c.* from %s c

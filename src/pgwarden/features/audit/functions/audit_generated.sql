@@ -1,6 +1,6 @@
 -- function warden.audit_generated(jsonb,text)
 -- Image p_image with its generated columns computed again by p_query, the text
--- warden.audit_generated_sql(table id, '$1') gave (NULL: the image as it is). For reads of
+-- warden.audit_generated_sql(table id, '$1', false) gave (NULL: the image as it is). For reads of
 -- one image at a time; set-wise reads put that text into their own query instead.
 CREATE OR REPLACE FUNCTION warden.audit_generated(p_image jsonb, p_query text) RETURNS jsonb
     LANGUAGE plpgsql STABLE

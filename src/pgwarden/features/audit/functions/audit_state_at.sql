@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION warden.audit_state_at(p_table_id integer, p_at timest
         select * from warden.audit_facts(p_table_id, p_key) where p_key is not null
     ),
     spans as materialized (select * from warden.audit_rename_spans(p_table_id, '-infinity')),
-    g as materialized (select warden.audit_generated_sql(p_table_id, '$1') as q),
+    g as materialized (select warden.audit_generated_sql(p_table_id, '$1', false) as q),
     wiped as (  -- the last TRUNCATE at or before p_at
         select coalesce(max(e.statement_id), 0) as statement_id from warden.audit_events_all e
          where e.table_id = p_table_id and e.op = 'T' and e.at <= p_at

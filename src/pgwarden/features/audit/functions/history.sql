@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION warden.history(p_table text, p_key jsonb) RETURNS TAB
     AS $$
 begin
     return query
-    with g as (select warden.audit_generated_sql(warden.audit_table_id(p_table), '$1') as q),
+    with g as (select warden.audit_generated_sql(warden.audit_table_id(p_table), '$1', false) as q),
     f as (
         select f.statement_id, f.phase, f.event_id, f.at, f.op, f.txid, f.context_seq,
                f.present_before, f.present_after,

@@ -33,7 +33,7 @@ begin
         select distinct on (f.table_id, f.k) f.k, f.present,
                warden.audit_generated(
                    warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)),
-                   warden.audit_generated_sql(f.table_id, '$1')) as image,
+                   warden.audit_generated_sql(f.table_id, '$1', false)) as image,
                t.relid, warden.audit_hidden_names(t.table_id) as hidden_columns,
                t.schema_name || '.' || t.table_name as tbl
           from facts f join warden.audit_tables t on t.table_id = f.table_id

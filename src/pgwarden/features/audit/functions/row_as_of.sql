@@ -17,7 +17,7 @@ begin
         if st.present then
             return next jsonb_populate_record(p_row, warden.audit_generated(
                 warden.audit_rename_image(st.row_data, warden.audit_moves(tid, st.at)),
-                warden.audit_generated_sql(tid, '$1')));
+                warden.audit_generated_sql(tid, '$1', false)));
         end if;
         return;
     end if;
