@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.audit._support import needs_logical_wal
 from typer.testing import CliRunner
 
 from pgwarden import Warden
@@ -66,3 +67,37 @@ def test_a_row_referencing_itself_is_restored_and_reverted(
     # Another deleted row is still refused as a boss.
     with pytest.raises(psycopg.errors.ForeignKeyViolation, match="deleted row"):
         conn.execute("update staff set boss = 2 where id = 1")
+
+
+@pytest.mark.parametrize("capture", ["trigger", "wal"])
+def test_reverting_a_cascaded_soft_delete_brings_parent_and_children_back(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], capture: str
+) -> None:
+    """Found by the audit hunt (music store shape, WAL capture): read from the WAL, the
+    cascade's child rows come after their parent's, so undoing newest first put a child back
+    live under a still-deleted parent, which soft delete refuses. The child now waits."""
+    if capture == "wal":
+        needs_logical_wal(conn)
+    conn.execute("create table artist (id int primary key, name text)")
+    conn.execute(
+        "create table album (id int primary key, "
+        "artist int references artist on delete cascade, title text)"
+    )
+    conn.execute("insert into artist values (1, 'a'), (2, 'b')")
+    conn.execute("insert into album values (1, 1, 'x'), (2, 1, 'y'), (3, 2, 'z')")
+    spec = "".join(
+        f'[tables."public.{t}"]\naudit = {{ capture = "{capture}" }}\nsoft_delete = true\n'
+        for t in ("artist", "album")
+    )
+    warden = make_warden(spec)
+    warden.apply()
+    with conn.transaction():
+        conn.execute("update album set title = 'x2' where id = 1")
+        conn.execute("delete from artist where id = 1")
+        txid = conn.execute("select pg_current_xact_id()::text::bigint").fetchone()
+    assert txid is not None
+    done = warden.audit.revert_transaction(txid[0])
+    assert sorted(a for _, _, a in done) == ["updated back"] * 4
+    live = "select id, title from album where deleted_at is null order by id"
+    assert conn.execute(live).fetchall() == [(1, "x"), (2, "y"), (3, "z")]
+    assert conn.execute("select count(*) from artist where deleted_at is null").fetchone() == (2,)
