@@ -3,9 +3,12 @@
 -- row's state at that time from the store (hot and archive), images translated to the current
 -- column names when a rename came later, generated columns computed. Its query runs with
 -- work_mem at least 32MB (the caller's, when larger), set back after it.
+-- jit off: enable_nestloop off prices plans past jit_above_cost, and the JIT compile then
+-- took 3-10 s per call even for a table of 2 rows (PostgreSQL 15 with LLVM).
 CREATE OR REPLACE FUNCTION warden.as_of(p_row anyelement, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 declare
