@@ -7,11 +7,20 @@
 -- the jsonb twice). A generated column is left as the image has it when it, or a column it
 -- reads, is excluded or redacted, or when the image lacks a column it reads (captured before
 -- that column existed, or under names from before a rename). NULL when the table has no
--- generated column: the image is used as it is.
+-- generated column: the image is used as it is. In PL/pgSQL for its first test (one index
+-- probe, its plan kept by the session): every history() call asks, most tables have none.
 CREATE OR REPLACE FUNCTION warden.audit_generated_sql(p_table_id integer, p_image text, p_row boolean) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+begin
+    if not exists (select 1 from warden.audit_tables t
+                     join pg_attribute a on a.attrelid = t.relid
+                    where t.table_id = p_table_id and a.attnum > 0 and a.attgenerated <> ''
+                      and not a.attisdropped) then
+        return null;
+    end if;
+    return (
     with t as (
         select t.relid::regclass as rel, warden.audit_hidden_names(t.table_id) as hidden
           from warden.audit_tables t
@@ -56,6 +65,7 @@ CREATE OR REPLACE FUNCTION warden.audit_generated_sql(p_table_id integer, p_imag
                     (select t.rel from t), p_image)
         end
       from c
-    having bool_or(c.computed)
+    having bool_or(c.computed));
+end
 $$;
 REVOKE ALL ON FUNCTION warden.audit_generated_sql(p_table_id integer, p_image text, p_row boolean) FROM PUBLIC;
