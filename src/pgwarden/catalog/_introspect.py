@@ -65,7 +65,8 @@ _COLUMNS = f"""
 select a.attrelid as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
        a.atttypid as type_oid, a.attnotnull as not_null,
        pg_get_expr(d.adbin, d.adrelid) as "default",
-       a.attgenerated <> '' as generated, a.attidentity <> '' as identity, a.attnum as position
+       a.attgenerated <> '' as generated, a.attidentity <> '' as identity, a.attnum as position,
+       a.attgenerated = 'v' as virtual
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace

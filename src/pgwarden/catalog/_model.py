@@ -41,6 +41,9 @@ class Column:
     generated: bool
     identity: bool
     position: int
+    virtual: bool = False
+    """A virtual generated column (PostgreSQL 18): computed when read, so in no trigger's
+    row (NULL there) and never in the WAL."""
 
 
 @dataclass(frozen=True)

@@ -62,29 +62,43 @@ class Versioning(Feature):
             )
         ref = ObjectRef("view", table.name.schema, name)
         view = sql.Identifier(table.name.schema, name)
-        # The column list is part of the definition: a table change replaces the view.
+        # The column list is part of the definition: a table change replaces the view; so are
+        # the generation expressions, which the view computes (warden.audit_generated_sql).
         shaped = ctx.with_columns_to_come(table)  # columns this same apply adds count too
-        shape = hashlib.sha1(",".join(shaped.column_names).encode()).hexdigest()[:12]
+        shape = hashlib.sha1(
+            ",".join(
+                c.name + (f"={c.default}" if c.generated else "") for c in shaped.columns
+            ).encode()
+        ).hexdigest()[:12]
         # security_invoker (15+): the audit store's row level security (tenancy) applies to
         # whoever reads the view, not to its owner.
         invoker = " WITH (security_invoker = true)" if ctx.catalog.server.major >= 15 else ""
+        name_text = sql.Literal(table.name.regclass_text)
+        # Each version's image as a row of the table, its generated columns computed; made
+        # in the database by the helper every read uses (none: the image as it is).
+        plain = sql.SQL("jsonb_populate_record(NULL::{}, v.row_data)").format(table.name.ident)
+        view_sql = sql.SQL(
+            "CREATE VIEW {view}"
+            + invoker
+            + " AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
+            "v.actor, v.tenant, v.reason, v.request_id, v.txid, v.event_id, v.row_key, r.* "
+            "FROM warden.versions(warden.audit_table_id({name})) v CROSS JOIN LATERAL "
+        ).format(view=view, name=name_text)
+        template = view_sql.as_string(None).replace("%", "%%") + "%s r"
+        body = sql.SQL(
+            "BEGIN EXECUTE format({template}, coalesce(warden.audit_generated_sql("
+            "warden.audit_table_id({name}), 'v.row_data', true), {plain})); END"
+        ).format(
+            template=sql.Literal(template), name=name_text, plain=sql.Literal(plain.as_string(None))
+        )
         return [
             DesiredObject(
                 ref=ref,
                 feature=self.name,
                 table=table.name,
-                create=sql.SQL(
-                    "CREATE VIEW {view}"
-                    + invoker
-                    + " AS SELECT v.version, v.valid_from, v.valid_to, v.op, "
-                    "v.actor, v.tenant, v.reason, v.request_id, v.txid, v.event_id, v.row_key, "
-                    "(jsonb_populate_record(NULL::{table}, v.row_data)).* "
-                    "FROM warden.versions(warden.audit_table_id({name})) v; "
-                    "COMMENT ON VIEW {view} IS {comment}"
-                ).format(
+                create=sql.SQL("DO {body}; COMMENT ON VIEW {view} IS {comment}").format(
+                    body=sql.Literal(body.as_string(None)),
                     view=view,
-                    table=table.name.ident,
-                    name=sql.Literal(table.name.regclass_text),
                     comment=sql.Literal(
                         f"Every version of every row of {table.name}, from its audit trail "
                         f"(pgwarden versioning; columns {shape})."

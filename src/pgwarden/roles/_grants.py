@@ -25,7 +25,8 @@ class Profile:
 # among them). Tables they read as their caller.
 READER_FUNCTIONS = frozenset(
     {
-        "as_of", "audit_current_row", "audit_facts", "audit_facts_all", "audit_first_after",
+        "as_of", "audit_as_of_sql", "audit_current_row", "audit_generated",
+        "audit_generated_sql", "audit_facts", "audit_facts_all", "audit_first_after",
         "audit_first_after_at", "audit_first_after_sql", "audit_hidden_names", "audit_key",
         "audit_key_match_sql", "audit_key_names", "audit_key_sql", "audit_live_key",
         "audit_moves", "audit_rename_image", "audit_rename_spans", "audit_rename_sql",

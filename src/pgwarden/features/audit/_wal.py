@@ -46,14 +46,28 @@ def ensure_slot(conn: psycopg.Connection[Any]) -> bool:
     slot must never decode a change from before its publication existed. Returns whether
     anything was created."""
     made = False
-    if conn.execute("select 1 from pg_publication where pubname = %s", (PUBLICATION,)).fetchone():
-        pass
-    else:
+    # PostgreSQL 18 refuses UPDATE and DELETE on a table whose replica identity holds a stored
+    # generated column the publication leaves out: it publishes them (reads compute them anyway).
+    stored = sql.SQL(
+        ", publish_generated_columns = stored" if conn.info.server_version >= 180000 else ""
+    )
+    found = conn.execute(
+        "select to_jsonb(p) ->> 'pubgencols' from pg_publication p where pubname = %s",
+        (PUBLICATION,),
+    ).fetchone()
+    if found is None:
         conn.execute(
             sql.SQL(
                 "CREATE PUBLICATION {} WITH (publish = 'insert, update, delete', "
-                "publish_via_partition_root = true)"
-            ).format(sql.Identifier(PUBLICATION))
+                "publish_via_partition_root = true{})"
+            ).format(sql.Identifier(PUBLICATION), stored)
+        )
+        made = True
+    elif found[0] == "n":  # made by an earlier pgwarden, on PostgreSQL 18
+        conn.execute(
+            sql.SQL("ALTER PUBLICATION {} SET (publish_generated_columns = stored)").format(
+                sql.Identifier(PUBLICATION)
+            )
         )
         made = True
     slot = slot_name(conn)

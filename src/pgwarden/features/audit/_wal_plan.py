@@ -107,6 +107,16 @@ def check_wal(table: Table, ctx: PlanContext) -> None:
             f'capture = "wal" needs wal_level = logical (this server has {server.wal_level}):'
             " set it and restart the server, or use capture = \"trigger\"",
         )  # fmt: skip
+    virtual = [c.name for c in table.columns if c.virtual]
+    if virtual:
+        # PostgreSQL refuses every UPDATE and DELETE of a table whose replica identity (FULL
+        # here: the old rows are the images) has a generated column it cannot publish.
+        raise FeatureNotApplicable(
+            str(table.name), "audit",
+            f'capture = "wal" cannot read {table.name}: its virtual generated column '
+            f"{', '.join(virtual)} cannot be published, and PostgreSQL then refuses UPDATE and "
+            'DELETE under REPLICA IDENTITY FULL; use capture = "trigger"',
+        )  # fmt: skip
     if not server.can_replicate:
         raise FeatureNotApplicable(
             str(table.name), "audit",

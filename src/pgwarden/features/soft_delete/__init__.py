@@ -302,6 +302,9 @@ class SoftDelete(Feature):
             ),
             deleted_at=sql.Identifier(options.column),
             match=match("p", fk.referenced_columns, "new", fk.columns),
+            itself=sql.SQL("({})").format(match("new", fk.referenced_columns, "new", fk.columns))
+            if child.name == parent.name
+            else sql.SQL("false"),
             message=sql.Literal(
                 f"a live row of {child.name} cannot reference a deleted row of {parent.name} "
                 f"(foreign key {fk.name})"

@@ -3,7 +3,8 @@
 declare
     parent_deleted timestamptz;
 begin
-    if {child_deleted} or {any_null} then
+    -- A row referencing itself (a self-referencing key) references a row made live here.
+    if {child_deleted} or {any_null} or {itself} then
         return NEW;
     end if;
     -- KEY SHARE: a concurrent delete of the parent waits for this transaction, then

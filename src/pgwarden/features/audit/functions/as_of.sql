@@ -1,12 +1,14 @@
 -- function warden.as_of(anyelement,timestamp with time zone)
 -- The whole table as it was at p_at, rows of its current type (null::schema.table): each
 -- row's state at that time from the store (hot and archive), images translated to the current
--- column names when a rename came later. Where complete checkpoints serve it, from the one
+-- column names when a rename came later, generated columns computed (audit_as_of_sql).
+-- Where complete checkpoints serve it, from the one
 -- with the fewest changes between it and p_at: the first after p_at, going back by the
 -- changes in between, or the last before it, going forward (not across a TRUNCATE); else
 -- from the live table, going back by every change since p_at. Its query runs with work_mem
--- at least 32MB (the caller's, when larger), set back after it, and without JIT (compiling
--- cost more than it saved).
+-- at least 32MB (the caller's, when larger), set back after it. jit off: enable_nestloop off
+-- prices plans past jit_above_cost, and the JIT compile then took 3-10 s per call even for a
+-- table of 2 rows (PostgreSQL 15 with LLVM).
 CREATE OR REPLACE FUNCTION warden.as_of(p_row anyelement, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'

@@ -6,7 +6,8 @@
 -- store as they were before their first change after p_at. Forward (p_from is a checkpoint
 -- as of an earlier time p_since, passed as $4 too): rows changed between it and p_at are as
 -- their last change left them. Either way every other row is p_from's; images are rows of p_rowtype
--- (e.g. $3), translated to the current column names when a rename came later.
+-- (e.g. $3), translated to the current column names when a rename came later, generated
+-- columns computed.
 CREATE OR REPLACE FUNCTION warden.audit_as_of_sql(p_table_id integer, p_at timestamp with time zone, p_rowtype text, p_from text, p_select text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -41,14 +42,17 @@ begin
     if warden.audit_renamed_after(p_table_id, since) then
         image := coalesce(warden.audit_rename_sql(p_table_id, since, 's.row_data', 's.at'), image);
     end if;
+    -- Each image as a row, its generated columns computed (as_row: a FROM item).
+    image := coalesce(warden.audit_generated_sql(p_table_id, image, true),
+                      format('jsonb_populate_record(%s, %s)', p_rowtype, image));
     return format(
         $q$ with %s
-            select r.* from s cross join lateral jsonb_populate_record(%s, %s) r
+            select r.* from s cross join lateral %s r
              where s.present
             union all
             select %s from %s
              where not exists (select 1 from firsts w where %s) $q$,
-        changed, p_rowtype, image, p_select, p_from,
+        changed, image, p_select, p_from,
         warden.audit_key_match_sql(p_table_id, 'w.k', 'c'));
 end
 $_$;

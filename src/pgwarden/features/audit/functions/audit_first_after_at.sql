@@ -4,6 +4,7 @@
 CREATE OR REPLACE FUNCTION warden.audit_first_after_at(p_table_id integer, p_at timestamp with time zone) RETURNS TABLE(row_key jsonb, present boolean, row_data jsonb, at timestamp with time zone)
     LANGUAGE plpgsql STABLE
     SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin

@@ -1,7 +1,8 @@
 -- function warden.revert_transaction(xid8)
 -- Undoes transaction p_txid, row by row (returns table, key and what was done), refusing
 -- when it truncated a table, a table is gone or a row changed since. The transaction's images
--- are taken in the current names: both for that check and for putting the rows back.
+-- are taken in the current names (generated columns computed): both for that check and for
+-- putting the rows back.
 CREATE OR REPLACE FUNCTION warden.revert_transaction(p_txid xid8) RETURNS TABLE(table_name text, row_key jsonb, action text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -12,6 +13,12 @@ declare
     current_row jsonb;
     rel regclass;
     image jsonb;
+    todo bigint[];
+    waiting bigint[];
+    keys jsonb[];
+    blocked jsonb[];
+    refusal text;
+    refusal_hint text;
 begin
     if not exists (select 1 from warden.audit_events_all e where e.txid = p_txid) then
         raise exception 'pgwarden: transaction % changed no audited row', p_txid
@@ -30,7 +37,9 @@ begin
              where e.txid = p_txid and x.k is not null
         )
         select distinct on (f.table_id, f.k) f.k, f.present,
-               warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)) as image,
+               warden.audit_generated(
+                   warden.audit_rename_image(f.image, warden.audit_moves(f.table_id, f.at)),
+                   warden.audit_generated_sql(f.table_id, '$1', false)) as image,
                t.relid, warden.audit_hidden_names(t.table_id) as hidden_columns,
                t.schema_name || '.' || t.table_name as tbl
           from facts f join warden.audit_tables t on t.table_id = f.table_id
@@ -50,33 +59,64 @@ begin
                       hint = 'revert the later change first, or revert the row to a time instead';
         end if;
     end loop;
-    for ev in
-        select e.*, t.relid, warden.audit_moves(t.table_id, e.at) as moves
-          from warden.audit_events_all e
-          join warden.audit_tables t on t.table_id = e.table_id
-         where e.txid = p_txid
-         order by e.statement_id desc, e.event_id desc
-    loop
-        rel := ev.relid::regclass;
-        if ev.op = 'I' then
-            perform warden.put_row(rel, ev.row_key, false, null);
-            table_name := rel::text; row_key := ev.row_key; action := 'deleted';
-        elsif ev.op = 'D' then
-            image := warden.audit_rename_image(ev.old_row, ev.moves);
-            perform warden.put_row(rel, ev.row_key, true, image);
-            table_name := rel::text; row_key := ev.row_key; action := 'restored';
-        else
-            image := warden.audit_rename_image(ev.new_row || ev.old_row, ev.moves);
-            perform warden.put_row(rel, ev.row_key, true, image);
-            table_name := rel::text;
-            if ev.old_key is null then
-                row_key := ev.row_key; action := 'updated back';
-            else
-                -- The row moved from old_key to row_key: move it back.
-                row_key := ev.old_key; action := 'moved back';
+    -- Newest change first. A row that a key or a soft-delete check refuses to put back yet
+    -- (its parent comes back later in that order: from the WAL, a soft delete's cascade
+    -- follows its parent's row) waits, with every older change of its keys, for the next
+    -- pass; a pass that puts nothing back raises the first refusal.
+    todo := array(select e.event_id from warden.audit_events_all e where e.txid = p_txid
+                   order by e.statement_id desc, e.event_id desc);
+    while cardinality(todo) > 0 loop
+        waiting := '{}';
+        blocked := '{}';
+        refusal := null;
+        for ev in
+            select e.*, t.relid, warden.audit_moves(t.table_id, e.at) as moves
+              from unnest(todo) with ordinality u(id, n)
+              join warden.audit_events_all e on e.event_id = u.id and e.txid = p_txid
+              join warden.audit_tables t on t.table_id = e.table_id
+             order by u.n
+        loop
+            keys := array(select jsonb_build_array(ev.table_id, k)
+                            from unnest(array[ev.row_key, ev.old_key]) k where k is not null);
+            if keys && blocked then
+                waiting := waiting || ev.event_id;
+                continue;
             end if;
+            begin
+                rel := ev.relid::regclass;
+                if ev.op = 'I' then
+                    perform warden.put_row(rel, ev.row_key, false, null);
+                    table_name := rel::text; row_key := ev.row_key; action := 'deleted';
+                elsif ev.op = 'D' then
+                    image := warden.audit_rename_image(ev.old_row, ev.moves);
+                    perform warden.put_row(rel, ev.row_key, true, image);
+                    table_name := rel::text; row_key := ev.row_key; action := 'restored';
+                else
+                    image := warden.audit_rename_image(ev.new_row || ev.old_row, ev.moves);
+                    perform warden.put_row(rel, ev.row_key, true, image);
+                    table_name := rel::text;
+                    if ev.old_key is null then
+                        row_key := ev.row_key; action := 'updated back';
+                    else
+                        -- The row moved from old_key to row_key: move it back.
+                        row_key := ev.old_key; action := 'moved back';
+                    end if;
+                end if;
+            exception when foreign_key_violation then
+                if refusal is null then
+                    get stacked diagnostics refusal = message_text, refusal_hint = pg_exception_hint;
+                end if;
+                waiting := waiting || ev.event_id;
+                blocked := blocked || keys;
+                continue;
+            end;
+            return next;
+        end loop;
+        if cardinality(waiting) = cardinality(todo) then
+            raise exception using errcode = 'foreign_key_violation', message = refusal,
+                                  hint = coalesce(refusal_hint, '');
         end if;
-        return next;
+        todo := waiting;
     end loop;
 end
 $$;

@@ -1,6 +1,6 @@
 -- function warden.row_as_of(anyelement,jsonb,timestamp with time zone)
 -- One row (at p_key) as it was at p_at, of the table's current type, its image in the
--- current column names.
+-- current column names, its generated columns computed.
 CREATE OR REPLACE FUNCTION warden.row_as_of(p_row anyelement, p_key jsonb, p_at timestamp with time zone) RETURNS SETOF anyelement
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -15,8 +15,9 @@ begin
      order by f.statement_id, f.phase, f.event_id limit 1;
     if found then
         if st.present then
-            return next jsonb_populate_record(
-                p_row, warden.audit_rename_image(st.row_data, warden.audit_moves(tid, st.at)));
+            return next jsonb_populate_record(p_row, warden.audit_generated(
+                warden.audit_rename_image(st.row_data, warden.audit_moves(tid, st.at)),
+                warden.audit_generated_sql(tid, '$1', false)));
         end if;
         return;
     end if;
