@@ -115,6 +115,9 @@ def _spec(schema: str, shape: Shape, capture: str) -> str:
 @settings(
     # A longer hunt: PGWARDEN_HUNT_EXAMPLES=50 (docs/audit.md lists what one found).
     max_examples=int(os.environ.get("PGWARDEN_HUNT_EXAMPLES", "4")),
+    # CI runs the same examples every time; a longer hunt draws new ones (it found the open
+    # revert_transaction bug under docs/audit.md "Known issues").
+    derandomize="PGWARDEN_HUNT_EXAMPLES" not in os.environ,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
