@@ -122,6 +122,10 @@ def _show_history(url: str) -> None:
         today = dt.date.today()
         entry, _ = service.entries.record(user_id, item, today, count_value=4)
         service.entries.update(user_id, entry["entry_id"], {"count_value": 6, "notes": "demo"})
+        # Captured from the WAL (the embedded server's default): the events reach the store
+        # when the slot is read, which the app role may not do; the installer's role does.
+        with Warden(url, spec=warden.spec) as installer:
+            installer.audit.ingest()
         history = service.entries.history(user_id, entry["entry_id"])
     console.print("[bold]6.[/] An entry edited through the service layer, as its history shows:")
     for version in history[-3:]:
