@@ -75,6 +75,20 @@ class PlanContext:
                     )
         return found
 
+    def partitions_below(self, table: Table) -> list[Table]:
+        """Every partition below ``table``, at any depth, and those this apply creates: what
+        features that put objects on each partition (triggers, policies) cover."""
+        found: list[Table] = []
+        level = [table.name]
+        while level:
+            below = sorted(
+                (t for t in self.catalog.tables.values() if t.partition_of in level),
+                key=lambda t: t.name,
+            )
+            found.extend(below)
+            level = [t.name for t in below]
+        return found + self.partitions_to_come(table)
+
 
 class FeatureAPI:
     """A feature's Python API, reached from a :class:`~pgwarden.Warden` as

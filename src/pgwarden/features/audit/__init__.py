@@ -167,7 +167,7 @@ class Audit(Feature):
                 table, function, "capture_wal.sql",
                 table_id=sql.Literal(table_id), **wal_parts(table, options),
             )  # fmt: skip
-            tables = [table, *_partitions(table, ctx)]
+            tables = [table, *ctx.partitions_below(table)]
             wal = wal_objects(self.name, table, tables, function, key, calls)
             return [*found, marker, *wal]
         parts = self._parts(table_id, options, table, key)
@@ -204,7 +204,7 @@ class Audit(Feature):
                     description=f"trigger {name} on {table.name}",
                 )
             )
-        for part in _partitions(table, ctx):
+        for part in ctx.partitions_below(table):
             for name, when, target in each:
                 found.append(
                     trigger(
@@ -456,17 +456,3 @@ def _declares(spec: Spec, captures: tuple[str, ...]) -> bool:
         for t in spec.tables.values()
         for o in t.features.values()
     )
-
-
-def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
-    """Every partition below ``table``, at any depth, and those this apply creates."""
-    found: list[Table] = []
-    level = [table.name]
-    while level:
-        below = sorted(
-            (t for t in ctx.catalog.tables.values() if t.partition_of in level),
-            key=lambda t: t.name,
-        )
-        found.extend(below)
-        level = [t.name for t in below]
-    return found + ctx.partitions_to_come(table)

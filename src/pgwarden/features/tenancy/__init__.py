@@ -129,7 +129,7 @@ class Tenancy(Feature):
         bypasses = [
             b for b in state.get("bypasses", []) if _names(b["text"], table.name)
         ]  # fmt: skip
-        for relation in [table, *_partitions(table, ctx), *_archive(table, ctx)]:
+        for relation in [table, *ctx.partitions_below(table), *_archive(table, ctx)]:
             found += _guard(relation, table, rules, state, bypasses if relation is table else [])
         found += _default(table, rules)
         found += _index(table, options, ctx)
@@ -181,20 +181,6 @@ def _roles(where: str, ctx: PlanContext, state: dict[str, Any]) -> dict[str, Any
         "writers": (declared.app.name,) if declared.app else (PUBLIC,),
         "admin": declared.admin.name if declared.admin else None,
     }
-
-
-def _partitions(table: Table, ctx: PlanContext) -> list[Table]:
-    """Partitions below ``table``, at any depth, and those this apply makes."""
-    found: list[Table] = []
-    level = [table.name]
-    while level:
-        below = sorted(
-            (t for t in ctx.catalog.tables.values() if t.partition_of in level),
-            key=lambda t: t.name,
-        )
-        found.extend(below)
-        level = [t.name for t in below]
-    return found + ctx.partitions_to_come(table)
 
 
 def _archive(table: Table, ctx: PlanContext) -> list[Table]:
