@@ -151,9 +151,10 @@ def delta_statement(inc: Incremental) -> sql.Composed:
     position of the last, and how many groups were written.
 
     The events are read by ``warden.changes_after``'s own rule (after the position, below
-    ``warden.feed_horizon()``, in (txid, event) order) written inline, without the context
-    columns: the function cannot be inlined (it pins its search_path) and cost 4-8x more on
-    a 40,000-event batch. Images become rows as ``images`` says."""
+    the pass's ``warden.feed_horizon()``, read once as ``%(horizon)s``, in (txid, event)
+    order) written inline, without the context columns: the function cannot be inlined (it
+    pins its search_path) and cost 4-8x more on a 40,000-event batch. Images become rows as
+    ``images`` says."""
     shape = inc.shape
     columns = table_columns(inc)
     values = [sql.SQL("d.{}").format(c) for c in columns[:-1]]
@@ -164,7 +165,7 @@ def delta_statement(inc: Incremental) -> sql.Composed:
         "WHERE e.table_id = (SELECT warden.audit_table_id(%(table)s)) "
         "AND e.txid >= %(txid)s::text::xid8 "
         "AND (e.txid > %(txid)s::text::xid8 OR e.event_id > %(event)s) "
-        "AND e.txid < (SELECT warden.feed_horizon()) "
+        "AND e.txid < %(horizon)s::text::xid8 "
         "ORDER BY e.txid, e.event_id LIMIT %(limit)s), "
         "img AS ({images}), "
         "d AS (SELECT {deltas} FROM img AS {alias}{where} GROUP BY {keys}), "
@@ -240,7 +241,12 @@ def _tidy(conn: psycopg.Connection[Any], inc: Incremental) -> int:
 
 
 def _backlog_is_large(
-    conn: psycopg.Connection[Any], inc: Incremental, txid: str, event: int, skip: str | None
+    conn: psycopg.Connection[Any],
+    inc: Incremental,
+    txid: str,
+    event: int,
+    skip: str | None,
+    horizon: str,
 ) -> bool:
     """Whether more events wait than ``WHOLE_ABOVE`` of the table's rows (counted up to that
     bound only, by the feed's own index on txid; those of the last whole computation's
@@ -256,10 +262,10 @@ def _backlog_is_large(
         "select count(*) from (select 1 from warden.audit_events_all e"
         " where e.table_id = (select warden.audit_table_id(%s))"
         " and e.txid >= %s::text::xid8 and (e.txid > %s::text::xid8 or e.event_id > %s)"
-        " and e.txid < (select warden.feed_horizon())"
+        " and e.txid < %s::text::xid8"
         " and not coalesce(pg_visible_in_snapshot(e.txid, %s::text::pg_snapshot), false)"
         " limit %s) s",
-        (str(inc.table), txid, txid, event, skip, bound + 1),
+        (str(inc.table), txid, txid, event, horizon, skip, bound + 1),
     ).fetchone()
     return bool(waiting and waiting[0] > bound)
 
@@ -289,7 +295,12 @@ def catch_up(
         if full or row is None:
             return Pass(0, full_refresh(conn, inc), 0, True)
         txid, event, skip, skip_xmax = row
-        if _backlog_is_large(conn, inc, txid, event, skip):
+        # One horizon for the whole pass: read per statement it moves as transactions end,
+        # and the backlog counted would not be the one applied.
+        found = conn.execute("select warden.feed_horizon()::text").fetchone()
+        assert found is not None
+        horizon = str(found[0])
+        if _backlog_is_large(conn, inc, txid, event, skip, horizon):
             return Pass(0, full_refresh(conn, inc), 0, True)
         statement = delta_statement(inc)
         events = groups = 0
@@ -302,6 +313,7 @@ def catch_up(
                     "limit": BATCH,
                     "table": str(inc.table),
                     "skip": skip,
+                    "horizon": horizon,
                 },
             ).fetchone() or (0, 0, None, 0)
             if not read:
