@@ -58,6 +58,25 @@ def scratch_db(admin_url: str) -> Iterator[str]:
             )
 
 
+def pgbench_tps(url: str) -> str:
+    """The machine's baseline beside absolute figures: plain pgbench TPS on ``url`` (scale 5,
+    2 clients, 15 s; creates the pgbench tables there)."""
+    import subprocess
+
+    from pgwarden.server import bin_path
+
+    exe = bin_path() / "pgbench"
+    subprocess.run([str(exe), "-i", "-q", "-s", "5", url], capture_output=True, check=True)
+    done = subprocess.run(
+        [str(exe), "-T", "15", "-c", "2", "-j", "2", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("tps")]
+    return line[0].split("=")[1].split("(")[0].strip() if line else "?"
+
+
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
     """Median wall time of ``fn`` in seconds over ``repeat`` runs."""
     samples = []

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,9 +37,17 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
+from _common import (
+    load,
+    machine,
+    percentile,
+    pgbench_tps,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+)
 from pgwarden import Warden
-from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
 SPEC = """[tables."public.warden"]
@@ -231,19 +238,6 @@ def _time(conn: psycopg.Connection[Any], statement: str, params: tuple[Any, ...]
     return (time.perf_counter() - start) * 1000
 
 
-def _pgbench_tps(url: str) -> str:
-    exe = bin_path() / "pgbench"
-    subprocess.run([str(exe), "-i", "-q", "-s", "5", url], capture_output=True, check=True)
-    done = subprocess.run(
-        [str(exe), "-T", "15", "-c", "2", "-j", "2", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    line = [x for x in done.stdout.splitlines() if x.startswith("tps")]
-    return line[0].split("=")[1].split("(")[0].strip() if line else "?"
-
-
 def _storage(conn: psycopg.Connection[Any]) -> list[str]:
     """Each variant's relations, indexes included: ltree's is a side table beside the nodes."""
 
@@ -273,7 +267,7 @@ def main() -> None:
     rnd = random.Random(11)
     with server_url(args.dsn) as admin, scratch_db(admin) as url:
         print(f"{server_version(url)}; {machine()}; load {load()}; {args.nodes:,} nodes")
-        tps = _pgbench_tps(url)
+        tps = pgbench_tps(url)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(TABLES.encode())
             with conn.cursor().copy("copy nodes_src from stdin") as copy:

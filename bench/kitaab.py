@@ -31,8 +31,6 @@ from typing import Any
 import httpx
 import psycopg
 
-from pgwarden import Warden
-
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
 from pgwarden.blueprints import kitaab
@@ -71,7 +69,8 @@ def row(name: str, ms: list[float]) -> list[str]:
 
 def services(url: str, users: int, first: int, n: int) -> list[list[str]]:
     rng = random.Random(3)
-    with Warden(url, spec=kitaab.declaration(), pool_size=4) as w:
+    # As the API connects: the app role, under the entries' row policies, tenants signed.
+    with kitaab.app_warden(url, pool_size=4) as w:
         app = Kitaab(w)
         w.pool.wait()
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,9 +36,17 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
+from _common import (
+    load,
+    machine,
+    percentile,
+    pgbench_tps,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+)
 from pgwarden import Warden
-from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
 SPEC = (
@@ -137,19 +144,6 @@ def _latencies(conn: psycopg.Connection[Any], query: str, texts: list[str]) -> l
     return samples
 
 
-def _pgbench_tps(url: str) -> str:
-    exe = bin_path() / "pgbench"
-    subprocess.run([str(exe), "-i", "-q", "-s", "5", url], capture_output=True, check=True)
-    done = subprocess.run(
-        [str(exe), "-T", "15", "-c", "2", "-j", "2", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    line = [x for x in done.stdout.splitlines() if x.startswith("tps")]
-    return line[0].split("=")[1].split("(")[0].strip() if line else "?"
-
-
 def _bm25_agreement(conn: psycopg.Connection[Any], texts: list[str]) -> str:
     try:
         import tantivy
@@ -199,7 +193,7 @@ def main() -> None:
     rnd = random.Random(7)
     with server_url(args.dsn) as admin, scratch_db(admin) as url:
         print(f"{server_version(url)}; {machine()}; load {load()}; {args.docs:,} documents")
-        tps = _pgbench_tps(url)
+        tps = pgbench_tps(url)
         with psycopg.connect(url, autocommit=True) as conn:
             start = time.perf_counter()
             conn.execute(SETUP.replace("%(vocab)s", str(VOCAB)).replace("%(docs)s", str(args.docs)))

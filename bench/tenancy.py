@@ -26,11 +26,10 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, print_table, scratch_db, server_url, server_version
+from _common import load, machine, pgbench_tps, print_table, scratch_db, server_url, server_version
 from pgwarden import Warden
 from pgwarden.db import tenant_mac
 from pgwarden.spec import parse_spec
-from search import _pgbench_tps
 
 
 def _sign(conn: psycopg.Connection[Any], key: bytes, tenant: str) -> None:
@@ -175,7 +174,7 @@ def _run(conn: psycopg.Connection[Any], url: str, role: str, args: argparse.Name
         signed.close()
         unsigned.close()
         warden.close()
-    tps = _pgbench_tps(url)
+    tps = pgbench_tps(url)
     print(f"machine: {machine()}; {server_version(url)}; load {load()}; pgbench TPS {tps}")
     print_table(f"Tenant queries and writes, {args.rows:,} rows per table (median ms)",
                 ["work", "app role under RLS", "owner, explicit WHERE", "ratio"], rows)  # fmt: skip
