@@ -140,12 +140,6 @@ def test_moving_between_capture_modes_under_writes_loses_and_duplicates_no_event
     assert len(written) > 20  # the writer was writing across the moves
 
 
-@pytest.mark.xfail(
-    reason="known bug, open: with synchronous_commit = off, a follower that is starting while "
-    "ingest() reads the slot itself can lose a transaction (reproduced 1 in 3 by hand, "
-    "always on the test clusters; docs/audit.md, 'Known issues')",
-    strict=False,
-)
 def test_the_follower_streams_events_and_reads_wait_for_it(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:

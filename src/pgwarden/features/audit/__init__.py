@@ -292,9 +292,10 @@ class Audit(Feature):
     def after_apply(self, conn: psycopg.Connection[Any], spec: Spec) -> None:
         """No table captured from the WAL any more (as registered: ``auto`` may have chosen
         triggers): ingest what is left, then drop the slot (it would keep WAL on disk
-        forever)."""
+        forever). A follower's stream is ended first and the rest read here: waiting for it
+        could time out, and the slot would go with transactions it had not stored."""
         if _wal.slot_exists(conn) and not _wal.registered_wal(conn):
-            _wal.ingest(conn)
+            _wal.ingest(conn, take_over=True)
             _wal.drop_slot(conn)
 
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:

@@ -158,40 +158,33 @@ def ingest(
     *,
     batch: int = 50_000,
     progress: Callable[[int], None] | None = None,
+    take_over: bool = False,
 ) -> Ingested:
     """Write the events of every transaction committed so far (``conn`` in autocommit);
     ``progress`` gets the number of events written so far after each batch.
 
     Reads the slot ``batch`` changes at a time (whole transactions), so memory stays bounded
     by the largest transaction. Waits for another ingester of this database to finish first.
+    While a follower streams the slot, waits for it to have stored every transaction
+    committed before this call; with ``take_over``, ends its stream instead and reads the
+    rest here (what the follower had not confirmed is read again, once).
     """
     slot = slot_name(conn)
     if not conn.execute(
         "select 1 from pg_replication_slots where slot_name = %s", (slot,)
     ).fetchone():
         return Ingested(0, 0, 0)
-    if not _lock(conn, slot):
+    if not _lock(conn, slot, take_over=take_over):
         # A follower streams the slot (``pgwarden audit ingest --follow``): wait for it.
         return wait_for_follower(conn, slot)
     try:
-        conn.execute(
-            "insert into warden.audit_wal (slot_name, ingested_lsn) values (%s, '0/0') "
-            "on conflict do nothing",
-            (slot,),
-        )
         # Every transaction older than the oldest one running here now has committed (or
         # aborted): once this pass has read everything, their events are all in the store.
         row = conn.execute("select warden.running_horizon()::text").fetchone()
         horizon = row[0] if row else "0"
-        # Decoding reads WAL up to what is flushed: with synchronous_commit = off a commit
-        # that returned may not be yet. A synchronous commit of our own flushes everything
-        # before it, so every transaction committed before this call is read.
-        with conn.transaction():
-            conn.execute("set local synchronous_commit = on")
-            conn.execute(
-                "update warden.audit_wal set ingested_at = ingested_at where slot_name = %s",
-                (slot,),
-            )
+        # Decoding reads WAL up to what is flushed: after this, that is past every commit
+        # made before this call.
+        committed_position(conn, slot)
         transactions = events = rejected = 0
         while True:
             rows = conn.execute(
@@ -232,19 +225,57 @@ def ingest(
         conn.execute("select pg_advisory_unlock(%s)", (LOCK,))
 
 
-def _lock(conn: psycopg.Connection[Any], slot: str) -> bool:
+def _lock(conn: psycopg.Connection[Any], slot: str, *, take_over: bool = False) -> bool:
     """Take the ingesters' lock, waiting for a one-shot ingester to finish; False when a
-    follower holds it (the slot is streamed: it is active)."""
+    follower holds it (the slot is streamed: it is active). With ``take_over``, end the
+    follower's stream and take the lock once it lets go (it waits for the lock to stream
+    again, from what the store has)."""
     while True:
         row = conn.execute("select pg_try_advisory_lock(%s)", (LOCK,)).fetchone()
         if row and row[0]:
             return True
         active = conn.execute(
-            "select active from pg_replication_slots where slot_name = %s", (slot,)
+            "select active_pid from pg_replication_slots where slot_name = %s and active",
+            (slot,),
         ).fetchone()
-        if active and active[0]:
+        if active and not take_over:
             return False
+        if active:
+            conn.execute("select pg_terminate_backend(%s)", active)
         time.sleep(0.02)
+
+
+def committed_position(conn: psycopg.Connection[Any], slot: str) -> int:
+    """A WAL position past the commit of every transaction committed before this call, and
+    flushed: a reader of the slot (which decodes flushed WAL only) reaches it.
+
+    With ``synchronous_commit = off`` a commit returns before its record is flushed, and
+    ``pg_current_wal_lsn()`` (where WAL is *written*) can still be behind it: taken as the
+    target, a follower's confirmation passed it before the follower had even received the
+    transaction. The insert position is past every commit record made so far; a synchronous
+    commit flushes the WAL up to its own record, after it, but only a transaction that
+    writes has a commit record: this one touches the slot's progress row."""
+    with conn.transaction():
+        conn.execute("set local synchronous_commit = on")
+        row = conn.execute(
+            "insert into warden.audit_wal as w (slot_name, ingested_lsn) values (%s, '0/0') "
+            "on conflict (slot_name) do update set ingested_at = w.ingested_at "
+            "returning pg_current_wal_insert_lsn() - '0/0'",
+            (slot,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def last_record_end(insert: int, block: int, segment: int) -> int:
+    """The end of the last WAL record, from the insert position ``insert``
+    (``pg_current_wal_insert_lsn()``) and the server's WAL block and segment sizes.
+
+    When the last record ended a page, the insert position is after the next page's header
+    (24 bytes; 40 on a segment's first page), where no record ends: a reader's position,
+    always at the end of a record, would never reach it while no WAL follows."""
+    header = 40 if insert % segment < block else 24
+    return insert - header if insert % block == header else insert
 
 
 def store(
@@ -283,17 +314,14 @@ def wait_for_follower(
     confirms a position to the server only once the events before it are stored."""
     row = conn.execute("select warden.running_horizon()::text").fetchone()
     horizon = row[0] if row else "0"
-    with conn.transaction():
-        # Flushes every commit before it: the walsender sends only flushed WAL.
-        conn.execute("set local synchronous_commit = on")
-        target = conn.execute("select pg_current_wal_lsn()::text").fetchone()
+    target = lsn_text(committed_position(conn, slot))
     deadline = time.monotonic() + timeout
     while True:
         row = conn.execute(
             "select active, confirmed_flush_lsn >= %s::pg_lsn, "
             "coalesce(pg_current_wal_lsn() - confirmed_flush_lsn, 0)::bigint "
             "from pg_replication_slots where slot_name = %s",
-            (target[0] if target else "0/0", slot),
+            (target, slot),
         ).fetchone()
         if row is None:
             return Ingested(0, 0, 0)

@@ -36,6 +36,7 @@ from pgwarden.features.audit._wal import (
     LOCK,
     SLOT_OPTIONS,
     Ingested,
+    last_record_end,
     lsn_text,
     slot_name,
     store,
@@ -173,14 +174,20 @@ def _follow_once(
     linger: float,
     progress: Callable[[Ingested], None],
 ) -> bool:
-    """Stream until stopped; False when the database has no slot."""
+    """Stream until stopped; False when the database has no slot (or it was stopped before
+    it could stream)."""
     with psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
         slot = slot_name(conn)
         if not conn.execute(
             "select 1 from pg_replication_slots where slot_name = %s", (slot,)
         ).fetchone():
             return False
-        conn.execute("select pg_advisory_lock(%s)", (LOCK,))
+        # Polled, not waited for: a pass of ingest() may hold it for long (a backlog), and
+        # stop() is to be heard within a second.
+        while conn.execute("select not pg_try_advisory_lock(%s)", (LOCK,)).fetchone() == (True,):
+            if stop():
+                return False
+            time.sleep(0.05)
         conn.execute(
             "insert into warden.audit_wal (slot_name, ingested_lsn) values (%s, '0/0') "
             "on conflict do nothing",
@@ -252,6 +259,12 @@ class _Horizon:
 
     def __init__(self, conn: psycopg.Connection[Any], slot: str) -> None:
         self.conn, self.slot = conn, slot
+        row = conn.execute(
+            "select current_setting('wal_block_size')::int, "
+            "(select setting::bigint from pg_settings where name = 'wal_segment_size')"
+        ).fetchone()
+        assert row is not None
+        self.block, self.segment = int(row[0]), int(row[1])
         self.pending: tuple[str, int] | None = None  # (horizon, WAL position) to wait for
         self.written = ""
         self.at = 0.0
@@ -269,9 +282,12 @@ class _Horizon:
         if self.pending is None and time.monotonic() - self.at >= 1.0:
             self.at = time.monotonic()
             # Taken before the position: a transaction older than the horizon committed
-            # before it (the walsender sends it once flushed).
+            # before it (the walsender sends it once flushed). The insert position, not
+            # pg_current_wal_lsn(): with synchronous_commit = off, WAL is written some time
+            # after a commit returns, and the horizon passed transactions not yet stored.
             row = self.conn.execute(
-                "select warden.running_horizon()::text, pg_current_wal_lsn() - '0/0'"
+                "select warden.running_horizon()::text, pg_current_wal_insert_lsn() - '0/0'"
             ).fetchone()
             if row is not None:
-                self.pending = (str(row[0]), int(row[1]))
+                end = last_record_end(int(row[1]), self.block, self.segment)
+                self.pending = (str(row[0]), end)
