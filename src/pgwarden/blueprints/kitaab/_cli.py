@@ -104,11 +104,12 @@ def free_port(wanted: int) -> int:
 
 def api_app(url: str) -> Any:
     """The Kitaab API with its reminder scheduler, connected as the app role (row-level
-    security applies; ``url``'s role reads the tenancy key); its pools close with the app."""
+    security applies; ``url``'s role reads the tenancy key and streams the audit slot where
+    tables are captured from the WAL); its pools close with the app."""
     from pgwarden.blueprints.kitaab.api import create_app
     from pgwarden.blueprints.kitaab.services import Kitaab
 
-    return create_app(Kitaab(kitaab.app_warden(url)), scheduler=True, close=True)
+    return create_app(Kitaab(kitaab.app_warden(url)), scheduler=True, close=True, ingest_url=url)
 
 
 def make_server(url: str, port: int) -> Any:

@@ -11,19 +11,28 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg_pool import AsyncConnectionPool
 
-from pgwarden import __version__
+from pgwarden import Warden, __version__
 from pgwarden.api import create_app as create_pgwarden_app
 from pgwarden.blueprints.kitaab.api import _account, _activity, _models
 from pgwarden.blueprints.kitaab.services import Kitaab, KitaabError
 from pgwarden.db import APPLICATION_NAME
+from pgwarden.features.audit import wal_possible
 
 
 def create_app(
-    kitaab: Kitaab, *, scheduler: bool = False, interval: float = 60.0, close: bool = False
+    kitaab: Kitaab,
+    *,
+    scheduler: bool = False,
+    interval: float = 60.0,
+    close: bool = False,
+    ingest_url: str | None = None,
 ) -> FastAPI:
     """The API over ``kitaab``. ``scheduler``: also run the reminder scheduler every
     ``interval`` seconds while the app runs; ``close``: close ``kitaab``'s database pool when
-    the app stops."""
+    the app stops. ``ingest_url``: a role that may read the audit slot (the installer's, not
+    the app role): where tables are captured from the WAL, a follower streams their changes
+    into the audit store while the app runs, so an entry's history shows an edit within a
+    second (one follower streams; those of other server processes wait their turn)."""
     # pgwarden's health API and dashboard at /pgwarden (no token: Kitaab's servers listen on
     # 127.0.0.1); /health below is its readiness.
     pgwarden_app = create_pgwarden_app(kitaab.warden)
@@ -40,6 +49,12 @@ def create_app(
                 daemon=True,
             )
             worker.start()
+        follower = None
+        if ingest_url is not None and wal_possible(kitaab.warden.spec):
+            follower = threading.Thread(
+                target=_follow, args=(ingest_url, stop), name="kitaab-audit-follower", daemon=True
+            )
+            follower.start()
 
         # The hot paths (token checks, recording an entry) run on the event loop, on asyncio
         # pools: token checks in autocommit (one round trip), writes in sessions.
@@ -64,8 +79,9 @@ def create_app(
                 await pool.close()
             await pgwarden_app.state.pgwarden.aclose()  # a mounted app's lifespan never runs
             stop.set()
-            if worker is not None:
-                worker.join(timeout=5)
+            for thread in (worker, follower):
+                if thread is not None:
+                    thread.join(timeout=5)
             if close:
                 kitaab.warden.close()
 
@@ -104,6 +120,11 @@ def create_app(
     app.include_router(_account.router, responses=_models.PROBLEMS)
     app.include_router(_activity.router, responses=_models.PROBLEMS)
     return app
+
+
+def _follow(url: str, stop: threading.Event) -> None:
+    with Warden(url) as warden:
+        warden.audit.follow(stop=stop.is_set)
 
 
 __all__ = ["create_app"]
