@@ -40,7 +40,7 @@ from pgwarden.features._base import (
     trigger,
     trigger_function,
 )
-from pgwarden.features.soft_delete import _extras
+from pgwarden.features.soft_delete import _visibility
 from pgwarden.features.soft_delete._api import SoftDeleteAPI
 from pgwarden.features.soft_delete._options import SoftDeleteOptions
 from pgwarden.features.soft_delete._parts import (
@@ -125,14 +125,14 @@ class SoftDelete(Feature):
             )
         found = [c for c in self._columns(table, options, ctx) if c is not None]
         found += self._triggers(table, options, ctx)
-        found += _extras.deleted_index(table, options)
+        found += _visibility.deleted_index(table, options)
         if options.live_view:
             shaped = ctx.with_columns_to_come(table)
-            found += _extras.live_view(shaped, options, ctx.catalog.server.major)
+            found += _visibility.live_view(shaped, options, ctx.catalog.server.major)
         if options.unique == "live":
-            found += _extras.live_uniques(table, options, ctx.state.get(self.name) or {})
+            found += _visibility.live_uniques(table, options, ctx.state.get(self.name) or {})
         if options.rls:
-            found += _extras.row_security(table, options, ctx)
+            found += _visibility.row_security(table, options, ctx)
         return found
 
     def columns_to_come(self, table: Table, options: FeatureOptions) -> list[Column]:
