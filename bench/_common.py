@@ -58,23 +58,24 @@ def scratch_db(admin_url: str) -> Iterator[str]:
             )
 
 
-def pgbench_tps(url: str) -> str:
-    """The machine's baseline beside absolute figures: plain pgbench TPS on ``url`` (scale 5,
-    2 clients, 15 s; creates the pgbench tables there)."""
+def pgbench_tps(url: str, scale: int = 5, seconds: int = 15) -> float:
+    """The machine's baseline beside absolute figures: plain pgbench TPS on ``url`` (2
+    clients; creates the pgbench tables there at ``scale``)."""
+    import re
     import subprocess
 
     from pgwarden.server import bin_path
 
     exe = bin_path() / "pgbench"
-    subprocess.run([str(exe), "-i", "-q", "-s", "5", url], capture_output=True, check=True)
-    done = subprocess.run(
-        [str(exe), "-T", "15", "-c", "2", "-j", "2", url],
+    subprocess.run([str(exe), "-i", "-q", "-s", str(scale), url], capture_output=True, check=True)
+    out = subprocess.run(
+        [str(exe), "-T", str(seconds), "-c", "2", "-j", "2", url],
         capture_output=True,
         text=True,
         check=True,
-    )
-    line = [x for x in done.stdout.splitlines() if x.startswith("tps")]
-    return line[0].split("=")[1].split("(")[0].strip() if line else "?"
+    ).stdout
+    match = re.search(r"tps = ([\d.]+)", out)
+    return float(match.group(1)) if match else 0.0
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:

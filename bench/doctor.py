@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,9 +21,17 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, print_table, scratch_db, server_url, server_version, timed
+from _common import (
+    load,
+    machine,
+    pgbench_tps,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+    timed,
+)
 from pgwarden import Warden
-from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
 SNAPSHOTS = 5  # snapshots timed per size (the first, which creates the store, is not)
@@ -98,17 +104,6 @@ def rss_kb() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def pgbench_tps(url: str) -> float:
-    exe = bin_path() / "pgbench"
-    subprocess.run([str(exe), "-i", "-q", "-s", "1", url], check=True, capture_output=True)
-    out = subprocess.run(
-        [str(exe), "-T", "10", "-c", "2", "-j", "2", url],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    match = re.search(r"tps = ([\d.]+)", out)
-    return float(match.group(1)) if match else 0.0
 
 
 def measure(admin: str, tables: int, statements: int) -> list[str]:
@@ -186,7 +181,8 @@ def main() -> None:
     with server_url(args.dsn, settings) as admin:
         print(f"{server_version(admin)}; {machine()}; load {load()}")
         with scratch_db(admin) as url:
-            print(f"pgbench baseline (scale 1, 2 clients, 10 s): {pgbench_tps(url):,.0f} TPS")
+            tps = pgbench_tps(url, scale=1, seconds=10)
+            print(f"pgbench baseline (scale 1, 2 clients, 10 s): {tps:,.0f} TPS")
         rows = [measure(admin, int(n), 0) for n in args.sizes.split(",")]
         biggest = int(args.sizes.split(",")[-1])
         rows += [measure(admin, biggest, int(s)) for s in args.statements.split(",")]

@@ -383,7 +383,7 @@ def main() -> None:
                     rows)  # fmt: skip
         print_table("Setup", ["step", "seconds"], setup)
         print(f"\nclosure table pairs differing from a fresh computation: {stale}")
-        print(f"\npgbench TPS (scale 5, 2 clients, 15 s, same server): {tps}")
+        print(f"\npgbench TPS (scale 5, 2 clients, 15 s, same server): {tps:,.0f}")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def main() -> None:
             )
     with server_url(None) as admin, scratch_db(admin) as url:
         tps = pgbench_tps(url)
-    print(f"\n# {machine()}; load {load()}; plain pgbench TPS {tps} (scale 5, 2 clients)")
+    print(f"\n# {machine()}; load {load()}; plain pgbench TPS {tps:,.0f} (scale 5, 2 clients)")
     service = [
         [name, b[1], a[1], b[2], a[2], _ratio(b[2], a[2])]
         for name, b in before.items()

@@ -291,7 +291,7 @@ def main() -> None:
         if kept and size:
             print(f"Kept: {kept[0]} common words, {kept[1]:,} rows, {size[0]}")
         print(f"BM25 agreement (top 10): {agreement}")
-        print(f"pgbench TPS (scale 5, 2 clients, 15 s, same server): {tps}")
+        print(f"pgbench TPS (scale 5, 2 clients, 15 s, same server): {tps:,.0f}")
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def _run(conn: psycopg.Connection[Any], url: str, role: str, args: argparse.Name
         unsigned.close()
         warden.close()
     tps = pgbench_tps(url)
-    print(f"machine: {machine()}; {server_version(url)}; load {load()}; pgbench TPS {tps}")
+    print(f"machine: {machine()}; {server_version(url)}; load {load()}; pgbench TPS {tps:,.0f}")
     print_table(f"Tenant queries and writes, {args.rows:,} rows per table (median ms)",
                 ["work", "app role under RLS", "owner, explicit WHERE", "ratio"], rows)  # fmt: skip
     print_table(

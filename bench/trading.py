@@ -43,30 +43,25 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
+from _common import (
+    load,
+    machine,
+    percentile,
+    pgbench_tps,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+)
 from pgwarden import Warden
 from pgwarden.blueprints import trading
 from pgwarden.blueprints.trading import _migrate
 from pgwarden.blueprints.trading._cli import free_port
 from pgwarden.blueprints.trading.generate import tick_lines
 from pgwarden.blueprints.trading.services import Trading
-from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 
 DAY0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
-
-
-def pgbench_tps(url: str) -> float:
-    exe = bin_path() / "pgbench"
-    subprocess.run([str(exe), "-i", "-q", "-s", "1", url], check=True, capture_output=True)
-    out = subprocess.run(
-        [str(exe), "-T", "10", "-c", "2", "-j", "2", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    match = re.search(r"tps = ([\d.]+)", out)
-    return float(match.group(1)) if match else 0.0
 
 
 def installed(url: str, days: int = 1) -> Trading:
@@ -480,7 +475,8 @@ def main() -> None:
     with server_url(args.dsn, settings) as admin:
         print(f"# {machine()}; {server_version(admin)}; load {load()}")
         with scratch_db(admin) as url:
-            print(f"pgbench baseline (scale 1, 2 clients, 10 s): {pgbench_tps(url):,.0f} TPS")
+            tps = pgbench_tps(url, scale=1, seconds=10)
+            print(f"pgbench baseline (scale 1, 2 clients, 10 s): {tps:,.0f} TPS")
         if "ingest" not in skip:
             rows, pruning = bench_ingest(admin, args.ticks, args.scale)
             print_table(
