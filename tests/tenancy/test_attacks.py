@@ -173,3 +173,32 @@ def test_views_and_definer_functions_are_flagged(tenanted: Tenanted, roles: Role
                 "drop view docs_leak, docs_safe; drop materialized view docs_mat;"
                 " drop function docs_count()"
             )
+
+
+def test_switching_tenant_in_a_session_reuses_its_nonce_and_fails_closed_elsewhere(
+    tenanted: Tenanted, roles: Roles
+) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from pgwarden.db import Context, open_session, set_tenant
+
+    key = tenanted.key
+    with ConnectionPool(as_role(tenanted.url, roles.app), min_size=1, max_size=1) as pool:
+        with open_session(pool, Context(actor="t", tenant="2"), key) as db:
+            assert db.nonce is not None
+            assert _orgs(db.connection) == {2}
+            set_tenant(db.connection, "1", key, db.nonce)  # one statement
+            assert _orgs(db.connection) == {1}
+            set_tenant(db.connection, "2", key, db.nonce)
+            assert _orgs(db.connection) == {2}
+            stale = db.nonce
+        # The same connection (a pool of one), the next transaction: the old nonce signs
+        # nothing there (the MAC binds the transaction's start).
+        with open_session(pool, Context(actor="t", tenant="2"), key) as db:
+            assert db.nonce is not None and db.nonce != stale
+            set_tenant(db.connection, "1", key, stale)
+            assert _orgs(db.connection) == set()
+        with open_session(pool, Context(actor="t"), key) as db:  # nothing signed, no nonce
+            assert db.nonce is None
+            set_tenant(db.connection, "3", key, db.nonce)  # two round trips, still signed
+            assert _orgs(db.connection) == {3}

@@ -168,12 +168,12 @@ class Core:
             yield
             return
         key = self.warden.tenant_key
-        set_tenant(db.connection, tenant, key)
+        set_tenant(db.connection, tenant, key, db.nonce)
         try:
             yield
         finally:
             if db.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
-                set_tenant(db.connection, db.context.tenant or "", key)
+                set_tenant(db.connection, db.context.tenant or "", key, db.nonce)
 
 
 def plain(row: Row) -> Row:
