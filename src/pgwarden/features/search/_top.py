@@ -59,6 +59,11 @@ def trigger_part(k: Kept | None, vector: str) -> sql.Composable:
         return sql.SQL("")
     v = sql.Identifier(vector)
     keys = sql.SQL(", ").join(sql.Identifier(c) for c in k.keys)
+    # An entry already there for the key (a deleted row's, or one added for an older version
+    # of the row) is not left as it is but updated: the ranking pass may be removing it under
+    # a snapshot that does not see this row yet, and it removes only entries older than its
+    # snapshot, which it checks again on the version this makes (see top.sql). No extra
+    # statement: the usual path is the one INSERT.
     return sql.SQL(
         """
     if tg_op = 'UPDATE' then
@@ -68,7 +73,7 @@ def trigger_part(k: Kept | None, vector: str) -> sql.Composable:
     insert into {kept} (lexeme, {keys})
     select s.lexeme, {new} from {terms} s
      where s.lexeme = any (tsvector_to_array(new.{v})) and ts_rank(new.{v}, s.query) >= s.theta
-    on conflict do nothing;"""
+    on conflict (lexeme, {keys}) do update set lexeme = excluded.lexeme;"""
     ).format(kept=k.kept, terms=k.terms, v=v, keys=keys, old=k.of("old"), new=k.of("new"))
 
 

@@ -22,6 +22,12 @@ declare
     me xid;
     since timestamptz;
     late boolean;
+    rels oid[];
+    writers text[];
+    horizon xid;
+    -- the lock modes a writer of the table holds (RowExclusiveLock, or LOCK TABLE's stronger)
+    writing constant text[] := array['RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
+                                     'AccessExclusiveLock'];
 begin
     if to_regprocedure({marker_text} || '()') is not null then
         execute format('select %s()', {marker_text}) into previous;
@@ -32,6 +38,8 @@ begin
         delete from {kept};
         commit;
     end if;
+    rels := array(select r.relid from pg_partition_tree({table_text}::regclass) r
+                  union select {table_text}::regclass);
     select coalesce(sum(greatest(c.reltuples, 0)), 0) into total
       from pg_class c
      where c.oid in (select r.relid from pg_partition_tree({table_text}::regclass) r
@@ -77,14 +85,29 @@ begin
             on conflict (lexeme) do update set theta = excluded.theta, ready = false;
             me := xid(pg_current_xact_id());
             commit;
-            -- writers that started before this commit may not have seen the threshold
+            -- writers that started before this commit may not have seen the threshold. Those
+            -- whose snapshot predates it hold a backend_xmin at least as old. Those that wrote
+            -- before it under read committed may hold no snapshot any more (between statements,
+            -- or while committing) and must still end before the rows are read below, or their
+            -- rows would be neither read nor kept by their trigger: every writer of the table
+            -- holds its lock on it until its commit is visible, so wait for the sessions
+            -- holding one now (as CREATE INDEX CONCURRENTLY waits for the table's lockers).
+            writers := array(
+                select l.virtualtransaction from pg_locks l
+                 where l.locktype = 'relation' and l.relation = any (rels) and l.granted
+                   and l.database = (select d.oid from pg_database d
+                                      where d.datname = current_database())
+                   and l.mode = any (writing) and l.pid is distinct from pg_backend_pid());
             since := clock_timestamp();
             late := false;
-            while not late and exists (
+            while not late and (exists (
                 select from pg_stat_activity a
                  where a.datname = current_database() and a.pid <> pg_backend_pid()
                    and a.backend_type = 'client backend' and a.backend_xmin is not null
-                   and age(a.backend_xmin) >= age(me))
+                   and age(a.backend_xmin) >= age(me)) or exists (
+                select from pg_locks l
+                 where l.locktype = 'relation' and l.relation = any (rels)
+                   and l.virtualtransaction = any (writers) and l.mode = any (writing)))
             loop
                 if clock_timestamp() - since > interval '30 seconds' then
                     raise notice 'search: % left unranked: a transaction older than its '
@@ -101,8 +124,14 @@ begin
             on conflict do nothing;
             update {terms} s set ready = true where s.lexeme = word;
         end if;
-        -- rows kept that no longer rank (their row changed or went away)
-        delete from {kept} c where c.lexeme = word and not exists (
+        -- rows kept that no longer rank (their row changed or went away). Only entries older
+        -- than this snapshot: a writer whose row this snapshot cannot see yet may rely on an
+        -- entry of its key that was there (a deleted row's, an older version's); its trigger
+        -- updates that entry, and the check is made again on the updated version (read
+        -- committed), which is younger, so the entry stays.
+        horizon := xid(pg_snapshot_xmin(pg_current_snapshot()));
+        delete from {kept} c where c.lexeme = word and age(c.xmin) > age(horizon)
+           and not exists (
             select from {table} t where {join_keys} and t.{vector} @@ q
                and ts_rank(t.{vector}, q) >= th);
         commit;
