@@ -85,7 +85,8 @@ def test_the_plugin_announces_changes_and_has_an_api_and_cli(
             # LISTEN is issued on the generator's first step: wait until the server has it.
             for _ in range(100):
                 row = other.execute(
-                    "select count(*) from pg_stat_activity where query ilike 'listen%%'"
+                    "select count(*) from pg_stat_activity where datname = current_database()"
+                    " and query ilike 'listen%%'"
                 ).fetchone()
                 if row and row[0]:
                     break

@@ -94,7 +94,8 @@ def test_two_edges_closing_a_cycle_cannot_both_commit(
         with psycopg.connect(db_url, autocommit=True) as watch:
             for _ in range(3000):  # a guard against a hang, not a timing assertion
                 if watch.execute(
-                    "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                    "select 1 from pg_stat_activity where datname = current_database()"
+                    " and wait_event_type = 'Lock'"
                     " and query like 'insert into deps (source_id, target_id) values (6, 5)%'"
                 ).fetchone():
                     break

@@ -104,7 +104,8 @@ def test_concurrent_moves_that_would_close_a_cycle(db_url: str, tree: Warden) ->
         with psycopg.connect(db_url, autocommit=True) as watch:
             for _ in range(3000):  # a guard against a hang, not a timing assertion
                 if watch.execute(
-                    "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
+                    "select 1 from pg_stat_activity where datname = current_database()"
+                    " and wait_event_type = 'Lock'"
                     " and query like 'update nodes set parent_id = 3%'"
                 ).fetchone():
                     break

@@ -99,7 +99,8 @@ def test_interrupted_concurrent_build_is_repaired_on_retry(
             with psycopg.connect(db_url, autocommit=True) as watcher:
                 for _ in range(600):
                     row = watcher.execute(
-                        "select pid from pg_stat_activity where query like 'CREATE INDEX"
+                        "select pid from pg_stat_activity where datname = current_database()"
+                        " and query like 'CREATE INDEX"
                         " CONCURRENTLY%' and wait_event = 'virtualxid'"
                     ).fetchone()
                     if row:

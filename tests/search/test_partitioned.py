@@ -89,7 +89,8 @@ def test_interrupted_partition_build_is_resumed(
             with psycopg.connect(db_url, autocommit=True) as watcher:
                 for _ in range(600):
                     row = watcher.execute(
-                        "select pid from pg_stat_activity where query like 'CREATE INDEX"
+                        "select pid from pg_stat_activity where datname = current_database()"
+                        " and query like 'CREATE INDEX"
                         " CONCURRENTLY%' and wait_event = 'virtualxid'"
                     ).fetchone()
                     if row:

@@ -235,7 +235,8 @@ def test_a_pass_killed_midway_applies_nothing(
     pid = None
     while pid is None and thread.is_alive():
         row = conn.execute(
-            "select pid from pg_stat_activity where wait_event_type = 'Lock'"
+            "select pid from pg_stat_activity where datname = current_database()"
+            " and wait_event_type = 'Lock'"
             " and query like 'WITH ev AS%%'"
         ).fetchone()
         pid = row[0] if row else None
