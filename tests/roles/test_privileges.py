@@ -195,6 +195,26 @@ def test_admin_operates(db_url: str, applied: Names) -> None:
             admin.execute("delete from warden.audit_events")
 
 
+def test_admin_reverts_a_transaction(db_url: str, applied: Names) -> None:
+    """revert_transaction and what it calls run as the admin; an insert it undoes on a
+    soft-delete table goes for real, and only that DELETE is a hard one."""
+    with login(db_url, applied.admin) as admin:
+        with admin.transaction():
+            admin.execute("insert into app.items (id, name) values (50, 'oops')")
+            found = admin.execute("select pg_current_xact_id()::text").fetchone()
+        assert found is not None
+        with admin.transaction():
+            undone = admin.execute(
+                "select action from warden.revert_transaction(%s::xid8)", (found[0],)
+            ).fetchall()
+            admin.execute("delete from app.items where id = 2")  # marks, as before
+        assert undone == [("deleted",)]
+        marked = admin.execute(
+            "select id, deleted_at is not null from app.items where id in (2, 50)"
+        ).fetchall()
+        assert marked == [(2, True)]
+
+
 def test_owner_runs_migrations_and_audit_follows(
     conn: psycopg.Connection[Any], db_url: str, applied: Names, make_warden: Callable[[str], Warden]
 ) -> None:

@@ -42,10 +42,14 @@ READER_RELATIONS = {
 }  # fmt: skip
 """pgwarden's tables and views that history reads, by the stream that makes them."""
 
-# The admin role may also revert, restore, purge and read the change feed.
+# The admin role may also revert, restore, purge and read the change feed (revert_transaction
+# calls audit_fk_refs and audit_referenced as its caller).
 ADMIN_FUNCTIONS = frozenset(
-    {"allow_hard_delete", "changes_after", "feed_horizon", "put_row", "revert_transaction"}
-)
+    {
+        "allow_hard_delete", "audit_fk_refs", "audit_referenced", "changes_after",
+        "feed_horizon", "put_row", "revert_transaction",
+    }
+)  # fmt: skip
 
 PROFILES = {
     "owner": Profile(inherit=True, login=False, bypassrls=False),

@@ -13,12 +13,24 @@ declare
     current_row jsonb;
     rel regclass;
     image jsonb;
+    left_image jsonb;
     todo bigint[];
     waiting bigint[];
     keys jsonb[];
     blocked jsonb[];
+    needs jsonb[];  -- rows the waiting changes' images reference
+    holds jsonb[];  -- rows the waiting changes' rows reference with ON DELETE CASCADE
+    takes jsonb[];
+    must_wait boolean;
+    restart boolean;
+    done int;
+    done_at_wait int;
+    may_hard_delete boolean;
+    hard boolean;
+    prior text;
     refusal text;
     refusal_hint text;
+    refusal_state text;
 begin
     if not exists (select 1 from warden.audit_events_all e where e.txid = p_txid) then
         raise exception 'pgwarden: transaction % changed no audited row', p_txid
@@ -59,61 +71,137 @@ begin
                       hint = 'revert the later change first, or revert the row to a time instead';
         end if;
     end loop;
-    -- Newest change first. A row that a key or a soft-delete check refuses to put back yet
-    -- (its parent comes back later in that order: from the WAL, a soft delete's cascade
-    -- follows its parent's row) waits, with every older change of its keys, for the next
-    -- pass; a pass that puts nothing back raises the first refusal.
+    -- Newest change first. A change that a key refuses to put back yet waits, with every
+    -- older change of its rows, for the next pass; a pass that puts nothing back raises the
+    -- first refusal. Within a statement, the capture order is not the order the keys need:
+    -- an ON UPDATE/DELETE action's rows follow their parent's (trigger capture of a foreign
+    -- key's action; the WAL), a soft delete's cascade precedes it. So a change that would take
+    -- away a row a waiting change needs (a key moved back, an insert undone) first lets the
+    -- waiting ones try again, from the newest, when anything was put back since they began
+    -- waiting; otherwise it waits too.
+    may_hard_delete := coalesce(has_function_privilege(
+        to_regprocedure('warden.allow_hard_delete()'), 'execute'), false);
     todo := array(select e.event_id from warden.audit_events_all e where e.txid = p_txid
                    order by e.statement_id desc, e.event_id desc);
     while cardinality(todo) > 0 loop
         waiting := '{}';
         blocked := '{}';
+        needs := '{}';
+        holds := '{}';
         refusal := null;
+        done := 0;
+        done_at_wait := null;
+        restart := false;
         for ev in
-            select e.*, t.relid, warden.audit_moves(t.table_id, e.at) as moves
+            with tabs as materialized (
+                -- soft: the table has soft delete (its BEFORE DELETE trigger marks rows)
+                select t.table_id, t.relid, warden.audit_hidden_names(t.table_id) as hidden,
+                       exists (select 1 from pg_trigger g
+                                where g.tgrelid = t.relid and g.tgname = 'pgwarden_soft_delete'
+                                  and g.tgenabled <> 'D') as soft
+                  from warden.audit_tables t
+                 where t.table_id in (select e.table_id from warden.audit_events_all e
+                                       where e.txid = p_txid)
+            )
+            select e.*, t.relid, t.hidden, t.soft, warden.audit_moves(t.table_id, e.at) as moves
               from unnest(todo) with ordinality u(id, n)
               join warden.audit_events_all e on e.event_id = u.id and e.txid = p_txid
-              join warden.audit_tables t on t.table_id = e.table_id
+              join tabs t on t.table_id = e.table_id
              order by u.n
         loop
-            keys := array(select jsonb_build_array(ev.table_id, k)
-                            from unnest(array[ev.row_key, ev.old_key]) k where k is not null);
-            if keys && blocked then
+            if restart then
                 waiting := waiting || ev.event_id;
                 continue;
             end if;
-            begin
-                rel := ev.relid::regclass;
-                if ev.op = 'I' then
-                    perform warden.put_row(rel, ev.row_key, false, null);
-                    table_name := rel::text; row_key := ev.row_key; action := 'deleted';
-                elsif ev.op = 'D' then
-                    image := warden.audit_rename_image(ev.old_row, ev.moves);
-                    perform warden.put_row(rel, ev.row_key, true, image);
-                    table_name := rel::text; row_key := ev.row_key; action := 'restored';
-                else
-                    image := warden.audit_rename_image(ev.new_row || ev.old_row, ev.moves);
-                    perform warden.put_row(rel, ev.row_key, true, image);
-                    table_name := rel::text;
-                    if ev.old_key is null then
-                        row_key := ev.row_key; action := 'updated back';
-                    else
-                        -- The row moved from old_key to row_key: move it back.
-                        row_key := ev.old_key; action := 'moved back';
+            rel := ev.relid::regclass;
+            keys := array(select jsonb_build_array(ev.table_id, k)
+                            from unnest(array[ev.row_key, ev.old_key]) k where k is not null);
+            must_wait := keys && blocked;
+            -- The row as it was before this change, and as the change left it (NULL: absent;
+            -- the latter only read when something waits or an insert may be hard-deleted).
+            image := case ev.op when 'D' then warden.audit_rename_image(ev.old_row, ev.moves)
+                                when 'U' then warden.audit_rename_image(ev.new_row || ev.old_row,
+                                                                        ev.moves) end;
+            left_image := case when ev.op <> 'D'
+                                    and (cardinality(waiting) > 0
+                                         or ev.op = 'I' and ev.soft and may_hard_delete)
+                               then warden.audit_rename_image(ev.new_row, ev.moves) end;
+            if not must_wait and cardinality(waiting) > 0 then
+                takes := array(
+                    select r.ref from warden.audit_fk_refs(rel, left_image - ev.hidden, true) r
+                    except
+                    select r.ref from warden.audit_fk_refs(rel, image - ev.hidden, true) r);
+                -- An insert undone also deletes, by ON DELETE CASCADE, the rows referencing it.
+                if takes && needs or (ev.op = 'I' and takes && holds) then
+                    if done > done_at_wait then
+                        restart := true;
+                        waiting := waiting || ev.event_id;
+                        continue;
                     end if;
+                    must_wait := true;
                 end if;
-            exception when foreign_key_violation then
-                if refusal is null then
-                    get stacked diagnostics refusal = message_text, refusal_hint = pg_exception_hint;
+            end if;
+            if not must_wait then
+                begin
+                    table_name := rel::text;
+                    row_key := ev.row_key;
+                    if ev.op = 'I' then
+                        -- On a soft-delete table the row goes for real, as if never inserted
+                        -- (a soft-deleted copy would keep referencing rows that older changes
+                        -- take away), when the caller may hard-delete and nothing references
+                        -- it; otherwise its DELETE marks it, as any DELETE does.
+                        hard := ev.soft and may_hard_delete
+                                and not warden.audit_referenced(rel, left_image);
+                        if hard then
+                            prior := current_setting('pgwarden.hard_delete', true);
+                            perform warden.allow_hard_delete();
+                        end if;
+                        perform warden.put_row(rel, ev.row_key, false, null);
+                        if hard then
+                            perform set_config('pgwarden.hard_delete', coalesce(prior, ''), true);
+                        end if;
+                        action := 'deleted';
+                    elsif ev.op = 'D' then
+                        perform warden.put_row(rel, ev.row_key, true, image);
+                        action := 'restored';
+                    else
+                        perform warden.put_row(rel, ev.row_key, true, image);
+                        if ev.old_key is null then
+                            action := 'updated back';
+                        else
+                            -- The row moved from old_key to row_key: move it back.
+                            row_key := ev.old_key;
+                            action := 'moved back';
+                        end if;
+                    end if;
+                    done := done + 1;
+                exception when foreign_key_violation or unique_violation then
+                    if refusal is null then
+                        get stacked diagnostics refusal = message_text,
+                                                refusal_hint = pg_exception_hint,
+                                                refusal_state = returned_sqlstate;
+                    end if;
+                    must_wait := true;
+                end;
+            end if;
+            if must_wait then
+                if ev.op <> 'D' and left_image is null then
+                    left_image := warden.audit_rename_image(ev.new_row, ev.moves);
                 end if;
+                done_at_wait := coalesce(done_at_wait, done);
                 waiting := waiting || ev.event_id;
                 blocked := blocked || keys;
+                needs := needs || array(
+                    select r.ref from warden.audit_fk_refs(rel, image - ev.hidden, false) r);
+                holds := holds || array(
+                    select r.ref from warden.audit_fk_refs(rel, left_image - ev.hidden, false) r
+                     where r.on_delete = 'c');
                 continue;
-            end;
+            end if;
             return next;
         end loop;
-        if cardinality(waiting) = cardinality(todo) then
-            raise exception using errcode = 'foreign_key_violation', message = refusal,
+        if not restart and done = 0 then
+            raise exception using errcode = refusal_state, message = refusal,
                                   hint = coalesce(refusal_hint, '');
         end if;
         todo := waiting;
