@@ -44,9 +44,10 @@ def test_migrations_are_reversible(kitaab_url: str, role_prefix: str) -> None:
         left = conn.execute(
             "select distinct kind from warden.owned_objects where table_name = 'null'"
         ).fetchall()
-        # The roles stay too (cluster-wide), with their grants and schema ownership.
+        # The roles stay too (cluster-wide), with their settings, grants and schema ownership.
         roles = {
             ("role",),
+            ("role_setting",),
             ("grants",),
             ("ownership",),
             ("warden_grants",),

@@ -202,3 +202,38 @@ def test_switching_tenant_in_a_session_reuses_its_nonce_and_fails_closed_elsewhe
             assert db.nonce is None
             set_tenant(db.connection, "3", key, db.nonce)  # two round trips, still signed
             assert _orgs(db.connection) == {3}
+
+
+def test_an_async_session_signs_with_its_first_statement_and_fails_closed_after(
+    tenanted: Tenanted, roles: Roles
+) -> None:
+    """The asyncio session sends the MAC with the block's first statement (pipeline mode):
+    that statement already sees the tenant; the next block on the same connection, unsigned,
+    sees nothing; an error in the block rolls it back."""
+    import asyncio
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from pgwarden.db import Context, open_async_session
+
+    async def orgs(db: Any) -> set[int]:
+        cur = await db.execute("select org_id from docs")
+        return {r[0] for r in await cur.fetchall()}
+
+    async def scenario() -> tuple[set[int], set[int], set[int], set[int]]:
+        url = as_role(tenanted.url, roles.app)
+        async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
+            async with open_async_session(pool, Context(tenant="2"), tenanted.key) as db:
+                first = await orgs(db)
+                second = await orgs(db)
+            with pytest.raises(pg_errors.DivisionByZero):
+                async with open_async_session(pool, Context(tenant="1"), tenanted.key) as db:
+                    await db.execute("select 1 / 0")
+            async with open_async_session(pool, Context(tenant="1"), tenanted.key) as db:
+                after_error = await orgs(db)
+            async with open_async_session(pool, Context(tenant="1"), None) as db:
+                unsigned = await orgs(db)
+            return first, second, after_error, unsigned
+
+    first, second, after_error, unsigned = asyncio.run(scenario())
+    assert (first, second, after_error, unsigned) == ({2}, {2}, {1}, set())

@@ -190,20 +190,27 @@ class AsyncSession:
 async def open_async_session(
     pool: AsyncConnectionPool[Any], context: Context, key: bytes | None = None
 ) -> AsyncIterator[AsyncSession]:
-    """:func:`open_session` for asyncio: the same transaction, context (signed with ``key``)
-    and round trips, on a connection of a psycopg ``AsyncConnectionPool`` (not in
-    autocommit)."""
+    """:func:`open_session` for asyncio: the same transaction and context (signed with
+    ``key``), on a connection of a psycopg ``AsyncConnectionPool`` (not in autocommit).
+
+    With a signed tenant the block runs in psycopg's pipeline mode: the MAC, which needs the
+    answer of the first round trip, is sent with the block's first statement instead of on
+    its own, so a one-statement request waits on the server three times (context, statement,
+    commit), as without a tenant. Pipeline mode has no COPY; a statement's error is raised
+    when its results are fetched."""
     async with pool.connection() as conn:
         if context.tenant and key:
             async with conn.pipeline():
                 cur = await conn.execute(_SET_CONTEXT_NONCE, context.values())
                 row = await cur.fetchone()
                 assert row is not None
+                # Queued, not waited for: it goes with the block's first statement.
                 await conn.execute(_SET_MAC, (tenant_mac(key, row[4], row[5], context.tenant),))
+                yield AsyncSession(conn, context)
         else:
             async with conn.pipeline():
                 await conn.execute(_SET_CONTEXT, context.values())
-        yield AsyncSession(conn, context)
+            yield AsyncSession(conn, context)
 
 
 def run_with_retry(

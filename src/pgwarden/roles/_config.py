@@ -5,13 +5,16 @@
     [roles]
     schemas = ["app"]                # default: the schemas of the declared tables
     owner = "kitaab_owner"           # owns the schema objects; migrations run as it
-    app = { name = "kitaab_app", password = "env:KITAAB_APP_PASSWORD" }
+    app = { name = "kitaab_app", password = "env:KITAAB_APP_PASSWORD",
+            settings = { plan_cache_mode = "force_generic_plan", statement_timeout = "5s" } }
     readonly = "kitaab_readonly"
     admin = "kitaab_admin"
 
 A role given by name alone is adopted when it exists and created (``NOLOGIN`` unless it is the
 app role) when it does not. Passwords are never in the file: ``password = "env:NAME"`` is read
-from the environment when the plan is applied, and never printed.
+from the environment when the plan is applied, and never printed. ``settings`` are the role's
+defaults in this database (``ALTER ROLE ... IN DATABASE ... SET``): every session it opens
+here starts with them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SettingValue = str | int | float | bool | list[str]
 
 
 class RoleSpec(BaseModel):
@@ -31,6 +36,9 @@ class RoleSpec(BaseModel):
     """``env:NAME``: the password is read from that environment variable at apply time."""
     login: bool | None = None
     """Whether the role can log in; default: the app and admin roles can, the others cannot."""
+    settings: dict[str, SettingValue] = Field(default_factory=dict)
+    """Server settings the role's sessions in this database start with (``statement_timeout``,
+    ``plan_cache_mode``, ...); a list is a list setting (``search_path``)."""
 
     @field_validator("password")
     @classmethod

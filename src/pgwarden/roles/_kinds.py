@@ -11,6 +11,7 @@ exception on one table) shows.
 from __future__ import annotations
 
 from pgwarden.engine import Kind
+from pgwarden.roles._settings import ROLE_SETTING
 
 ROLE = Kind(
     "role",
@@ -109,4 +110,4 @@ OWNERSHIP = Kind(
     needs="warden.roles_foreign_objects(text,text)",
 )
 
-KINDS = [ROLE, GRANTS, DEFAULT_PRIVILEGES, WARDEN_GRANTS, OWNERSHIP]
+KINDS = [ROLE, ROLE_SETTING, GRANTS, DEFAULT_PRIVILEGES, WARDEN_GRANTS, OWNERSHIP]

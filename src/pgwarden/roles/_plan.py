@@ -21,6 +21,7 @@ from pgwarden.roles._config import RoleSpec, RolesSection
 from pgwarden.roles._grants import PROFILES, READER_FUNCTIONS, READER_RELATIONS, attributes
 from pgwarden.roles._password import password_setter, variable
 from pgwarden.roles._read import Reader
+from pgwarden.roles._settings import settings_objects
 
 FEATURE = "roles"
 WARDEN = "warden"
@@ -145,6 +146,7 @@ def roles_objects(section: RolesSection, ctx: PlanContext, reader: Reader) -> li
         role = _role(slot, spec, ctx, reader)
         if role is not None:
             found.append(role)
+        found.extend(settings_objects(slot, spec, ctx, reader))
     owner = declared.get("owner")
     creators = list(dict.fromkeys([*([owner.name] if owner else []), reader.current_user]))
     for schema in schemas:

@@ -53,12 +53,29 @@ class Reader:
             for key, owned in read_ledger(conn).items()
             if owned.feature == "roles"
         }
+        # Which settings a role's defaults may name, and how each may be set.
+        self.setting_contexts: dict[str, str] = {
+            r[0]: r[1] for r in conn.execute("select name, context from pg_settings")
+        }
         present = conn.execute("select to_regclass('warden.migrations') is not null").fetchone()
         self.streams: set[str] = (
             {r[0] for r in conn.execute("select distinct stream from warden.migrations")}
             if present and present[0]
             else set()
         )
+
+    def role_setting(self, role: str, name: str) -> str | None:
+        """``role``'s own default for ``name`` in this database, as stored, or None."""
+        row = self.conn.execute(
+            """select substr(s.cfg, length(%(n)s) + 2) from pg_db_role_setting d
+                 cross join lateral unnest(d.setconfig) s(cfg)
+                where d.setdatabase = (select oid from pg_database
+                                        where datname = current_database())
+                  and d.setrole = (select oid from pg_roles where rolname = %(r)s)
+                  and split_part(s.cfg, '=', 1) = %(n)s""",
+            {"r": role, "n": name},
+        ).fetchone()
+        return row[0] if row else None
 
     def owned_in(self, role: str, schemas: list[str]) -> list[str]:
         """What ``role`` owns in ``schemas`` (the schemas themselves included)."""
