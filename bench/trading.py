@@ -269,6 +269,10 @@ def bench_http(admin: str, seconds: float, connections: int, workers: int = 1) -
             server.terminate()
             server.wait(timeout=30)
         lat = result["latencies_ms"]
+        # Under WAL capture (the embedded default) the orders' events wait in the slot until
+        # ingested (`pgwarden audit ingest`, or a follower): count them once they are stored.
+        with Warden(url, spec=trading.declaration()) as warden:
+            warden.audit.ingest()
         with psycopg.connect(url) as conn:
             audited = conn.execute(
                 "select count(*) from warden.audit_events e join warden.audit_tables t "
