@@ -117,7 +117,21 @@ def build_plan(
         server=catalog.server,
         declared_tables=len(spec.tables),
         streams=tuple(streams),
+        notes=_advice(spec, catalog, features, frozenset(ledger), state),
     )
+
+
+def _advice(
+    spec: Spec,
+    catalog: Catalog,
+    features: Mapping[str, Feature],
+    owned: frozenset[str],
+    state: Mapping[str, Any],
+) -> tuple[str, ...]:
+    from pgwarden.features import PlanContext
+
+    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state), features=features)
+    return tuple(note for name in sorted(features) for note in features[name].advice(ctx))
 
 
 def _all_streams(features: Mapping[str, Feature]) -> list[Stream]:
