@@ -197,6 +197,18 @@ def test_refresh_job_logs_keeps_retention_and_never_overlaps(
     ).fetchone() == (False,)
 
 
+def test_a_view_of_that_name_made_by_hand_is_refused_by_name(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(_SETUP)
+    _build(conn, _view())  # by hand: not pgwarden's to replace
+    warden = make_warden(
+        f'[materialized_views."public.totals"]\nquery = "{_QUERY}"\nrefresh = "1h"\n'
+    )
+    with pytest.raises(FeatureNotApplicable, match=r"^public\.totals: materialized_views cannot"):
+        warden.plan()
+
+
 def test_declared_query_is_one_statement(conn: psycopg.Connection[Any]) -> None:
     conn.execute(_SETUP)
     probe = _Probe(conn)

@@ -259,8 +259,10 @@ def _compare(
         reason = None
         if live is not None:
             if not (kind_of(obj.ref).or_replace or obj.adopt):
+                # A database-wide object (a declared view, a role) has no table: name it.
+                where = obj.table or ".".join(p for p in (obj.ref.schema, obj.ref.name) if p)
                 raise FeatureNotApplicable(
-                    str(obj.table), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
+                    str(where), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
                 )
             reason = "replaces an object of that name pgwarden has no record of"
         return Change(
