@@ -5,8 +5,8 @@
 
 1. Market-data ingest through the bulk path (``Market.ingest_csv`` and ``Market.ingest``):
    COPY into the day-partitioned ``ticks`` with its primary key, audit off on market data,
-   idempotent batches. Rows/s and the Python heap's peak (tracemalloc) at ``--ticks`` and at
-   ``--scale`` times as many: flat memory means streamed.
+   idempotent batches. Rows/s and the ingesting process's peak RSS (``VmHWM``) at ``--ticks``
+   and at ``--scale`` times as many: flat memory means streamed.
 2. Order placement over HTTP: ``pgwarden trading serve`` (one uvicorn process, audited
    orders) driven by bench/_http_load.py in another process; orders/s, p50 / p95 / p99.
 3. Index reduction: the seed's over-indexed ``orders`` / ``executions``, a read workload
@@ -15,8 +15,9 @@
    and after, with the audit triggers as deployed and without them.
 4. ``numeric`` vs ``float8`` vs scaled ``bigint`` for price and quantity: COPY speed, size,
    and how far ``sum(price * quantity)`` lands from the exact figure.
-5. "10x data volume": the ingest rate and a one-day query at ``--scale`` times the history,
-   with the plan's partitions (pruning).
+5. "10x data volume": the ingest rate and a one-day query at ``--scale`` times the history
+   (the same ticks a day, ``--scale`` times the days: 4 days at 1x, 40 at 10x), with the
+   partitions the plan reads (pruning).
 
 The pgbench TPS of the same server is printed as the machine's anchor. A program, not a test.
 """
@@ -68,12 +69,13 @@ def installed(url: str, days: int = 1) -> Trading:
     trading.install(url, now=DAY0).close()
     warden = Warden(url, spec=trading.declaration(), pool_size=10)
     app = Trading(warden)
-    # Partitions for every day the history spans (premake covers three ahead).
-    warden.maintain(
-        only=trading.tables(warden.spec),
-        names=["partition-premake"],
-        now=DAY0 + dt.timedelta(days=max(days - 3, 0)),
-    )
+    # Partitions for every day the history spans (premake covers the day and three ahead).
+    for day in range(0, days, 4):
+        warden.maintain(
+            only=trading.tables(warden.spec),
+            names=["partition-premake"],
+            now=DAY0 + dt.timedelta(days=day),
+        )
     return app
 
 
@@ -82,11 +84,17 @@ def instruments(app: Trading, n: int) -> list[int]:
 
 
 def _ingest_child(
-    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int, out: Any
+    url: str,
+    ids: list[int],
+    ticks: int,
+    key: str,
+    rows: bool,
+    workers: int,
+    per_day: int,
+    out: Any,
 ) -> None:
     """In its own process (spawned): write the CSV to a file (not timed), then stream the file
     through the ingest path (timed); report rows/s and the process's peak RSS."""
-    per_day = max(1, ticks // len(ids) // 4)
     days = -(-ticks // (per_day * len(ids)))
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
         f.writelines(tick_lines(ids, DAY0, days, per_day, seed=7))
@@ -115,11 +123,14 @@ def _ingest_child(
 
 
 def ingest_once(
-    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int = 1
+    url: str, ids: list[int], ticks: int, key: str, rows: bool, workers: int, per_day: int
 ) -> list[Any]:
+    """``ticks`` ticks, ``per_day`` a day per instrument (more ticks: more days)."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    child = ctx.Process(target=_ingest_child, args=(url, ids, ticks, key, rows, workers, queue))
+    child = ctx.Process(
+        target=_ingest_child, args=(url, ids, ticks, key, rows, workers, per_day, queue)
+    )
     child.start()
     result: list[Any] = queue.get()
     child.join()
@@ -132,6 +143,7 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
     with scratch_db(admin) as url:
         app = installed(url, days=4 * scale + 4)
         ids = instruments(app, 20)
+        per_day = max(1, ticks // len(ids) // 4)  # 1x: four days; 10x: forty days
         for label, n, use_rows, workers in (
             ("CSV lines (server parses), 1 connection", ticks, False, 1),
             ("CSV lines (server parses), 2 connections", ticks, False, 2),
@@ -139,7 +151,7 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
         ):
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("truncate trading.ticks, trading.ingest_batches")
-            r = ingest_once(url, ids, n, f"b-{label}", use_rows, workers)
+            r = ingest_once(url, ids, n, f"b-{label}", use_rows, workers, per_day)
             out.append(
                 [label, f"{r[0]:,}", str(r[1]), f"{r[2]:.1f} s", f"{r[3]:,.0f}", f"{r[4]:.0f} MiB"]
             )
@@ -147,7 +159,7 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
         # 10x: the same path on scale times the history, from an empty table.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("truncate trading.ticks, trading.ingest_batches")
-        r = ingest_once(url, ids, ticks * scale, "b-10x", False, 2)
+        r = ingest_once(url, ids, ticks * scale, "b-10x", False, 2, per_day)
         out.append(
             [
                 f"CSV lines, 2 connections, {scale}x volume",

@@ -72,6 +72,10 @@ def test_not_valid_keeps_existing_rows_and_checks_new_ones(
         '[tables."public.tasks".checks]\n'
         'priority_range = { check = "priority between 1 and 5", not_valid = true }\n'
     )
+    # The plan says what NOT VALID leaves behind: the existing rows that violate it.
+    [add] = [c for c in warden.plan().changes if c.feature == "checks"]
+    assert "NOT VALID" in add.description
+    assert '1 existing row(s) violate it, e.g. {"id": 3' in add.description
     warden.apply()
     assert _constraints(conn) == {"priority_range": False}
     assert warden.plan().empty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,118 @@ def test_pgwarden_plan_shows_the_lint_of_its_own_statements(project: Path, conn:
     assert not {f["rule"] for f in lint} & {"require-lock-timeout", "require-statement-timeout"}
     shown = runner.invoke(app, ["plan"])
     assert "lint require-concurrent-index-creation" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad", "good", "lock"),
+    [
+        (
+            "adding-foreign-key-constraint",
+            "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (p) REFERENCES p (id);",
+            "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (p) REFERENCES p (id) NOT VALID;\n"
+            "ALTER TABLE t VALIDATE CONSTRAINT f;",
+            "SHARE ROW EXCLUSIVE",
+        ),
+        (
+            "disallowed-unique-constraint",
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE (c);",
+            "DROP INDEX CONCURRENTLY IF EXISTS u;\n"
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u ON t (c);\n"
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u;",
+            "ACCESS EXCLUSIVE",
+        ),
+        (
+            "adding-not-nullable-field",
+            "ALTER TABLE t ALTER COLUMN c SET NOT NULL;",
+            "ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL) NOT VALID;\n"
+            "ALTER TABLE t VALIDATE CONSTRAINT c_nn;",
+            "ACCESS EXCLUSIVE",
+        ),
+        (
+            "adding-required-field",
+            "ALTER TABLE t ADD COLUMN c bigint NOT NULL;",
+            "ALTER TABLE t ADD COLUMN c bigint NOT NULL DEFAULT 0;",
+            "ACCESS EXCLUSIVE",
+        ),
+        (
+            "changing-column-type",
+            "ALTER TABLE t ALTER COLUMN c TYPE bigint;",
+            "ALTER TABLE t ADD COLUMN c_new bigint;",
+            "ACCESS EXCLUSIVE",
+        ),
+    ],
+)
+def test_lock_rules_both_ways(rule: str, bad: str, good: str, lock: str) -> None:
+    hit = _by_rule(lint_sql(bad, lock_timeout_set=True), rule)
+    assert (hit.line, hit.lock, hit.origin) == (1, lock, "squawk")
+    assert rule not in _rules(lint_sql(good, lock_timeout_set=True))
+
+
+def test_concurrent_index_in_a_transaction_both_ways() -> None:
+    text = (
+        "DROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c);"
+    )
+    rule = "ban-concurrent-index-creation-in-transaction"
+    assert _by_rule(lint_sql(text, in_transaction=True), rule).line == 2
+    assert rule not in _rules(lint_sql(text, in_transaction=False))
+
+
+def _revision(root: Path, rev: str, down: str | None, body: str) -> None:
+    (root / "versions" / f"{rev}.py").write_text(
+        "from alembic import op\n"
+        f"revision = {rev!r}\ndown_revision = {down!r}\n"
+        f"def upgrade():\n{textwrap.indent(textwrap.dedent(body), '    ')}\n"
+    )
+
+
+def test_alembic_autocommit_block_is_outside_the_transaction(tmp_path: Path) -> None:
+    """Alembic runs a revision in a transaction; `autocommit_block()` (how a revision runs
+    CREATE INDEX CONCURRENTLY) commits first and begins again after: its statements are not
+    flagged as inside a transaction, a concurrent build without it is."""
+    project = _alembic_project(tmp_path / "mig")
+    _revision(
+        project,
+        "c3",
+        "b2",
+        """
+        with op.get_context().autocommit_block():
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS t_y")
+            op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS t_y ON t (x)")
+    """,
+    )
+    _revision(
+        project,
+        "d4",
+        "c3",
+        """
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS t_z")
+        op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS t_z ON t (x)")
+    """,
+    )
+    found = lint_alembic(project, since="b2", lock_timeout_set=True)
+    rule = "ban-concurrent-index-creation-in-transaction"
+    assert {f.source for f in found if f.rule == rule} == {f"{project}@d4"}
+    assert not [
+        f for f in found if f.source.endswith("@c3") and f.rule != "require-statement-timeout"
+    ]
+
+
+def test_cli_lints_the_revisions_pending_in_the_database(project: Path, conn: Any) -> None:
+    alembic = _alembic_project(project / "alembic")
+    runner = CliRunner()
+    every = runner.invoke(app, ["lint", "--alembic", str(alembic), "--json"])
+    assert every.exit_code == 2, every.output
+    assert {r["source"] for r in json.loads(every.stdout)} == {f"{alembic}@b2"}
+    # The database is at b2 already: nothing is pending, nothing to lint.
+    conn.execute("create table alembic_version (version_num varchar(32) primary key)")
+    conn.execute("insert into alembic_version values ('b2')")
+    pending = runner.invoke(app, ["lint", "--alembic", str(alembic), "--pending"])
+    assert pending.exit_code == 0, pending.output
+    assert "no findings" in pending.stdout
+    conn.execute("update alembic_version set version_num = 'a1'")
+    again = runner.invoke(app, ["lint", "--alembic", str(alembic), "--pending", "--json"])
+    assert again.exit_code == 2
+    assert {r["rule"] for r in json.loads(again.stdout)} >= {"require-concurrent-index-creation"}
+    broken = project / "broken"
+    broken.mkdir()
+    assert runner.invoke(app, ["lint", "--alembic", str(broken)]).exit_code == 1

@@ -249,3 +249,52 @@ def test_backup_health_in_the_api_and_metrics(db_url: str, tmp_path: Path) -> No
         assert value(scrape(url), "pgwarden_backups") == 0
         assert any(f["check"] == "pgwarden.backup" for f in health["findings"]["items"])
     assert not (tmp_path / "repo").exists()
+
+
+def test_view_staleness_in_the_api_and_metrics(db_url: str, conn: psycopg.Connection) -> None:
+    # A declared view with a max_staleness: stale until refreshed (the build by apply is not
+    # a logged refresh), then fresh, with its last refresh and age in /metrics.
+    conn.execute("create table public.sales (id int primary key, shop int not null)")
+    conn.execute("insert into public.sales select g, g % 3 from generate_series(1, 30) g")
+    spec = parse_spec(
+        '[materialized_views."public.per_shop"]\n'
+        'query = "select shop, count(*) as n from sales group by shop"\n'
+        'unique_key = ["shop"]\nrefresh = "1h"\nmax_staleness = "2h"\n'
+    )
+    warden = Warden(db_url, spec=spec)
+    warden.apply()
+    settings = ServeSection(checks_every="200ms")
+
+    def views(url: str, until: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        health: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{url}/api/health").json()
+            found = (health["features"] or {}).get("views")
+            if found and until(found[0]):
+                return found, scrape(url)
+            time.sleep(0.1)
+        raise AssertionError(health)
+
+    with serving(create_app(warden, settings=settings, close_warden=True)) as url:
+        [never], families = views(url, lambda v: True)
+        assert (never["view"], never["last_refresh"], never["stale"]) == (
+            "public.per_shop",
+            None,
+            True,
+        )
+        assert value(families, "pgwarden_view_stale", view="public.per_shop") == 1
+        assert (
+            value(families, "pgwarden_view_max_staleness_seconds", view="public.per_shop") == 7200
+        )
+        assert not families["pgwarden_view_age_seconds"].samples  # absent: never refreshed
+
+        before = time.time()
+        done = warden.materialized_views.refresh("public.per_shop")
+        assert (done.rows, done.concurrently) == (3, True)
+        [fresh], families = views(url, lambda v: v["last_refresh"] is not None)
+        assert fresh["stale"] is False
+        assert value(families, "pgwarden_view_stale", view="public.per_shop") == 0
+        at = value(families, "pgwarden_view_last_refresh_timestamp_seconds", view="public.per_shop")
+        assert at >= before - 1
+        assert 0 <= value(families, "pgwarden_view_age_seconds", view="public.per_shop") < 7200

@@ -47,6 +47,13 @@ def test_report_and_online_conversion_under_traffic(
     assert [(k["table"], k["constraint"], k["features"]) for k in keys] == [
         ("public.entries", "entries_owner_id_fkey", ["audit"])
     ]  # scratch keeps no history: not reported
+    # The plan shows it too, as a note with the command (not a change: the key is the user's).
+    plan = json.loads(runner.invoke(app, ["plan", "--json"]).stdout)
+    [note] = plan["notes"]
+    assert "foreign key entries_owner_id_fkey of public.entries is ON DELETE CASCADE" in note
+    assert "pgwarden foreign-keys restrict public.entries entries_owner_id_fkey" in note
+    assert not any("entries_owner_id_fkey" in c["description"] for c in plan["changes"])
+    assert "note foreign key entries_owner_id_fkey" in runner.invoke(app, ["plan"]).stdout
 
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -83,6 +90,7 @@ def test_report_and_online_conversion_under_traffic(
     ).fetchone()
     assert row == ("r", "c", True)  # RESTRICT, ON UPDATE kept, validated
     assert runner.invoke(app, ["foreign-keys", "list"]).exit_code == 0  # nothing left
+    assert json.loads(runner.invoke(app, ["plan", "--json"]).stdout)["notes"] == []
     # RESTRICT now (PostgreSQL 15 reports it as a foreign key violation, 18 as restrict).
     with pytest.raises((errors.RestrictViolation, errors.ForeignKeyViolation)):
         conn.execute("delete from owners where id = 3")

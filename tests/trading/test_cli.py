@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 from tests.trading.conftest import scalar, tick_csv
 from typer.testing import CliRunner
 
@@ -68,3 +74,44 @@ def test_demo_trading_checks_its_api(trading_url: str) -> None:
     assert "sent again with the same key: same order" in out
     assert "v1 insert by account:" in out and "(fill) changed: filled_quantity, status" in out
     assert "API check: ok" in out
+
+
+def test_install_then_serve_from_a_shell(trading_url: str) -> None:
+    """``pgwarden trading install`` (again: nothing changes) and ``pgwarden trading serve``
+    as a user runs them: the API answers, with pgwarden's health and the live metrics."""
+    installed = CliRunner().invoke(cli, ["--database-url", trading_url, "trading", "install"],
+                                   env=ENV)  # fmt: skip
+    assert installed.exit_code == 0, installed.output
+    assert "trading installed" in installed.output
+    assert scalar(trading_url, "select count(*) from pg_constraint where contype = 'f' "
+                  "and confdeltype = 'c' and connamespace = 'trading'::regnamespace") == 0  # fmt: skip
+
+    program = Path(sys.executable).with_name("pgwarden")
+    server = subprocess.Popen(
+        [str(program), "--database-url", trading_url, "trading", "serve", "--port", "0",
+         "--pool-size", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **ENV, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        base = None
+        for line in server.stdout:  # the address it prints once serving
+            found = re.search(r"trading API\S*: (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                base = found.group(1)
+                break
+        assert base, "serve never printed its address"
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for _ in range(100):  # the address is printed just before uvicorn listens
+                try:
+                    health = http.get("/health")
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.1)
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            assert http.get("/pgwarden/healthz").status_code == 200
+            assert "pgwarden_trading_pool_pool_max 2" in http.get("/metrics").text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

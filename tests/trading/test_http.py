@@ -85,6 +85,8 @@ def test_order_lifecycle(client: TestClient, app: Trading, trading_url: str) -> 
 
 def test_book_and_market_data(client: TestClient) -> None:
     acct, inst = _setup(client)
+    listed = client.get("/instruments").json()
+    assert [(i["instrument_id"], i["symbol"]) for i in listed] == [(inst, "AAA")]
     for n, (side, qty, price) in enumerate([("buy", "5", "99.90"), ("buy", "2", "99.90"),
                                             ("buy", "1", "99.80"), ("sell", "4", "100.10"),
                                             ("sell", "3", "100.00")]):  # fmt: skip

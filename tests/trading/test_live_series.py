@@ -1,5 +1,6 @@
 """Trading's own figures on pgwarden's live view: the trading app served for real (uvicorn),
-orders placed and market data ingested over HTTP, and the ``trading`` series read from
+orders placed, filled and market data ingested over HTTP all along, and the ``trading``
+series (orders/s, fills/s, ingest rows/s, partition sizes) read from
 ``WS /pgwarden/live`` and seen drawn by the dashboard in headless Chromium."""
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def served(trading_url: str) -> Iterator[tuple[str, threading.Event]]:
                     if n % 3 == 0:
                         client.post(f"/orders/{placed.json()['order_id']}/fills",
                                     json={"quantity": "1", "price": "10"})  # fmt: skip
+                    if n % 5 == 0:  # market data too, through the bulk path
+                        ticks = tick_csv(inst["instrument_id"], 20, first_seq=10_000 + 100 * n)
+                        sent = client.post(f"/market/ticks?key=live-w{n}", content=ticks)
+                        assert sent.json()["rows"] == 20, sent.text
 
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
@@ -72,8 +77,8 @@ def test_trading_series_on_pgwardens_websocket(served: tuple[str, threading.Even
     url = base.replace("http://", "ws://") + "/pgwarden/live"
     with connect(url, open_timeout=10, max_queue=64) as ws:
         deadline = time.monotonic() + 60
-        while not (seen.get("orders", 0) > 0 and seen.get("fills", 0) > 0):
-            assert time.monotonic() < deadline, f"no order or fill rate seen: {seen}"
+        while not all(seen.get(rate, 0) > 0 for rate in ("orders", "fills", "ingest rows")):
+            assert time.monotonic() < deadline, f"no order, fill or ingest rate seen: {seen}"
             values = _series(json.loads(ws.recv(timeout=15)))
             for name, value in values.items():
                 if value is not None:

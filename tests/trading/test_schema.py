@@ -3,6 +3,7 @@ and the refused type conversion."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from psycopg import errors as pg_errors
 from tests.trading.conftest import scalar
 
+from pgwarden import Warden
 from pgwarden.blueprints import trading
 from pgwarden.blueprints.trading import _migrate
 from pgwarden.blueprints.trading.services import Invalid, Trading
@@ -21,6 +23,7 @@ def test_install_is_complete_and_idempotent(trading_url: str) -> None:
     warden = trading.install(trading_url)  # again, on the cloned installed database
     try:
         assert warden.plan(only=trading.tables()).changes == ()
+        assert warden.plan(only=trading.tables()).notes == ()  # no CASCADE key left
         assert trading.restrict_cascades(warden) == []
         assert _migrate.current(trading_url) == "0001"
         with psycopg.connect(trading_url) as conn:
@@ -99,6 +102,17 @@ def test_before_the_conversion_the_delete_cascaded(trading_url: str, admin_url: 
     fills: what RESTRICT prevents."""
     trading.teardown(trading_url)
     _migrate.upgrade(trading_url)
+    # The plan shows each key that would erase history, with the command converting it.
+    with Warden(trading_url, spec=trading.declaration()) as warden:
+        notes = warden.plan(only=trading.tables()).notes
+    keys = {re.search(r"foreign key (\S+) of (\S+)", n).group(2, 1) for n in notes}  # type: ignore[union-attr]
+    assert keys == {
+        ("trading.executions", "executions_order_id_fkey"),
+        ("trading.orders", "orders_account_id_fkey"),
+        ("trading.orders", "orders_instrument_id_fkey"),
+        ("trading.positions", "positions_account_id_fkey"),
+    }
+    assert all("pgwarden foreign-keys restrict" in n for n in notes)
     with psycopg.connect(trading_url) as conn:
         conn.execute("insert into trading.instruments (symbol) values ('AAA')")
         conn.execute("insert into trading.accounts (name) values ('x')")
@@ -132,3 +146,39 @@ def test_float_conversion_is_checked_row_by_row(app: Trading, desk: dict[str, An
     assert kind == ("numeric(18,8)",)  # unchanged
     with pytest.raises(Invalid, match="to: one of"):
         app.portfolio.check_conversion("orders", "price", "text")
+
+
+def test_a_lossless_conversion_is_applied_and_a_lossy_one_shown_over_http(
+    app: Trading, desk: dict[str, Any], client: Any
+) -> None:
+    app.orders.place(desk["account"], desk["aaa"], "buy", Decimal(2), Decimal("10.25"),
+                     client_order_id="c1")  # fmt: skip
+    app.orders.fill(_order_id(app, "c1"), Decimal(1), Decimal("10.25"))
+    # Every value survives the round trip: checked row by row, then altered.
+    assert app.portfolio.check_conversion("executions", "price", "float8") == []
+    app.portfolio.convert("executions", "price", "float8")
+    app.orders.fill(_order_id(app, "c1"), Decimal(1), Decimal("10.25"))  # and after it
+    with app.warden.connect() as conn:
+        kind = conn.execute("select format_type(atttypid, atttypmod) from pg_attribute "
+                            "where attrelid = 'trading.executions'::regclass "
+                            "and attname = 'price'").fetchone()  # fmt: skip
+        assert kind == ("double precision",)
+        prices = conn.execute("select price from trading.executions").fetchall()
+        assert prices == [(10.25,), (10.25,)]
+    # The lossy case over HTTP: the offending row, with its value before and after.
+    big = app.portfolio.add_instrument("BIG", tick_size=Decimal("0.00000001"))
+    app.orders.place(desk["account"], big["instrument_id"], "buy", Decimal(1),
+                     Decimal("1234567890.12345678"), client_order_id="lossy")  # fmt: skip
+    shown = client.get("/admin/conversions", params={"table": "orders", "column": "price"}).json()
+    assert shown["lossless"] is False
+    [row] = shown["rows"]
+    assert row["value"] == "1234567890.12345678" and row["converted"] != row["value"]
+    assert row["row"]["client_order_id"] == "lossy"
+
+
+def _order_id(app: Trading, client_order_id: str) -> int:
+    with app.warden.connect() as conn:
+        row = conn.execute("select order_id from trading.orders where client_order_id = %s",
+                           [client_order_id]).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])

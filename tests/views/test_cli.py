@@ -8,10 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from pgwarden._names import QualifiedName
 from pgwarden.cli import app
-from pgwarden.features.materialized_views import ViewSpec
-from pgwarden.features.materialized_views._objects import view_object
 
 QUERY = "select shop, count(*) as n from sales group by shop"
 
@@ -21,8 +18,6 @@ def test_views_refresh_and_status(project: Path, conn: Any) -> None:
         "create table sales (id bigint primary key, shop int not null);"
         "insert into sales select g, g % 4 from generate_series(1, 100) g"
     )
-    view = ViewSpec(query=QUERY, refresh="1h", unique_key=("shop",))  # type: ignore[arg-type]
-    conn.execute(view_object(QualifiedName("public", "per_shop"), QUERY, view).create)
     (project / "views").mkdir()
     (project / "views" / "per_shop.sql").write_text(QUERY + ";\n")
     (project / "pgwarden.toml").write_text(
@@ -30,9 +25,14 @@ def test_views_refresh_and_status(project: Path, conn: Any) -> None:
         'unique_key = ["shop"]\nrefresh = "1h"\nmax_staleness = "2h"\n'
     )
     runner = CliRunner()
+    built = runner.invoke(app, ["apply", "--yes"])  # builds it (not a logged refresh)
+    assert built.exit_code == 0, built.output
     stale = runner.invoke(app, ["views", "status", "--json"])
     assert stale.exit_code == 2, stale.output  # never refreshed, and a max_staleness
     assert json.loads(stale.stdout)[0]["stale"] is True
+    # ...and `pgwarden status` says so among its notes.
+    notes = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["notes"]
+    assert "view public.per_shop: never refreshed (max 7200s) STALE" in notes
     done = runner.invoke(app, ["views", "refresh", "public.per_shop", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) | {"started_at": None, "seconds": None} == {
@@ -47,6 +47,9 @@ def test_views_refresh_and_status(project: Path, conn: Any) -> None:
     }
     fresh = runner.invoke(app, ["views", "status"])
     assert fresh.exit_code == 0 and "public.per_shop: refreshed" in fresh.stdout
+    notes = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["notes"]
+    [line] = [n for n in notes if n.startswith("view public.per_shop:")]
+    assert line.endswith("ago (max 7200s)"), line  # not STALE any more
     unknown = runner.invoke(app, ["views", "refresh", "public.nope"])
     assert unknown.exit_code == 1 and "not a declared materialized view" in unknown.output
 

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgwarden import FeatureNotApplicable, MaintenanceError
+from pgwarden import FeatureNotApplicable, MaintenanceError, Warden
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import read_catalog
 from pgwarden.engine import ObjectRef, register_kind
@@ -197,6 +197,18 @@ def test_refresh_job_logs_keeps_retention_and_never_overlaps(
     ).fetchone() == (False,)
 
 
+def test_a_view_of_that_name_made_by_hand_is_refused_by_name(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(_SETUP)
+    _build(conn, _view())  # by hand: not pgwarden's to replace
+    warden = make_warden(
+        f'[materialized_views."public.totals"]\nquery = "{_QUERY}"\nrefresh = "1h"\n'
+    )
+    with pytest.raises(FeatureNotApplicable, match=r"^public\.totals: materialized_views cannot"):
+        warden.plan()
+
+
 def test_declared_query_is_one_statement(conn: psycopg.Connection[Any]) -> None:
     conn.execute(_SETUP)
     probe = _Probe(conn)
@@ -204,3 +216,94 @@ def test_declared_query_is_one_statement(conn: psycopg.Connection[Any]) -> None:
     with pytest.raises(FeatureNotApplicable, match="query fails"):
         probe.columns(NAME, "select 1; drop table sales")
     assert conn.execute("select to_regclass('sales') is not null").fetchone() == (True,)
+
+
+def _log(conn: psycopg.Connection[Any]) -> list[dt.datetime]:
+    rows = conn.execute("select started_at from warden.view_refreshes order by 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_maintain_refreshes_in_the_local_window_across_both_dst_changes(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """``maintain`` with a controlled clock: a nightly window of 01:00-02:00 Paris time runs
+    once a night, at 00:xx UTC in winter and 23:xx UTC in summer, on both sides of the spring
+    (2026-03-29) and autumn (2026-10-25) changes."""
+    conn.execute(_SETUP)
+    warden = make_warden(
+        f'[materialized_views."public.totals"]\nquery = "{_QUERY}"\nunique_key = ["shop"]\n'
+        'window = "01:00-02:00"\ntimezone = "Europe/Paris"\nkeep_log = "400 days"\n'
+    )
+    warden.apply()
+    ran = []
+    for at in (
+        "2026-03-28T00:30",  # 01:30 CET: inside, never refreshed
+        "2026-03-28T00:45",  # same window: once per window
+        "2026-03-28T01:30",  # 02:30 CET: outside
+        "2026-03-29T00:10",  # 01:10 CET, 50 minutes before the spring change
+        "2026-03-29T23:30",  # 01:30 CEST on the 30th: inside
+        "2026-03-30T00:30",  # 02:30 CEST: outside (the UTC hour of the nights before)
+        "2026-10-24T23:30",  # 01:30 CEST on the 25th, before the autumn change
+        "2026-10-25T23:30",  # 00:30 CET on the 26th: outside (summer's UTC hour)
+        "2026-10-26T00:30",  # 01:30 CET: inside
+    ):
+        now = dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC)
+        [result] = warden.maintain(names=["view-refresh"], now=now)
+        ran.append((at, "no view due" not in result.detail))
+    assert [at for at, refreshed in ran if refreshed] == [
+        "2026-03-28T00:30",
+        "2026-03-29T00:10",
+        "2026-03-29T23:30",
+        "2026-10-24T23:30",
+        "2026-10-26T00:30",
+    ]
+    assert [t.isoformat() for t in _log(conn)] == [
+        "2026-03-28T00:30:00+00:00",
+        "2026-03-29T00:10:00+00:00",
+        "2026-03-29T23:30:00+00:00",
+        "2026-10-24T23:30:00+00:00",
+        "2026-10-26T00:30:00+00:00",
+    ]
+
+
+def test_a_changed_query_is_a_planned_rebuild_applied_while_readers_read(
+    conn: psycopg.Connection[Any],
+    db_url: str,
+    make_warden: Callable[..., Warden],
+    gate: Callable[[], None],
+) -> None:
+    """The declaration's query changes: the plan has one change for the view (built beside
+    and swapped), apply runs it while a reader with a short lock_timeout reads the old rows."""
+    conn.execute(_SETUP)
+    gate()
+    decl = (
+        '[materialized_views."public.totals"]\nquery = "{}"\nunique_key = ["shop"]\n'
+        'refresh = "1h"\n'
+    )
+    make_warden(decl.format(_QUERY)).apply()
+    changed = make_warden(decl.format(_QUERY.replace("sum(amount)", "sum(amount) * 2")))
+    plan = changed.plan()
+    [change] = plan.changes
+    assert (change.feature, change.action) == ("materialized_views", "replace")
+    assert "__pgwarden_new" in change.sql and "RENAME" in change.sql
+    conn.execute("select pg_advisory_lock(%s)", (GATE,))  # the new build waits at the gate
+    failures: list[BaseException] = []
+
+    def apply() -> None:
+        try:
+            changed.apply()
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=apply)
+    thread.start()
+    _waiting_on_gate(conn, thread)
+    with _reader(db_url) as reader:  # the old view, read while the new one is built
+        assert reader.execute("select count(*) from totals").fetchone() == (10,)
+        old = reader.execute("select total from totals where shop = 3").fetchone()
+    conn.execute("select pg_advisory_unlock(%s)", (GATE,))
+    thread.join()
+    assert not failures, failures
+    new = conn.execute("select total from totals where shop = 3").fetchone()
+    assert new is not None and old is not None and new[0] == 2 * old[0]
+    assert changed.plan().empty

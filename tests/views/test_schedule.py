@@ -45,6 +45,24 @@ def test_nightly_window_follows_local_time_across_dst() -> None:
     assert window_start(view, _at("2026-03-29T23:30")) == _at("2026-03-29T23:00")
 
 
+def test_a_window_starting_in_the_hour_dst_skips_or_repeats_runs_once() -> None:
+    # 02:30 Paris does not exist on 2026-03-29 (02:00 CET -> 03:00 CEST) and exists twice on
+    # 2026-10-25 (03:00 CEST -> 02:00 CET): the window still runs once a night.
+    view = ViewSpec(query="select 1", window="02:30-03:30", timezone="Europe/Paris")
+    for night, times in (
+        ("2026-03-29", ["01:10", "01:20", "01:29"]),  # 03:10-03:29 CEST
+        ("2026-10-25", ["00:35", "00:50", "01:40", "02:20"]),  # 02:35, 02:50 CEST; 02:40, 03:20 CET
+    ):
+        last, runs = _at(f"{night}T00:00") - dt.timedelta(days=1), []
+        for hhmm in times:
+            now = _at(f"{night}T{hhmm}")
+            assert window_start(view, now) is not None and window_start(view, now) <= now
+            if is_due(view, now, last):
+                runs.append(hhmm)
+                last = now
+        assert runs == times[:1], (night, runs)
+
+
 def test_window_wrapping_midnight_with_interval() -> None:
     view = ViewSpec(  # type: ignore[arg-type]
         query="select 1", window="22:00-04:00", timezone="America/New_York", refresh="1h"

@@ -166,6 +166,8 @@ class Metrics:
             for entry in features["archive"]:
                 backlog.add_metric([entry["table"]], entry["backlog_rows"])
             out.append(backlog)
+        if features.get("views") is not None:
+            out += _views(features["views"], time.time())
         backups = features.get("backups")
         if backups is not None:
             out.append(_gauge("pgwarden_backups", "Backups in the catalog.", backups["backups"]))
@@ -218,6 +220,42 @@ class Metrics:
                 self.state.failures,
             ),
         ]
+
+
+def _views(views: list[dict[str, Any]], now: float) -> list[Metric]:
+    """Declared materialized views: when each was last refreshed and whether it is stale,
+    its age taken at this scrape (the refresh log is read with the checks, every
+    ``checks_every``; a refresh since then shows at the next pass)."""
+    last = GaugeMetricFamily(
+        "pgwarden_view_last_refresh_timestamp_seconds",
+        "Start of the view's last successful refresh (Unix time); absent: never refreshed.",
+        labels=["view"],
+    )
+    age = GaugeMetricFamily(
+        "pgwarden_view_age_seconds",
+        "Seconds since the view's last successful refresh started.",
+        labels=["view"],
+    )
+    limit = GaugeMetricFamily(
+        "pgwarden_view_max_staleness_seconds", "The view's declared max_staleness.", labels=["view"]
+    )
+    stale = GaugeMetricFamily(
+        "pgwarden_view_stale",
+        "1 when the view is older than its max_staleness (or never refreshed and has one).",
+        labels=["view"],
+    )
+    for view in views:
+        name, at, most = view["view"], view["last_refresh_unix"], view["max_staleness_seconds"]
+        seconds: float | None = None
+        if at is not None:
+            seconds = max(now - at, 0.0)
+            last.add_metric([name], at)
+            age.add_metric([name], seconds)
+        if most is not None:
+            limit.add_metric([name], most)
+        late = most is not None and (seconds is None or seconds > most)
+        stale.add_metric([name], 1 if late else 0)
+    return [last, age, limit, stale]
 
 
 def _core(scrape: Scrape) -> list[Metric]:

@@ -141,8 +141,9 @@ def database_sizes(warden: Warden) -> dict[str, int]:
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
     """Audit ingest lag (WAL capture), archive backlog, partitions made ahead and rows in
-    default partitions, for what pgwarden.toml declares (and partitioned tables it finds), and
-    backup health when it declares ``[backup]``."""
+    default partitions, for what pgwarden.toml declares (and partitioned tables it finds),
+    the staleness of declared materialized views, and backup health when it declares
+    ``[backup]``."""
     from pgwarden.features.audit import _wal
     from pgwarden.features.partition._report import report
 
@@ -171,6 +172,17 @@ def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
                     "default_rows": table.default_rows,
                 }
             )
+        if "materialized_views" in warden.spec.sections:
+            from pgwarden.features.materialized_views import staleness
+
+            state["views"] = [
+                {
+                    **s.to_json(),
+                    # Unix time, so /metrics can give the age at scrape time, not at this pass.
+                    "last_refresh_unix": s.last_refresh.timestamp() if s.last_refresh else None,
+                }
+                for s in staleness(conn, warden.spec)
+            ]
     if any("archive" in t.features for t in warden.spec.tables.values()):
         try:
             due = warden.maintain(dry_run=True, names=["archive"])

@@ -27,6 +27,7 @@ def render_plan(console: Console, plan: Plan, *, where: str, show_sql: bool = Tr
             f"[green]No changes.[/] The database matches the declaration "
             f"({plan.declared_tables} table(s) declared)."
         )
+        _notes(console, plan)
         return
     console.print()
     for change in plan.changes:  # in the order apply runs them
@@ -38,6 +39,12 @@ def render_plan(console: Console, plan: Plan, *, where: str, show_sql: bool = Tr
         console.print("[bold red]Some changes drop data[/] (marked [red]destroys data[/]).")
     if plan.drift:
         console.print(f"[magenta]{len(plan.drift)} object(s) drifted[/] and will be repaired.")
+    _notes(console, plan)
+
+
+def _notes(console: Console, plan: Plan) -> None:
+    for note in plan.notes:  # advice: not applied by this plan
+        console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
 
 
 def render_change(console: Console, change: Change, *, show_sql: bool) -> None:

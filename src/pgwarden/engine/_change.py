@@ -95,6 +95,8 @@ class Plan:
     declared_tables: int = 0
     streams: tuple[Stream, ...] = ()
     """The version streams its ``migrate`` change brings up to date."""
+    notes: tuple[str, ...] = ()
+    """The features' advice (``Feature.advice``): not changes, shown beside them."""
 
     @property
     def empty(self) -> bool:
@@ -116,4 +118,5 @@ class Plan:
             "changes": [c.to_json() for c in self.changes],
             "fingerprint": self.fingerprint,
             "server": {"version": self.server.version, "database": self.server.database},
+            "notes": list(self.notes),
         }

@@ -117,7 +117,21 @@ def build_plan(
         server=catalog.server,
         declared_tables=len(spec.tables),
         streams=tuple(streams),
+        notes=_advice(spec, catalog, features, frozenset(ledger), state),
     )
+
+
+def _advice(
+    spec: Spec,
+    catalog: Catalog,
+    features: Mapping[str, Feature],
+    owned: frozenset[str],
+    state: Mapping[str, Any],
+) -> tuple[str, ...]:
+    from pgwarden.features import PlanContext
+
+    ctx = PlanContext(catalog=catalog, spec=spec, owned=owned, state=dict(state), features=features)
+    return tuple(note for name in sorted(features) for note in features[name].advice(ctx))
 
 
 def _all_streams(features: Mapping[str, Feature]) -> list[Stream]:
@@ -245,8 +259,10 @@ def _compare(
         reason = None
         if live is not None:
             if not (kind_of(obj.ref).or_replace or obj.adopt):
+                # A database-wide object (a declared view, a role) has no table: name it.
+                where = obj.table or ".".join(p for p in (obj.ref.schema, obj.ref.name) if p)
                 raise FeatureNotApplicable(
-                    str(obj.table), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
+                    str(where), obj.feature, f"{obj.ref} already exists and is not pgwarden's"
                 )
             reason = "replaces an object of that name pgwarden has no record of"
         return Change(

@@ -197,6 +197,12 @@ class Feature(ABC):
         space held). Reads only; default: nothing."""
         return []
 
+    def advice(self, ctx: PlanContext) -> list[str]:
+        """Lines ``pgwarden plan`` shows beside its changes: what the declaration makes worth
+        doing that apply does not do by itself, and the command that does it. Asked of every
+        registered feature, declared or not; reads only. Default: nothing."""
+        return []
+
     def jobs(self, declared: Sequence[tuple[Table, FeatureOptions]], catalog: Catalog) -> list[Job]:
         """The recurring work this feature needs on the tables that declare it (purge,
         archive, retention...), for ``pgwarden maintain``. Default: none."""

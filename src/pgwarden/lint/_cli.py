@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--transaction/--no-transaction",
                 help="Whether the runner wraps each migration in a transaction "
-                "(default: files no, Alembic yes).",
+                "(default: files no; Alembic: as its offline SQL's BEGIN/COMMIT say).",
             ),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,

@@ -98,19 +98,31 @@ def alembic_sql(directory: Path, *, since: str | None = None) -> list[tuple[str,
         command.upgrade(config, f"{since}:head" if since else "head", sql=True)
     except (CommandError, SystemExit, Exception) as exc:  # env.py is user code
         raise LintError(f"{directory}: alembic upgrade --sql failed: {exc}") from None
-    # Alembic's own bookkeeping (alembic_version) is not the user's migration, and its
-    # BEGIN/COMMIT are the runner's transaction (linted as in_transaction), not statements.
+    # Alembic's own bookkeeping (alembic_version) is not the user's migration. Its BEGIN /
+    # COMMIT stay: they say which statements run inside the runner's transaction and which
+    # do not (an `autocommit_block()`, the way to run CREATE INDEX CONCURRENTLY, is a COMMIT
+    # before its statements and a BEGIN after them).
     text = re.sub(
         r"(?m)^(INSERT INTO|UPDATE|CREATE TABLE) \S*alembic_version[^;]*;", "", buffer.getvalue()
     )
-    text = re.sub(r"(?m)^(BEGIN|COMMIT);$", "", text)
     marks = list(_REVISION.finditer(text))
     if not marks:
         return []
-    return [
-        (mark.group(2), text[mark.start() : after.start() if after else len(text)])
-        for mark, after in zip(marks, [*marks[1:], None], strict=True)
-    ]
+    found = []
+    for mark, after in zip(marks, [*marks[1:], None], strict=True):
+        chunk = text[mark.start() : after.start() if after else len(text)]
+        # A revision that starts inside the runner's transaction says so on its first line
+        # (no line moves: findings keep their line numbers), and one that ends inside it
+        # commits after its last line (the runner commits later, after other revisions).
+        before = _TRANSACTION.findall(text, 0, mark.start())[-1:] == ["BEGIN"]
+        within = _TRANSACTION.findall(chunk)
+        if within[-1:] == ["BEGIN"] or (before and not within):
+            chunk += "\nCOMMIT;\n"
+        found.append((mark.group(2), ("BEGIN; " if before else "") + chunk))
+    return found
+
+
+_TRANSACTION = re.compile(r"(?m)^(BEGIN|COMMIT);$")
 
 
 def lint_alembic(
@@ -120,14 +132,17 @@ def lint_alembic(
     in_transaction: bool = True,
     lock_timeout_set: bool = False,
 ) -> list[Finding]:
-    """Lint each pending Alembic revision's offline SQL as one migration."""
+    """Lint each pending Alembic revision's offline SQL as one migration. Where the offline
+    SQL has Alembic's BEGIN / COMMIT (PostgreSQL's transactional DDL), they say what runs in
+    a transaction; ``in_transaction`` is for a revision without any."""
     found: list[Finding] = []
     for revision, text in alembic_sql(directory, since=since):
+        explicit = text.startswith("BEGIN; ") or _TRANSACTION.search(text) is not None
         found.extend(
             lint_sql(
                 text,
                 f"{directory}@{revision}",
-                in_transaction=in_transaction,
+                in_transaction=in_transaction and not explicit,
                 lock_timeout_set=lock_timeout_set,
             )
         )

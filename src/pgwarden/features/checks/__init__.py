@@ -17,6 +17,7 @@ violate it: if any do, the plan is refused with the counts and example rows
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
@@ -83,7 +84,6 @@ class Checks(Feature):
         for name, check in options.checks.items():
             expr = _sql.expression(table, name, check)
             objs = _sql.objects(table, name, check, expr)
-            found.extend(objs)
             if isinstance(probe, Probe):
                 validation = objs[-1].ref if not check.not_valid else None
                 if _needs_count(probe, ctx, table, name, validation):
@@ -91,6 +91,11 @@ class Checks(Feature):
                     seen = probe.violations(table, name, expr)
                     if seen.rows and not check.not_valid:
                         violated.append(seen)
+                    elif seen.rows:
+                        # Added NOT VALID as asked: the plan still says what it leaves.
+                        note = f"; {seen.rows} existing row(s) violate it, e.g. {seen.example}"
+                        objs[0] = replace(objs[0], description=objs[0].description + note)
+            found.extend(objs)
         if violated:
             raise ChecksViolated(
                 "existing rows violate checks to be validated; nothing was changed:\n  "

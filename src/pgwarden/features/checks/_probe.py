@@ -36,6 +36,11 @@ class Violation:
             "examples": list(self.examples),
         }
 
+    @property
+    def example(self) -> str:
+        """The first example row, shortened."""
+        return _short(self.examples[0]) if self.examples else "(none)"
+
     def __str__(self) -> str:
         shown = "; ".join(_short(e) for e in self.examples)
         return (

@@ -33,9 +33,13 @@ def window_start(view: ViewSpec, now: dt.datetime) -> dt.datetime | None:
         day = local.date() if t >= start else local.date() - dt.timedelta(days=1)
     if not inside:
         return None
-    # A start that does not exist that day (skipped by DST) maps forward, as the wall clock.
-    began = dt.datetime.combine(day, start, tzinfo=zone)
-    return began.astimezone(dt.UTC)
+    # A start the wall clock skips that day (spring forward) or shows twice (autumn): the
+    # earlier of its two readings. Mapped forward instead, a skipped start would fall after
+    # the runs inside the window, and each of them would look like the window's first.
+    return min(
+        dt.datetime.combine(day, start, tzinfo=zone).replace(fold=fold).astimezone(dt.UTC)
+        for fold in (0, 1)
+    )
 
 
 def is_due(view: ViewSpec, now: dt.datetime, last: dt.datetime | None) -> bool:

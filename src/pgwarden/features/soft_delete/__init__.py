@@ -98,6 +98,21 @@ class SoftDelete(Feature):
         """Its state in the ``warden`` schema (``migrations/``), its functions (``functions/``)."""
         return Stream(self.name, "pgwarden.features.soft_delete")
 
+    def advice(self, ctx: PlanContext) -> list[str]:
+        """Each ON DELETE CASCADE key into a table the declaration keeps history of (whichever
+        feature keeps it): a delete of the referenced row erases that history. The plan says
+        so with the command that makes the key RESTRICT online; apply does not change the
+        user's keys by itself."""
+        from pgwarden.features.soft_delete._foreign_keys import cascading_keys
+
+        return [
+            f"foreign key {k.name} of {k.table} is ON DELETE CASCADE from {k.references}:"
+            f" a delete there erases rows whose history is kept ({', '.join(k.features)});"
+            " make it RESTRICT"
+            f" online with `pgwarden foreign-keys restrict {k.table} {k.name}` (or --all)"
+            for k in cascading_keys(ctx.catalog, ctx.spec, ctx.features)
+        ]
+
     def prepare(self, conn: psycopg.Connection[Any]) -> dict[str, OwnedObject]:
         """Unique constraints converted earlier, as recorded (the original is gone from the
         catalog; its definition lives on in the ledger)."""
