@@ -137,9 +137,12 @@ def ingest_once(
     return result
 
 
-def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], list[list[str]]]:
+def bench_ingest(
+    admin: str, ticks: int, scale: int
+) -> tuple[list[list[str]], list[list[str]], list[str]]:
     out = []
     pruning = []
+    plans = []
     with scratch_db(admin) as url:
         app = installed(url, days=4 * scale + 4)
         ids = instruments(app, 20)
@@ -155,7 +158,9 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
             out.append(
                 [label, f"{r[0]:,}", str(r[1]), f"{r[2]:.1f} s", f"{r[3]:,.0f}", f"{r[4]:.0f} MiB"]
             )
-        pruning.append(query_day(url, "1x", ticks))
+        row, plan = query_day(url, "1x", ticks)
+        pruning.append(row)
+        plans.append(f"# EXPLAIN of the one-day query at 1x:\n{plan}")
         # 10x: the same path on scale times the history, from an empty table.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("truncate trading.ticks, trading.ingest_batches")
@@ -170,13 +175,15 @@ def bench_ingest(admin: str, ticks: int, scale: int) -> tuple[list[list[str]], l
                 f"{r[4]:.0f} MiB",
             ]
         )
-        pruning.append(query_day(url, f"{scale}x", ticks * scale))
+        row, plan = query_day(url, f"{scale}x", ticks * scale)
+        pruning.append(row)
+        plans.append(f"# EXPLAIN of the one-day query at {scale}x:\n{plan}")
         app.warden.close()
-    return out, pruning
+    return out, pruning, plans
 
 
-def query_day(url: str, label: str, rows: int) -> list[str]:
-    """One instrument's ticks of one day: time, and how many partitions the plan reads."""
+def query_day(url: str, label: str, rows: int) -> tuple[list[str], str]:
+    """One instrument's ticks of one day: time, the partitions the plan reads, the plan."""
     q = (
         "select count(*), max(price) from trading.ticks where instrument_id = 3 "
         "and ts >= %s and ts < %s"
@@ -196,13 +203,14 @@ def query_day(url: str, label: str, rows: int) -> list[str]:
             "select pg_size_pretty(sum(pg_total_relation_size(relid))) "
             "from pg_partition_tree('trading.ticks')"
         ).fetchone()
-    return [
+    row = [
         label,
         f"{rows:,}",
         str(size[0] if size else "?"),
         ", ".join(parts),
         f"{min(samples):.1f} ms",
     ]
+    return row, plan
 
 
 def bench_http(admin: str, seconds: float, connections: int, workers: int = 1) -> list[list[str]]:
@@ -494,7 +502,7 @@ def main() -> None:
             tps = pgbench_tps(url, scale=1, seconds=10)
             print(f"pgbench baseline (scale 1, 2 clients, 10 s): {tps:,.0f} TPS")
         if "ingest" not in skip:
-            rows, pruning = bench_ingest(admin, args.ticks, args.scale)
+            rows, pruning, plans = bench_ingest(admin, args.ticks, args.scale)
             print_table(
                 "Market-data ingest (partitioned by day, primary key, audit off; "
                 "seed: 10,000 inserts/minute = 167/s; issue: >= 200,000 rows/s)",
@@ -506,6 +514,7 @@ def main() -> None:
                 ["volume", "ticks", "ticks size", "partitions in the plan", "query"],
                 pruning,
             )
+            print("\n" + "\n\n".join(plans))
         if "http" not in skip:
             print_table(
                 "Order placement over HTTP (audited; load "
