@@ -16,6 +16,13 @@ from pgwarden.features.search._options import SearchOptions
 from pgwarden.features.search._plan import _PACKAGE, NAME, function_ref
 from pgwarden.maintenance import Job, JobContext
 
+# Part of what the ranking pass records having run for: a new value makes the next apply
+# replace the marker, so the pass starts over once. Changed when a fix means that rankings
+# made before it may lack rows: a pass before the ranking-race fix ("search: keep rows written
+# during the ranking pass") could miss a row written meanwhile, and neither `maintain` nor
+# anything else adds it until the row's searched columns are written again.
+RANKING_SINCE = ":race-fix"
+
 
 @dataclass(frozen=True)
 class Kept:
@@ -163,7 +170,7 @@ def kept_objects(k: Kept, options: SearchOptions, definition: str) -> list[Desir
         join_keys=k.join("t", "c"),
     )
     ident = sql.Identifier(run.schema, run.name)
-    stamp = f"{definition}:{options.top}:{options.common}"
+    stamp = f"{definition}:{options.top}:{options.common}{RANKING_SINCE}"
     found += [
         DesiredObject(
             ref=run,
