@@ -17,23 +17,33 @@ same parameters; medians.
 
 One-word queries of a common word rank the word's kept best rows (``top``, exact when they
 hold the page); the bench checks every common-word page against the full ranking and counts
-how many the kept rows answered.
+how many the kept rows answered. The typo fallback asks the trigram index at higher
+similarity thresholds first (exact when a tier fills the page); the bench checks 10 typo pages
+against ranking every candidate at ``fuzzy_threshold``. ``tantivy`` is in the ``dev`` extra.
 
 .venv/bin/python bench/search.py                       # 200,000 documents, embedded server
 .venv/bin/python bench/search.py --docs 1000000        # the issue's scale (generation ~5 min)
+.venv/bin/python bench/search.py --dsn URL --keep docs200k --explain --gist
+    # keep the documents in database docs200k of that server (a later run with the same
+    # --keep skips the generation and re-applies: only changed objects are rebuilt), print
+    # each kind's plans (EXPLAIN ANALYZE, BUFFERS; ours through auto_explain, superuser
+    # only) and measure a GiST trigram index with KNN order against the GIN fallback
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (
@@ -136,6 +146,35 @@ def _exactness(conn: psycopg.Connection[Any], texts: list[str]) -> str:
     )
 
 
+def _fuzzy_exactness(conn: psycopg.Connection[Any], texts: list[str]) -> str:
+    """How many fallback top 10s equal ranking every row at least ``fuzzy_threshold`` (0.3)
+    alike, as the fallback did before its tiers (slow: a few texts)."""
+    trgm = conn.execute(
+        "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
+        " where e.extname = 'pg_trgm'"
+    ).fetchone()
+    assert trgm is not None
+    every = sql.SQL(
+        "select id from docs where %(q)s OPERATOR({s}.<%%) name"
+        " order by {s}.word_similarity(%(q)s, name) desc, id limit 10"
+    ).format(s=sql.Identifier(trgm[0]))
+    same = words = 0
+    with conn.transaction():
+        conn.execute("set local pg_trgm.word_similarity_threshold = 0.3")
+        for text in texts:
+            found = conn.execute(
+                "select (item).id, fuzzy from warden.public_docs__search(%s, 10, 0)", (text,)
+            ).fetchall()
+            if found and not found[0][1]:
+                words += 1  # the "typo" is a word of some documents: no fallback
+                continue
+            full = [r[0] for r in conn.execute(every, {"q": text})]
+            same += [r[0] for r in found] == full
+    return f"{same}/{len(texts) - words} typo top 10s identical to ranking every candidate" + (
+        f" ({words} typos that the text search matched left out)" if words else ""
+    )
+
+
 def _typo(word: str) -> str:
     return word[:-2] + word[-1] + word[-2] if len(word) > 3 else word + "q"
 
@@ -188,22 +227,126 @@ def _bm25_agreement(conn: psycopg.Connection[Any], texts: list[str]) -> str:
     return f"{share:.0f}% of tantivy's top 10 (mean over {len(overlaps)} queries)"
 
 
+@contextlib.contextmanager
+def _database(admin: str, keep: str | None) -> Iterator[str]:
+    """A throwaway database, or database ``keep``, created when missing and kept after."""
+    if keep is None:
+        with scratch_db(admin) as url:
+            yield url
+        return
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("select from pg_database where datname = %s", (keep,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(keep)))
+    yield psycopg.conninfo.make_conninfo(admin, dbname=keep)
+
+
+def _explain(conn: psycopg.Connection[Any], fn: str, texts: dict[str, str]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of one query of each kind: the hand-written one directly,
+    ours through auto_explain (the function's own statements; a superuser's LOAD)."""
+    notices: list[str] = []
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+    for setting in (
+        "load 'auto_explain'",
+        "set auto_explain.log_min_duration = 0",
+        "set auto_explain.log_analyze = on",
+        "set auto_explain.log_buffers = on",
+        "set auto_explain.log_nested_statements = on",
+        "set auto_explain.log_level = notice",
+        "set client_min_messages = notice",
+    ):
+        conn.execute(setting)
+    for kind, text in texts.items():
+        print(f"\n### {kind}: {text!r}\n\n```")
+        if "typo" not in kind:
+            plan = conn.execute("explain (analyze, buffers) " + BASELINE, (text,)).fetchall()
+            print("-- hand-written FTS")
+            print("\n".join(r[0] for r in plan))
+        notices.clear()
+        conn.execute(fn, (text,)).fetchall()
+        print("-- pgwarden (auto_explain, innermost statements first)")
+        print("\n\n".join(n.rstrip() for n in notices))
+        print("```")
+    conn.execute("set auto_explain.log_min_duration = -1")
+
+
+def _gist(conn: psycopg.Connection[Any], typos: list[str]) -> None:
+    """A GiST trigram index on ``docs.name`` with KNN order (``<<->``, stops after the page)
+    beside the GIN one the fallback uses: build time, size, typo top-10 latency."""
+    trgm = conn.execute(
+        "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
+        " where e.extname = 'pg_trgm'"
+    ).fetchone()
+    assert trgm is not None
+    ops = sql.Identifier(trgm[0], "gist_trgm_ops")
+    start = time.perf_counter()
+    conn.execute(
+        sql.SQL("create index if not exists docs_name_gist on docs using gist (name {})").format(
+            ops
+        )
+    )
+    built = time.perf_counter() - start
+    sizes = conn.execute(
+        "select pg_size_pretty(pg_relation_size('docs_name_gist')),"
+        " (select pg_size_pretty(pg_relation_size(i.indexrelid)) from pg_index i"
+        "   join pg_class c on c.oid = i.indexrelid"
+        "  where i.indrelid = 'docs'::regclass and c.relname like '%search_trgm%' limit 1)"
+    ).fetchone()
+    knn = sql.SQL(
+        "select id, {s}.word_similarity(%s, name) from docs"
+        " where %s OPERATOR({s}.<%%) name order by %s OPERATOR({s}.<<->) name, id limit 10"
+    ).format(s=sql.Identifier(trgm[0]))
+    with conn.transaction():
+        conn.execute("set local pg_trgm.word_similarity_threshold = 0.3")
+        samples = []
+        for text in typos:
+            begin = time.perf_counter()
+            conn.execute(knn, (text, text, text)).fetchall()
+            samples.append((time.perf_counter() - begin) * 1000)
+        plan = conn.execute(sql.SQL("explain (analyze, buffers) ") + knn, (typos[0],) * 3)
+        lines = [r[0] for r in plan]
+    conn.execute("drop index docs_name_gist")
+    print_table(
+        "GiST trigram index on name, KNN order (<<->), beside the fallback's GIN",
+        ["build s", "GiST size", "GIN size", "typo top 10 p50 / p95 ms"],
+        [[
+            f"{built:.1f}", sizes[0] if sizes else "?", sizes[1] if sizes else "?",
+            f"{percentile(samples, 50):.1f} / {percentile(samples, 95):.1f}",
+        ]],
+    )  # fmt: skip
+    print("\n```\n" + "\n".join(lines) + "\n```")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--dsn", default=None)
+    parser.add_argument(
+        "--keep", metavar="DB", default=None,
+        help="keep the documents in database DB (with --dsn): reused by a later run",
+    )  # fmt: skip
+    parser.add_argument("--explain", action="store_true", help="print each kind's plans")
+    parser.add_argument(
+        "--gist", action="store_true", help="also measure a GiST trigram index with KNN order"
+    )
     args = parser.parse_args()
+    if args.keep and not args.dsn:
+        parser.error("--keep needs --dsn (the throwaway embedded server goes away)")
     rnd = random.Random(7)
-    with server_url(args.dsn) as admin, scratch_db(admin) as url:
+    with server_url(args.dsn) as admin, _database(admin, args.keep) as url:
         print(f"{server_version(url)}; {machine()}; load {load()}; {args.docs:,} documents")
         tps = pgbench_tps(url)
         with psycopg.connect(url, autocommit=True) as conn:
             start = time.perf_counter()
-            conn.execute(SETUP.replace("%(vocab)s", str(VOCAB)).replace("%(docs)s", str(args.docs)))
-            conn.execute("vacuum analyze docs")
-            conn.execute("vacuum analyze plain")
+            if conn.execute("select to_regclass('public.docs')").fetchone() == (None,):
+                conn.execute(
+                    SETUP.replace("%(vocab)s", str(VOCAB)).replace("%(docs)s", str(args.docs))
+                )
+                conn.execute("vacuum analyze docs")
+                conn.execute("vacuum analyze plain")
+            else:
+                print(f"reusing the documents of database {args.keep}")
             generated = time.perf_counter() - start
             with Warden(url, spec=parse_spec(SPEC, file="pgwarden.toml")) as warden:
                 steps: dict[str, float] = {}
@@ -251,6 +394,10 @@ def main() -> None:
                 ["query", "hand-written FTS (no highlights)", "pgwarden search (+ headline)"],
                 rows,
             )
+            if args.explain:
+                _explain(conn, fn, {kind: texts[0] for kind, texts in kinds.items()})
+            if args.gist:
+                _gist(conn, kinds["typo (fallback)"])
             write_rows = []
             for label, statement in (
                 ("UPDATE of another column (n)", "update {} set n = n + 1 where id = %s"),
@@ -278,6 +425,7 @@ def main() -> None:
                 kinds["rare term"][:10] + kinds["two mid terms"][:10] + kinds["common term"][:10]
             )
             exact = _exactness(conn, kinds["common term"][:30])
+            fuzzy_exact = _fuzzy_exactness(conn, kinds["typo (fallback)"][:10])
             kept = conn.execute(
                 "select count(*) filter (where ready), (select count(*)"
                 " from warden.public_docs__search_top) from warden.public_docs__search_terms"
@@ -292,7 +440,7 @@ def main() -> None:
             [["generate documents", f"{generated:.1f}"], ["apply (all)", f"{applied:.1f}"]]
             + [[f"  {k}", f"{v:.1f}"] for k, v in steps.items()],
         )
-        print(f"\nExactness: {exact}")
+        print(f"\nExactness: {exact}; {fuzzy_exact}")
         if kept and size:
             print(f"Kept: {kept[0]} common words, {kept[1]:,} rows, {size[0]}")
         print(f"BM25 agreement (top 10): {agreement}")

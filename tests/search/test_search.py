@@ -66,6 +66,63 @@ def test_typo_fallback_uses_trigram_similarity(docs: Warden) -> None:
     assert all(not h.fuzzy for h in docs.search.query("docs", "bicycle"))  # type: ignore[attr-defined]
 
 
+def test_a_page_past_the_last_match_stays_empty(docs: Warden) -> None:
+    # the text search matches rows: no fallback, even on an empty page
+    assert docs.search.query("docs", "tomatoes", limit=2, offset=3) == []  # type: ignore[attr-defined]
+
+
+FUZZY = """
+[tables."public.words"]
+soft_delete = true
+search = { columns = { title = "A", body = "B" }, fuzzy = ["title", "body"] }
+"""
+
+
+def test_typo_fallback_pages_are_the_full_similarity_ranking(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """The fallback tries the trigram index at higher similarity thresholds first and answers
+    from one only when its rows fill the page: every page equals the one ranking every row at
+    least ``fuzzy_threshold`` alike gives (ties by key), soft-deleted rows left out."""
+    import random
+
+    rnd = random.Random(5)
+    base, typo = "lanterns", "lantenrs"
+
+    def variant() -> str:  # the base word with 0 to 4 letters changed
+        letters = list(base)
+        for _ in range(rnd.randint(0, 4)):
+            letters[rnd.randrange(len(letters))] = rnd.choice("abcdelnrstxyz")
+        word = "".join(letters)
+        return word if word != typo else base
+
+    conn.execute("create table words (id int primary key, title text, body text)")
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into words values (%s, %s, %s)",
+            [(i, f"{variant()} {variant()}", f"old {variant()}") for i in range(1, 401)],
+        )
+    warden = make_warden(FUZZY)
+    warden.apply()
+    conn.execute("delete from words where id % 7 = 0")  # soft: the rows stay, marked
+    expected_sql = """
+        select id from words
+         where greatest(word_similarity(%(q)s, title), word_similarity(%(q)s, body)) >= 0.3
+           and deleted_at is null
+         order by greatest(word_similarity(%(q)s, title), word_similarity(%(q)s, body)) desc, id
+         limit %(limit)s offset %(offset)s"""
+    conn.execute("set search_path = public, warden")  # pg_trgm's functions, wherever they are
+    for limit, offset in ((10, 0), (5, 5), (3, 40), (10, 150), (10, 395)):
+        expected = [
+            r[0] for r in conn.execute(expected_sql, {"q": typo, "limit": limit, "offset": offset})
+        ]
+        hits = warden.search.query("words", typo, limit=limit, offset=offset)  # type: ignore[attr-defined]
+        assert _ids(hits) == expected, (limit, offset)
+        assert all(h.fuzzy for h in hits)
+        assert all(h.row["id"] % 7 for h in hits)
+    assert warden.search.query("words", "zzzzqqqq") == []  # type: ignore[attr-defined]
+
+
 def test_sql_function_and_vector_maintenance(conn: psycopg.Connection[Any], docs: Warden) -> None:
     fn = "warden.public_docs__search"
     rows = conn.execute(f"select (item).id, fuzzy from {fn}('water')").fetchall()

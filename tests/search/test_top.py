@@ -284,3 +284,27 @@ def test_ranking_under_concurrent_writers_misses_no_row(
     assert conn.execute(MISSING).fetchall() == []
     for word in WORDS[:4]:
         _same_pages(conn, word)
+
+
+def test_an_install_ranked_before_the_race_fix_is_ranked_afresh_once(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], monkeypatch: Any
+) -> None:
+    """A ranking made before the ranking-race fix may lack a row written during its pass,
+    which nothing adds later: the next apply replaces the pass's marker and ranks again."""
+    from pgwarden.features.search import _top
+
+    with monkeypatch.context() as old:
+        old.setattr(_top, "RANKING_SINCE", "")  # the marker as such an install recorded it
+        _applied(conn, make_warden)
+    # a row the old pass missed
+    conn.execute(
+        "delete from warden.public_docs__search_top where (lexeme, id) in"
+        " (select lexeme, id from warden.public_docs__search_top limit 1)"
+    )
+    assert len(conn.execute(MISSING).fetchall()) == 1
+    warden = make_warden(DECL)
+    changes = [(c.action, c.ref.name) for c in warden.plan().changes if c.ref]
+    assert changes == [("replace", "public_docs__search_ranked")]
+    warden.apply()
+    assert conn.execute(MISSING).fetchall() == []
+    assert warden.plan().empty  # once

@@ -45,6 +45,19 @@ def _live(alias: str, deleted: str | None) -> sql.Composable:
     return sql.SQL(" and {} is null").format(sql.Identifier(alias, deleted))
 
 
+# Word-similarity thresholds the typo fallback tries, highest first, before the declared
+# ``fuzzy_threshold``: the trigram index returns fewer candidates the higher it is (a row must
+# share more of the text's trigrams), and a page that fills at a tier is exact. Measured in
+# docs/benchmarks.md ("Typo fallback").
+TIERS = (0.6, 0.45)
+_HEADLINE_OPTIONS = "MaxFragments=2, MinWords=5, MaxWords=18, StartSel=<b>, StopSel=</b>"
+
+
+def _statement(composed: sql.Composable) -> sql.Literal:
+    """A statement the function EXECUTEs, as a string constant of its body."""
+    return sql.Literal(composed.as_string(None))
+
+
 def query_object(
     table: Table, options: SearchOptions, ext: Extensions, deleted: str | None, kept: Kept | None
 ) -> DesiredObject:
@@ -52,47 +65,41 @@ def query_object(
     ``kept``: the best rows of the common words, when they are kept."""
     ref = query_function(table.name.schema, table.name.name)
     vector = sql.Identifier(options.column)
+    config = sql.SQL("{}::regconfig").format(sql.Literal(options.language))
+    live = _live("t", deleted)
+    order_key = _order_key(table, "t")
+    tie = sql.SQL("").join(
+        sql.SQL(", (h.item).{}").format(sql.Identifier(c))
+        for c in (table.primary_key.columns if table.primary_key else ())
+    )
+
+    def page(ranked: sql.Composable, where: sql.Composable) -> sql.Composable:
+        # The headlines of the returned page only: ts_headline reads and parses the text.
+        return sql.SQL(
+            "select h.item, h.rank, ts_headline({config}, {headline}, $1, {options}), false"
+            " from ({ranked}) h{where} order by h.rank desc{tie}"
+        ).format(
+            config=config, headline=_headline(table, options, sql.SQL("(h.item)")),
+            options=sql.Literal(_HEADLINE_OPTIONS), ranked=ranked, where=where, tie=tie,
+        )  # fmt: skip
+
+    full = page(
+        sql.SQL(
+            "select t as item, ts_rank(t.{v}, $1) as rank from {table} t"
+            " where t.{v} @@ $1{live} order by 2 desc, {order_key} limit $2 offset $3"
+        ).format(v=vector, table=table.name.ident, live=live, order_key=order_key),
+        sql.SQL(""),
+    )
     fallback: sql.Composable = sql.SQL("")
     if options.fuzzy and ext.trgm is not None:
-        similar = sql.Identifier(ext.trgm, "word_similarity")
-        op = sql.SQL("OPERATOR({}.<%)").format(sql.Identifier(ext.trgm))
-        fallback = sql.SQL(sql_template(_PACKAGE, "fallback.sql")).format(
-            headline=_headline(table, options, sql.SQL("(f.item)")),
-            similarities=sql.SQL(", ").join(
-                sql.SQL("{}($1, t.{})").format(similar, sql.Identifier(c)) for c in options.fuzzy
-            ),
-            matches=sql.SQL(" or ").join(
-                sql.SQL("$1 {} t.{}").format(op, sql.Identifier(c)) for c in options.fuzzy
-            ),
-            table=table.name.ident,
-            vector=vector,
-            live=_live("t", deleted),
-            live_m=_live("m", deleted),
-            order_key=_order_key(table, "t"),
-        )
+        fallback = _fallback(table, options, ext, deleted, tie)
     body = function_body(
         sql_template(_PACKAGE, "query.sql"),
-        config=sql.SQL("{}::regconfig").format(sql.Literal(options.language)),
+        config=config,
         query_text=_fold(sql.SQL("$1"), options, ext),
-        table=table.name.ident,
-        vector=vector,
-        live=_live("t", deleted),
-        order_key=_order_key(table, "t"),
-        headline=_headline(table, options, sql.SQL("(h.item)")),
+        kept=query_part(kept, options.column, live, order_key, page),
+        full=_statement(full),
         fallback=fallback,
-        kept=query_part(kept, options.column, _live("t", deleted), _order_key(table, "t")),
-        kept_hits=sql.SQL(
-            "select k.item, k.rank, q.tsq from kept k, q where (select yes from exact)\n"
-            "    union all\n    "
-            if kept
-            else ""
-        ),
-        full=sql.SQL("not (select yes from exact) and " if kept else ""),
-        tie=sql.SQL("").join(
-            sql.SQL(", (s.item).{}").format(sql.Identifier(c)) for c in table.primary_key.columns
-        )
-        if table.primary_key
-        else sql.SQL(""),
     )
     ident = sql.Identifier(ref.schema, ref.name)
     settings: sql.Composable = sql.SQL("SET search_path = pg_catalog, pg_temp")
@@ -107,8 +114,73 @@ def query_object(
         create=sql.SQL(
             "CREATE OR REPLACE FUNCTION {}(text, integer DEFAULT 10, integer DEFAULT 0) "
             "RETURNS TABLE (item {}, rank real, headline text, fuzzy boolean) "
-            "LANGUAGE sql STABLE {} AS {}"
+            "LANGUAGE plpgsql STABLE {} AS {}"
         ).format(ident, table.name.ident, settings, body),
         drop=sql.SQL("DROP FUNCTION IF EXISTS {}(text, integer, integer)").format(ident),
         description=f"function searching {table.name} (rank, highlights, typo fallback)",
+    )
+
+
+def _fallback(
+    table: Table, options: SearchOptions, ext: Extensions, deleted: str | None, tie: sql.Composable
+) -> sql.Composable:
+    """The function's last step: when the text search matches no row, the rows whose fuzzy
+    columns hold a word most like the text, by tiers of similarity (see :data:`TIERS`)."""
+    assert ext.trgm is not None
+    similar = sql.Identifier(ext.trgm, "word_similarity")
+    op = sql.SQL("OPERATOR({}.<%)").format(sql.Identifier(ext.trgm))
+    live = _live("t", deleted)
+    any_match = sql.SQL("select exists (select from {table} t where t.{v} @@ $1{live})").format(
+        table=table.name.ident, v=sql.Identifier(options.column), live=live
+    )
+    # $4: the last tier, which answers with whatever it finds
+    similar_rows = sql.SQL(
+        "select h.item, h.rank, left({headline}, 200), true from ("
+        "select t as item, greatest({similarities})::real as rank, count(*) over () as n"
+        " from {table} t where ({matches}){live} order by 2 desc, {order_key}"
+        " limit $2 offset $3) h where $4 or h.n >= $2::bigint + $3 order by h.rank desc{tie}"
+    ).format(
+        headline=_headline(table, options, sql.SQL("(h.item)")),
+        similarities=sql.SQL(", ").join(
+            sql.SQL("{}($1, t.{})").format(similar, sql.Identifier(c)) for c in options.fuzzy
+        ),
+        table=table.name.ident,
+        matches=sql.SQL(" or ").join(
+            sql.SQL("$1 {} t.{}").format(op, sql.Identifier(c)) for c in options.fuzzy
+        ),
+        live=live,
+        order_key=_order_key(table, "t"),
+        tie=tie,
+    )
+    tiers = [t for t in TIERS if t > options.fuzzy_threshold] + [options.fuzzy_threshold]
+    return sql.SQL(
+        """
+    if found then
+        return;
+    end if;
+    -- Nothing on this page. The typo fallback answers only when the text search matches no
+    -- row at all: a page past the last match stays empty.
+    if $3 > 0 then
+        execute {any_match} into matched using tsq;
+        if matched then
+            return;
+        end if;
+    end if;
+    -- The rows whose fuzzy columns hold a word most like the text. The trigram index finds
+    -- the rows at least `th` alike (pg_trgm.word_similarity_threshold), fewer the higher it
+    -- is; from the highest tier down, the first whose rows fill the page answers, exactly
+    -- (every row outside a tier is less alike than all of its rows); the last one is
+    -- fuzzy_threshold and answers with what it finds. SET LOCAL ends with the function.
+    foreach th in array {tiers} loop
+        perform set_config('pg_trgm.word_similarity_threshold', th::text, true);
+        return query execute {similar_rows} using $1, $2, $3, th <= {floor};
+        exit when found;
+    end loop;"""
+    ).format(
+        any_match=_statement(any_match),
+        tiers=sql.SQL("array[{}]::float8[]").format(
+            sql.SQL(", ").join(sql.Literal(t) for t in tiers)
+        ),
+        similar_rows=_statement(similar_rows),
+        floor=sql.Literal(options.fuzzy_threshold),
     )

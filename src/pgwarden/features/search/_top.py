@@ -4,6 +4,7 @@ when they hold the whole page (see ``docs/search.md``, "Fast common words")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -15,6 +16,13 @@ from pgwarden.features._base import function_body, sql_template
 from pgwarden.features.search._options import SearchOptions
 from pgwarden.features.search._plan import _PACKAGE, NAME, function_ref
 from pgwarden.maintenance import Job, JobContext
+
+# Part of what the ranking pass records having run for: a new value makes the next apply
+# replace the marker, so the pass starts over once. Changed when a fix means that rankings
+# made before it may lack rows: a pass before the ranking-race fix ("search: keep rows written
+# during the ranking pass") could miss a row written meanwhile, and neither `maintain` nor
+# anything else adds it until the row's searched columns are written again.
+RANKING_SINCE = ":race-fix"
 
 
 @dataclass(frozen=True)
@@ -78,29 +86,40 @@ def trigger_part(k: Kept | None, vector: str) -> sql.Composable:
 
 
 def query_part(
-    k: Kept | None, vector: str, live: sql.Composable, order_key: sql.Composable
+    k: Kept | None,
+    vector: str,
+    live: sql.Composable,
+    order_key: sql.Composable,
+    page: Callable[[sql.Composable, sql.Composable], sql.Composable],
 ) -> sql.Composable:
-    """The CTEs ranking the kept rows of a one-word query, and whether they hold the page."""
+    """The search function's first step for a one-word query of a common word: rank the
+    word's kept rows, and answer with them when they hold the whole page. ``page`` makes the
+    returned page (headlines) of a ranked select and a condition on it."""
     if k is None:
         return sql.SQL("")
     v = sql.Identifier(vector)
-    return sql.SQL(
-        """kept as materialized (
-    select t as item, ts_rank(t.{v}, q.tsq) as rank, count(*) over () as n
-      from q
-      join {terms} s on s.query = q.tsq and s.ready
-      join {kept} c on c.lexeme = s.lexeme
-      join {table} t on {join}
-     where t.{v} @@ q.tsq and ts_rank(t.{v}, q.tsq) >= s.theta{live}
-     order by 2 desc, {order_key}
-     limit $2 offset $3
-),
-exact as (select coalesce(max(n), 0) >= $2::bigint + $3 as yes from kept),
-"""
+    ranked = sql.SQL(
+        "select t as item, ts_rank(t.{v}, $1) as rank, count(*) over () as n"
+        " from {terms} s join {kept} c on c.lexeme = s.lexeme join {table} t on {join}"
+        " where s.query = $1 and s.ready and t.{v} @@ $1 and ts_rank(t.{v}, $1) >= s.theta{live}"
+        " order by 2 desc, {order_key} limit $2 offset $3"
     ).format(
         v=v, terms=k.terms, kept=k.kept, table=k.table.name.ident, join=k.join("t", "c"),
         live=live, order_key=order_key,
     )  # fmt: skip
+    statement = page(ranked, sql.SQL(" where h.n >= $2::bigint + $3"))
+    return sql.SQL(
+        """
+    -- a one-word query of a common word: its kept best rows, when they hold the whole page
+    -- (exact: every row ranking at least the word's threshold is kept, see top.sql)
+    perform from {terms} s where s.query = tsq and s.ready;
+    if found then
+        return query execute {statement} using tsq, $2, $3;
+        if found then
+            return;
+        end if;
+    end if;"""
+    ).format(terms=k.terms, statement=sql.Literal(statement.as_string(None)))
 
 
 def kept_objects(k: Kept, options: SearchOptions, definition: str) -> list[DesiredObject]:
@@ -163,7 +182,7 @@ def kept_objects(k: Kept, options: SearchOptions, definition: str) -> list[Desir
         join_keys=k.join("t", "c"),
     )
     ident = sql.Identifier(run.schema, run.name)
-    stamp = f"{definition}:{options.top}:{options.common}"
+    stamp = f"{definition}:{options.top}:{options.common}{RANKING_SINCE}"
     found += [
         DesiredObject(
             ref=run,
