@@ -28,10 +28,10 @@ READER_FUNCTIONS = frozenset(
         "as_of", "audit_as_of_sql", "audit_current_row", "audit_generated",
         "audit_generated_sql", "audit_facts", "audit_facts_all", "audit_first_after",
         "audit_first_after_at", "audit_first_after_sql", "audit_hidden_names", "audit_key",
-        "audit_key_match_sql", "audit_key_names", "audit_key_sql", "audit_live_key",
-        "audit_moves", "audit_rename_image", "audit_rename_spans", "audit_rename_sql",
-        "audit_renamed_after", "audit_state_at", "audit_table_id", "history", "row_as_of",
-        "versions",
+        "audit_key_match_sql", "audit_key_names", "audit_key_sql", "audit_key_where",
+        "audit_live_key", "audit_moves", "audit_rename_image", "audit_rename_spans",
+        "audit_rename_sql", "audit_renamed_after", "audit_state_at", "audit_table_id",
+        "history", "row_as_of", "versions",
     }
 )  # fmt: skip
 READER_RELATIONS = {
