@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,99 @@ def test_a_transaction_in_another_database_does_not_hold_back_the_feed(
     assert [e.key for e in got] == [[1]]
 
 
+_LOCK = 7_316_004  # an advisory lock the tests below hold to pause a reader mid-statement
+
+
+def _paused(
+    conn: psycopg.Connection[Any], reader: psycopg.Connection[Any], query: str
+) -> Callable[[], list[tuple[Any, ...]]]:
+    """Start ``query`` on ``reader``; it takes the advisory lock ``_LOCK`` (its parameter)
+    first, which ``conn`` holds: it has its snapshot, and waits. The function returned lets
+    it go and returns its rows."""
+    conn.execute("select pg_advisory_lock(%s)", [_LOCK])
+    found: list[list[tuple[Any, ...]]] = []
+    thread = threading.Thread(
+        target=lambda: found.append(reader.execute(query, [_LOCK]).fetchall())
+    )
+    thread.start()
+    for _ in range(600):  # a guard, not a timing: it waits as soon as it runs
+        row = conn.execute(
+            "select count(*) from pg_locks where pid = %s and not granted",
+            [reader.info.backend_pid],
+        ).fetchone()
+        if row and row[0]:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the reader never waited for the lock")
+
+    def result() -> list[tuple[Any, ...]]:
+        conn.execute("select pg_advisory_unlock(%s)", [_LOCK])
+        thread.join(60)
+        assert found, "the reader did not finish"
+        return found[0]
+
+    return result
+
+
+def test_a_transaction_of_another_database_ending_before_the_horizon_is_read_is_passed(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], db_url: str, admin_url: str
+) -> None:
+    """pg_stat_activity is read before the horizon's snapshot: a transaction of another
+    database that ended after the reading statement began is no longer in that snapshot
+    (read the other way round, it was in it, no longer named, and held the horizon back)."""
+    conn.execute("create table t (id int primary key)")
+    applied(make_warden, SPEC)
+    with (
+        psycopg.connect(admin_url) as elsewhere,
+        psycopg.connect(db_url, autocommit=True) as reader,
+    ):
+        x = _txid(elsewhere)
+        result = _paused(
+            conn,
+            reader,
+            "with l as materialized (select 1 from pg_advisory_xact_lock(%s)) "
+            "select warden.running_horizon()::text::bigint from l",
+        )
+        elsewhere.commit()
+        [(horizon,)] = result()
+    assert horizon > x
+
+
+def test_a_transaction_committing_while_a_reader_starts_is_never_skipped(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], db_url: str
+) -> None:
+    """A reads first (the lower txid), B commits, then a reader's statement begins and
+    waits; A commits meanwhile. The horizon then passes A: the events read must include it
+    (read with the statement's older snapshot, A's event was invisible and B's position
+    moved the reader past it for good)."""
+    conn.execute("create table t (id int primary key)")
+    warden = applied(make_warden, SPEC)
+    with (
+        psycopg.connect(db_url) as a,
+        psycopg.connect(db_url) as b,
+        psycopg.connect(db_url, autocommit=True) as reader,
+    ):
+        a.execute("insert into t values (1)")
+        xa = _txid(a)
+        b.execute("insert into t values (2)")
+        xb = _txid(b)
+        b.commit()
+        result = _paused(
+            conn,
+            reader,
+            "with l as materialized (select 0::bigint as e from pg_advisory_xact_lock(%s)) "
+            "select c.txid::text::bigint, c.event_id from l "
+            "cross join lateral warden.changes_after('0'::xid8, l.e) c",
+        )
+        a.commit()
+        first = result()
+    assert xa < xb
+    after = (int(first[-1][0]), int(first[-1][1])) if first else (0, 0)
+    rest = _changes(warden, after, 2 - len(first))
+    assert [r[0] for r in first] + [e.txid for e in rest] == [xa, xb]
+
+
 class _Lines:
     """JSON lines of a child's stdout, read with a deadline (never blocks the test)."""
 
@@ -214,9 +308,9 @@ def test_changes_from_resumes_after_an_event(
 
     def cli(*args: str, least: int = 0) -> list[dict[str, Any]]:
         # The feed stops below the oldest transaction still running; on a shared server a
-        # transaction of another database that ends between the horizon's snapshot and its
-        # read of pg_stat_activity holds it back for that one read (conservative, never a
-        # loss): a read that expects events asks again until they show (a guard, not timing).
+        # transaction of another database that starts between the horizon's read of
+        # pg_stat_activity and its snapshot holds it back for that one read (conservative,
+        # never a loss): a read that expects events asks again until they show (a guard).
         for _ in range(300):
             result = CliRunner().invoke(app, ["--database-url", db_url, "changes", "--json", *args])
             assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@ versioning on the table (pgwarden's own machinery must keep working for the app 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -213,6 +214,22 @@ def test_admin_reverts_a_transaction(db_url: str, applied: Names) -> None:
             "select id, deleted_at is not null from app.items where id in (2, 50)"
         ).fetchall()
         assert marked == [(2, True)]
+
+
+def test_admin_reads_the_change_feed(db_url: str, applied: Names) -> None:
+    """changes_after, and the horizon it takes first, run as the admin."""
+    with login(db_url, applied.admin) as admin:
+        admin.execute("update app.items set name = 'c' where id = 1")
+        for _ in range(300):  # a transaction elsewhere may hold the feed back for a read
+            found = admin.execute(
+                "select op, row_key from warden.changes_after('0'::xid8, 0) "
+                "where op = 'U' and row_key = '[1]'"
+            ).fetchall()
+            if found:
+                break
+            time.sleep(0.05)
+        assert found == [("U", [1])]
+        assert admin.execute("select warden.feed_horizon() > '0'::xid8").fetchone() == (True,)
 
 
 def test_owner_runs_migrations_and_audit_follows(

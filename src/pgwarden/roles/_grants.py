@@ -19,6 +19,8 @@ class Profile:
     sequences: tuple[str, ...] = ()
     warden_functions: frozenset[str] = frozenset()
     """pgwarden's functions it may run (by name; every overload), besides the readers'."""
+    warden_relations: dict[str, tuple[str, ...]] | None = None
+    """pgwarden's tables it may read besides the readers', by the stream that makes them."""
 
 
 # History and time travel: read only, and none writes (reverts, purges, hard deletes are not
@@ -28,10 +30,10 @@ READER_FUNCTIONS = frozenset(
         "as_of", "audit_as_of_sql", "audit_current_row", "audit_generated",
         "audit_generated_sql", "audit_facts", "audit_facts_all", "audit_first_after",
         "audit_first_after_at", "audit_first_after_sql", "audit_hidden_names", "audit_key",
-        "audit_key_match_sql", "audit_key_names", "audit_key_sql", "audit_live_key",
-        "audit_moves", "audit_rename_image", "audit_rename_spans", "audit_rename_sql",
-        "audit_renamed_after", "audit_state_at", "audit_table_id", "history", "row_as_of",
-        "versions",
+        "audit_key_match_sql", "audit_key_names", "audit_key_sql", "audit_key_where",
+        "audit_live_key", "audit_moves", "audit_rename_image", "audit_rename_spans",
+        "audit_rename_sql", "audit_renamed_after", "audit_state_at", "audit_table_id",
+        "history", "row_as_of", "versions",
     }
 )  # fmt: skip
 READER_RELATIONS = {
@@ -43,13 +45,16 @@ READER_RELATIONS = {
 """pgwarden's tables and views that history reads, by the stream that makes them."""
 
 # The admin role may also revert, restore, purge and read the change feed (revert_transaction
-# calls audit_fk_refs and audit_referenced as its caller).
+# calls audit_fk_refs and audit_referenced as its caller; the feed's horizon reads the running
+# transactions and the WAL ingester's progress).
 ADMIN_FUNCTIONS = frozenset(
     {
-        "allow_hard_delete", "audit_fk_refs", "audit_referenced", "changes_after",
-        "feed_horizon", "put_row", "revert_transaction",
+        "allow_hard_delete", "audit_fk_refs", "audit_referenced", "audit_slot_name",
+        "changes_after", "feed_horizon", "put_row", "revert_transaction", "running_horizon",
     }
 )  # fmt: skip
+ADMIN_RELATIONS: dict[str, tuple[str, ...]] = {"audit": ("audit_wal",)}
+"""pgwarden's tables the admin reads besides the readers' ones, by the stream that makes them."""
 
 PROFILES = {
     "owner": Profile(inherit=True, login=False, bypassrls=False),
@@ -71,6 +76,7 @@ PROFILES = {
         tables=("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"),
         sequences=("SELECT", "UPDATE", "USAGE"),
         warden_functions=ADMIN_FUNCTIONS,
+        warden_relations=ADMIN_RELATIONS,
     ),
 }
 

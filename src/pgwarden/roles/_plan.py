@@ -293,7 +293,10 @@ def _warden_grants(slot: str, role: str, ctx: PlanContext, reader: Reader) -> De
             if obj.ref.kind == "function" and obj.ref.name in wanted
         }
     )
-    relations = sorted({rel for name in used for rel in READER_RELATIONS.get(name, ())})
+    more = PROFILES[slot].warden_relations or {}
+    relations = sorted(
+        {rel for name in used for rel in (*READER_RELATIONS.get(name, ()), *more.get(name, ()))}
+    )
     w, r = sql.Identifier(WARDEN), sql.Identifier(role)
     revoke = [
         sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(w, r),

@@ -8,6 +8,7 @@ column), passed as text and cast by the database to the key columns' types.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +116,14 @@ def key_json(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> Jsonb:
     require_store(conn)
     parts = list(key) if isinstance(key, tuple | list) else [key]
     text = [p.isoformat() if isinstance(p, dt.date | dt.datetime) else str(p) for p in parts]
-    row = _one(conn, "select warden.audit_key(%s, %s::text[])", (_table(table), text))
-    return Jsonb(row[0])
+    row = _one(conn, "select warden.audit_key(%s, %s::text[])::text", (_table(table), text))
+    return _exact(row[0])
+
+
+def _exact(text: str) -> Jsonb:
+    """jsonb sent as the server wrote it: parsed into Python, a numeric of more digits than
+    a float holds (1.500000000000000001) would come back another value, another key."""
+    return Jsonb(text, dumps=lambda t: t)
 
 
 def _one(conn: psycopg.Connection[Any], query: Any, params: Sequence[Any]) -> Any:
@@ -173,26 +180,6 @@ def as_of(conn: psycopg.Connection[Any], table: str, at: dt.datetime) -> list[di
     return [r["row_data"] for r in rows]
 
 
-def state_at(
-    conn: psycopg.Connection[Any], table: str, key: KeyLike, at: dt.datetime
-) -> tuple[bool, dict[str, Any] | None]:
-    """Whether the row existed at ``at``, and its values then."""
-    k = key_json(conn, table, key)
-    row = conn.execute(
-        "select present, row_data from warden.audit_state_at(warden.audit_table_id(%s), %s, %s)",
-        (_table(table), at, k),
-    ).fetchone()
-    if row is None:  # never changed since auditing began: as it is now
-        current = _current(conn, table, k)
-        return (current is not None, current)
-    return (bool(row[0]), row[1] if row[0] else None)
-
-
-def _current(conn: psycopg.Connection[Any], table: str, k: Jsonb) -> dict[str, Any] | None:
-    row = conn.execute("select warden.audit_current_row(%s, %s)", (_table(table), k)).fetchone()
-    return row[0] if row else None
-
-
 def diff(
     conn: psycopg.Connection[Any], table: str, key: KeyLike, old: int, new: int | None = None
 ) -> dict[str, tuple[Any, Any]]:
@@ -218,6 +205,8 @@ def revert(
 ) -> dict[str, Any] | None:
     """Put one row back as it was in version ``to`` (or at time ``to``): update it, delete
     it, or bring it back. Runs in the caller's transaction; returns the restored values."""
+    k = key_json(conn, table, key)
+    # The image stays jsonb text from the store to put_row (see _exact).
     if isinstance(to, int):
         versions = {v.version: v for v in history(conn, table, key)}
         if to not in versions:
@@ -225,30 +214,35 @@ def revert(
                 f"{table} {key!r} has no version {to}"
                 + (f" (versions {min(versions)} to {max(versions)})" if versions else "")
             )
-        target = versions[to]
-        present, image = target.row is not None, target.row
-        if image is not None:  # the version's own column names -> the current ones
-            captured = target.valid_from or target.valid_to
-            image = _one(
-                conn,
-                "select warden.audit_rename_image(%s, "
-                "warden.audit_moves(warden.audit_table_id(%s), %s))",
-                (Jsonb(image), _table(table), captured),
-            )[0]
+        # The version's own column names -> the current ones.
+        present, image = _one(
+            conn,
+            "select h.row_data is not null, warden.audit_rename_image(h.row_data, "
+            "warden.audit_moves(warden.audit_table_id(%s), coalesce(h.valid_from, h.valid_to)))"
+            "::text from warden.history(%s, %s) h where h.version = %s",
+            (_table(table), _table(table), k, to),
+        )
     else:
-        present, image = state_at(conn, table, key, to)
-    k = key_json(conn, table, key)
+        found = conn.execute(
+            "select present, case when present then row_data end::text "
+            "from warden.audit_state_at(warden.audit_table_id(%s), %s, %s)",
+            (_table(table), to, k),
+        ).fetchone()
+        if found is None:  # never changed since auditing began: as it is now
+            found = _one(conn, "select warden.audit_current_row(%s, %s)::text", (_table(table), k))
+            found = (found[0] is not None, found[0])
+        present, image = bool(found[0]), found[1]
     try:
         conn.execute(
             "select warden.put_row(%s::regclass, %s, %s, %s)",
-            (_table(table), k, present, Jsonb(image) if image is not None else None),
+            (_table(table), k, present, _exact(image) if image is not None else None),
         )
     except psycopg.Error as exc:
         raise AuditError(
             f"cannot revert {table} {key!r}: {exc.diag.message_primary or exc}",
             hint=exc.diag.message_hint,
         ) from exc
-    return image
+    return json.loads(image) if image is not None else None
 
 
 def revert_transaction(conn: psycopg.Connection[Any], txid: int) -> list[tuple[str, Any, str]]:

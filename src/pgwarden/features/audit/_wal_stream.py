@@ -281,13 +281,13 @@ class _Horizon:
             self.pending = None
         if self.pending is None and time.monotonic() - self.at >= 1.0:
             self.at = time.monotonic()
-            # Taken before the position: a transaction older than the horizon committed
-            # before it (the walsender sends it once flushed). The insert position, not
+            # Taken before the position, in a statement of its own (the horizon is for
+            # later statements): a transaction older than the horizon committed before it
+            # (the walsender sends it once flushed). The insert position, not
             # pg_current_wal_lsn(): with synchronous_commit = off, WAL is written some time
             # after a commit returns, and the horizon passed transactions not yet stored.
-            row = self.conn.execute(
-                "select warden.running_horizon()::text, pg_current_wal_insert_lsn() - '0/0'"
-            ).fetchone()
-            if row is not None:
-                end = last_record_end(int(row[1]), self.block, self.segment)
-                self.pending = (str(row[0]), end)
+            horizon = self.conn.execute("select warden.running_horizon()::text").fetchone()
+            row = self.conn.execute("select pg_current_wal_insert_lsn() - '0/0'").fetchone()
+            if horizon is not None and row is not None:
+                end = last_record_end(int(row[0]), self.block, self.segment)
+                self.pending = (str(horizon[0]), end)

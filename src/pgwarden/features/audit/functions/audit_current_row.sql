@@ -12,8 +12,8 @@ begin
     if rel is null then
         return null;
     end if;
-    execute format('select to_jsonb(c.*) from %s c where %s = $1', rel,
-                   warden.audit_key_sql(tid, 'c'))
+    execute format('select to_jsonb(c.*) from %s c where %s', rel,
+                   warden.audit_key_where(tid, p_key, 'c'))
        into result using p_key;
     return result;
 end

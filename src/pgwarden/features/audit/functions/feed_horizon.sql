@@ -2,9 +2,10 @@
 -- How far the change feed may go: below every transaction still running in this database
 -- (warden.running_horizon), and, while this database has its WAL slot, below the ingester's
 -- horizon: a transaction committed but not yet ingested gets its events later, under its own
--- (older) transaction id, so the feed must not pass it.
+-- (older) transaction id, so the feed must not pass it. Like running_horizon, for a LATER
+-- statement to read below (volatile: never computed inside the statement reading the events).
 CREATE OR REPLACE FUNCTION warden.feed_horizon() RETURNS xid8
-    LANGUAGE sql STABLE
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     select least(

@@ -7,14 +7,15 @@ CREATE OR REPLACE FUNCTION warden.put_row(p_rel regclass, p_key jsonb, p_present
     AS $_$
 declare
     tid int := warden.audit_table_id(p_rel::text);
-    key_sql text := warden.audit_key_sql(tid, 'c');
+    -- Typed where it can be: the key index finds the row (a revert calls this per row).
+    at_key text := warden.audit_key_where(tid, p_key, 'c');
     ins_cols text;
     upd_cols text;
     hidden text[] := warden.audit_hidden_names(tid);
     n int;
 begin
     if not p_present then
-        execute format('delete from %s c where %s = $1', p_rel, key_sql) using p_key;
+        execute format('delete from %s c where %s', p_rel, at_key) using p_key;
         return;
     end if;
     select string_agg(format('%I', a.attname), ', ' order by a.attnum)
@@ -36,11 +37,11 @@ begin
     n := 0;
     if upd_cols is not null then
         execute format(
-            'update %1$s c set %2$s from jsonb_populate_record(null::%1$s, $2) r where %3$s = $1',
-            p_rel, upd_cols, key_sql) using p_key, p_image;
+            'update %1$s c set %2$s from jsonb_populate_record(null::%1$s, $2) r where %3$s',
+            p_rel, upd_cols, at_key) using p_key, p_image;
         get diagnostics n = row_count;
     else
-        execute format('select count(*) from %s c where %s = $1', p_rel, key_sql)
+        execute format('select count(*) from %s c where %s', p_rel, at_key)
            into n using p_key;
     end if;
     if n = 0 then

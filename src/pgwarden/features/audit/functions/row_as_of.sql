@@ -21,8 +21,8 @@ begin
         end if;
         return;
     end if;
-    return query execute format('select c.* from %s c where %s = $1',
-                                rel, warden.audit_key_sql(tid, 'c'))
+    return query execute format('select c.* from %s c where %s',
+                                rel, warden.audit_key_where(tid, p_key, 'c'))
     using p_key;
 end
 $_$;
