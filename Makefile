@@ -11,7 +11,7 @@ EXT    := ext/pgwarden_wal
 # The embedded server's pg_config (the server the tests and the demo run by default).
 EMBEDDED_PG_CONFIG = $(shell $(PY) -c "from pgwarden.server._system import bin_path; print(bin_path() / 'pg_config')")
 
-$(STAMP): pyproject.toml $(EXT)/pgwarden_wal.c $(EXT)/pgwarden_wal.control $(EXT)/*.sql
+$(STAMP): pyproject.toml $(EXT)/*.c $(EXT)/*.h $(EXT)/pgwarden_wal.control $(EXT)/*.sql
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -124,13 +124,31 @@ def follower(url: str, spec: str) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def setup(
-    admin: str, scale: int, anchors: Path | None, stack: contextlib.ExitStack
+    admin: str,
+    scale: int,
+    anchors: Path | None,
+    stack: contextlib.ExitStack,
+    chosen: list[str] | None = None,
+    before: Path | None = None,
 ) -> list[Variant]:
     variants = [Variant("A", "no audit", "")]
     for anchor in available(anchors):
         variants.append(Variant(anchor.key, anchor.label, anchor.note))
+    if before is not None:
+        variants.append(Variant("T0", 'pgwarden capture = "trigger", before', str(before)))
     variants.append(Variant("T", 'pgwarden capture = "trigger"', 'audit = { capture = "trigger" }'))
+    label = 'pgwarden capture = "trigger", context in PL/pgSQL'
+    variants.append(Variant("Tp", label, "as on a server without pgwarden_wal 1.1"))
     variants.append(Variant("W", "pgwarden default (auto)", "audit = true, follower live"))
+    wanted = (
+        (set(chosen) | ({"T0"} if before else set()))
+        if chosen
+        else {v.key for v in variants} - {"Tp"}
+    )
+    unknown = wanted - {v.key for v in variants}
+    if unknown:
+        raise SystemExit(f"--variants: no variant {', '.join(sorted(unknown))} (or no anchor copy)")
+    variants = [v for v in variants if v.key == "A" or v.key in wanted]
     for v in variants:
         v.url = stack.enter_context(scratch_db(admin))
         from audit import pgbench
@@ -139,9 +157,12 @@ def setup(
         if v.key in ("2ndq", "supa", "memento"):
             assert anchors is not None
             install(next(a for a in available(anchors) if a.key == v.key), anchors, v.url)
-        elif v.key in ("T", "W"):
-            spec = parse_spec(spec_text("trigger" if v.key == "T" else W_CAPTURE))
-            with Warden(v.url, spec=spec) as warden:
+        elif v.key == "T0":
+            assert before is not None
+            apply_with(before, v.url, spec_text("trigger"))
+        elif v.key in ("T", "Tp", "W"):
+            spec = parse_spec(spec_text(W_CAPTURE if v.key == "W" else "trigger"))
+            with plpgsql_context(v.key == "Tp"), Warden(v.url, spec=spec) as warden:
                 result = warden.apply()
             if v.key == "W":
                 chosen = [c.description for c in result.applied if "registration" in c.description]
@@ -149,26 +170,52 @@ def setup(
     return variants
 
 
+def apply_with(src: Path, url: str, spec: str) -> None:
+    """Apply ``spec`` to ``url`` with the pgwarden of another checkout (its ``src/``)."""
+    code = (
+        "import sys\nfrom pgwarden import Warden\nfrom pgwarden.spec import parse_spec\n"
+        "with Warden(sys.argv[1], spec=parse_spec(sys.argv[2])) as w:\n    w.apply()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+    subprocess.run([sys.executable, "-c", code, url, spec], check=True, env=env)
+
+
+@contextlib.contextmanager
+def plpgsql_context(wanted: bool) -> Iterator[None]:
+    """Plans made inside number and record the context in PL/pgSQL, as on a server without
+    extension pgwarden_wal 1.1 (the C functions stay installed, unused)."""
+    import pgwarden.features.audit as audit
+
+    chosen = audit.context_in_c
+    if wanted:
+        audit.context_in_c = lambda ctx: (False, False, "context in PL/pgSQL (bench)")  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        audit.context_in_c = chosen
+
+
 def run(admin: str, scale: int, seconds: int, rounds: int, update_rows: int,
-        anchors: Path | None) -> None:  # fmt: skip
+        anchors: Path | None, chosen: list[str] | None = None,
+        before: Path | None = None) -> None:  # fmt: skip
     from audit import checkpoint, tps_round
 
     with contextlib.ExitStack() as stack:
         print("setting up the variants...", file=sys.stderr, flush=True)
-        variants = setup(admin, scale, anchors, stack)
-        w = next(v for v in variants if v.key == "W")
-        process = stack.enter_context(follower(w.url, spec_text(W_CAPTURE)))
+        variants = setup(admin, scale, anchors, stack, chosen, before)
+        w = next((v for v in variants if v.key == "W"), None)
+        process = stack.enter_context(follower(w.url, spec_text(W_CAPTURE))) if w else None
         for i in range(rounds):
             for v in variants:
-                before = events(w.url) if v is w else 0
-                pids = ingest_pids(w.url, process.pid) if v is w else []
+                before = events(v.url) if v is w else 0
+                pids = ingest_pids(v.url, process.pid) if v is w and process else []
                 cpu = cpu_seconds(pids)
                 v.tps.append(tps_round(v.url, seconds, False)[0])
                 if v is w:
-                    backlog, target = lag(w.url)
-                    took = wait_confirmed(w.url, target)
+                    backlog, target = lag(v.url)
+                    took = wait_confirmed(v.url, target)
                     used = cpu_seconds(pids) - cpu
-                    v.backlog.append((backlog, took, events(w.url) - before, used))
+                    v.backlog.append((backlog, took, events(v.url) - before, used))
                 print(f"  round {i + 1} {v.key}: {v.tps[-1]:.0f} tps", file=sys.stderr, flush=True)
         stmt = f"update pgbench_accounts set abalance = abalance + 1 where aid <= {update_rows}"
         for _ in range(3):
@@ -177,7 +224,7 @@ def run(admin: str, scale: int, seconds: int, rounds: int, update_rows: int,
                 with psycopg.connect(v.url, autocommit=True) as conn:
                     v.update.append(timed(lambda c=conn: c.execute(stmt)))
                     if v is w:
-                        v.catch_up.append(wait_confirmed(w.url, lag(w.url)[1]))
+                        v.catch_up.append(wait_confirmed(v.url, lag(v.url)[1]))
                     conn.execute("vacuum pgbench_accounts")
         report(variants, seconds, rounds, update_rows)
 

@@ -726,6 +726,20 @@ def main() -> None:
         help="with --sustained: a directory with public copies of the anchors "
         "(audit-trigger/, supa_audit/, pgMemento/)",
     )
+    parser.add_argument(
+        "--variants",
+        help="with --sustained: only these, comma-separated, no audit (A) always first: "
+        "2ndq, supa, memento, T (trigger capture), Tp (trigger capture with its context in "
+        "PL/pgSQL, as on a server without pgwarden_wal), W (auto, follower live); default: "
+        "every one but Tp",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="with --sustained: the src/ directory of another checkout of pgwarden (e.g. "
+        "`git archive BASE src | tar -x -C DIR`): variant T0, trigger capture applied by it, "
+        "joins the rounds (before and after in one run)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     try:
@@ -745,7 +759,9 @@ def measure(args: argparse.Namespace) -> None:
 
         with server_url(args.dsn, {"wal_level": "logical"}) as admin:
             print(f"server: {server_version(admin)}")
-            run(admin, cfg.scale, cfg.seconds, cfg.rounds, cfg.update_rows, args.anchors)
+            chosen = args.variants.split(",") if args.variants else None
+            run(admin, cfg.scale, cfg.seconds, cfg.rounds, cfg.update_rows, args.anchors, chosen,
+                args.before)  # fmt: skip
         return
     logical = {"wal_level": "logical"} if cfg.capture == "wal" else None
     with server_url(args.dsn, logical) as admin:

@@ -37,6 +37,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "pgwarden_wal.h"
+
 PG_MODULE_MAGIC;
 
 #define UNIT_SEPARATOR '\x1f'		/* chr(31), between the flag's and the MAC's parts */
@@ -49,6 +51,14 @@ static const char *const declared[] = {
 };
 
 PG_FUNCTION_INFO_V1(pgwarden_wal_statement);
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	pgwarden_audit_context_init();
+}
 
 /* A setting as current_setting(name, true) shows it: NULL when it was never set. */
 static char *

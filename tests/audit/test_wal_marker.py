@@ -197,11 +197,11 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     warden = make_warden(spec)
     plan = warden.plan()
     said = [c.description for c in plan.changes]
-    assert "extension pgwarden_wal (WAL capture's context trigger, in C)" in said
+    assert "extension pgwarden_wal (audit's context trigger and context, in C)" in said
     assert any("context trigger in C, extension pgwarden_wal" in d for d in said)
     warden.apply()
     assert warden.plan().empty
-    assert conn.execute(installed).fetchone() == ("1.0",)
+    assert conn.execute(installed).fetchone() == ("1.1",)
     assert {_marker(conn, t) for t in ("t", "p", "p1")} == {"warden_wal.statement"}
     # A partition made by hand gets the same trigger at once (the event trigger copies it).
     conn.execute("create table p2 partition of p for values from (10) to (20)")
@@ -216,11 +216,14 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     auto = make_warden(spec)
     auto.apply()
     assert _marker(conn, "t") == "warden_wal.statement" and auto.plan().empty
-    # An extension pgwarden installed goes with the last table it served.
+    # An extension pgwarden installed goes with the last table it served (trigger capture
+    # records its context with it too, where it is there).
     conn.execute("drop extension pgwarden_wal cascade")
     auto.apply()  # repairs the triggers; the extension is pgwarden's again
     assert _marker(conn, "t") == "warden_wal.statement"
-    make_warden('[tables."public.t"]\naudit = true\n').apply()
+    make_warden('[tables."public.t"]\naudit = { capture = "trigger" }\n').apply()
+    assert conn.execute(installed).fetchone() == ("1.1",)
+    make_warden("").apply()
     assert conn.execute(installed).fetchone() is None
 
 

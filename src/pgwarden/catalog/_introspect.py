@@ -41,6 +41,8 @@ select current_setting('server_version_num')::int as version_num,
        (select coalesce(jsonb_object_agg(extname, extversion), '{}') from pg_extension)
          as extensions,
        (select array_agg(name) from pg_available_extensions) as available,
+       (select coalesce(jsonb_object_agg(name, default_version), '{}')
+          from pg_available_extensions where default_version is not null) as defaults,
        current_setting('wal_level') as wal_level,
        (select rolsuper or rolreplication from pg_roles where rolname = current_user)
          as can_replicate
@@ -138,6 +140,7 @@ def read_server(conn: psycopg.Connection[Any]) -> ServerInfo:
         shared_preload_libraries=tuple(p.strip() for p in row["preload"].split(",") if p.strip()),
         extensions=dict(row["extensions"]),
         available_extensions=frozenset(row["available"] or ()),
+        available_versions=dict(row["defaults"]),
         wal_level=row["wal_level"],
         can_replicate=bool(row["can_replicate"]),
     )

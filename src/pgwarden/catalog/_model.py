@@ -24,6 +24,8 @@ class ServerInfo:
     wal_level: str = "replica"
     can_replicate: bool = False
     """Superuser or REPLICATION: may read a logical replication slot."""
+    available_versions: dict[str, str] = field(default_factory=dict)
+    """The version CREATE EXTENSION would install, by extension."""
 
     @property
     def major(self) -> int:

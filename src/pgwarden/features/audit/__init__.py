@@ -53,6 +53,7 @@ from pgwarden.features.audit._wal_plan import (
     TRUNCATE_TRIGGER,
     auto_override,
     choose_capture,
+    context_in_c,
     extension,
     mark_function,
     wal_blockers,
@@ -164,14 +165,17 @@ class Audit(Feature):
         found = [self._registration(table, table_id, key, why, hidden, options)]
         if options.capture == "wal":
             marker = self._function(
-                table, function, "capture_wal.sql",
+                table, function, "capture_wal.sql", "",
                 table_id=sql.Literal(table_id), **wal_parts(table, options),
             )  # fmt: skip
             tables = [table, *ctx.partitions_below(table)]
             wal = wal_objects(self.name, table, tables, function, key, calls)
             return [*found, marker, *wal]
-        parts = self._parts(table_id, options, table, key)
-        found.append(self._function(table, function, "capture.sql", **parts))
+        # The plan says, on the function, where its context is numbered and recorded, and
+        # what would move it to C.
+        in_c, _, how = context_in_c(ctx)
+        parts = self._parts(table_id, options, table, key, in_c)
+        found.append(self._function(table, function, "capture.sql", how, **parts))
         triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
         # Statement triggers are not cloned to partitions (row triggers are): each partition
         # gets its own, the TRUNCATE one and, with row capture, the end of each statement.
@@ -183,7 +187,7 @@ class Audit(Feature):
                 "warden",
                 owned_name(table.name.schema, table.name.name, suffix="audit_rows"),
             )
-            found.append(self._function(table, rows_fn, "capture_rows.sql", **parts))
+            found.append(self._function(table, rows_fn, "capture_rows.sql", how, **parts))
             each_row = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW")
             triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn))
             end = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
@@ -221,7 +225,8 @@ class Audit(Feature):
 
     def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
         """The event triggers (when a superuser applies, or pgwarden owns them already), and
-        extension pgwarden_wal when a table captured from the WAL marks in C."""
+        extension pgwarden_wal when a table captured from the WAL marks in C, or one captured
+        by triggers records its context in C."""
         found = event_triggers(ctx)
         known: Registrations = ctx.state.get(self.name) or Registrations({}, frozenset())
         for name, declared in sorted(ctx.spec.tables.items()):
@@ -230,7 +235,8 @@ class Audit(Feature):
             if not isinstance(options, AuditOptions) or table is None:
                 continue
             wal = choose_capture(table, options, ctx, known.slots)[0] == "wal"
-            if wal and mark_function(table, options, ctx)[1]:
+            needed = mark_function(table, options, ctx)[1] if wal else context_in_c(ctx)[1]
+            if needed:
                 found.append(extension())
                 break
         return found
@@ -252,13 +258,21 @@ class Audit(Feature):
         relation_replaced(conn, old_oid, new)
 
     def _parts(
-        self, table_id: int, options: AuditOptions, table: Table, key: tuple[str, ...] | None
+        self,
+        table_id: int,
+        options: AuditOptions,
+        table: Table,
+        key: tuple[str, ...] | None,
+        in_c: bool,
     ) -> dict[str, sql.Composable]:
+        # The context block: the same flag, numbers and row from either (_context_c.sql).
+        context = "_context_c.sql" if in_c else "_context.sql"
+        record = "_context_record_c.sql" if in_c else "_context_record.sql"
         return {
             "table_id": sql.Literal(table_id),
             "declare": sql.SQL(sql_template(_PACKAGE, "_declare.sql")),
-            "context": sql.SQL(sql_template(_PACKAGE, "_context.sql")),
-            "context_record": sql.SQL(sql_template(_PACKAGE, "_context_record.sql")),
+            "context": sql.SQL(sql_template(_PACKAGE, context)),
+            "context_record": sql.SQL(sql_template(_PACKAGE, record)),
             **capture_parts(table, options, key),
         }
 
@@ -414,7 +428,7 @@ class Audit(Feature):
         )
 
     def _function(
-        self, owner: Table, ref: ObjectRef, template: str, **parts: sql.Composable
+        self, owner: Table, ref: ObjectRef, template: str, how: str, **parts: sql.Composable
     ) -> DesiredObject:
         body = function_body(sql_template(_PACKAGE, template), **parts)
         # Runs as the store's owner (application roles need no privilege on it), with a
@@ -435,7 +449,8 @@ class Audit(Feature):
             owner,
             ref,
             body,
-            description=f"function capturing changes of {owner.name}",
+            description=f"function capturing changes of {owner.name}"
+            + (f" ({how})" if how else ""),
             attributes=attributes,
         )
 

@@ -15,7 +15,7 @@ from rich.table import Table as RichTable
 
 from pgwarden.cli._common import EXIT_ERROR, AsJson, console, err_console, fail, options, print_json
 from pgwarden.errors import PgwardenError
-from pgwarden.features.audit._runtime import Event, Version
+from pgwarden.features.audit._runtime import FOLLOWERS_LOCK, Event, Version
 
 if TYPE_CHECKING:
     from pgwarden.features.audit._wal import Ingested
@@ -200,6 +200,8 @@ def changes(
                 position = position_of(listener, start)
             if follow:
                 listener.execute("LISTEN pgwarden_changes")
+                # Held while following: capture sends its NOTIFY only while someone follows.
+                listener.execute("select pg_advisory_lock_shared(%s)", (FOLLOWERS_LOCK,))
             while not stop():
                 batch = warden.audit.changes(position, table=table)
                 for event in batch:

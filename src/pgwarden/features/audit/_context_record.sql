@@ -16,7 +16,13 @@
         if fresh then
             -- Transaction-local, like the settings it summarises: numbers the next context.
             flag := set_config('pgwarden._context', txv::text || ':' || seq || ':' || sig, true);
-            -- Wakes `pgwarden changes --follow` readers; delivered once, at commit.
-            flag := pg_notify('pgwarden_changes', '')::text;
+            -- Wakes `pgwarden changes --follow` readers, delivered once at commit, when one
+            -- follows (each holds the followers' lock, shared). Not otherwise: every commit
+            -- that notifies waits until the one before it, in any database, is flushed.
+            if pg_try_advisory_lock(5898209076311306152) then
+                flag := pg_advisory_unlock(5898209076311306152)::text;
+            else
+                flag := pg_notify('pgwarden_changes', '')::text;
+            end if;
         end if;
     end if;

@@ -277,6 +277,12 @@ def _event(r: dict[str, Any]) -> Event:
     )
 
 
+FOLLOWERS_LOCK = 5898209076311306152
+"""Advisory lock (bigint: the first 64 bits of md5('pgwarden_changes')) each reader
+following the change feed holds, shared: trigger capture sends NOTIFY pgwarden_changes only
+while one does (each notifying commit waits for the one before it to be flushed)."""
+
+
 def changes(
     conn: psycopg.Connection[Any],
     after: tuple[int, int] = (0, 0),

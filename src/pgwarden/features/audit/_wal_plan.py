@@ -30,7 +30,7 @@ TRUNCATE_TRIGGER = "pgwarden_audit_t"
 
 WAL_GAIN = (
     "writers kept 0.85-0.88x of their TPS without audit under sustained TPC-B load with the "
-    "follower live, against 0.52-0.54x with trigger capture (docs/benchmarks.md)"
+    "follower live, against 0.65-0.71x with trigger capture (docs/benchmarks.md)"
 )
 """What the fast path was measured to give, for the plan's reason when it is not taken."""
 
@@ -154,22 +154,65 @@ def mark_function(
 
 
 def extension() -> DesiredObject:
-    """CREATE EXTENSION pgwarden_wal, for the whole database."""
+    """CREATE EXTENSION pgwarden_wal, for the whole database; one made at 1.0 is updated
+    (1.1 adds trigger capture's context functions)."""
     name = sql.Identifier(EXTENSION.name)
     function = sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()")
+    update = sql.SQL("ALTER EXTENSION {} UPDATE").format(name)
     return DesiredObject(
         ref=EXTENSION,
         feature="audit",
         table=None,
-        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(name),
+        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}; {}").format(name, update),
+        alter=update,
         # Kept while any trigger calls its function (one on a table left out of this apply,
-        # or one this apply moves to PL/pgSQL): never cascades to a trigger.
+        # or one this apply moves to PL/pgSQL): never cascades to a trigger. (Trigger
+        # capture's functions, which call its context functions, no longer want it when it
+        # goes: they are made again in PL/pgSQL by the same apply.)
         drop=sql.SQL(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
             "pg_catalog.to_regprocedure({})) THEN DROP EXTENSION IF EXISTS {}; END IF; END $$"
         ).format(function, name),
-        description=f"extension {EXTENSION.name} (WAL capture's context trigger, in C)",
+        description=f"extension {EXTENSION.name} (audit's context trigger and context, in C)",
     )
+
+
+CONTEXT_VERSION = "1.1"
+"""The first version of the extension with trigger capture's context functions."""
+
+
+def _version(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in (text or "0").split("."))
+    except ValueError:
+        return (0,)
+
+
+def context_in_c(ctx: PlanContext) -> tuple[bool, bool, str]:
+    """Whether trigger capture's functions number and record the transaction's context in
+    C (``warden_wal.audit_seq`` / ``audit_record``, extension pgwarden_wal 1.1), whether that
+    needs the extension object (:func:`extension`), and what the plan says of it."""
+    server = ctx.catalog.server
+    installed = server.extensions.get(EXTENSION.name)
+    ours = ctx.owns(EXTENSION)
+    available = _version(server.available_versions.get(EXTENSION.name))
+    new_enough = available >= _version(CONTEXT_VERSION)
+    if installed is not None and _version(installed) >= _version(CONTEXT_VERSION):
+        return True, ours, f"context in C (extension {EXTENSION.name} {installed})"
+    if installed is not None and ours and new_enough:
+        return True, True, f"context in C (extension {EXTENSION.name}, updated)"
+    if installed is None and new_enough and (ours or server.is_superuser):
+        return True, True, f"context in C (extension {EXTENSION.name})"
+    if installed is not None and new_enough:
+        why = f"ALTER EXTENSION {EXTENSION.name} UPDATE (it is at {installed})"
+    elif EXTENSION.name not in server.available_extensions or not new_enough:
+        why = (
+            f"extension {EXTENSION.name} {CONTEXT_VERSION} built for PostgreSQL "
+            f"{server.version_num // 10000} (make -C ext/pgwarden_wal install PG_CONFIG=...)"
+        )
+    else:
+        why = f"a superuser, or CREATE EXTENSION {EXTENSION.name} by a role with CREATE"
+    return False, False, f"context in PL/pgSQL (in C with {why})"
 
 
 def wal_objects(
