@@ -18,6 +18,7 @@ from pgwarden._names import QualifiedName
 from pgwarden.catalog import Table
 from pgwarden.engine import (
     APPLYING,
+    KINDS,
     DesiredObject,
     Kind,
     ObjectRef,
@@ -114,6 +115,9 @@ def package(tmp_path: Path) -> Iterator[Path]:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop(name, None)
+        # Planning registered the example's kind in the engine's process-wide table: take
+        # it back, or a later test in this worker (the docs' kinds table) would see it.
+        KINDS.pop("example_row", None)
 
 
 def _warden(db_url: str, package: Path, text: str) -> Warden:
