@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/trading.py [--dsn URL] [--ticks N] [--scale 10] [--orders N]
                                       [--http-seconds T] [--connections C]
+                                      [--server-workers 1,2]
 
 1. Market-data ingest through the bulk path (``Market.ingest_csv`` and ``Market.ingest``):
    COPY into the day-partitioned ``ticks`` with its primary key, audit off on market data,
@@ -492,6 +493,9 @@ def main() -> None:
     parser.add_argument("--types", type=int, default=500_000, help="rows per type run")
     parser.add_argument("--http-seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--server-workers", default="1,2", help="server processes to measure, comma-separated"
+    )
     parser.add_argument("--skip", default="", help="sections to skip: ingest,http,index,types")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
@@ -522,7 +526,7 @@ def main() -> None:
                 ["request", "statuses", "orders/s", "p50 ms", "p95 ms", "p99 ms", "audit events"],
                 [
                     r
-                    for w in (1, 2)
+                    for w in (int(n) for n in args.server_workers.split(","))
                     for r in bench_http(admin, args.http_seconds, args.connections, w)
                 ],
             )
