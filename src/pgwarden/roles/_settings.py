@@ -73,6 +73,15 @@ def _set(role: str, database: str, name: str, value: sql.Composable) -> sql.Comp
     )
 
 
+_WHEN = {
+    "postmaster": "at server start",
+    "sighup": "in the server's configuration",
+    "internal": "by the server itself",
+    "backend": "when a connection starts, by the client",
+    "superuser-backend": "when a connection starts",
+}
+
+
 def settings_objects(
     slot: str, spec: RoleSpec, ctx: PlanContext, reader: Reader
 ) -> list[DesiredObject]:
@@ -120,14 +129,7 @@ def settings_objects(
     return found
 
 
-_WHEN = {
-    "postmaster": "at server start",
-    "sighup": "in the server's configuration",
-    "internal": "by the server itself",
-    "backend": "when a connection starts, by the client",
-    "superuser-backend": "when a connection starts",
-}
-
-
 def _shown(value: SettingValue) -> str:
-    return ", ".join(value) if isinstance(value, list) else str(value).lower()
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return ", ".join(value) if isinstance(value, list) else str(value)
