@@ -406,3 +406,32 @@ def test_async_session_sets_the_context_commits_and_rolls_back(
     assert in_transaction == (True,)
     assert after in (("", "", "", ""), (None, None, None, None))
     assert log_table.execute("select step, actor from log").fetchall() == [(1, "a1")]
+
+
+def test_run_statement_commits_one_statement_with_its_context_or_nothing(
+    db_url: str, log_table: psycopg.Connection[Any]
+) -> None:
+    """run_statement: the context is set for the statement, its rows come back as dicts, it is
+    committed; an error rolls it back and the next caller of the connection has no context."""
+    from psycopg_pool import ConnectionPool
+
+    from pgwarden.db import Context, run_statement
+
+    with ConnectionPool(db_url, min_size=1, max_size=1) as pool:
+        made = run_statement(
+            pool,
+            Context(actor="a1", reason="r1"),
+            "insert into log (step) values (%s) returning step, actor",
+            (1,),
+        )
+        assert made == [{"step": 1, "actor": "a1"}]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            run_statement(pool, Context(actor="a2"), "insert into log (step) values (1), (2)")
+        after = run_statement(
+            pool,
+            Context(),
+            "select current_setting('pgwarden.actor', true) as actor,"
+            " current_setting('pgwarden.reason', true) as reason",
+        )
+    assert log_table.execute("select step, actor from log").fetchall() == [(1, "a1")]
+    assert after[0] in ({"actor": "", "reason": ""}, {"actor": None, "reason": None})

@@ -237,3 +237,18 @@ def test_an_async_session_signs_with_its_first_statement_and_fails_closed_after(
 
     first, second, after_error, unsigned = asyncio.run(scenario())
     assert (first, second, after_error, unsigned) == ({2}, {2}, {1}, set())
+
+
+def test_run_statement_signs_its_tenant_and_fails_closed_unsigned(
+    tenanted: Tenanted, roles: Roles
+) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from pgwarden.db import Context, run_statement
+
+    query = "select array_agg(distinct org_id) as orgs from docs"
+    with ConnectionPool(as_role(tenanted.url, roles.app), min_size=1, max_size=1) as pool:
+        signed = run_statement(pool, Context(tenant="2"), query, key=tenanted.key)
+        unsigned = run_statement(pool, Context(tenant="2"), query)
+    assert signed == [{"orgs": [2]}]
+    assert unsigned == [{"orgs": None}]
