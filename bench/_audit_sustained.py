@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from _audit_anchors import PGBENCH_TABLES, available, install
-from _common import print_table, scratch_db, timed
+from _common import cpu_seconds, print_table, scratch_db, timed
 from pgwarden import Warden
 from pgwarden.spec import parse_spec
 
@@ -79,15 +79,9 @@ def wait_confirmed(url: str, target: str, timeout: float = 600) -> float:
     return time.perf_counter() - start
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def total_cpu(pids: list[int]) -> float:
     """User + system CPU of these processes so far (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def ingest_pids(url: str, follower: int) -> list[int]:
@@ -209,12 +203,12 @@ def run(admin: str, scale: int, seconds: int, rounds: int, update_rows: int,
             for v in variants:
                 before = events(v.url) if v is w else 0
                 pids = ingest_pids(v.url, process.pid) if v is w and process else []
-                cpu = cpu_seconds(pids)
+                cpu = total_cpu(pids)
                 v.tps.append(tps_round(v.url, seconds, False)[0])
                 if v is w:
                     backlog, target = lag(v.url)
                     took = wait_confirmed(v.url, target)
-                    used = cpu_seconds(pids) - cpu
+                    used = total_cpu(pids) - cpu
                     v.backlog.append((backlog, took, events(v.url) - before, used))
                 print(f"  round {i + 1} {v.key}: {v.tps[-1]:.0f} tps", file=sys.stderr, flush=True)
         stmt = f"update pgbench_accounts set abalance = abalance + 1 where aid <= {update_rows}"

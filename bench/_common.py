@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import platform
 import statistics
 import tempfile
@@ -76,6 +77,16 @@ def pgbench_tps(url: str, scale: int = 5, seconds: int = 15) -> float:
     ).stdout
     match = re.search(r"tps = ([\d.]+)", out)
     return float(match.group(1)) if match else 0.0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used so far (Linux /proc); None when no
+    such process is on this host (a server elsewhere, a process gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:

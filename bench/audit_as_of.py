@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import re
 import shlex
 import statistics
@@ -27,7 +26,16 @@ from typing import Any
 
 import psycopg
 
-from _common import load, machine, print_table, scratch_db, server_url, server_version, timed
+from _common import (
+    cpu_seconds,
+    load,
+    machine,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+    timed,
+)
 from pgwarden import Warden
 from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
@@ -52,26 +60,16 @@ def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = 
     return row[0] if row else None
 
 
-def cpu(conn: psycopg.Connection[Any]) -> float | None:
-    """CPU seconds used so far by the connection's server process (None: not on this host)."""
-    try:
-        with open(f"/proc/{conn.info.backend_pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def timed_cpu(
     conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...], repeat: int
 ) -> tuple[float, float | None]:
     """Median wall and server CPU seconds of ``query``."""
     walls, cpus = [], []
     for _ in range(repeat):
-        c0, t0 = cpu(conn), time.perf_counter()
+        c0, t0 = cpu_seconds(conn.info.backend_pid), time.perf_counter()
         conn.execute(query, params)
         walls.append(time.perf_counter() - t0)
-        c1 = cpu(conn)
+        c1 = cpu_seconds(conn.info.backend_pid)
         if c0 is not None and c1 is not None:
             cpus.append(c1 - c0)
     return statistics.median(walls), statistics.median(cpus) if cpus else None

@@ -21,7 +21,6 @@ follow the load.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (
+    cpu_seconds,
     load,
     machine,
     pgbench_tps,
@@ -61,19 +61,9 @@ TABLES = {
 }
 
 
-def cpu(conn: psycopg.Connection[Any]) -> float | None:
-    """CPU seconds used so far by the connection's server process (None: not on this host)."""
-    try:
-        with open(f"/proc/{conn.info.backend_pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def revert(conn: psycopg.Connection[Any], txid: str, limit: int) -> tuple[float, float | None]:
     """Wall and server CPU seconds of undoing ``txid``, rolled back (inf: over the limit)."""
-    c0, t0 = cpu(conn), time.perf_counter()
+    c0, t0 = cpu_seconds(conn.info.backend_pid), time.perf_counter()
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("select set_config('statement_timeout', %s, true)", (f"{limit}s",))
@@ -81,7 +71,7 @@ def revert(conn: psycopg.Connection[Any], txid: str, limit: int) -> tuple[float,
     except psycopg.errors.QueryCanceled:
         return float("inf"), None
     wall = time.perf_counter() - t0
-    c1 = cpu(conn)
+    c1 = cpu_seconds(conn.info.backend_pid)
     return wall, (c1 - c0) if c0 is not None and c1 is not None else None
 
 

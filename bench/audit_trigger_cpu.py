@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -31,16 +30,11 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 from _audit_anchors import available, install
 from _audit_sustained import apply_with, plpgsql_context, spec_text
-from _common import load, machine, print_table, scratch_db, server_url, server_version
+from _common import cpu_seconds, load, machine, print_table, scratch_db, server_url, server_version
 from audit import pgbench, revision
 from audit_writer_cpu import PROCEDURE
 from pgwarden import Warden, __version__
 from pgwarden.spec import parse_spec
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_per_transaction(url: str, n: int) -> float:

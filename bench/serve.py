@@ -32,10 +32,18 @@ import httpx
 import psycopg
 from websockets.sync.client import connect as ws_connect
 
-from _common import load, machine, percentile, print_table, scratch_db, server_url, server_version
+from _common import (
+    cpu_seconds,
+    load,
+    machine,
+    percentile,
+    print_table,
+    scratch_db,
+    server_url,
+    server_version,
+)
 from pgwarden.server._system import bin_path
 
-TICKS = os.sysconf("SC_CLK_TCK")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -52,11 +60,6 @@ def rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmRSS:\s+(\d+) kB", text)
     return int(match.group(1)) / 1024 if match else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
