@@ -4,6 +4,7 @@ pgwarden recorded when it first granted, and what a role owns or belongs to."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -53,16 +54,18 @@ class Reader:
             for key, owned in read_ledger(conn).items()
             if owned.feature == "roles"
         }
-        # Which settings a role's defaults may name, and how each may be set.
-        self.setting_contexts: dict[str, str] = {
-            r[0]: r[1] for r in conn.execute("select name, context from pg_settings")
-        }
         present = conn.execute("select to_regclass('warden.migrations') is not null").fetchone()
         self.streams: set[str] = (
             {r[0] for r in conn.execute("select distinct stream from warden.migrations")}
             if present and present[0]
             else set()
         )
+
+    @cached_property
+    def setting_contexts(self) -> dict[str, str]:
+        """Which settings a role's defaults may name, and how each may be set: read only
+        when a declared role has settings (every plan builds a Reader)."""
+        return {r[0]: r[1] for r in self.conn.execute("select name, context from pg_settings")}
 
     def role_setting(self, role: str, name: str) -> str | None:
         """``role``'s own default for ``name`` in this database, as stored, or None."""
