@@ -154,6 +154,15 @@ def test_the_follower_streams_events_and_reads_wait_for_it(
     )
     follower.start()
     try:
+        # ingest() waits only for a follower that is streaming: until the thread has opened
+        # the slot, it reads the slot itself (nothing lost, but not what is tested here).
+        deadline = time.monotonic() + 30
+        while not conn.execute(
+            "select coalesce(bool_or(active), false) from pg_replication_slots"
+            " where database = current_database()"
+        ).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the follower did not start streaming"
+            time.sleep(0.05)
         conn.execute("insert into t select g, 0 from generate_series(1, 100) g")
         for _ in range(20):
             conn.execute("update t set v = v + 1 where id = 7")
