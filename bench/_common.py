@@ -89,6 +89,45 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descending from it (Linux /proc): a server's workers."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(parents.get(found[-1], []))
+    return found
+
+
+def database_backends(url: str) -> list[int]:
+    """The server processes of ``url``'s database other than this query's own."""
+    with psycopg.connect(url) as conn:
+        return [
+            int(pid)
+            for (pid,) in conn.execute(
+                "select pid from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
+        ]
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds so far of each of ``pids`` still running (see :func:`cpu_seconds`)."""
+    return {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of ``after`` used since ``before`` (one started in between
+    counts whole; one that ended in between is lost)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
     """Median wall time of ``fn`` in seconds over ``repeat`` runs."""
     samples = []

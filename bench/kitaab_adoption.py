@@ -64,12 +64,7 @@ def _generate(root: Path, python: Path, url: str, args: argparse.Namespace) -> N
     subprocess.run(command, cwd=root, env=_ENV, check=True, capture_output=True)
 
 
-def _measure(root: Path, python: Path, url: str, args: argparse.Namespace) -> dict[str, list[str]]:
-    command = [
-        str(python), str(root / "bench" / "kitaab.py"), "--reuse", url,
-        "--samples", str(args.samples), "--http-seconds", str(args.http_seconds),
-        "--workers", "1",
-    ]  # fmt: skip
+def _run(root: Path, command: list[str]) -> dict[str, list[str]]:
     print(f"# {root.name}: {' '.join(command[1:])}", flush=True)
     done = subprocess.run(command, cwd=root, env=_ENV, capture_output=True, text=True)
     sys.stdout.write(done.stdout)
@@ -77,6 +72,22 @@ def _measure(root: Path, python: Path, url: str, args: argparse.Namespace) -> di
         sys.stderr.write(done.stderr)
         raise SystemExit(f"bench/kitaab.py failed in {root} (exit {done.returncode})")
     return _tables(done.stdout)
+
+
+def _measure(root: Path, python: Path, url: str, args: argparse.Namespace) -> dict[str, list[str]]:
+    """The service figures by ``root``'s own bench/kitaab.py (its services differ), then the
+    HTTP figures by this checkout's (the same load and CPU accounting for both sides; only
+    its HTTP part runs, which needs nothing of the side's code but ``pgwarden kitaab
+    serve``)."""
+    service = _run(root, [
+        str(python), str(root / "bench" / "kitaab.py"), "--reuse", url,
+        "--samples", str(args.samples), "--http-seconds", "1", "--workers", "1",
+    ])  # fmt: skip
+    http = _run(root, [
+        str(python), str(HERE / "bench" / "kitaab.py"), "--reuse", url, "--samples", "0",
+        "--http-seconds", str(args.http_seconds), "--workers", "1",
+    ])  # fmt: skip
+    return {**service, **http}
 
 
 def _median(rounds: list[dict[str, list[str]]], name: str, column: int) -> str:
@@ -154,9 +165,10 @@ def main() -> None:
         each = " / ".join(
             f"{r[name][2]} vs {a[name][2]}" for r, a in zip(before, after, strict=True)
         )
+        cpu = [_median(side, name, column) for column in (5, 6) for side in (before, after)]
         http.append([
             name, *rates, _ratio(*rates), _median(before, name, 4), _median(after, name, 4),
-            each,
+            *cpu, each,
         ])  # fmt: skip
     print_table(
         f"HTTP PUT /entries, {args.http_seconds:.0f} s rounds: before ({args.before}) and after",
@@ -167,6 +179,10 @@ def main() -> None:
             "after/before",
             "p95 ms before",
             "p95 ms after",
+            "server CPU ms/req before",
+            "after",
+            "PostgreSQL CPU ms/req before",
+            "after",
             "each round (before vs after)",
         ],
         http,

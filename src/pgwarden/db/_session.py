@@ -156,19 +156,28 @@ def open_session(
     trip: the MAC binds the backend and the transaction start, known only once it began)."""
     # The pool's block commits on success and rolls back on an exception. BEGIN (psycopg's,
     # implicit) and the context go in one round trip through a pipeline, not two: a request
-    # doing two statements waits on the server a quarter less.
+    # doing two statements waits on the server a quarter less. (The whole block in pipeline
+    # mode, the MAC riding with the first statement, measured no faster: 2.43 vs 2.45 ms
+    # p50 per Kitaab entry, calls interleaved.)
     with pool.connection() as conn:
-        nonce = None
-        if context.tenant and key:
-            with conn.pipeline():
-                row = conn.execute(_SET_CONTEXT_NONCE, context.values()).fetchone()
-                assert row is not None
-                nonce = (int(row[4]), int(row[5]))
-                conn.execute(_SET_MAC, (tenant_mac(key, *nonce, context.tenant),))
-        else:
-            with conn.pipeline():
-                conn.execute(_SET_CONTEXT, context.values())
+        with conn.pipeline():
+            nonce = _set_context(conn, context, key)
         yield Session(conn, context, nonce)
+
+
+def _set_context(
+    conn: psycopg.Connection[Any], context: Context, key: bytes | None
+) -> tuple[int, int] | None:
+    """Queue the context's statements on ``conn``, in pipeline mode; with a tenant and a key,
+    wait for the transaction's nonce and queue the MAC. Returns the nonce (or None)."""
+    if not (context.tenant and key):
+        conn.execute(_SET_CONTEXT, context.values())
+        return None
+    row = conn.execute(_SET_CONTEXT_NONCE, context.values()).fetchone()
+    assert row is not None
+    nonce = (int(row[4]), int(row[5]))
+    conn.execute(_SET_MAC, (tenant_mac(key, *nonce, context.tenant),))
+    return nonce
 
 
 class AsyncSession:
@@ -229,12 +238,7 @@ def run_statement(
     raised; nothing is retried (a single statement at READ COMMITTED is not refused for
     serialization)."""
     with pool.connection() as conn, conn.pipeline():
-        if context.tenant and key:
-            row = conn.execute(_SET_CONTEXT_NONCE, context.values()).fetchone()
-            assert row is not None
-            conn.execute(_SET_MAC, (tenant_mac(key, row[4], row[5], context.tenant),))
-        else:
-            conn.execute(_SET_CONTEXT, context.values())
+        _set_context(conn, context, key)
         cursor = conn.cursor(row_factory=dict_row)
         cursor.execute(query, params)
         conn.commit()
