@@ -49,12 +49,11 @@ from pgwarden.features.search._plan import (
     vector_expression,
 )
 from pgwarden.features.search._query import query_object
-from pgwarden.features.search._top import kept_for, kept_objects, refresh_job, trigger_part
+from pgwarden.features.search._top import kept_for, kept_objects, kept_trigger, refresh_job
 from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions, Spec
 
 _INDEXES = ("search", "search_trgm")  # suffixes of the GIN and the first trigram index
-_DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
 
 
 class Search(Feature):
@@ -119,7 +118,6 @@ class Search(Feature):
             new_columns=sql.SQL("row({})").format(
                 sql.SQL(", ").join(sql.SQL("new.{}").format(c) for c in searched)
             ),
-            keep_top=trigger_part(kept, options.column),
         )
         timing = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW").format(
             sql.SQL(", ").join([*searched, sql.Identifier(options.column)]), table.name.ident
@@ -128,8 +126,6 @@ class Search(Feature):
             trigger_function(
                 NAME, table, function, body,
                 description=f"function computing the search vector of {table.name}",
-                # SECURITY DEFINER when rows are kept: writers need no right on those tables
-                attributes=_DEFINER if kept else "",
             ),
             trigger(
                 NAME, table, "pgwarden_search", timing, function,
@@ -156,6 +152,7 @@ class Search(Feature):
                 )
             )  # fmt: skip
         if kept is not None:
+            found += kept_trigger(kept, options, searched)
             found += kept_objects(kept, options, definition_hash(vector, options))
         return found
 

@@ -97,7 +97,7 @@ def query_object(
         sql_template(_PACKAGE, "query.sql"),
         config=config,
         query_text=_fold(sql.SQL("$1"), options, ext),
-        kept=query_part(kept, options.column, live, order_key, page),
+        kept=query_part(kept, options.column, live, page),
         full=_statement(full),
         fallback=fallback,
     )

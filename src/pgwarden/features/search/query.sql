@@ -10,6 +10,10 @@ declare
     tsq tsquery := websearch_to_tsquery({config}, {query_text});
     matched boolean;
     th float8;
+    common_word text;  -- a one-word query of a common word: the word, its threshold
+    common_theta real;
+    entries bigint;  -- how many of its kept entries are read
+    kept_entries bigint;
 begin{kept}
     -- every match ranked, the page taken
     return query execute {full} using tsq, $2, $3;{fallback}

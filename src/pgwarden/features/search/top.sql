@@ -1,8 +1,9 @@
 -- Keeps, for each common word of one table, every row whose rank for that word alone is at
--- least the word's threshold (theta: the rank of its `top`-th best row), so that a one-word
--- query ranks these rows only. CALLed outside a transaction. The invariant the query relies
--- on: every row holding the word with rank >= theta has a row in the kept table (extra,
--- stale rows are harmless: the query ranks the live rows again). A word is made `ready` only
+-- least the word's threshold (theta: the rank of its `top`-th best row), with that rank, so
+-- that a one-word query reads these entries in rank order. CALLed outside a transaction. The
+-- invariant the query relies on: every row holding the word with rank >= theta has a row in
+-- the kept table holding that rank (extra, stale rows are harmless: the query checks each
+-- entry against its live row). A word is made `ready` only
 -- after every transaction that could have written without seeing its threshold has ended
 -- (as CREATE INDEX CONCURRENTLY waits for older snapshots). Records what it was run for in
 -- a marker function; `refresh` (pgwarden maintain) recomputes the thresholds of the words
@@ -118,10 +119,17 @@ begin
                 perform pg_stat_clear_snapshot();  -- pg_stat_activity is read once per transaction
             end loop;
             continue when late;
-            insert into {kept} (lexeme, {key_columns})
-            select word, {row_keys} from {table} t
+            -- FOR SHARE: a row updated since this snapshot is read again in its latest
+            -- version (its rank then is the one kept), and no writer changes it before this
+            -- commits (after it, its trigger rewrites the entry). An entry already there
+            -- whose rank differs (a key written back by a row below the old threshold, whose
+            -- INSERT left the deleted row's entry) takes the row's rank.
+            insert into {kept} as c (lexeme, {key_columns}, rank)
+            select word, {row_keys}, ts_rank(t.{vector}, q) from {table} t
              where t.{vector} @@ q and ts_rank(t.{vector}, q) >= th
-            on conflict do nothing;
+               for share of t
+            on conflict (lexeme, {key_columns}) do update set rank = excluded.rank
+             where c.rank is distinct from excluded.rank;
             update {terms} s set ready = true where s.lexeme = word;
         end if;
         -- rows kept that no longer rank (their row changed or went away). Only entries older
