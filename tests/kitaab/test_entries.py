@@ -188,3 +188,35 @@ def test_reflections_and_messages(
     assert [m["sender"] for m in inbox] == ["support", "user"]
     assert client.get("/messages", headers=a.headers).json()[0]["is_read"] is True
     assert client.post("/messages", headers=a.headers, json={"content": ""}).status_code == 422
+
+
+def test_recording_checks_the_token_in_its_own_transaction(
+    client: TestClient,
+    signup: Callable[..., Account],
+    deed: Callable[..., dict[str, Any]],
+    kitaab_url: str,
+) -> None:
+    """PUT /entries looks the token up as the first statement of the write's transaction (and
+    signs its user as the tenant from there): a missing, forged or logged-out token is a 401
+    that writes nothing, and a valid one records as its own user only."""
+    a, b = signup("hamza"), signup("layla")
+    item = deed(a)["items"][0]["deed_item_id"]
+    body = {"deed_item_id": item, "entry_date": "2026-03-03", "count_value": 2}
+    before = events(kitaab_url)
+    assert client.put("/entries", json=body).status_code == 401
+    forged = {"Authorization": "Bearer forged"}
+    assert client.put("/entries", headers=forged, json=body).status_code == 401
+    # Another user's valid token: the item is not theirs and nothing was shared.
+    assert client.put("/entries", headers=b.headers, json=body).status_code in (403, 404)
+    assert count(kitaab_url, "kitaab.entries") == 0 and events(kitaab_url) == before
+    made = client.put("/entries", headers=a.headers, json=body)
+    assert made.status_code == 201
+    assert made.json()["user_id"] == made.json()["created_by_user_id"] == a.user_id
+    assert client.post("/auth/logout", headers=a.headers).status_code == 204
+    assert (
+        client.put("/entries", headers=a.headers, json={**body, "count_value": 5}).status_code
+        == 401
+    )
+    with psycopg.connect(kitaab_url) as conn:
+        row = conn.execute("select count_value from kitaab.entries").fetchone()
+    assert row is not None and float(row[0]) == 2.0

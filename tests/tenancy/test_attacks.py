@@ -252,3 +252,30 @@ def test_run_statement_signs_its_tenant_and_fails_closed_unsigned(
         unsigned = run_statement(pool, Context(tenant="2"), query)
     assert signed == [{"orgs": [2]}]
     assert unsigned == [{"orgs": None}]
+
+
+def test_context_statement_signs_with_a_nonce_of_its_own_transaction_only(
+    app: psycopg.Connection[Any], tenanted: Tenanted
+) -> None:
+    """The context sent after a first statement that read the nonce verifies in that
+    transaction; the same statement with another transaction's nonce, or without a key,
+    shows nothing."""
+    from pgwarden.db import NONCE_SQL, Context, context_statement
+
+    context = Context(actor="app", tenant="2")
+
+    def orgs_after(nonce_from_here: bool, key: bytes | None) -> set[int]:
+        with app.transaction():
+            row = app.execute("select " + NONCE_SQL).fetchone()
+            assert row is not None
+            nonce = (int(row[0]), int(row[1])) if nonce_from_here else stale
+            app.execute(*context_statement(context, key, nonce))
+            return _orgs(app)
+
+    with app.transaction():
+        row = app.execute("select " + NONCE_SQL).fetchone()
+        assert row is not None
+        stale = (int(row[0]), int(row[1]))
+    assert orgs_after(True, tenanted.key) == {2}
+    assert orgs_after(False, tenanted.key) == set()  # a nonce of an earlier transaction
+    assert orgs_after(True, None) == set()  # unsigned: the policies' verification fails

@@ -2,12 +2,14 @@
 
 from pgwarden.db._connect import APPLICATION_NAME, connect, redact_url
 from pgwarden.db._session import (
+    NONCE_SQL,
     RETRYABLE,
     SETTINGS,
     TENANT_KEY_ENV,
     AsyncSession,
     Context,
     Session,
+    context_statement,
     open_async_session,
     open_session,
     read_tenant_key,
@@ -20,6 +22,7 @@ from pgwarden.db._session import (
 
 __all__ = [
     "APPLICATION_NAME",
+    "NONCE_SQL",
     "RETRYABLE",
     "SETTINGS",
     "TENANT_KEY_ENV",
@@ -27,6 +30,7 @@ __all__ = [
     "Context",
     "Session",
     "connect",
+    "context_statement",
     "open_async_session",
     "open_session",
     "read_tenant_key",

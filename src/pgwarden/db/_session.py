@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -34,13 +34,17 @@ _SET_CONTEXT = (
     " set_config('pgwarden.reason', %s, true), set_config('pgwarden.request_id', %s, true)"
 )
 
-# With a tenant and a key: the same, plus what the MAC binds the claim to (the backend and
-# the transaction's start, which warden.tenant() reads too), in the same round trip.
-_SET_CONTEXT_NONCE = (
-    _SET_CONTEXT + ", pg_backend_pid(),"
-    " (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
+NONCE_SQL: LiteralString = (
+    "pg_backend_pid(), (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
 )
+"""Two columns for a transaction's first statement: what a signed tenant's MAC binds (the
+backend and the transaction's start, which ``warden.tenant()`` reads too). See
+:func:`context_statement`."""
+
+# With a tenant and a key: the context, and the nonce, in the same round trip.
+_SET_CONTEXT_NONCE = _SET_CONTEXT + ", " + NONCE_SQL
 _SET_MAC = "select set_config('pgwarden.tenant_mac', %s, true)"
+_SET_CONTEXT_SIGNED = _SET_CONTEXT + ", set_config('pgwarden.tenant_mac', %s, true)"
 
 TENANT_KEY_ENV = "PGWARDEN_TENANT_KEY"
 """Environment variable holding the tenancy key (hex), for applications whose role cannot
@@ -66,6 +70,20 @@ def tenant_mac(key: bytes, backend_pid: int, started_us: int, tenant: str) -> st
     """The MAC ``warden.tenant()`` expects: HMAC-SHA256 of ``pid:start:tenant``, hex."""
     message = f"{backend_pid}:{started_us}:{tenant}".encode()
     return hmac.new(key, message, "sha256").hexdigest()
+
+
+def context_statement(
+    context: Context, key: bytes | None = None, nonce: tuple[int, int] | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """The statement (and its parameters) that sets ``context`` for the rest of the current
+    transaction, in one statement; the tenant signed with ``key`` when ``nonce`` is the
+    transaction's (backend pid, start in microseconds), read by an earlier statement of the
+    same transaction that selected :data:`NONCE_SQL`. For an application whose first
+    statement is its own (a token lookup that says who the tenant is): it learns the nonce
+    with it, then sends the context with its next statement, in a pipeline."""
+    if context.tenant and key and nonce:
+        return _SET_CONTEXT_SIGNED, (*context.values(), tenant_mac(key, *nonce, context.tenant))
+    return _SET_CONTEXT, context.values()
 
 
 def tenant_key_from_env(environ: dict[str, str] | None = None) -> bytes | None:

@@ -46,6 +46,7 @@ async def bearer_token(
 
 App = Annotated[Kitaab, Depends(kitaab)]
 User = Annotated[int, Depends(current_user)]
+Bearer = Annotated[str, Depends(bearer_token)]
 
 
 class Body(BaseModel):

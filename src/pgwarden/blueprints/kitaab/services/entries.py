@@ -32,7 +32,8 @@ from pgwarden.blueprints.kitaab.services._core import (
 )
 from pgwarden.blueprints.kitaab.services.deeds import item_owner
 from pgwarden.blueprints.kitaab.services.social import access
-from pgwarden.db import Context, Session, open_async_session
+from pgwarden.blueprints.kitaab.services.users import authenticate_in
+from pgwarden.db import Context, Session, context_statement
 from pgwarden.features.audit import _runtime as audit_reads
 
 ENTRY = sql.SQL(
@@ -134,7 +135,7 @@ class Entries:
     async def record_async(
         self,
         pool: AsyncConnectionPool[Any],
-        actor_id: int,
+        token: str,
         deed_item_id: int,
         entry_date: dt.date,
         *,
@@ -142,22 +143,35 @@ class Entries:
         scale_value_id: int | None = None,
         notes: str | None = None,
     ) -> tuple[Row, bool]:
-        """:meth:`record` for the HTTP API's event loop. The common case (the checks pass and
-        no goal counts the entry) is the one statement on ``pool``; anything else is rolled
-        back and handed to :meth:`record` in a worker thread, which says which rule refused
-        or refreshes the goals."""
-        params = _record_params(
-            actor_id, deed_item_id, entry_date, count_value, scale_value_id, notes
-        )
-        context = Context(actor=actor_of(actor_id), tenant=str(actor_id), reason="record entry")
+        """:meth:`record` for the HTTP API's event loop, by the bearer ``token``'s user
+        (:class:`Unauthorized` when it is not valid). One transaction on ``pool``: the token
+        lookup (which also reads what the tenant's MAC binds), then the signed context and
+        the one statement of the common case (the checks pass, no goal counts the entry)
+        together in a pipeline, then COMMIT: three round trips, as an unsigned request whose
+        token was checked elsewhere would need four. Anything else is rolled back and handed
+        to :meth:`record` in a worker thread, which says which rule refused or refreshes the
+        goals."""
+        actor_id: int | None = None
         try:
-            async with open_async_session(pool, context, self.core.warden.tenant_key) as db:
-                cur = db.connection.cursor(row_factory=dict_row)
-                await cur.execute(_RECORD, params)
-                entry = await cur.fetchone()
+            async with pool.connection() as conn:
+                actor_id, nonce = await authenticate_in(conn, token, self.core.now())
+                context = Context(
+                    actor=actor_of(actor_id), tenant=str(actor_id), reason="record entry"
+                )
+                params = _record_params(
+                    actor_id, deed_item_id, entry_date, count_value, scale_value_id, notes
+                )
+                async with conn.pipeline():
+                    await conn.execute(
+                        *context_statement(context, self.core.warden.tenant_key, nonce)
+                    )
+                    cur = conn.cursor(row_factory=dict_row)
+                    await cur.execute(_RECORD, params)
+                    entry = await cur.fetchone()
                 if entry is None or any(entry[f"{kind}_ids"] for kind in progress.KINDS):
                     raise _Slow
         except _Slow:
+            assert actor_id is not None
             return await asyncio.to_thread(
                 self.record,
                 actor_id,

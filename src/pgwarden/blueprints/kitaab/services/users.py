@@ -11,7 +11,7 @@ from typing import Any, LiteralString
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from pgwarden.blueprints.kitaab.services._core import (
@@ -23,6 +23,7 @@ from pgwarden.blueprints.kitaab.services._core import (
     maybe,
     one,
 )
+from pgwarden.db import NONCE_SQL
 
 TOKEN_LIFETIME = dt.timedelta(days=30)
 MIN_PASSWORD = 8
@@ -33,16 +34,33 @@ PUBLIC = sql.SQL(
 )
 
 
-_AUTHENTICATE: LiteralString = (
-    "select t.user_id from kitaab.auth_tokens t join kitaab.users u using (user_id) "
+_VALID_TOKEN: LiteralString = (
+    "from kitaab.auth_tokens t join kitaab.users u using (user_id) "
     "where t.token_hash = %s and t.expires_at > %s and u.deleted_at is null and u.is_active"
 )
+_AUTHENTICATE: LiteralString = "select t.user_id " + _VALID_TOKEN
+# The same lookup as a transaction's first statement, with what a signed tenant's MAC binds:
+# the request learns who it acts for and can sign that tenant with its next statement.
+_AUTHENTICATE_NONCE: LiteralString = "select t.user_id, " + NONCE_SQL + " " + _VALID_TOKEN
 
 
 def _authenticated(row: tuple[Any, ...] | None) -> int:
     if row is None:
         raise Unauthorized("missing, unknown or expired token")
     return int(row[0])
+
+
+async def authenticate_in(
+    conn: AsyncConnection[Any], token: str, now: dt.datetime
+) -> tuple[int, tuple[int, int]]:
+    """The user ``token`` belongs to, looked up as the first statement of ``conn``'s
+    transaction (not in autocommit), and that transaction's nonce for
+    :func:`pgwarden.db.context_statement`. :class:`Unauthorized` as :meth:`Users.authenticate`."""
+    cur = await conn.execute(_AUTHENTICATE_NONCE, (token_digest(token), now))
+    row = await cur.fetchone()
+    user = _authenticated(row)
+    assert row is not None
+    return user, (int(row[1]), int(row[2]))
 
 
 def token_digest(token: str) -> bytes:
