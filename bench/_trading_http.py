@@ -212,6 +212,42 @@ def serve(url: str, workers: int, pool_size: int) -> tuple[subprocess.Popen[byte
         time.sleep(0.2)
 
 
+def history(url: str, accounts: list[int], ids: list[int], orders: int) -> None:
+    """``orders`` orders of history (half of them filled, with their executions, a quarter
+    cancelled, a quarter open), inserted in bulk through the audited tables, and their audit
+    events ingested: the run then places orders into tables and indexes that size."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for lo in range(0, orders, 100_000):
+            hi = min(orders, lo + 100_000) - 1
+            conn.execute(
+                "insert into trading.orders (account_id, instrument_id, client_order_id, side,"
+                " type, price, quantity, filled_quantity, status, request_hash, created_at,"
+                " updated_at)"
+                " select (%(a)s::bigint[])[1 + g %% cardinality(%(a)s::bigint[])],"
+                " (%(i)s::int[])[1 + g %% cardinality(%(i)s::int[])], 'h' || g,"
+                " (case when g %% 2 = 0 then 'buy' else 'sell' end)::trading.order_side,"
+                " 'limit', 90 + (g %% 2000) / 100.0, 1 + g %% 99,"
+                " case when g %% 2 = 0 then 1 + g %% 99 else 0 end,"
+                " (case when g %% 2 = 0 then 'filled' when g %% 4 = 1 then 'cancelled'"
+                " else 'new' end)::trading.order_status, 'h',"
+                " now() - (%(n)s - g) * interval '100 ms', now() - (%(n)s - g) * interval '100 ms'"
+                " from generate_series(%(lo)s::bigint, %(hi)s) g",
+                {"a": accounts, "i": ids, "n": orders, "lo": lo, "hi": hi},
+            )
+            conn.execute(
+                "insert into trading.executions (order_id, account_id, instrument_id, side,"
+                " quantity, price, executed_at) select order_id, account_id, instrument_id,"
+                " side, quantity, price, created_at from trading.orders"
+                " where status = 'filled' and client_order_id like 'h%%'"
+                " and substr(client_order_id, 2)::bigint between %s and %s",
+                [lo, hi],
+            )
+        conn.execute("analyze trading.orders")
+        conn.execute("analyze trading.executions")
+    with Warden(url, spec=trading.declaration()) as warden:
+        warden.audit.ingest()
+
+
 def bench_http(
     url: str,
     app: Trading,
@@ -220,15 +256,18 @@ def bench_http(
     workers: int = 1,
     client: str = "auto",
     pool_size: int = 8,
+    orders_before: int = 0,
 ) -> tuple[list[str], list[str]]:
-    """One run on the installed database ``url`` (``app`` over it, closed here): the result
-    row and the CPU-per-order row."""
+    """One run on the installed database ``url`` (``app`` over it, closed here), after
+    ``orders_before`` orders of history: the result row and the CPU-per-order row."""
     client = client_of(client)
     ids = [r["instrument_id"] for r in app.portfolio.instruments()]
     accounts = [
         app.portfolio.open_account(f"a{k}", Decimal(10**9))["account_id"] for k in range(50)
     ]
     app.warden.close()
+    if orders_before:
+        history(url, accounts, ids, orders_before)
     server, port = serve(url, workers, pool_size)
     try:
         # Warm each server process's pool and code paths (not measured).
@@ -272,6 +311,8 @@ def bench_http(
     per = {k: v * 1000 / max(n, 1) for k, v in used.items()}
     others = per["machine"] - per["server"] - per["postgres"] - result["cpu"] * 1000 / max(n, 1)
     label = f"{workers} process(es), {client}"
+    if orders_before:
+        label += f", {orders_before:,} orders of history"
     return (
         [
             label,
@@ -282,7 +323,8 @@ def bench_http(
             f"{lat['p50']:.1f}",
             f"{lat['p95']:.1f}",
             f"{lat['p99']:.1f}",
-            f"{audited[0] if audited else 0:,} of {after[0] if after else 0:,}",
+            f"{audited[0] if audited else 0:,} of {after[0] if after else 0:,}"
+            + (" (with history)" if orders_before else ""),
         ],
         [
             label,

@@ -212,12 +212,14 @@ def query_day(url: str, label: str, rows: int) -> tuple[list[str], str]:
 
 
 def bench_http(
-    admin: str, seconds: float, connections: int, workers: int, client: str
+    admin: str, seconds: float, connections: int, workers: int, client: str, history: int = 0
 ) -> tuple[list[str], list[str]]:
     with scratch_db(admin) as url:
         app = installed(url)
         instruments(app, 10)
-        return _trading_http.bench_http(url, app, seconds, connections, workers, client)
+        return _trading_http.bench_http(
+            url, app, seconds, connections, workers, client, orders_before=history
+        )
 
 
 READS = [
@@ -410,6 +412,12 @@ def main() -> None:
         default="auto",
         help="HTTP load generator: wrk where installed (auto), else bench/_http_load.py",
     )
+    parser.add_argument(
+        "--order-history",
+        default="",
+        help="orders of history to place into, comma-separated (e.g. 100000,1000000): "
+        "runs at the last --server-workers count",
+    )
     parser.add_argument("--skip", default="", help="sections to skip: ingest,http,index,types")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
@@ -438,6 +446,14 @@ def main() -> None:
                 bench_http(admin, args.http_seconds, args.connections, int(w), args.client)
                 for w in args.server_workers.split(",")
             ]
+            # "10x data volume" for orders: the same placement into a history of orders.
+            runs += [
+                bench_http(
+                    admin, args.http_seconds, args.connections,
+                    int(args.server_workers.split(",")[-1]), args.client, int(h),
+                )
+                for h in filter(None, args.order_history.split(","))
+            ]  # fmt: skip
             print_table(
                 f"Order placement over HTTP, POST /accounts/{{id}}/orders, {args.connections} "
                 "connections (audited; load generator in another process; issue: >= 1,000/s, "
