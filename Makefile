@@ -40,7 +40,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-# Real peers of the tests (browser, pooler, Prometheus, pgBackRest): Debian packages, as root.
+# Real peers of the tests (browser, pooler, Prometheus, pgBackRest) and of the benches (wrk):
+# Debian packages, as root.
 APT_PACKAGES = $(shell grep -v '^\s*\(\#\|$$\)' .ci/apt-packages)
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

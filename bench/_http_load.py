@@ -8,7 +8,8 @@ of microseconds.
 
 PLAN.json: ``{"host", "port", "seconds", "connections", "requests": [[method, path,
 headers, body], ...]}``; connection *i* cycles through the requests from offset *i*. Prints
-one JSON line: ``{"latencies_ms": [...], "statuses": {...}, "seconds": ...}``.
+one JSON line: ``{"latencies_ms": [...], "statuses": {...}, "seconds": ..., "cpu_seconds": ...}``
+(its own CPU during the load, not its start).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     start = time.perf_counter()
+    cpu = time.process_time()
     deadline = start + float(plan["seconds"])
     step = max(1, len(requests) // int(plan["connections"]))
     await asyncio.gather(
@@ -80,6 +82,7 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
         "latencies_ms": latencies,
         "statuses": {str(k): v for k, v in statuses.items()},
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
     }
 
 

@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/trading.py [--dsn URL] [--ticks N] [--scale 10] [--orders N]
                                       [--http-seconds T] [--connections C]
-                                      [--server-workers 1,2]
+                                      [--server-workers 1,2] [--client auto|wrk|python]
 
 1. Market-data ingest through the bulk path (``Market.ingest_csv`` and ``Market.ingest``):
    COPY into the day-partitioned ``ticks`` with its primary key, audit off on market data,
    idempotent batches. Rows/s and the ingesting process's peak RSS (``VmHWM``) at ``--ticks``
    and at ``--scale`` times as many: flat memory means streamed.
-2. Order placement over HTTP: ``pgwarden trading serve`` (one uvicorn process, audited
-   orders) driven by bench/_http_load.py in another process; orders/s, p50 / p95 / p99.
+2. Order placement over HTTP: ``pgwarden trading serve --workers N`` (audited orders) driven
+   by wrk (bench/_trading_orders.lua; bench/_http_load.py where wrk is absent) in another
+   process; orders/s, p50 / p95 / p99, and the CPU per order of each process: the load
+   generator, the server, PostgreSQL, the deferred audit ingest (bench/_trading_http.py).
 3. Index reduction: the seed's over-indexed ``orders`` / ``executions``, a read workload
    (order book, an account's orders, fills of an order, positions), ``pgwarden doctor``'s
    duplicate / redundant / unused index findings applied with its fixes; INSERT rate before
@@ -26,14 +28,11 @@ The pgbench TPS of the same server is printed as the machine's anchor. A program
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import json
 import multiprocessing
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,14 +40,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _trading_http
 from _common import (
     load,
     machine,
-    percentile,
     pgbench_tps,
     print_table,
     scratch_db,
@@ -58,7 +56,6 @@ from _common import (
 from pgwarden import Warden
 from pgwarden.blueprints import trading
 from pgwarden.blueprints.trading import _migrate
-from pgwarden.blueprints.trading._cli import free_port
 from pgwarden.blueprints.trading.generate import tick_lines
 from pgwarden.blueprints.trading.services import Trading
 from pgwarden.spec import parse_spec
@@ -214,102 +211,15 @@ def query_day(url: str, label: str, rows: int) -> tuple[list[str], str]:
     return row, plan
 
 
-def bench_http(admin: str, seconds: float, connections: int, workers: int = 1) -> list[list[str]]:
+def bench_http(
+    admin: str, seconds: float, connections: int, workers: int, client: str, history: int = 0
+) -> tuple[list[str], list[str]]:
     with scratch_db(admin) as url:
         app = installed(url)
-        ids = instruments(app, 10)
-        accounts = [
-            app.portfolio.open_account(f"a{k}", Decimal(10**9))["account_id"] for k in range(50)
-        ]
-        app.warden.close()
-        port = free_port(0)
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "pgwarden"),
-                "--database-url",
-                url,
-                "trading",
-                "serve",
-                "--port",
-                str(port),
-                "--pool-size",
-                "8",
-                "--workers",
-                str(workers),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        instruments(app, 10)
+        return _trading_http.bench_http(
+            url, app, seconds, connections, workers, client, orders_before=history
         )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the API did not start")
-                time.sleep(0.2)
-            rng = random.Random(1)
-            n = int(seconds * 3000)  # more distinct keys than the run can send: no replays
-            requests = []
-            for k in range(n):
-                body = {
-                    "instrument_id": rng.choice(ids),
-                    "side": rng.choice(["buy", "sell"]),
-                    "quantity": str(rng.randrange(1, 100)),
-                    "price": f"{rng.randrange(9000, 11000) / 100:.2f}",
-                    "client_order_id": f"o{k}",
-                }
-                requests.append(
-                    [
-                        "POST",
-                        f"/accounts/{rng.choice(accounts)}/orders",
-                        {"content-type": "application/json"},
-                        json.dumps(body),
-                    ]
-                )
-            plan = {
-                "host": "127.0.0.1",
-                "port": port,
-                "seconds": seconds,
-                "connections": connections,
-                "requests": requests,
-            }
-            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-                json.dump(plan, f)
-            out = subprocess.run(
-                [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            os.unlink(f.name)
-            result = json.loads(out)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        lat = result["latencies_ms"]
-        # Under WAL capture (the embedded default) the orders' events wait in the slot until
-        # ingested (`pgwarden audit ingest`, or a follower): count them once they are stored.
-        with Warden(url, spec=trading.declaration()) as warden:
-            warden.audit.ingest()
-        with psycopg.connect(url) as conn:
-            audited = conn.execute(
-                "select count(*) from warden.audit_events e join warden.audit_tables t "
-                "using (table_id) where t.table_name = 'orders'"
-            ).fetchone()
-    return [
-        [
-            f"POST /accounts/{{id}}/orders, {connections} connections, {workers} process(es)",
-            f"{result['statuses']}",
-            f"{len(lat) / result['seconds']:,.0f}",
-            f"{percentile(lat, 50):.1f}",
-            f"{percentile(lat, 95):.1f}",
-            f"{percentile(lat, 99):.1f}",
-            f"{audited[0] if audited else 0:,}",
-        ]
-    ]
 
 
 READS = [
@@ -496,6 +406,18 @@ def main() -> None:
     parser.add_argument(
         "--server-workers", default="1,2", help="server processes to measure, comma-separated"
     )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="HTTP load generator: wrk where installed (auto), else bench/_http_load.py",
+    )
+    parser.add_argument(
+        "--order-history",
+        default="",
+        help="orders of history to place into, comma-separated (e.g. 100000,1000000): "
+        "runs at the last --server-workers count",
+    )
     parser.add_argument("--skip", default="", help="sections to skip: ingest,http,index,types")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
@@ -520,16 +442,37 @@ def main() -> None:
             )
             print("\n" + "\n\n".join(plans))
         if "http" not in skip:
+            runs = [
+                bench_http(admin, args.http_seconds, args.connections, int(w), args.client)
+                for w in args.server_workers.split(",")
+            ]
+            # "10x data volume" for orders: the same placement into a history of orders.
+            runs += [
+                bench_http(
+                    admin, args.http_seconds, args.connections,
+                    int(args.server_workers.split(",")[-1]), args.client, int(h),
+                )
+                for h in filter(None, args.order_history.split(","))
+            ]  # fmt: skip
             print_table(
-                "Order placement over HTTP (audited; load "
-                "generator in another process; issue: >= 1,000/s, p95 < 50 ms)",
-                ["request", "statuses", "orders/s", "p50 ms", "p95 ms", "p99 ms", "audit events"],
+                f"Order placement over HTTP, POST /accounts/{{id}}/orders, {args.connections} "
+                "connections (audited; load generator in another process; issue: >= 1,000/s, "
+                "p95 < 50 ms)",
                 [
-                    r
-                    for w in (int(n) for n in args.server_workers.split(","))
-                    for r in bench_http(admin, args.http_seconds, args.connections, w)
+                    "server processes, load generator", "statuses", "orders placed",
+                    "orders/s", "p50 ms", "p95 ms", "p99 ms", "orders audited (with warm-up)",
                 ],
-            )
+                [r for r, _ in runs],
+            )  # fmt: skip
+            print_table(
+                "CPU per order, ms, by process (/proc over the load window; audit ingest: "
+                "reading the orders' events from the WAL after the run)",
+                [
+                    "server processes, load generator", "load generator", "server",
+                    "PostgreSQL", "all three", "audit ingest (deferred)", "other work",
+                ],
+                [c for _, c in runs],
+            )  # fmt: skip
         if "index" not in skip:
             rows, dropped = bench_indexes(admin, args.orders)
             print_table(

@@ -435,3 +435,68 @@ def test_run_statement_commits_one_statement_with_its_context_or_nothing(
         )
     assert log_table.execute("select step, actor from log").fetchall() == [(1, "a1")]
     assert after[0] in ({"actor": "", "reason": ""}, {"actor": None, "reason": None})
+
+
+def test_run_statement_prepares_once_and_falls_back_where_it_cannot(
+    db_url: str, log_table: psycopg.Connection[Any]
+) -> None:
+    """The one-message path: the statement is prepared on the connection once (named and
+    positional parameters, a literal percent sign), survives a DEALLOCATE ALL behind its back,
+    and a connection with its own isolation level or a statement PREPARE refuses still runs,
+    with its context, through the pipeline."""
+    from psycopg_pool import ConnectionPool
+
+    from pgwarden.db import Context, run_statement
+
+    insert = (
+        "insert into log (step) values (%(step)s)"
+        " returning step, actor, current_setting('pgwarden.reason', true) as reason,"
+        " '100%%' as pct"
+    )
+    with ConnectionPool(db_url, min_size=1, max_size=1) as pool:
+        for step in (1, 2):
+            made = run_statement(
+                pool, Context(actor=f"a{step}", reason="r"), insert, {"step": step}
+            )
+            assert made == [{"step": step, "actor": f"a{step}", "reason": "r", "pct": "100%"}]
+        with pool.connection() as conn:
+            names = conn.execute(
+                "select count(*) from pg_prepared_statements where name like 'pgwarden_rs_%%'"
+            ).fetchone()
+            assert names == (1,)
+            conn.execute("deallocate all")
+            conn.commit()
+        made = run_statement(pool, Context(actor="a3"), "insert into log (step) values (%s)"
+                             " returning actor", (3,))  # fmt: skip
+        assert made == [{"actor": "a3"}]
+        with pool.connection() as conn:
+            conn.execute("deallocate all")  # the statement of step 3, gone: prepared again
+            conn.commit()
+        assert run_statement(
+            pool, Context(actor="a4"), "insert into log (step) values (%s) returning actor", (4,)
+        ) == [{"actor": "a4"}]
+        # PREPARE cannot type $1 here (IndeterminateDatatype); the pipeline sends it typed.
+        echoed = run_statement(
+            pool,
+            Context(actor="a5"),
+            "select %s is null as v, current_setting('pgwarden.actor', true) as actor",
+            (5,),
+        )
+        assert echoed == [{"v": False, "actor": "a5"}]
+        # A statement without rows answers none.
+        assert run_statement(pool, Context(actor="a6"), "insert into log (step) values (6)") == []
+    with ConnectionPool(db_url, min_size=1, max_size=1, configure=_serializable) as serializable:
+        made = run_statement(
+            serializable,
+            Context(actor="a7"),
+            "insert into log (step) values (7) returning actor,"
+            " current_setting('transaction_isolation') as iso",
+        )
+        assert made == [{"actor": "a7", "iso": "serializable"}]
+    assert log_table.execute("select step, actor from log order by step").fetchall() == [
+        (1, "a1"), (2, "a2"), (3, "a3"), (4, "a4"), (6, "a6"), (7, "a7"),
+    ]  # fmt: skip
+
+
+def _serializable(conn: psycopg.Connection[Any]) -> None:
+    conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE

@@ -13,12 +13,12 @@ from pgwarden.db._session import (
     open_async_session,
     open_session,
     read_tenant_key,
-    run_statement,
     run_with_retry,
     set_tenant,
     tenant_key_from_env,
     tenant_mac,
 )
+from pgwarden.db._statement import run_statement
 
 __all__ = [
     "APPLICATION_NAME",

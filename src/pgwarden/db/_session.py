@@ -20,7 +20,6 @@ from typing import Any, LiteralString, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 T = TypeVar("T")
@@ -239,29 +238,6 @@ async def open_async_session(
             async with conn.pipeline():
                 await conn.execute(_SET_CONTEXT, context.values())
             yield AsyncSession(conn, context)
-
-
-def run_statement(
-    pool: ConnectionPool[Any],
-    context: Context,
-    query: str | sql.SQL | sql.Composed,
-    params: Sequence[Any] | dict[str, Any] | None = None,
-    *,
-    key: bytes | None = None,
-) -> list[dict[str, Any]]:
-    """Run one statement in a transaction of its own with ``context`` set, and commit: the
-    context, the statement and ``COMMIT`` travel in one pipeline, so the caller waits on the
-    server once (twice with a tenant signed with ``key``: the MAC needs the transaction's
-    start). Returns the statement's rows as dicts. An error rolls the transaction back and is
-    raised; nothing is retried (a single statement at READ COMMITTED is not refused for
-    serialization)."""
-    with pool.connection() as conn, conn.pipeline():
-        _set_context(conn, context, key)
-        cursor = conn.cursor(row_factory=dict_row)
-        cursor.execute(query, params)
-        conn.commit()
-        found: list[dict[str, Any]] = cursor.fetchall()
-        return found
 
 
 def run_with_retry(
