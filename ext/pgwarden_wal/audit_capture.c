@@ -41,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #if PG_VERSION_NUM >= 160000
 #include "utils/jsonfuncs.h"
@@ -170,8 +171,12 @@ typedef struct Capture
 	int			nredacted;
 	char	  **redacted;
 	text	   *secret;			/* the redaction key (NULL: none, nothing redacted) */
-	JsonTypeCategory category;
+	JsonTypeCategory category;	/* of the row type (before PostgreSQL 16) */
 	Oid			outfunc;
+	/* Per attribute, found once per statement (composite_to_jsonb finds them per value). */
+	JsonTypeCategory *categories;
+	Oid		   *outfuncs;
+	FmgrInfo   *outputs;
 } Capture;
 
 /* "{1,3}" -> the current names of those columns of the table (dropped ones left out). */
@@ -344,12 +349,147 @@ redact(Capture *capture, Jsonb *image)
 											  JsonbPGetDatum(JsonbValueToJsonb(object))));
 }
 
+#if PG_VERSION_NUM >= 160000
+/* What composite_to_jsonb needs of each column, once per statement. */
+static void
+prepare_columns(Capture *capture, TupleDesc desc)
+{
+	capture->categories = palloc0(sizeof(JsonTypeCategory) * desc->natts);
+	capture->outfuncs = palloc0(sizeof(Oid) * desc->natts);
+	capture->outputs = palloc0(sizeof(FmgrInfo) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		json_categorize_type(att->atttypid, true, &capture->categories[i],
+							 &capture->outfuncs[i]);
+		if (capture->categories[i] == JSONTYPE_NUMERIC || capture->categories[i] == JSONTYPE_OTHER)
+			fmgr_info(capture->outfuncs[i], &capture->outputs[i]);
+	}
+}
+
+/*
+ * to_jsonb(row): composite_to_jsonb (PostgreSQL's jsonb.c) with each column's category and
+ * output function found once per statement.  Scalars are converted as datum_to_jsonb_internal
+ * converts them; arrays, composites, json, jsonb and types with a cast to json are converted
+ * by datum_to_jsonb itself and pushed whole.
+ */
+static Datum
+row_to_jsonb(Capture *capture, TupleTableSlot *slot)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	JsonbParseState *state = NULL;
+	JsonbValue *done;
+
+	slot_getallattrs(slot);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Datum		val = slot->tts_values[i];
+		JsonbValue	key;
+		JsonbValue	jb;
+		char	   *out;
+
+		if (att->attisdropped)
+			continue;
+		key.type = jbvString;
+		key.val.string.val = NameStr(att->attname);
+		key.val.string.len = strlen(key.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &key);
+		if (slot->tts_isnull[i])
+		{
+			jb.type = jbvNull;
+			pushJsonbValue(&state, WJB_VALUE, &jb);
+			continue;
+		}
+		switch (capture->categories[i])
+		{
+			case JSONTYPE_BOOL:
+				jb.type = jbvBool;
+				jb.val.boolean = DatumGetBool(val);
+				break;
+			case JSONTYPE_NUMERIC:
+				out = OutputFunctionCall(&capture->outputs[i], val);
+				/* a valid JSON number, else a string (NaN, Infinity) */
+				if (strchr(out, 'N') == NULL && strchr(out, 'n') == NULL)
+				{
+					jb.type = jbvNumeric;
+					jb.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																		 CStringGetDatum(out),
+																		 ObjectIdGetDatum(InvalidOid),
+																		 Int32GetDatum(-1)));
+				}
+				else
+				{
+					jb.type = jbvString;
+					jb.val.string.val = out;
+					jb.val.string.len = strlen(out);
+				}
+				break;
+			case JSONTYPE_DATE:
+			case JSONTYPE_TIMESTAMP:
+			case JSONTYPE_TIMESTAMPTZ:
+				jb.type = jbvString;
+				jb.val.string.val = JsonEncodeDateTime(NULL, val,
+													   capture->categories[i] == JSONTYPE_DATE ? DATEOID :
+													   capture->categories[i] == JSONTYPE_TIMESTAMP ?
+													   TIMESTAMPOID : TIMESTAMPTZOID, NULL);
+				jb.val.string.len = strlen(jb.val.string.val);
+				break;
+			case JSONTYPE_OTHER:
+				out = OutputFunctionCall(&capture->outputs[i], val);
+				jb.type = jbvString;
+				jb.val.string.val = out;
+				jb.val.string.len = strlen(out);
+				if (jb.val.string.len > JENTRY_OFFLENMASK)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("string too long to represent as jsonb string"),
+							 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
+									   JENTRY_OFFLENMASK)));
+				break;
+			default:
+				{
+					Jsonb	   *nested = DatumGetJsonbP(datum_to_jsonb(val, capture->categories[i],
+																	   capture->outfuncs[i]));
+
+					if (JB_ROOT_IS_SCALAR(nested))
+						(void) JsonbExtractScalar(&nested->root, &jb);
+					else
+					{
+						jb.type = jbvBinary;
+						jb.val.binary.data = &nested->root;
+						jb.val.binary.len = VARSIZE(nested) - VARHDRSZ;
+					}
+				}
+				break;
+		}
+		pushJsonbValue(&state, WJB_VALUE, &jb);
+	}
+	done = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(done));
+}
+#else
+static void
+prepare_columns(Capture *capture, TupleDesc desc)
+{
+}
+
+static Datum
+row_to_jsonb(Capture *capture, TupleTableSlot *slot)
+{
+	return datum_to_jsonb(ExecFetchSlotHeapTupleDatum(slot), capture->category, capture->outfunc);
+}
+#endif
+
 /* The recorded image of the row in slot. */
 static Jsonb *
 image_of(Capture *capture, TupleTableSlot *slot)
 {
-	Datum		row = ExecFetchSlotHeapTupleDatum(slot);
-	Datum		image = datum_to_jsonb(row, capture->category, capture->outfunc);
+	Datum		image = row_to_jsonb(capture, slot);
 
 	if (capture->excluded != (Datum) 0)
 		image = DirectFunctionCall2(jsonb_delete_array, image, capture->excluded);
@@ -629,6 +769,7 @@ pgwarden_audit_capture(PG_FUNCTION_ARGS)
 	capture.nkeys = tg->tgnargs - 4;
 	capture.keys = tg->tgargs + 4;
 	json_categorize_type(desc->tdtypeid, true, &capture.category, &capture.outfunc);
+	prepare_columns(&capture, desc);
 
 	/* Made before SPI_connect: SPI_finish frees what was allocated after it. */
 	batch = palloc0(sizeof(Batch));

@@ -17,7 +17,8 @@ from ._support import applied
 SHAPE = (
     "create table {t} (id int primary key, code text not null, n numeric(10, 3), "
     "amount numeric, tags text[], doc jsonb, at timestamptz default '2026-01-02 03:04:05+00', "
-    "mood mood, secret text, notes text, gone int, pair point, unique (code))"
+    "mood mood, secret text, notes text, gone int, pair point, flag bool, day date, "
+    "f float8, j json, c pair_t, big int8, ts timestamp, unique (code))"
 )
 DECLARE = (
     '[tables."public.{t}"]\naudit = {{ capture = "trigger", exclude = ["notes"], '
@@ -25,11 +26,16 @@ DECLARE = (
 )
 # Every statement runs on c_<t> (captured in C) and p_<t> (by the PL/pgSQL function).
 STATEMENTS = [
-    "insert into {t} (id, code, n, amount, tags, doc, mood, secret, notes, gone, pair) "
+    "insert into {t} (id, code, n, amount, tags, doc, mood, secret, notes, gone, pair, flag, day, "
+    "f, j, c, big, ts) "
     "select i, 'c' || i, i / 7.0, 1.50 * i, array['a', null, 'b\"q'], "
     "jsonb_build_object('k', i, 'nested', jsonb_build_array(1, 'x', null)), "
     "(array['ok', 'sad'])[1 + i % 2]::mood, case when i % 3 = 0 then null else 's' || i end, "
-    "'note', i, point(i, 1) from generate_series(1, 40) i",
+    "'note', i, point(i, 1), i % 2 = 0, date '2026-01-01' + i, "
+    "(array[1.5, 'NaN', 'Infinity', -0.25, 1e300])[1 + i % 5]::float8, "
+    '(\'{{"b": [1, {{"c": null}}], "a": \' || i || \', "a": "dup"}}\')::json, '
+    "row(i, 'p' || i)::pair_t, 9007199254740993 + i, timestamp '2026-05-06 07:08:09.123456' "
+    "from generate_series(1, 40) i",
     "alter table {t} drop column gone",
     "update {t} set amount = amount + 1 where id <= 5",
     "update {t} set notes = 'changed only an excluded column' where id = 6",
@@ -38,6 +44,7 @@ STATEMENTS = [
     "update {t} set id = id + 1000, code = code || '.' where id in (1, 2)",
     "update {t} set secret = 'redacted ' || id, doc = null where id % 4 = 0",
     "update {t} set tags = '{{}}', n = 1.000 where id = 3",
+    "update {t} set j = '5', f = 2.50, flag = null, c = null where id between 13 and 15",
     "insert into {t} (id, code) values (3, 'conflict') "
     "on conflict (id) do update set code = excluded.code || '!'",
     "insert into {t} (id, code) values (500, 'new') on conflict (id) do nothing",
@@ -107,6 +114,7 @@ def test_c_capture_writes_the_events_of_the_plpgsql_function(
     if not _c_available(conn):
         pytest.skip("extension pgwarden_wal 1.2 is not available on this server")
     conn.execute("create type mood as enum ('ok', 'sad')")
+    conn.execute("create type pair_t as (x int, y text)")
     for t in ("c_t", "p_t"):
         conn.execute(SHAPE.format(t=t))
     applied(make_warden, DECLARE.format(t="c_t", more=more) + DECLARE.format(t="p_t", more=more))
