@@ -105,6 +105,10 @@ static const char *const insert_sql =
 	"select $1, $2, $3, $4, $5, $6, u.k, u.ok, u.o, u.n "
 	"from rows from (pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 	"pg_catalog.unnest($10)) u(k, ok, o, n)";
+/* One event (most statements): no arrays to build and unnest. */
+static const char *const insert_one_sql =
+	"insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, "
+	"row_key, old_key, old_row, new_row) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 static const char *const registered_sql =
 	"select 1 from warden.audit_tables t where t.table_id operator(pg_catalog.=) $1 "
 	"and t.relid operator(pg_catalog.=) $2 and t.dropped_at is null";
@@ -113,6 +117,7 @@ static const char *const secret_sql =
 	"select s.value from warden.secrets s where s.name operator(pg_catalog.=) 'audit_redaction'";
 
 static SPIPlanPtr insert_plan;
+static SPIPlanPtr insert_one_plan;
 static SPIPlanPtr registered_plan;
 static SPIPlanPtr live_key_plan;
 static SPIPlanPtr secret_plan;
@@ -588,16 +593,35 @@ flush(Batch *batch)
 		values[i] = batch->fixed[i];
 		nulls[i] = ' ';
 	}
-	values[6] = jsonb_array(batch->k, batch->k_null, batch->count, &isnull);
-	nulls[6] = isnull ? 'n' : ' ';
-	values[7] = jsonb_array(batch->ok, batch->ok_null, batch->count, &isnull);
-	nulls[7] = isnull ? 'n' : ' ';
-	values[8] = jsonb_array(batch->o, batch->o_null, batch->count, &isnull);
-	nulls[8] = isnull ? 'n' : ' ';
-	values[9] = jsonb_array(batch->n, batch->n_null, batch->count, &isnull);
-	nulls[9] = isnull ? 'n' : ' ';
-	result = SPI_execute_plan(saved_plan(&insert_plan, insert_sql, 10, types),
-							  values, nulls, false, 0);
+	if (batch->count == 1)
+	{
+		Oid			one[10] = {INT8OID, XID8OID, INT2OID, INT4OID, CHAROID, TIMESTAMPTZOID,
+		JSONBOID, JSONBOID, JSONBOID, JSONBOID};
+
+		values[6] = batch->k[0];
+		nulls[6] = batch->k_null[0] ? 'n' : ' ';
+		values[7] = batch->ok[0];
+		nulls[7] = batch->ok_null[0] ? 'n' : ' ';
+		values[8] = batch->o[0];
+		nulls[8] = batch->o_null[0] ? 'n' : ' ';
+		values[9] = batch->n[0];
+		nulls[9] = batch->n_null[0] ? 'n' : ' ';
+		result = SPI_execute_plan(saved_plan(&insert_one_plan, insert_one_sql, 10, one),
+								  values, nulls, false, 0);
+	}
+	else
+	{
+		values[6] = jsonb_array(batch->k, batch->k_null, batch->count, &isnull);
+		nulls[6] = isnull ? 'n' : ' ';
+		values[7] = jsonb_array(batch->ok, batch->ok_null, batch->count, &isnull);
+		nulls[7] = isnull ? 'n' : ' ';
+		values[8] = jsonb_array(batch->o, batch->o_null, batch->count, &isnull);
+		nulls[8] = isnull ? 'n' : ' ';
+		values[9] = jsonb_array(batch->n, batch->n_null, batch->count, &isnull);
+		nulls[9] = isnull ? 'n' : ' ';
+		result = SPI_execute_plan(saved_plan(&insert_plan, insert_sql, 10, types),
+								  values, nulls, false, 0);
+	}
 	if (result != SPI_OK_INSERT)
 		elog(ERROR, "pgwarden_wal: event insert failed: %s", SPI_result_code_string(result));
 	batch->written += SPI_processed;
