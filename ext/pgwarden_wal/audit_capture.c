@@ -15,9 +15,10 @@
  * Its trigger arguments: the table id, "skip" or "all" (skip_unchanged), the attribute
  * numbers of the excluded and of the redacted columns ("{1,3}"), then the key columns' names
  * (none: the whole row is the key).  Any role may create a trigger calling it, so nothing is
- * written unless warden.audit_tables registers this table under that id (looked up once per
- * backend, again when the table's triggers or definition change); it then runs as the
- * owner of warden.audit_events, as the SECURITY DEFINER PL/pgSQL function does.
+ * written unless warden.audit_tables registers this table under that id with that key,
+ * those hidden columns and that skip_unchanged (looked up once per backend and trigger,
+ * again when the table's triggers or definition change); it then runs as the owner of
+ * warden.audit_events, as the SECURITY DEFINER PL/pgSQL function does.
  */
 #include "postgres.h"
 
@@ -110,7 +111,7 @@ static const char *const insert_one_sql =
 	"insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, "
 	"row_key, old_key, old_row, new_row) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 static const char *const registered_sql =
-	"select 1 from warden.audit_tables t where t.table_id operator(pg_catalog.=) $1 "
+	"select t.key_columns, t.hidden_attnums, t.skip_unchanged from warden.audit_tables t where t.table_id operator(pg_catalog.=) $1 "
 	"and t.relid operator(pg_catalog.=) $2 and t.dropped_at is null";
 static const char *const live_key_sql = "select warden.audit_live_key($1, $2)";
 static const char *const secret_sql =
@@ -122,10 +123,11 @@ static SPIPlanPtr registered_plan;
 static SPIPlanPtr live_key_plan;
 static SPIPlanPtr secret_plan;
 
-/* Registrations found: (table id, relation), forgotten when the relation is invalidated. */
+/* Triggers found to match their table's registration, forgotten when the table is
+ * invalidated (its triggers or its definition changed). */
 static struct
 {
-	int32		table_id;
+	Oid			trigger;
 	Oid			relid;
 }			known[KNOWN_MAX];
 static int	known_count;
@@ -204,30 +206,100 @@ column_names(const char *list, TupleDesc desc, char ***names)
 	return count;
 }
 
+/* Whether the attribute numbers of "{1,3}" and "{2}" are, as a set, those of attnums. */
+static bool
+same_attnums(const char *excluded, const char *redacted, Datum attnums)
+{
+	ArrayType  *array = DatumGetArrayTypeP(attnums);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			count;
+	int			listed = 0;
+	const char *lists[2] = {excluded, redacted};
+
+	deconstruct_array(array, INT2OID, 2, true, TYPALIGN_SHORT, &elems, &nulls, &count);
+	for (int l = 0; l < 2; l++)
+	{
+		char	   *copy = pstrdup(lists[l]);
+		char	   *save = NULL;
+
+		for (char *p = strtok_r(copy, "{},", &save); p != NULL; p = strtok_r(NULL, "{},", &save))
+		{
+			int			attnum = pg_strtoint32(p);
+			bool		found = false;
+
+			for (int i = 0; i < count && !found; i++)
+				found = !nulls[i] && DatumGetInt16(elems[i]) == attnum;
+			if (!found)
+				return false;
+			listed++;
+		}
+	}
+	return listed == count;
+}
+
+/*
+ * The trigger's table must be registered under the id it names, with the key, hidden columns
+ * and skip_unchanged its arguments give: a role that may create triggers on an audited table
+ * cannot have its rows recorded under another table, nor with a redacted column in clear.
+ */
 static void
-check_registered(Capture *capture)
+check_registered(Capture *capture, Trigger *tg)
 {
 	Oid			types[2] = {INT4OID, OIDOID};
 	Datum		values[2] = {Int32GetDatum(capture->table_id), ObjectIdGetDatum(capture->relid)};
+	bool		matches = false;
 	int			result;
 
 	for (int i = 0; i < known_count; i++)
-		if (known[i].table_id == capture->table_id && known[i].relid == capture->relid)
+		if (known[i].trigger == tg->tgoid && known[i].relid == capture->relid)
 			return;
 	result = SPI_execute_plan(saved_plan(&registered_plan, registered_sql, 2, types),
 							  values, NULL, true, 1);
 	if (result != SPI_OK_SELECT)
 		elog(ERROR, "pgwarden_wal: registration lookup failed: %s",
 			 SPI_result_code_string(result));
-	if (SPI_processed != 1)
+	if (SPI_processed == 1)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		keys_null,
+					hidden_null,
+					skip_null;
+		Datum		keys = SPI_getbinval(row, desc, 1, &keys_null);
+		Datum		hidden = SPI_getbinval(row, desc, 2, &hidden_null);
+		Datum		skip = SPI_getbinval(row, desc, 3, &skip_null);
+
+		matches = !hidden_null && !skip_null &&
+			DatumGetBool(skip) == capture->skip_unchanged &&
+			same_attnums(tg->tgargs[2], tg->tgargs[3], hidden);
+		if (matches && keys_null)
+			matches = capture->nkeys == 0;
+		else if (matches)
+		{
+			Datum	   *names;
+			bool	   *nulls;
+			int			count;
+
+			deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
+							  &names, &nulls, &count);
+			matches = count == capture->nkeys;
+			for (int i = 0; i < count && matches; i++)
+				matches = !nulls[i] &&
+					strcmp(TextDatumGetCString(names[i]), capture->keys[i]) == 0;
+		}
+	}
+	if (!matches)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("pgwarden_wal: table %s is not registered for audit as table %d",
-						get_rel_name(capture->relid), capture->table_id),
-				 errhint("Only pgwarden's own capture triggers may call warden_wal.audit_capture().")));
+				 errmsg("pgwarden_wal: table %s is not registered for audit as table %d "
+						"with trigger %s's arguments",
+						get_rel_name(capture->relid), capture->table_id, tg->tgname),
+				 errhint("Only pgwarden's own capture triggers may call warden_wal.audit_capture(); "
+						 "`pgwarden apply` makes them again.")));
 	if (known_count == KNOWN_MAX)
 		known_count = 0;
-	known[known_count].table_id = capture->table_id;
+	known[known_count].trigger = tg->tgoid;
 	known[known_count].relid = capture->relid;
 	known_count++;
 }
@@ -803,7 +875,7 @@ pgwarden_audit_capture(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(store_owner(&sequence), saved_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pgwarden_wal: SPI_connect failed");
-	check_registered(&capture);
+	check_registered(&capture, tg);
 	{
 		char	  **names;
 		int			count = column_names(tg->tgargs[2], desc, &names);

@@ -162,23 +162,38 @@ def test_a_bulk_update_is_written_in_batches_with_one_statement_id(
     assert [(e[0], e[3], e[8]) for e in by_c].count((1, "U", 2000)) == 2000
 
 
-def test_a_trigger_for_a_table_not_registered_under_that_id_writes_nothing(
+def test_a_trigger_not_matching_its_table_registration_writes_nothing(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
     """Any role may call the C function from a trigger of its own: it refuses to file
-    events under a table id that is not this table's."""
+    events under a table id that is not the table's, or with other hidden columns, key or
+    skip_unchanged than the table's registration says (a redacted column in clear)."""
     if not _c_available(conn):
         pytest.skip("extension pgwarden_wal 1.2 is not available on this server")
-    conn.execute("create table audited (id int primary key)")
-    conn.execute("create table forger (id int primary key)")
-    applied(make_warden, '[tables."public.audited"]\naudit = { capture = "trigger" }\n')
+    conn.execute("create table audited (id int primary key, secret text)")
+    conn.execute("create table forger (id int primary key, secret text)")
+    applied(
+        make_warden,
+        '[tables."public.audited"]\naudit = { capture = "trigger", redact = ["secret"] }\n',
+    )
     row = conn.execute("select warden.audit_table_id('public.audited')").fetchone()
     assert row is not None
-    conn.execute(
-        "create trigger f after insert on forger referencing new table as new_rows "
-        f"for each statement execute function warden_wal.audit_capture('{row[0]}', 'skip', "
-        "'{}', '{}', 'id')"
+    create = (
+        "create trigger f after insert on {} referencing new table as new_rows "
+        "for each statement execute function warden_wal.audit_capture({})"
     )
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not registered"):
-        conn.execute("insert into forger values (1)")
+    for table, args in (
+        ("forger", f"'{row[0]}', 'skip', '{{}}', '{{2}}', 'id'"),  # another table's id
+        ("audited", f"'{row[0]}', 'skip', '{{}}', '{{}}', 'id'"),  # the secret in clear
+        ("audited", f"'{row[0]}', 'all', '{{}}', '{{2}}', 'id'"),
+        ("audited", f"'{row[0]}', 'skip', '{{}}', '{{2}}', 'secret'"),
+        ("audited", f"'{row[0]}', 'skip', '{{}}', '{{2}}'"),
+    ):
+        conn.execute(create.format(table, args))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not registered"):
+            conn.execute(f"insert into {table} values (1, 'x')")
+        conn.execute(f"drop trigger f on {table}")
     assert conn.execute("select count(*) from warden.audit_events").fetchone() == (0,)
+    conn.execute("insert into audited values (1, 'x')")  # pgwarden's own triggers
+    [(image,)] = conn.execute("select new_row->>'secret' from warden.audit_events").fetchall()
+    assert image.startswith("sha256:")
