@@ -197,3 +197,34 @@ def test_a_trigger_not_matching_its_table_registration_writes_nothing(
     conn.execute("insert into audited values (1, 'x')")  # pgwarden's own triggers
     [(image,)] = conn.execute("select new_row->>'secret' from warden.audit_events").fetchall()
     assert image.startswith("sha256:")
+
+
+def test_dropping_the_extension_moves_the_statements_to_plpgsql(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """pgwarden's drop of the extension (the table left out of the apply, or by hand) never
+    takes the capture triggers with it: they call the table's PL/pgSQL function first (whose
+    context functions went with the extension: writes fail until the next apply repairs
+    it, rather than go uncaptured)."""
+    from pgwarden.features.audit._wal_plan import extension
+
+    if not _c_available(conn):
+        pytest.skip("extension pgwarden_wal 1.2 is not available on this server")
+    conn.execute("create table t (id int primary key, v text)")
+    spec = '[tables."public.t"]\naudit = { capture = "trigger" }\n'
+    warden = applied(make_warden, spec)
+    assert _calls(conn, "t") == {"audit_capture"}
+    drop = extension().drop
+    assert drop is not None
+    conn.execute(drop.as_string(conn))
+    assert _calls(conn, "t") == {"public_t__audit"}
+    assert conn.execute(
+        "select count(*) from pg_extension where extname = 'pgwarden_wal'"
+    ).fetchone() == (0,)
+    with pytest.raises(psycopg.errors.UndefinedFunction):
+        conn.execute("insert into t values (1, 'a')")
+    warden.apply()  # the extension and the C triggers are repaired
+    assert _calls(conn, "t") == {"audit_capture"} and warden.plan().empty
+    conn.execute("insert into t values (1, 'a')")
+    conn.execute("update t set v = 'b'")
+    assert [e[3] for e in _events(conn, "t")] == ["I", "U"]

@@ -159,7 +159,6 @@ def extension(target: str | None = None) -> DesiredObject:
     ``target`` when given (a plan needing 1.2 updates one that is at 1.1)."""
     name = sql.Identifier(EXTENSION.name)
     function = sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()")
-    capture = sql.Literal(f"{C_CAPTURE_FUNCTION.schema}.{C_CAPTURE_FUNCTION.name}()")
     update = sql.SQL("ALTER EXTENSION {} UPDATE").format(name)
     if target is not None:
         update = sql.SQL("{} TO {}").format(update, sql.Literal(target))
@@ -169,15 +168,36 @@ def extension(target: str | None = None) -> DesiredObject:
         table=None,
         create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}; {}").format(name, update),
         alter=update,
-        # Kept while any trigger calls its function (one on a table left out of this apply,
-        # or one this apply moves to PL/pgSQL): never cascades to a trigger. (Trigger
-        # capture's functions, which call its context functions, no longer want it when it
-        # goes: they are made again in PL/pgSQL by the same apply.)
+        # Kept while any trigger calls its WAL context function (one on a table left out of
+        # this apply, or one this apply moves to PL/pgSQL): never cascades to a trigger.
+        # Trigger capture's statement triggers calling warden_wal.audit_capture() (dropped
+        # before it when audit goes) are moved first to their table's PL/pgSQL function, the
+        # one its TRUNCATE trigger calls, which writes the same events: they never go with
+        # it (until the next apply, writes fail there rather than go uncaptured).
+        # (Trigger capture's functions, which call its context functions, no longer want it
+        # when it goes: they are made again in PL/pgSQL by the same apply.)
         drop=sql.SQL(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid IN "
-            "(pg_catalog.to_regprocedure({}), pg_catalog.to_regprocedure({}))) THEN "
-            "DROP EXTENSION IF EXISTS {}; END IF; END $$"
-        ).format(function, capture, name),
+            "DO $$ DECLARE r record; BEGIN "
+            "IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
+            "pg_catalog.to_regprocedure({function})) THEN RETURN; END IF; "
+            "FOR r IN SELECT g.tgrelid::pg_catalog.regclass AS rel, g.tgname, "
+            "t.tgfoid::pg_catalog.regproc AS fn FROM pg_catalog.pg_trigger g "
+            "JOIN pg_catalog.pg_trigger t ON t.tgrelid = g.tgrelid "
+            "AND t.tgname = 'pgwarden_audit_t' "
+            "WHERE g.tgfoid = pg_catalog.to_regprocedure({capture}) LOOP "
+            "EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER %I AFTER %s ON %s "
+            "REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', r.tgname, "
+            "CASE r.tgname WHEN 'pgwarden_audit_i' THEN 'INSERT' "
+            "WHEN 'pgwarden_audit_u' THEN 'UPDATE' ELSE 'DELETE' END, r.rel, "
+            "CASE r.tgname WHEN 'pgwarden_audit_i' THEN 'NEW TABLE AS new_rows' "
+            "WHEN 'pgwarden_audit_u' THEN 'OLD TABLE AS old_rows NEW TABLE AS new_rows' "
+            "ELSE 'OLD TABLE AS old_rows' END, r.fn); "
+            "END LOOP; DROP EXTENSION IF EXISTS {name}; END $$"
+        ).format(
+            function=function,
+            capture=sql.Literal(f"{C_CAPTURE_FUNCTION.schema}.{C_CAPTURE_FUNCTION.name}()"),
+            name=name,
+        ),
         description=f"extension {EXTENSION.name} (audit's context trigger and context, in C)",
     )
 
