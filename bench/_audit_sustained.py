@@ -131,8 +131,8 @@ def setup(
     if before is not None:
         variants.append(Variant("T0", 'pgwarden capture = "trigger", before', str(before)))
     variants.append(Variant("T", 'pgwarden capture = "trigger"', 'audit = { capture = "trigger" }'))
-    label = 'pgwarden capture = "trigger", context in PL/pgSQL'
-    variants.append(Variant("Tp", label, "as on a server without pgwarden_wal 1.1"))
+    label = 'pgwarden capture = "trigger", all in PL/pgSQL'
+    variants.append(Variant("Tp", label, "as on a server without pgwarden_wal"))
     variants.append(Variant("W", "pgwarden default (auto)", "audit = true, follower live"))
     wanted = (
         (set(chosen) | ({"T0"} if before else set()))
@@ -176,17 +176,18 @@ def apply_with(src: Path, url: str, spec: str) -> None:
 
 @contextlib.contextmanager
 def plpgsql_context(wanted: bool) -> Iterator[None]:
-    """Plans made inside number and record the context in PL/pgSQL, as on a server without
-    extension pgwarden_wal 1.1 (the C functions stay installed, unused)."""
+    """Plans made inside capture in PL/pgSQL only (context and statements), as on a server
+    without extension pgwarden_wal (its C functions stay installed, unused)."""
     import pgwarden.features.audit as audit
 
-    chosen = audit.context_in_c
+    chosen = audit.context_in_c, audit.capture_in_c
     if wanted:
         audit.context_in_c = lambda ctx: (False, False, "context in PL/pgSQL (bench)")  # type: ignore[assignment]
+        audit.capture_in_c = lambda ctx: (False, False, "statements in PL/pgSQL (bench)")  # type: ignore[assignment]
     try:
         yield
     finally:
-        audit.context_in_c = chosen
+        audit.context_in_c, audit.capture_in_c = chosen
 
 
 def run(admin: str, scale: int, seconds: int, rounds: int, update_rows: int,

@@ -729,8 +729,8 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         help="with --sustained: only these, comma-separated, no audit (A) always first: "
-        "2ndq, supa, memento, T (trigger capture), Tp (trigger capture with its context in "
-        "PL/pgSQL, as on a server without pgwarden_wal), W (auto, follower live); default: "
+        "2ndq, supa, memento, T (trigger capture), Tp (trigger capture all in PL/pgSQL, "
+        "as on a server without pgwarden_wal), W (auto, follower live); default: "
         "every one but Tp",
     )
     parser.add_argument(

@@ -9,8 +9,9 @@ measures the other work too.
 One scratch database per variant, each ``pgbench -i``: A = no audit; 2ndq = 2ndQuadrant's
 audit trigger (with ``--anchors DIR``, see bench/_audit_anchors.py); T0 = trigger capture as
 applied by another checkout (``--before SRC``: its src/ directory); Tp = trigger capture with
-its context in PL/pgSQL (as on a server without extension pgwarden_wal 1.1); T = trigger
-capture as planned here (its context in C where the server has the extension). Rounds
+its context and statements in PL/pgSQL (as on a server without extension pgwarden_wal); T =
+trigger capture as planned here (context and statements in C where the server has the
+extension, 1.2). Rounds
 alternate between them; the table gives the median and what capture adds.
 
     .venv/bin/python bench/audit_trigger_cpu.py [--anchors DIR] [--before SRC]

@@ -131,8 +131,8 @@ setting(const char *name)
  * context changed since; 1 (fresh) when the flag is another transaction's or missing.  Read
  * as PL/pgSQL reads it: split_part(flag, ':', 1) = txid, split_part(flag, ':', 2)::int.
  */
-Datum
-pgwarden_audit_seq(PG_FUNCTION_ARGS)
+int
+pgwarden_audit_seq_internal(void)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
 	char		txid[32];
@@ -183,7 +183,13 @@ pgwarden_audit_seq(PG_FUNCTION_ARGS)
 	numbered_flag = fresh ? MemoryContextStrdup(TopMemoryContext, mine.data) : NULL;
 	pfree(mine.data);
 	pfree(signature.data);
-	PG_RETURN_INT32(seq);
+	return seq;
+}
+
+Datum
+pgwarden_audit_seq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(pgwarden_audit_seq_internal());
 }
 
 /*
@@ -191,10 +197,9 @@ pgwarden_audit_seq(PG_FUNCTION_ARGS)
  * and again after a subtransaction holding it aborted); when the context is new, the flag
  * and the NOTIFY waking `pgwarden changes --follow` readers.  Returns whether it was new.
  */
-Datum
-pgwarden_audit_record(PG_FUNCTION_ARGS)
+bool
+pgwarden_audit_record_internal(int seq)
 {
-	int			seq = PG_GETARG_INT32(0);
 	FullTransactionId fxid = GetTopFullTransactionId();
 	bool		fresh = true;
 
@@ -243,5 +248,11 @@ pgwarden_audit_record(PG_FUNCTION_ARGS)
 			Async_Notify(CHANNEL, "");
 		numbered_fresh = false;
 	}
-	PG_RETURN_BOOL(fresh);
+	return fresh;
+}
+
+Datum
+pgwarden_audit_record(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pgwarden_audit_record_internal(PG_GETARG_INT32(0)));
 }

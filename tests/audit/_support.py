@@ -58,6 +58,18 @@ def events(conn: psycopg.Connection[Any], table: str | None = None) -> list[dict
     return found
 
 
+def statements_in_c(conn: psycopg.Connection[Any], table: str) -> bool:
+    """Whether ``table``'s INSERT trigger is trigger capture's C function (extension
+    pgwarden_wal 1.2), whose arguments name the key columns."""
+    row = conn.execute(
+        "select exists (select from pg_trigger g join pg_proc p on p.oid = g.tgfoid "
+        "where g.tgrelid = %s::regclass and g.tgname = 'pgwarden_audit_i' "
+        "and p.proname = 'audit_capture')",
+        (table,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def now(conn: psycopg.Connection[Any]) -> dt.datetime:
     """The server's clock (a time strictly between the commits before and after it)."""
     row = conn.execute("select clock_timestamp()").fetchone()

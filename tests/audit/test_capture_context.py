@@ -40,16 +40,21 @@ def _contexts(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def plpgsql_context() -> Iterator[Callable[[bool], None]]:
-    """Plans made while on number and record the context in PL/pgSQL."""
+    """Plans made while on capture in PL/pgSQL only (the context, and the statements), as on
+    a server without the extension."""
     import pgwarden.features.audit as audit
 
-    chosen = audit.context_in_c
+    chosen = audit.context_in_c, audit.capture_in_c
 
     def use(on: bool) -> None:
-        audit.context_in_c = (lambda ctx: (False, False, "plpgsql")) if on else chosen  # type: ignore[assignment]
+        if on:
+            audit.context_in_c = lambda ctx: (False, False, "plpgsql")  # type: ignore[assignment]
+            audit.capture_in_c = lambda ctx: (False, False, "plpgsql")  # type: ignore[assignment]
+        else:
+            audit.context_in_c, audit.capture_in_c = chosen
 
     yield use
-    audit.context_in_c = chosen
+    audit.context_in_c, audit.capture_in_c = chosen
 
 
 @pytest.mark.parametrize("partitioned", [False, True])

@@ -201,7 +201,7 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     assert any("context trigger in C, extension pgwarden_wal" in d for d in said)
     warden.apply()
     assert warden.plan().empty
-    assert conn.execute(installed).fetchone() == ("1.1",)
+    assert conn.execute(installed).fetchone() == ("1.2",)
     assert {_marker(conn, t) for t in ("t", "p", "p1")} == {"warden_wal.statement"}
     # A partition made by hand gets the same trigger at once (the event trigger copies it).
     conn.execute("create table p2 partition of p for values from (10) to (20)")
@@ -222,7 +222,7 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     auto.apply()  # repairs the triggers; the extension is pgwarden's again
     assert _marker(conn, "t") == "warden_wal.statement"
     make_warden('[tables."public.t"]\naudit = { capture = "trigger" }\n').apply()
-    assert conn.execute(installed).fetchone() == ("1.1",)
+    assert conn.execute(installed).fetchone() == ("1.2",)
     make_warden("").apply()
     assert conn.execute(installed).fetchone() is None
 

@@ -263,17 +263,21 @@ def trigger(
     *,
     description: str,
     declared: Table | None = None,
+    args: Sequence[str] = (),
 ) -> DesiredObject:
     """A trigger on ``table`` calling ``function``; ``timing`` is everything between the
     trigger's name and EXECUTE FUNCTION (``AFTER UPDATE ON t ... FOR EACH ROW``).
     ``declared`` is the table the feature is declared on, when the trigger lives elsewhere
-    (on one of its partitions)."""
+    (on one of its partitions); ``args`` the function's trigger arguments."""
     return DesiredObject(
         ref=ObjectRef("trigger", table.name.schema, name, table.name),
         feature=feature,
         table=(declared or table).name,
-        create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}()").format(
-            sql.Identifier(name), timing, sql.Identifier(function.schema, function.name)
+        create=sql.SQL("CREATE OR REPLACE TRIGGER {} {} EXECUTE FUNCTION {}({})").format(
+            sql.Identifier(name),
+            timing,
+            sql.Identifier(function.schema, function.name),
+            sql.SQL(", ").join(map(sql.Literal, args)),
         ),
         drop=sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
             sql.Identifier(name), table.name.ident

@@ -46,12 +46,15 @@ from pgwarden.features.audit._events import EVENT_TRIGGER, event_triggers
 from pgwarden.features.audit._kinds import KINDS
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._relations import relation_replaced
-from pgwarden.features.audit._sql import capture_parts, choose_key, wal_parts
+from pgwarden.features.audit._sql import capture_args, capture_parts, choose_key, wal_parts
 from pgwarden.features.audit._store import store_jobs
 from pgwarden.features.audit._wal import Slots
 from pgwarden.features.audit._wal_plan import (
+    C_CAPTURE_FUNCTION,
+    CAPTURE_VERSION,
     TRUNCATE_TRIGGER,
     auto_override,
+    capture_in_c,
     choose_capture,
     context_in_c,
     extension,
@@ -175,8 +178,14 @@ class Audit(Feature):
         # what would move it to C.
         in_c, _, how = context_in_c(ctx)
         parts = self._parts(table_id, options, table, key, in_c)
+        # A table that is not partitioned: its INSERT, UPDATE and DELETE statements captured
+        # in C where the extension has it (the same events), TRUNCATE by the function.
+        c_capture, _, c_how = capture_in_c(ctx)
+        c_capture = c_capture and not table.is_partitioned
+        if not table.is_partitioned:
+            how = f"{how}; {c_how}" if how else c_how
         found.append(self._function(table, function, "capture.sql", how, **parts))
-        triggers: list[tuple[str, sql.Composable, ObjectRef]] = []
+        triggers: list[tuple[str, sql.Composable, ObjectRef, tuple[str, ...]]] = []
         # Statement triggers are not cloned to partitions (row triggers are): each partition
         # gets its own, the TRUNCATE one and, with row capture, the end of each statement.
         truncate = sql.SQL("BEFORE TRUNCATE ON {} FOR EACH STATEMENT")
@@ -189,23 +198,27 @@ class Audit(Feature):
             )
             found.append(self._function(table, rows_fn, "capture_rows.sql", how, **parts))
             each_row = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW")
-            triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn))
+            triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn, ()))
             end = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
             each.append((STATEMENT_END_TRIGGER, end, rows_fn))
         else:
+            target, args = function, tuple[str, ...]()
+            if c_capture:
+                target, args = C_CAPTURE_FUNCTION, capture_args(table_id, options, table, key)
             for name, events in STATEMENT_TRIGGERS.items():
                 each_statement = sql.SQL(events + " FOR EACH STATEMENT")
-                triggers.append((name, each_statement.format(table=table.name.ident), function))
-        triggers += [(name, when.format(table.name.ident), fn) for name, when, fn in each]
-        for name, when, target in triggers:
+                triggers.append((name, each_statement.format(table=table.name.ident), target, args))
+        triggers += [(name, when.format(table.name.ident), fn, ()) for name, when, fn in each]
+        for name, when, calls, with_args in triggers:
             found.append(
                 trigger(
                     self.name,
                     table,
                     name,
                     when,
-                    target,
+                    calls,
                     description=f"trigger {name} on {table.name}",
+                    args=with_args,
                 )
             )
         for part in ctx.partitions_below(table):
@@ -235,9 +248,15 @@ class Audit(Feature):
             if not isinstance(options, AuditOptions) or table is None:
                 continue
             wal = choose_capture(table, options, ctx, known.slots)[0] == "wal"
-            needed = mark_function(table, options, ctx)[1] if wal else context_in_c(ctx)[1]
+            if wal:
+                needed = mark_function(table, options, ctx)[1]
+            else:
+                needed = context_in_c(ctx)[1] or capture_in_c(ctx)[1]
             if needed:
-                found.append(extension())
+                in_c, wanted, _ = capture_in_c(ctx)
+                # At 1.2 when trigger capture's statements are captured in C: an extension of
+                # ours made at 1.1 is updated before the triggers calling the new function.
+                found.append(extension(CAPTURE_VERSION if in_c and wanted else None))
                 break
         return found
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 from pgwarden.catalog import Table
@@ -203,3 +205,23 @@ def wal_parts(table: Table, options: AuditOptions) -> dict[str, sql.Composable]:
         "table": _comment_name(table),
         "truncate_rows": truncate_rows,
     }
+
+
+def capture_args(
+    table_id: int, options: AuditOptions, table: Table, key: tuple[str, ...] | None
+) -> tuple[str, ...]:
+    """The arguments of ``warden_wal.audit_capture()``'s triggers: the table id, whether
+    unchanged rows are skipped, the attribute numbers of the excluded and of the redacted
+    columns (their current names are found from these, as ``_sql._hidden`` does), then the
+    key columns' names (none: the whole row is the key)."""
+
+    def attnums(names: Sequence[str]) -> str:
+        return "{" + ",".join(str(c.position) for c in table.columns if c.name in names) + "}"
+
+    return (
+        str(table_id),
+        "skip" if options.skip_unchanged else "all",
+        attnums(options.exclude),
+        attnums(options.redact),
+        *(key or ()),
+    )
