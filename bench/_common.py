@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -89,20 +90,77 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and every process descending from it (Linux /proc): a server's workers."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+def children_of() -> dict[int, list[int]]:
+    """Every process's children (Linux /proc)."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
+        with contextlib.suppress(OSError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    tree = children_of()
+    out, todo = [], [pid]
     while todo:
-        found.append(todo.pop())
-        todo.extend(parents.get(found[-1], []))
-    return found
+        p = todo.pop()
+        out.append(p)
+        todo.extend(tree.get(p, []))
+    return out
+
+
+def postgres_pids(url: str) -> list[int]:
+    """The postmaster serving ``url`` and its children; empty when it is not on this host."""
+    with psycopg.connect(url) as conn:  # read while the backend lives
+        try:
+            stat = Path(f"/proc/{conn.info.backend_pid}/stat").read_text()
+        except OSError:
+            return []
+    return process_tree(int(stat.rsplit(")", 1)[1].split()[1]))
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine has been busy (not idle, not waiting on I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class Cpu:
+    """CPU seconds of groups of processes between ``start()`` and ``stop()``. A group's pids
+    are listed again at ``stop()`` (processes born during the window count from zero)."""
+
+    def __init__(self, groups: dict[str, Any]):
+        self.groups = groups  # name -> callable returning pids
+        self.before: dict[int, float] = {}
+        self.used: dict[str, float] = {}
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {
+            name: {p: c for p in pids() if (c := cpu_seconds(p)) is not None}
+            for name, pids in self.groups.items()
+        }
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        self.used = {
+            name: sum(c - self._start[name].get(p, 0.0) for p, c in end[name].items())
+            for name in self.groups
+        }
+        return self.used
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def database_backends(url: str) -> list[int]:
@@ -115,17 +173,6 @@ def database_backends(url: str) -> list[int]:
                 "where datname = current_database() and pid <> pg_backend_pid()"
             )
         ]
-
-
-def cpu_of(pids: list[int]) -> dict[int, float]:
-    """CPU seconds so far of each of ``pids`` still running (see :func:`cpu_seconds`)."""
-    return {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
-
-
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds the processes of ``after`` used since ``before`` (one started in between
-    counts whole; one that ended in between is lost)."""
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> float:

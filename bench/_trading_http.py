@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from _common import cpu_seconds, percentile
+from _common import Cpu, children_cpu, machine_busy, percentile, postgres_pids, process_tree
 from pgwarden import Warden
 from pgwarden.blueprints import trading
 from pgwarden.blueprints.trading._cli import free_port
@@ -42,83 +40,11 @@ from pgwarden.blueprints.trading.services import Trading
 HERE = Path(__file__).parent
 
 
-def children_of() -> dict[int, list[int]]:
-    """Every process's children (Linux /proc)."""
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    tree = children_of()
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(tree.get(p, []))
-    return out
-
-
-def postgres_pids(url: str) -> list[int]:
-    """The postmaster serving ``url`` and its children; empty when it is not on this host."""
-    with psycopg.connect(url) as conn:  # read while the backend lives
-        try:
-            stat = Path(f"/proc/{conn.info.backend_pid}/stat").read_text()
-        except OSError:
-            return []
-    return process_tree(int(stat.rsplit(")", 1)[1].split()[1]))
-
-
-def machine_busy() -> float:
-    """CPU seconds every core of the machine has been busy (not idle, not waiting on I/O)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class Cpu:
-    """CPU seconds of groups of processes between ``start()`` and ``stop()``. A group's pids
-    are listed again at ``stop()`` (processes born during the window count from zero)."""
-
-    def __init__(self, groups: dict[str, Any]):
-        self.groups = groups  # name -> callable returning pids
-        self.before: dict[int, float] = {}
-        self.used: dict[str, float] = {}
-
-    def _read(self) -> dict[str, dict[int, float]]:
-        return {
-            name: {p: c for p in pids() if (c := cpu_seconds(p)) is not None}
-            for name, pids in self.groups.items()
-        }
-
-    def start(self) -> None:
-        self._start = self._read()
-
-    def stop(self) -> dict[str, float]:
-        end = self._read()
-        self.used = {
-            name: sum(c - self._start[name].get(p, 0.0) for p, c in end[name].items())
-            for name in self.groups
-        }
-        return self.used
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_wrk(
     port: int, seconds: float, connections: int, accounts: list[int], ids: list[int], run: str
 ) -> dict[str, Any]:
     """wrk with the Lua script; its CPU from the children's rusage once it has exited."""
-    before = _children_cpu()
+    before = children_cpu()
     out = subprocess.run(
         [
             "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
@@ -130,7 +56,7 @@ def run_wrk(
     result: dict[str, Any] = json.loads(
         next(line for line in reversed(out.splitlines()) if line.startswith("{"))
     )
-    result["cpu"] = _children_cpu() - before
+    result["cpu"] = children_cpu() - before
     return result
 
 

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (
-    cpu_of,
-    cpu_used,
+    Cpu,
+    children_cpu,
     database_backends,
     load,
     machine,
@@ -204,19 +203,21 @@ def http_load(
             f.flush()
             # CPU per request of each side (robust to a busy machine where the rate is not):
             # the server's processes, the database's backends, the load generator.
-            serving = cpu_of(process_tree(server.pid))
-            backends = cpu_of(database_backends(url))
-            client = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = Cpu(
+                {
+                    "server": lambda: process_tree(server.pid),
+                    "postgres": lambda: database_backends(url),
+                }
+            )
+            cpu.start()
+            client = children_cpu()
             done = subprocess.run(
                 [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
-            client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            serving_cpu = cpu_used(serving, cpu_of(process_tree(server.pid)))
-            backends_cpu = cpu_used(backends, cpu_of(database_backends(url)))
-        client_cpu = sum(
-            getattr(client_after, f) - getattr(client, f) for f in ("ru_utime", "ru_stime")
-        )
+            client_cpu = children_cpu() - client
+            used = cpu.stop()
+        serving_cpu, backends_cpu = used["server"], used["postgres"]
         result = json.loads(done.stdout)
         bad = {k: v for k, v in result["statuses"].items() if k not in ("200", "201")}
         if bad:
