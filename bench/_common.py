@@ -4,11 +4,14 @@ and a table printer. Benchmarks are programs, not tests: they print figures, nev
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -161,6 +164,30 @@ def children_cpu() -> float:
     """CPU seconds of this process's children that ended and were waited for."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_http_load(
+    port: int, requests: list[list[Any]], seconds: float, connections: int
+) -> dict[str, Any]:
+    """bench/_http_load.py in a process of its own: ``connections`` keep-alive connections to
+    127.0.0.1:``port`` cycling through ``requests`` ([method, path, headers, body]) for
+    ``seconds``; its JSON report (``latencies_ms``, ``statuses``, ``seconds``, ...)."""
+    plan = {
+        "host": "127.0.0.1",
+        "port": port,
+        "seconds": seconds,
+        "connections": connections,
+        "requests": requests,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(plan, f)
+        f.flush()
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 def database_backends(url: str) -> list[int]:

@@ -22,7 +22,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,15 @@ from typing import Any
 import httpx
 import psycopg
 
-from _common import Cpu, children_cpu, machine_busy, percentile, postgres_pids, process_tree
+from _common import (
+    Cpu,
+    children_cpu,
+    machine_busy,
+    percentile,
+    postgres_pids,
+    process_tree,
+    run_http_load,
+)
 from pgwarden import Warden
 from pgwarden.blueprints import trading
 from pgwarden.blueprints.trading._cli import free_port
@@ -83,21 +90,7 @@ def run_python(
                 json.dumps(body),
             ]
         )
-    plan = {
-        "host": "127.0.0.1",
-        "port": port,
-        "seconds": seconds,
-        "connections": connections,
-        "requests": requests,
-    }
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        json.dump(plan, f)
-        f.flush()
-        out = subprocess.run(
-            [sys.executable, str(HERE / "_http_load.py"), f.name],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-    raw = json.loads(out)
+    raw = run_http_load(port, requests, seconds, connections)
     lat = raw["latencies_ms"]
     return {
         "requests": len(lat),

@@ -22,7 +22,6 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +40,7 @@ from _common import (
     percentile,
     print_table,
     process_tree,
+    run_http_load,
     scratch_db,
     server_url,
     server_version,
@@ -182,43 +182,21 @@ def http_load(
                 "Content-Type": "application/json",
             }
             requests.append(["PUT", "/entries", headers, json.dumps(body)])
-        plan = {
-            "host": "127.0.0.1",
-            "port": port,
-            "seconds": seconds,
-            "connections": connections,
-            "requests": requests,
-        }
-        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-            json.dump({**plan, "seconds": WARMUP_SECONDS}, f)
-            f.flush()
-            # Unmeasured first: the pools open their connections and each backend warms its
-            # caches and prepares its statements (tens of ms each under row-level security),
-            # which in a short run would be counted against the steady state.
-            warm = [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name]
-            subprocess.run(warm, capture_output=True, check=True)
-            f.seek(0)
-            f.truncate()
-            json.dump(plan, f)
-            f.flush()
-            # CPU per request of each side (robust to a busy machine where the rate is not):
-            # the server's processes, the database's backends, the load generator.
-            cpu = Cpu(
-                {
-                    "server": lambda: process_tree(server.pid),
-                    "postgres": lambda: database_backends(url),
-                }
-            )
-            cpu.start()
-            client = children_cpu()
-            done = subprocess.run(
-                [sys.executable, str(Path(__file__).parent / "_http_load.py"), f.name],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            client_cpu = children_cpu() - client
-            used = cpu.stop()
+        # Unmeasured first: the pools open their connections and each backend warms its
+        # caches and prepares its statements (tens of ms each under row-level security),
+        # which in a short run would be counted against the steady state.
+        run_http_load(port, requests, WARMUP_SECONDS, connections)
+        # CPU per request of each side (robust to a busy machine where the rate is not):
+        # the server's processes, the database's backends, the load generator.
+        cpu = Cpu(
+            {"server": lambda: process_tree(server.pid), "postgres": lambda: database_backends(url)}
+        )
+        cpu.start()
+        client = children_cpu()
+        result = run_http_load(port, requests, seconds, connections)
+        client_cpu = children_cpu() - client
+        used = cpu.stop()
         serving_cpu, backends_cpu = used["server"], used["postgres"]
-        result = json.loads(done.stdout)
         bad = {k: v for k, v in result["statuses"].items() if k not in ("200", "201")}
         if bad:
             raise RuntimeError(f"the API answered {bad}")
