@@ -302,7 +302,9 @@ def test_ranking_under_concurrent_writers_misses_no_row(
     conn.execute("delete from docs where id in (select id from warden.public_docs__search_top)")
     writing(lambda: conn.execute("call warden.public_docs__search_top_run(15, 60, null, true)"))
     after = dict(conn.execute(thetas).fetchall())
-    assert any(after[w] < before[w] for w in before.keys() & after.keys())
+    # every kept row went: a word's threshold fell, or the word, no longer in `top` rows,
+    # left the common words (which of the two depends on what the writers wrote meanwhile)
+    assert any(after.get(w, -1.0) < before[w] for w in before)
 
 
 def test_an_install_ranked_before_the_race_fix_is_ranked_afresh_once(
