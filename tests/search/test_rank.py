@@ -10,6 +10,7 @@ import psycopg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from tests.search._pages import KEPT, pages
 
 from pgwarden import Warden
 from pgwarden.spec import parse_spec
@@ -26,10 +27,6 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 PAGES = ((10, 0), (3, 0), (2, 3), (5, 5), (4, 40))
-FULL = """
-select d.id from docs d, websearch_to_tsquery('english', %(w)s) q
- where d.search_vector @@ q
- order by ts_rank(d.search_vector, q) desc, d.id limit %(limit)s offset %(offset)s"""
 # rows ranking at least their word's threshold without an entry of exactly their rank
 INEXACT = """
 select s.lexeme, d.id, ts_rank(d.search_vector, s.query), c.rank
@@ -37,12 +34,6 @@ select s.lexeme, d.id, ts_rank(d.search_vector, s.query), c.rank
   join docs d on d.search_vector @@ s.query and ts_rank(d.search_vector, s.query) >= s.theta
   left join warden.public_docs__search_top c on c.lexeme = s.lexeme and c.id = d.id
  where s.ready and c.rank is distinct from ts_rank(d.search_vector, s.query)"""
-# pages of one word that its kept entries hold (verified against the live rows)
-HELD = """
-select count(*) from warden.public_docs__search_terms s
-  join warden.public_docs__search_top c on c.lexeme = s.lexeme and c.rank >= s.theta
-  join docs d on d.id = c.id and ts_rank(d.search_vector, s.query) = c.rank
- where s.query = websearch_to_tsquery('english', %s) and s.ready"""
 
 # skewed: the first words are in most rows (common), the last in few
 DRAWN = [w for i, w in enumerate(WORDS) for _ in range(len(WORDS) - i)]
@@ -130,17 +121,9 @@ def test_kept_ranks_stay_exact_under_random_writes(db_url: str) -> None:
             def pages_are_the_full_ranking(self) -> None:
                 texts = [*WORDS[:4], f"{WORDS[0]} {WORDS[1]}", f"{WORDS[2]} {WORDS[0]}"]
                 for text in texts:
-                    count = conn.execute(HELD, (text,)).fetchone()
+                    count = conn.execute(KEPT, {"w": text}).fetchone()
                     for limit, offset in PAGES:
-                        params = {"w": text, "limit": limit, "offset": offset}
-                        expected = [r[0] for r in conn.execute(FULL, params)]
-                        found = [
-                            r[0]
-                            for r in conn.execute(
-                                "select (item).id from warden.public_docs__search(%s, %s, %s)",
-                                (text, limit, offset),
-                            )
-                        ]
+                        found, expected = pages(conn, text, limit, offset)
                         assert found == expected, (text, limit, offset)
                         held[0] += bool(count and count[0] >= limit + offset)
                         held[1] += 1

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.search._pages import KEPT, pages
 
 from pgwarden import Warden
 
@@ -30,15 +31,6 @@ DECL = """
 [tables."public.docs"]
 search = { columns = { name = "A", body = "B" }, top = 15, common = 60 }
 """
-FULL = """
-select d.id from docs d, websearch_to_tsquery('english', %(w)s) q
- where d.search_vector @@ q
- order by ts_rank(d.search_vector, q) desc, d.id limit %(limit)s offset %(offset)s"""
-KEPT = """
-select count(*) from warden.public_docs__search_terms s
-  join warden.public_docs__search_top c on c.lexeme = s.lexeme and c.rank >= s.theta
-  join docs d on d.id = c.id and ts_rank(d.search_vector, s.query) = c.rank
- where s.query = websearch_to_tsquery('english', %(w)s) and s.ready"""
 MISSING = """
 select s.lexeme, d.id from warden.public_docs__search_terms s
   join docs d on d.search_vector @@ s.query and ts_rank(d.search_vector, s.query) >= s.theta
@@ -74,15 +66,7 @@ def _same_pages(conn: psycopg.Connection[Any], word: str) -> int:
     held = 0
     kept = conn.execute(KEPT, {"w": word}).fetchone()
     for limit, offset in ((10, 0), (5, 10), (10, 20), (3, 200)):
-        params = {"w": word, "limit": limit, "offset": offset}
-        expected = [r[0] for r in conn.execute(FULL, params)]
-        found = [
-            r[0]
-            for r in conn.execute(
-                "select (item).id from warden.public_docs__search(%s, %s, %s)",
-                (word, limit, offset),
-            )
-        ]
+        found, expected = pages(conn, word, limit, offset)
         assert found == expected, (word, limit, offset)
         held += bool(kept and kept[0] >= limit + offset)
     return held
