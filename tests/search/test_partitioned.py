@@ -86,12 +86,13 @@ def test_interrupted_partition_build_is_resumed(
                 killer.start()
 
         def cancel() -> None:
+            # the written partition's build: another one may be waiting on the writer too
             with psycopg.connect(db_url, autocommit=True) as watcher:
                 for _ in range(600):
                     row = watcher.execute(
                         "select pid from pg_stat_activity where datname = current_database()"
-                        " and query like 'CREATE INDEX"
-                        " CONCURRENTLY%' and wait_event = 'virtualxid'"
+                        " and query like 'CREATE INDEX CONCURRENTLY%public_notes_2025__search%'"
+                        " and wait_event = 'virtualxid'"
                     ).fetchone()
                     if row:
                         watcher.execute("select pg_cancel_backend(%s)", row)
