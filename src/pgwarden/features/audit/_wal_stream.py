@@ -194,6 +194,46 @@ def _sum(a: Ingested, b: Ingested) -> Ingested:
     )
 
 
+def local_url(url: str) -> str:
+    """``url`` through the server's unix socket when it reaches the server over TCP on this
+    machine (a loopback address) and the server lets the same role in there; else ``url``.
+
+    The walsender sends each message as soon as it is decoded, a packet of its own: over
+    loopback TCP each went through the kernel's whole TCP path, in the walsender's time, about
+    a third of the walsender's CPU per event (measured: 27-33 µs per event over TCP, 19 µs
+    through the socket)."""
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "select coalesce(host(inet_server_addr())::inet <<= any(array["
+                "'127.0.0.0/8'::inet, '::1/128'::inet]), false), "
+                "current_setting('unix_socket_directories'), current_setting('port'), "
+                "pg_postmaster_start_time()"
+            ).fetchone()
+    except psycopg.Error:
+        return url
+    if row is None or not row[0]:
+        return url  # already on a unix socket, or the server is on another machine
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params.pop("hostaddr", None)
+    for directory in str(row[1]).split(","):
+        directory = directory.strip().strip('"')
+        if not directory:
+            continue
+        local = psycopg.conninfo.make_conninfo(
+            **{**params, "host": directory, "port": str(row[2])}  # type: ignore[arg-type]
+        )
+        try:
+            with psycopg.connect(local, autocommit=True, connect_timeout=10) as conn:
+                # The same server (not another one whose socket sits there): started then.
+                same = conn.execute("select pg_postmaster_start_time() = %s", (row[3],))
+                if same.fetchone() == (True,):
+                    return local
+        except psycopg.Error:
+            continue  # its authentication refuses this role there: TCP it is
+    return url
+
+
 def _follow_once(
     url: str,
     stop: Callable[[], bool],
@@ -203,6 +243,7 @@ def _follow_once(
 ) -> bool:
     """Stream until stopped; False when the database has no slot (or it was stopped before
     it could stream)."""
+    url = local_url(url)
     with psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
         slot = slot_name(conn)
         if not conn.execute(
