@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from psycopg import sql
 
 from pgwarden.features.audit import _pgoutput
 from pgwarden.features.audit._sql import image_of, key_expr
+from pgwarden.features.audit._wal_literals import NUL, array, copy_text, plain_record, record
 
 PREFIX = "pgwarden.audit"
 """Prefix of the messages the capture functions emit (``capture_wal.sql``): a kind letter, its
@@ -157,53 +157,6 @@ def write_events(
     return cur.rowcount, staged.rejected
 
 
-_COPY_SPECIAL = re.compile(rb"[\\\t\n\r]")
-
-
-def _copy_text(value: bytes) -> bytes:
-    if _COPY_SPECIAL.search(value) is None:  # most values: nothing to escape
-        return value
-    return (
-        value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
-        .replace(b"\r", b"\\r")
-    )  # fmt: skip
-
-
-_NUL = _pgoutput.NULL
-
-
-def _record(values: list[Any] | tuple[Any, ...]) -> bytes:
-    """A row literal ``("v1","v2",)`` (empty: NULL), for a cast to the table's type."""
-    if not values:
-        return b"()"
-    joined = b'","'.join(values)
-    # The separators hold two quotes each: any more are in the values, to be doubled.
-    if joined.count(b'"') == 2 * (len(values) - 1) and b"\\" not in joined:
-        return _plain_record(values)
-    return b"(" + b",".join(
-        b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"' if v != _NUL else b""
-        for v in values
-    ) + b")"  # fmt: skip
-
-
-def _plain_record(values: list[Any] | tuple[Any, ...]) -> bytes:
-    """:func:`_record` of values holding nothing to escape (:attr:`RowChange.plain`), already
-    a valid COPY text field."""
-    if not values:
-        return b"()"
-    joined = b'("' + b'","'.join(values) + b'")'
-    # A NULL is a NUL byte, never in a value: the quotes around it go with it.
-    return joined.replace(b'"\x00"', b"") if _NUL in joined else joined
-
-
-def _array(values: list[Any] | tuple[Any, ...]) -> bytes:
-    """A text[] literal of the values (for columns cast one by one)."""
-    return b"{" + b",".join(
-        b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"' if v != _NUL else b"NULL"
-        for v in values
-    ) + b"}"  # fmt: skip
-
-
 class _Staging:
     """Decoded transactions as COPY lines of ``pgw_wal_rows``: each change with its statement
     and the transaction's latest context message before it."""
@@ -302,7 +255,7 @@ class _Staging:
                         self.truncated.setdefault(table_id, self.tables[table_id])
                         first = b"%d\t%d\t%s" % (txid, ctx_seq, at)
                         self._line(-1, "D", stmt, first, table_id, b"\\N", b"\\N",
-                                   _copy_text(payload))  # fmt: skip
+                                   copy_text(payload))  # fmt: skip
                     continue
                 fields = json.loads(payload)
                 if kind == "C":
@@ -345,18 +298,18 @@ class _Staging:
             old, new = item.old, item.new
             if item.unchanged and new is not None:  # a TOASTed value the UPDATE left alone
                 new = tuple(
-                    (old[i] if old is not None else _NUL) if v is _pgoutput.UNCHANGED else v
+                    (old[i] if old is not None else NUL) if v is _pgoutput.UNCHANGED else v
                     for i, v in enumerate(new)
                 )
             if head_seq != ctx_seq:
                 head, head_seq = b"%d\t%d\t%s" % (txid, ctx_seq, at), ctx_seq
             if whole and item.plain:  # the common case: nothing to escape
-                o = _plain_record(old) if old is not None else b"\\N"
-                n = _plain_record(new) if new is not None else b"\\N"
+                o = plain_record(old) if old is not None else b"\\N"
+                n = plain_record(new) if new is not None else b"\\N"
             else:
-                literal = _record if whole else _array
-                o = _copy_text(literal(old)) if old is not None else b"\\N"
-                n = _copy_text(literal(new)) if new is not None else b"\\N"
+                literal = record if whole else array
+                o = copy_text(literal(old)) if old is not None else b"\\N"
+                n = copy_text(literal(new)) if new is not None else b"\\N"
             line = (index, item.op, stmt, head, table_id, o, n, b"\\N")
             if held is not None:
                 # An UPDATE moving a row to another partition is a DELETE from the one and an
