@@ -71,11 +71,13 @@ def test_a_follower_killed_at_any_moment_loses_and_duplicates_nothing(
     try:
         for _ in range(6):
             follower = subprocess.Popen([sys.executable, "-c", _FOLLOW, db_url, SPEC])
-            walsender = _wait_streaming(conn, follower, walsender)
-            # Killed while it reads, stages, writes a batch or waits for the next one.
-            time.sleep(rng.uniform(0.05, 1.0))
-            os.kill(follower.pid, signal.SIGKILL)
-            follower.wait()
+            try:
+                walsender = _wait_streaming(conn, follower, walsender)
+                # Killed while it reads, stages, writes a batch or waits for the next one.
+                time.sleep(rng.uniform(0.05, 1.0))
+            finally:
+                os.kill(follower.pid, signal.SIGKILL)
+                follower.wait()
             stored = _stored(conn)
             assert {i: n for i, n in stored.items() if n != 1} == {}
             stored_by_followers = len(stored)
