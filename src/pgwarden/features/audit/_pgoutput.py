@@ -3,13 +3,14 @@ as returned by ``pg_logical_slot_peek_binary_changes``: committed transactions, 
 order, each with its row changes and logical messages in WAL order.
 
 Only what WAL capture needs: relations, inserts, updates, deletes, transactional messages.
-Column values are kept as PostgreSQL's text output, undecoded bytes (``None`` for NULL): the
+Column values are kept as PostgreSQL's text output, undecoded bytes (:data:`NULL` for NULL): the
 database casts them back to their types when it builds the events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ _I64 = struct.Struct("!q")
 _BEGIN = struct.Struct("!QqI")
 _COMMIT = struct.Struct("!bQQq")
 
+NULL = b"\x00"
+"""A NULL value: a NUL byte, never in PostgreSQL's text output. Bytes, not None, so that a row's
+values join into a row literal in one call (the follower's hot path)."""
 UNCHANGED = object()
 """A TOASTed value the UPDATE did not change (pgoutput does not resend it)."""
 
@@ -42,14 +46,33 @@ class Relation:
     typmods: tuple[int, ...]
 
 
-@dataclass(frozen=True)
 class RowChange:
-    op: str  # "I", "U" or "D"
-    relation: Relation
-    old: tuple[object, ...] | None
-    """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column. Values are
-    bytes (text output), None (NULL) or :data:`UNCHANGED`."""
-    new: tuple[object, ...] | None
+    """One row's change. A plain class with slots, not a dataclass: one is made for every
+    row the follower reads, and a frozen dataclass's ``__init__`` costs several times more."""
+
+    __slots__ = ("new", "old", "op", "plain", "relation", "unchanged")
+
+    def __init__(
+        self,
+        op: str,
+        relation: Relation,
+        old: tuple[object, ...] | None,
+        new: tuple[object, ...] | None,
+        *,
+        plain: bool = False,
+        unchanged: bool = False,
+    ) -> None:
+        self.op = op  # "I", "U" or "D"
+        self.relation = relation
+        self.old = old
+        """The row before (UPDATE/DELETE). With REPLICA IDENTITY FULL, every column. Values
+        are bytes (text output, :data:`NULL` for NULL) or :data:`UNCHANGED`."""
+        self.new = new
+        self.plain = plain
+        """No value holds a byte that a row literal or a COPY line must escape (``"``,
+        backslash, tab, newline, carriage return): checked once on the whole message."""
+        self.unchanged = unchanged
+        """Some value of ``new`` is :data:`UNCHANGED`."""
 
 
 @dataclass(frozen=True)
@@ -99,29 +122,6 @@ class _Reader:
         self.pos = end + 1
         return value
 
-    def tuple(self) -> tuple[object, ...]:
-        data, pos = self.data, self.pos
-        count = _I16.unpack_from(data, pos)[0]
-        pos += 2
-        values: list[object] = []
-        append = values.append
-        for _ in range(count):
-            kind = data[pos]
-            pos += 1
-            if kind == 116:  # 't': text
-                size = _I32.unpack_from(data, pos)[0]
-                pos += 4
-                append(data[pos : pos + size])
-                pos += size
-            elif kind == 110:  # 'n'
-                append(None)
-            elif kind == 117:  # 'u'
-                append(UNCHANGED)
-            else:
-                raise DecodeError(f"pgoutput column kind {chr(kind)!r} (binary mode is not used)")
-        self.pos = pos
-        return tuple(values)
-
 
 def decode(messages: Iterable[bytes]) -> list[Transaction]:
     """The committed transactions in ``messages`` (a slot's ``data`` column, in order).
@@ -149,15 +149,40 @@ class Decoder:
         self.current: Transaction | None = None
         """The transaction being read (its Begin seen, not yet its Commit)."""
 
-    def feed(self, data: bytes | memoryview) -> Transaction | None:
-        """Read one message; returns the transaction it committed, if it was a Commit."""
-        r = _Reader(bytes(data))
-        kind = r.byte()
+    def feed(self, data: bytes | memoryview, start: int = 0) -> Transaction | None:
+        """Read one message (``data`` from ``start``); returns the transaction it committed,
+        if it was a Commit."""
+        data = bytes(data)
+        kind = data[start]
         current = self.current
-        if kind == "B":
+        if kind in _ROW_KINDS:  # the hot path: one per row, inline
+            if current is None:
+                raise DecodeError(f"pgoutput {chr(kind)} outside a transaction")
+            relation = self.relations[_U32.unpack_from(data, start + 1)[0]]
+            pos = start + 5
+            old: tuple[object, ...] | None = None
+            new: tuple[object, ...] | None = None
+            unchanged = False
+            marker = data[pos]
+            pos += 1
+            if marker == 75 or marker == 79:  # the key only (K), or the row (O): FULL
+                old, pos, _ = _tuple(data, pos)
+                if kind == 85:  # 'U'
+                    marker = data[pos]
+                    pos += 1
+            if marker == 78:  # 'N'
+                new, pos, unchanged = _tuple(data, pos)
+            plain = _SPECIAL.search(data, start) is None
+            current.items.append(
+                RowChange(chr(kind), relation, old, new, plain=plain, unchanged=unchanged)
+            )
+            return None
+        r = _Reader(data)
+        r.pos = start + 1
+        if kind == 66:  # 'B'
             _final_lsn, _micros, xid = r.unpack(_BEGIN)
             self.current = Transaction(xid, 0, _EPOCH)  # its commit time comes with Commit
-        elif kind == "C":
+        elif kind == 67:  # 'C'
             _flags, _commit_lsn, end_lsn, micros = r.unpack(_COMMIT)
             if current is None:
                 raise DecodeError("pgoutput Commit without Begin")
@@ -165,7 +190,7 @@ class Decoder:
             current.committed_at = _timestamp(micros)
             self.current = None
             return current
-        elif kind == "R":
+        elif kind == 82:  # 'R'
             oid = r.unpack(_U32)[0]
             schema, name = r.string(), r.string()
             r.byte()  # replica identity setting
@@ -178,21 +203,7 @@ class Decoder:
             self.relations[oid] = Relation(
                 oid, schema, name, tuple(columns), tuple(types), tuple(typmods)
             )
-        elif kind in "IUD":
-            if current is None:
-                raise DecodeError(f"pgoutput {kind} outside a transaction")
-            relation = self.relations[r.unpack(_U32)[0]]
-            old: tuple[object, ...] | None = None
-            new: tuple[object, ...] | None = None
-            marker = r.byte()
-            if marker in "KO":  # the key only (K), or with REPLICA IDENTITY FULL the row (O)
-                old = r.tuple()
-                if kind == "U":
-                    marker = r.byte()
-            if marker == "N":
-                new = r.tuple()
-            current.items.append(RowChange(kind, relation, old, new))
-        elif kind == "M":
+        elif kind == 77:  # 'M'
             flags = r.byte()
             r.unpack(_I64)  # the message's LSN
             prefix = r.string()
@@ -201,6 +212,41 @@ class Decoder:
             # A non-transactional message is not part of any transaction: not ours.
             if ord(flags) & 1 and current is not None:
                 current.items.append(Message(prefix, content))
-        elif kind not in "OYT":  # origin, type and truncate messages: nothing WAL capture uses
-            raise DecodeError(f"pgoutput message type {kind!r}")
+        elif kind not in b"OYT":  # origin, type and truncate messages: nothing WAL capture uses
+            raise DecodeError(f"pgoutput message type {chr(kind)!r}")
         return None
+
+
+_ROW_KINDS = frozenset(b"IUD")
+_SPECIAL = re.compile(rb'["\\\t\n\r]')
+"""Bytes a row literal or a COPY text line escapes. Searched on a whole row message, length
+fields and all: a length or an oid holding one of these bytes only sends that row down the
+slower, escaping path."""
+
+
+def _tuple(data: bytes, pos: int) -> tuple[tuple[object, ...], int, bool]:
+    """The column values at ``pos``, where the next field starts, and whether any value is
+    :data:`UNCHANGED`."""
+    count = _I16.unpack_from(data, pos)[0]
+    pos += 2
+    values: list[object] = []
+    append = values.append
+    unchanged = False
+    unpack = _I32.unpack_from
+    for _ in range(count):
+        kind = data[pos]
+        if kind == 116:  # 't': text
+            size = unpack(data, pos + 1)[0]
+            pos += 5
+            append(data[pos : pos + size])
+            pos += size
+        elif kind == 110:  # 'n'
+            append(NULL)
+            pos += 1
+        elif kind == 117:  # 'u'
+            append(UNCHANGED)
+            unchanged = True
+            pos += 1
+        else:
+            raise DecodeError(f"pgoutput column kind {chr(kind)!r} (binary mode is not used)")
+    return tuple(values), pos, unchanged

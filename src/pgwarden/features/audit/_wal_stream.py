@@ -49,6 +49,10 @@ _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _XLOG_DATA = 25  # 'w', start LSN, end LSN, send time: then one pgoutput message
 _KEEPALIVE = struct.Struct("!Qq?")  # after 'k': the server's WAL end, send time, reply now?
 _STATUS = struct.Struct("!cQQQq?")  # 'r', written, flushed, applied, clock, reply requested
+GATHER = 0.02
+"""Seconds the follower lets messages gather in its socket before reading them."""
+_READ_AT_MOST = 20_000
+"""Messages read in one go at most (a backlog is read in bounded slices)."""
 
 
 def _clock() -> int:
@@ -82,19 +86,42 @@ class _Stream:
     def _error(self) -> str:
         return self.pgconn.error_message.decode(errors="replace").strip()
 
-    def next(self, timeout: float) -> bytes | None:
-        """The next message, or None when none came within ``timeout`` seconds."""
+    def read(self, timeout: float, gather: float = GATHER) -> list[bytes]:
+        """The messages that came, waiting up to ``timeout`` seconds for the first (empty
+        when none came). Once one is there, ``gather`` seconds more for others: the walsender
+        sends each message as it is decoded, one packet each, and reading them as they come
+        woke this process and called the kernel twice per message, more CPU than decoding
+        them (the events wait for their batch's ``linger`` anyway)."""
+        messages = self._drain()
+        if messages:
+            return messages
+        ready, _, _ = select.select([self.pgconn.socket], [], [], max(timeout, 0))
+        if not ready:
+            return messages
+        if gather > 0:
+            time.sleep(gather)
+        # libpq reads at most its buffer's free space (from 8 kB) at a time: read on while
+        # the socket has more, else this reader is capped at a buffer per ``gather``.
+        while len(messages) < _READ_AT_MOST:
+            self.pgconn.consume_input()
+            messages += self._drain()
+            if not select.select([self.pgconn.socket], [], [], 0)[0]:
+                break
+        return messages
+
+    def _drain(self) -> list[bytes]:
+        """The whole messages libpq holds, without waiting."""
+        messages = []
+        get = self.pgconn.get_copy_data
         while True:
-            size, data = self.pgconn.get_copy_data(1)
+            size, data = get(1)
             if size > 0:
-                return bytes(data)
-            if size < 0:
+                messages.append(bytes(data))
+            elif size < 0:
                 why = self._error() or "the server ended it"
                 raise AuditError(f"audit follower: the replication stream ended: {why}")
-            ready, _, _ = select.select([self.pgconn.socket], [], [], max(timeout, 0))
-            if not ready:
-                return None
-            self.pgconn.consume_input()
+            else:
+                return messages
 
     def confirm(self, lsn: int) -> None:
         """Tell the server everything before ``lsn`` is stored (the slot may move past it)."""
@@ -167,6 +194,46 @@ def _sum(a: Ingested, b: Ingested) -> Ingested:
     )
 
 
+def local_url(url: str) -> str:
+    """``url`` through the server's unix socket when it reaches the server over TCP on this
+    machine (a loopback address) and the server lets the same role in there; else ``url``.
+
+    The walsender sends each message as soon as it is decoded, a packet of its own: over
+    loopback TCP each went through the kernel's whole TCP path, in the walsender's time, about
+    a third of the walsender's CPU per event (measured: 27-33 µs per event over TCP, 19 µs
+    through the socket)."""
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "select coalesce(host(inet_server_addr())::inet <<= any(array["
+                "'127.0.0.0/8'::inet, '::1/128'::inet]), false), "
+                "current_setting('unix_socket_directories'), current_setting('port'), "
+                "pg_postmaster_start_time()"
+            ).fetchone()
+    except psycopg.Error:
+        return url
+    if row is None or not row[0]:
+        return url  # already on a unix socket, or the server is on another machine
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params.pop("hostaddr", None)
+    for directory in str(row[1]).split(","):
+        directory = directory.strip().strip('"')
+        if not directory:
+            continue
+        local = psycopg.conninfo.make_conninfo(
+            **{**params, "host": directory, "port": str(row[2])}  # type: ignore[arg-type]
+        )
+        try:
+            with psycopg.connect(local, autocommit=True, connect_timeout=10) as conn:
+                # The same server (not another one whose socket sits there): started then.
+                same = conn.execute("select pg_postmaster_start_time() = %s", (row[3],))
+                if same.fetchone() == (True,):
+                    return local
+        except psycopg.Error:
+            continue  # its authentication refuses this role there: TCP it is
+    return url
+
+
 def _follow_once(
     url: str,
     stop: Callable[[], bool],
@@ -176,6 +243,7 @@ def _follow_once(
 ) -> bool:
     """Stream until stopped; False when the database has no slot (or it was stopped before
     it could stream)."""
+    url = local_url(url)
     with psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME) as conn:
         slot = slot_name(conn)
         if not conn.execute(
@@ -221,34 +289,41 @@ def _run(
     since = 0.0  # when the oldest pending transaction came
     transactions = events = rejected = 0
     horizon = _Horizon(conn, slot)
+
+    def write() -> None:
+        nonlocal pending, changes, confirmed, transactions, events, rejected
+        with stream.alive(confirmed):
+            fresh, written, dropped = store(conn, slot, pending)
+        transactions, events, rejected = (
+            transactions + fresh, events + written, rejected + dropped
+        )  # fmt: skip
+        confirmed = max(confirmed, pending[-1].end_lsn)
+        stream.confirm(confirmed)
+        pending, changes = [], 0
+        progress(Ingested(transactions, events, 0, rejected))
+
     while not stop():
         wait = since + linger - time.monotonic() if pending else 1.0
-        message = stream.next(min(wait, 1.0))
-        if message is not None and message[0] == 0x77:  # 'w': XLogData
-            tx = decoder.feed(memoryview(message)[_XLOG_DATA:])
-            if tx is not None:
-                if not pending:
-                    since = time.monotonic()
-                pending.append(tx)
-                changes += len(tx.items)
-        elif message is not None and message[0] == 0x6B:  # 'k': keepalive
-            end, _, reply = _KEEPALIVE.unpack_from(message, 1)
-            if not pending and decoder.current is None and end > confirmed:
-                # Every transaction sent before this point is stored: nothing to wait for.
-                confirmed = end
-                reply = True
-            if reply:
-                stream.confirm(confirmed)
-        if pending and (changes >= batch or time.monotonic() - since >= linger):
-            with stream.alive(confirmed):
-                fresh, written, dropped = store(conn, slot, pending)
-            transactions, events, rejected = (
-                transactions + fresh, events + written, rejected + dropped
-            )  # fmt: skip
-            confirmed = max(confirmed, pending[-1].end_lsn)
-            stream.confirm(confirmed)
-            pending, changes = [], 0
-            progress(Ingested(transactions, events, 0, rejected))
+        for message in stream.read(min(wait, 1.0)):
+            if message[0] == 0x77:  # 'w': XLogData
+                tx = decoder.feed(message, _XLOG_DATA)
+                if tx is not None:
+                    if not pending:
+                        since = time.monotonic()
+                    pending.append(tx)
+                    changes += len(tx.items)
+                    if changes >= batch:
+                        write()
+            elif message[0] == 0x6B:  # 'k': keepalive
+                end, _, reply = _KEEPALIVE.unpack_from(message, 1)
+                if not pending and decoder.current is None and end > confirmed:
+                    # Every transaction sent before this point is stored: nothing to wait for.
+                    confirmed = end
+                    reply = True
+                if reply:
+                    stream.confirm(confirmed)
+        if pending and time.monotonic() - since >= linger:
+            write()
         horizon.tick(confirmed)
 
 
