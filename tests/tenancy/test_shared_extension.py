@@ -96,14 +96,23 @@ def test_an_older_extension_of_ours_is_updated_one_of_the_owners_used_as_it_is(
     assert conn.execute(count).fetchone() == (4,)
 
 
-def test_dropping_the_extension_keeps_it_while_the_tenant_needs_it(
-    both: None, conn: psycopg.Connection[Any]
+def test_dropping_the_extension_puts_the_sql_function_back_first(
+    both: None, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
-    """Its drop (by pgwarden for audit, or run by hand) leaves it while warden.tenant()
-    calls it; DROP EXTENSION without CASCADE is refused, never silently taking the policies."""
+    """Its drop (pgwarden's, or run by hand) makes warden.tenant() SQL again before dropping
+    the extension: never a cascade to the policies, which keep verifying; the next apply
+    repairs both. DROP EXTENSION without it is refused while warden.tenant() calls it."""
     from pgwarden.features._extension import extension
 
-    conn.execute(extension().drop.as_string(conn))
-    assert _state(conn) == ("1.3", "c")
     with pytest.raises(psycopg.errors.DependentObjectsStillExist):
         conn.execute("drop extension pgwarden_wal")
+    conn.execute("insert into notes values (1, 7)")
+    conn.execute(extension().drop.as_string(conn))
+    assert _state(conn) == (None, "sql")
+    count = "select count(*) from pg_policy where polrelid = 'notes'::regclass"
+    assert conn.execute(count).fetchone() == (4,)
+    warden = make_warden(AUDIT + TENANCY)
+    repairs = {str(c.ref) for c in warden.plan().changes if c.action in ("repair", "replace")}
+    assert any("pgwarden_wal" in r for r in repairs) and any("tenant" in r for r in repairs)
+    _apply(make_warden, AUDIT + TENANCY)
+    assert _state(conn) == ("1.3", "c")

@@ -1,15 +1,15 @@
 """Extension ``pgwarden_wal`` (``ext/pgwarden_wal``, built for each server): C twins of what
 audit and tenancy otherwise do in SQL. One database-wide object serves both features: each
 wants the same :func:`wanted_extension` (same SQL: the server's newest version), so the
-extension stays while either is declared, and its drop keeps it while anything of theirs
-still calls it."""
+extension stays while either is declared, and its drop never takes a trigger or a policy
+with it."""
 
 from __future__ import annotations
 
 from psycopg import sql
 
 from pgwarden.engine import DesiredObject, ObjectRef
-from pgwarden.features._base import PlanContext
+from pgwarden.features._base import PlanContext, sql_template
 
 EXTENSION = ObjectRef("extension", "warden_wal", "pgwarden_wal")
 """The extension holding the C twins."""
@@ -90,9 +90,10 @@ def extension(target: str | None = None, feature: str = "audit") -> DesiredObjec
         create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}; {}").format(name, update),
         alter=update,
         # Kept while any trigger calls its WAL context function (one on a table left out of
-        # this apply, or one this apply moves to PL/pgSQL), or while anything outside it
-        # calls its tenant verification (warden.tenant() in C, whose drop or return to SQL
-        # comes first when tenancy goes): never cascades to a trigger or to the policies.
+        # this apply, or one this apply moves to PL/pgSQL): never cascades to a trigger.
+        # warden.tenant() in C (which goes back to SQL before it when tenancy goes) is made
+        # SQL again first (a drop by hand): the policies calling it keep verifying, in SQL,
+        # until the next apply repairs both; never cascades to them.
         # Trigger capture's statement triggers calling warden_wal.audit_capture() (dropped
         # before it when audit goes) are moved first to their table's PL/pgSQL function, the
         # one its TRUNCATE trigger calls, which writes the same events: they never go with
@@ -100,13 +101,15 @@ def extension(target: str | None = None, feature: str = "audit") -> DesiredObjec
         # (Trigger capture's functions, which call its context functions, no longer want it
         # when it goes: they are made again in PL/pgSQL by the same apply.)
         drop=sql.SQL(
-            "DO $$ DECLARE r record; BEGIN "
+            # $drop$: the SQL function's text, in a literal here, holds $$ of its own.
+            "DO $drop$ DECLARE r record; BEGIN "
             "IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
             "pg_catalog.to_regprocedure({function})) THEN RETURN; END IF; "
             "IF EXISTS (SELECT FROM pg_catalog.pg_depend WHERE classid = "
             "'pg_catalog.pg_proc'::pg_catalog.regclass AND refclassid = "
             "'pg_catalog.pg_proc'::pg_catalog.regclass AND deptype = 'n' AND refobjid = "
-            "pg_catalog.to_regprocedure({tenant})) THEN RETURN; END IF; "
+            "pg_catalog.to_regprocedure({tenant}) AND objid = "
+            "pg_catalog.to_regprocedure('warden.tenant()')) THEN EXECUTE {in_sql}; END IF; "
             "FOR r IN SELECT g.tgrelid::pg_catalog.regclass AS rel, g.tgname, "
             "t.tgfoid::pg_catalog.regproc AS fn FROM pg_catalog.pg_trigger g "
             "JOIN pg_catalog.pg_trigger t ON t.tgrelid = g.tgrelid "
@@ -119,10 +122,12 @@ def extension(target: str | None = None, feature: str = "audit") -> DesiredObjec
             "CASE r.tgname WHEN 'pgwarden_audit_i' THEN 'NEW TABLE AS new_rows' "
             "WHEN 'pgwarden_audit_u' THEN 'OLD TABLE AS old_rows NEW TABLE AS new_rows' "
             "ELSE 'OLD TABLE AS old_rows' END, r.fn); "
-            "END LOOP; DROP EXTENSION IF EXISTS {name}; END $$"
+            "END LOOP; DROP EXTENSION IF EXISTS {name}; END $drop$"
         ).format(
             function=function,
             tenant=tenant,
+            # Package data (no user input): tenancy's SQL verification, in place of the C one.
+            in_sql=sql.Literal(sql_template("pgwarden.features.tenancy", "_tenant_sql.sql")),
             capture=sql.Literal(f"{C_CAPTURE_FUNCTION.schema}.{C_CAPTURE_FUNCTION.name}()"),
             name=name,
         ),
