@@ -131,10 +131,15 @@ read_key(size_t *length)
 	char	   *hex = NULL;
 	uint8	   *key = NULL;
 	size_t		digits;
+	bool		pushed;
 
 	if (name_att == InvalidAttrNumber || value_att == InvalidAttrNumber ||
 		get_atttype(relid, name_att) != TEXTOID || get_atttype(relid, value_att) != TEXTOID)
 		return NULL;
+	/* Read as the statement reads (a policy's InitPlan runs with its snapshot active). */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	rel = table_open(relid, AccessShareLock);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	slot = table_slot_create(rel, NULL);
@@ -152,6 +157,8 @@ read_key(size_t *length)
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (pushed)
+		PopActiveSnapshot();
 	if (hex == NULL || (digits = strlen(hex)) == 0 || digits % 2 != 0)
 		return NULL;
 	key = palloc(digits / 2);
