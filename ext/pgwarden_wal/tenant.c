@@ -28,6 +28,7 @@
 #include "datatype/timestamp.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -189,6 +190,7 @@ verify(const char *claimed, const char *mac)
 	uint8	   *key;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	char	   *message;
+	char	   *utf8;
 	pg_hmac_ctx *ctx;
 	unsigned char differ = 0;
 
@@ -200,11 +202,13 @@ verify(const char *claimed, const char *mac)
 	message = psprintf("%d:" INT64_FORMAT ":%s", MyProcPid,
 					   (int64) GetCurrentTransactionStartTimestamp() + UNIX_TO_POSTGRES_US,
 					   claimed);
+	/* convert_to(..., 'UTF8') as the SQL function does: the application signs UTF-8. */
+	utf8 = pg_server_to_any(message, strlen(message), PG_UTF8);
 	ctx = pg_hmac_create(PG_SHA256);
 	if (ctx == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (pg_hmac_init(ctx, key, key_length) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) message, strlen(message)) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) utf8, strlen(utf8)) < 0 ||
 		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
 	{
 		const char *why = pg_hmac_error(ctx);
@@ -215,6 +219,8 @@ verify(const char *claimed, const char *mac)
 	pg_hmac_free(ctx);
 	memset(key, 0, key_length);
 	pfree(key);
+	if (utf8 != message)
+		pfree(utf8);
 	pfree(message);
 	/* Constant time: how much of a forged MAC matched is not told by how long it took. */
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
