@@ -59,6 +59,7 @@ _PG_init(void)
 {
 	pgwarden_audit_context_init();
 	pgwarden_audit_capture_init();
+	pgwarden_tenant_init();
 }
 
 /* A setting as current_setting(name, true) shows it: NULL when it was never set. */

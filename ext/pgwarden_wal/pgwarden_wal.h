@@ -14,4 +14,7 @@ extern bool pgwarden_audit_record_internal(int seq);
 /* audit_capture.c: registers the callback that forgets registrations of a changed table. */
 extern void pgwarden_audit_capture_init(void);
 
+/* tenant.c: registers the callback that forgets the verified tenant at a transaction's end. */
+extern void pgwarden_tenant_init(void);
+
 #endif

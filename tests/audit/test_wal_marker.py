@@ -190,6 +190,9 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], c_marker: None
 ) -> None:
     installed = "select extversion from pg_extension where extname = 'pgwarden_wal'"
+    newest = conn.execute(
+        "select default_version from pg_available_extensions where name = 'pgwarden_wal'"
+    ).fetchone()  # what pgwarden brings one of its own to
     conn.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
     conn.execute("create table p (id int primary key) partition by range (id)")
     conn.execute("create table p1 partition of p for values from (0) to (10)")
@@ -197,11 +200,11 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     warden = make_warden(spec)
     plan = warden.plan()
     said = [c.description for c in plan.changes]
-    assert "extension pgwarden_wal (audit's context trigger and context, in C)" in said
+    assert any(d.startswith("extension pgwarden_wal (audit's context trigger") for d in said)
     assert any("context trigger in C, extension pgwarden_wal" in d for d in said)
     warden.apply()
     assert warden.plan().empty
-    assert conn.execute(installed).fetchone() == ("1.2",)
+    assert conn.execute(installed).fetchone() == newest
     assert {_marker(conn, t) for t in ("t", "p", "p1")} == {"warden_wal.statement"}
     # A partition made by hand gets the same trigger at once (the event trigger copies it).
     conn.execute("create table p2 partition of p for values from (10) to (20)")
@@ -222,7 +225,7 @@ def test_auto_installs_the_extension_and_removing_wal_capture_drops_it(
     auto.apply()  # repairs the triggers; the extension is pgwarden's again
     assert _marker(conn, "t") == "warden_wal.statement"
     make_warden('[tables."public.t"]\naudit = { capture = "trigger" }\n').apply()
-    assert conn.execute(installed).fetchone() == ("1.2",)
+    assert conn.execute(installed).fetchone() == newest
     make_warden("").apply()
     assert conn.execute(installed).fetchone() is None
 

@@ -52,16 +52,15 @@ from pgwarden.features.audit._store import store_jobs
 from pgwarden.features.audit._wal import Slots
 from pgwarden.features.audit._wal_plan import (
     C_CAPTURE_FUNCTION,
-    CAPTURE_VERSION,
     TRUNCATE_TRIGGER,
     auto_override,
     capture_in_c,
     choose_capture,
     context_in_c,
-    extension,
     mark_function,
     wal_blockers,
     wal_objects,
+    wanted_extension,
 )
 from pgwarden.maintenance import Job
 from pgwarden.spec import FeatureOptions, Spec
@@ -254,10 +253,10 @@ class Audit(Feature):
             else:
                 needed = context_in_c(ctx)[1] or capture_in_c(ctx)[1]
             if needed:
-                in_c, wanted, _ = capture_in_c(ctx)
-                # At 1.2 when trigger capture's statements are captured in C: an extension of
-                # ours made at 1.1 is updated before the triggers calling the new function.
-                found.append(extension(CAPTURE_VERSION if in_c and wanted else None))
+                # At 1.2 when trigger capture's statements are captured in C (1.3 when tenancy
+                # verifies in C): one of ours made older is updated before the triggers
+                # calling the new function.
+                found.append(wanted_extension(ctx, self.name))
                 break
         return found
 

@@ -12,17 +12,33 @@ from pgwarden.catalog import ServerInfo, Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import ConfigError, FeatureNotApplicable
 from pgwarden.features._base import PlanContext, trigger
+from pgwarden.features._extension import (
+    C_CAPTURE_FUNCTION,
+    C_MARK_FUNCTION,
+    CAPTURE_VERSION,
+    CONTEXT_VERSION,
+    EXTENSION,
+    extension,
+    in_c,
+    wanted_extension,
+)
 from pgwarden.features.audit._options import AuditOptions
 from pgwarden.features.audit._wal import PUBLICATION, Slots
+
+__all__ = [
+    "CAPTURE_VERSION",
+    "CONTEXT_VERSION",
+    "C_CAPTURE_FUNCTION",
+    "C_MARK_FUNCTION",
+    "EXTENSION",
+    "extension",
+    "wanted_extension",
+]  # fmt: skip
 
 MARK_TRIGGER = "pgwarden_audit_w"
 """The statement trigger sending a transaction's context to the WAL when it changes."""
 MARK_FUNCTION = ObjectRef("function", "warden", "audit_wal_statement")
 """Its PL/pgSQL function, one for every table (made by the store's migrations)."""
-EXTENSION = ObjectRef("extension", "warden_wal", "pgwarden_wal")
-"""The extension holding its C twin (``ext/pgwarden_wal``, built for each server)."""
-C_MARK_FUNCTION = ObjectRef("function", "warden_wal", "statement")
-"""The C function: the same flag, message and MAC, for a fraction of the cost."""
 KEY_TRIGGER, KEY_END_TRIGGER = "pgwarden_audit_k", "pgwarden_audit_e"
 """The statement triggers bracketing an UPDATE that can change keys."""
 TRUNCATE_TRIGGER = "pgwarden_audit_t"
@@ -154,109 +170,18 @@ def mark_function(
     return C_MARK_FUNCTION, True, in_c
 
 
-def extension(target: str | None = None) -> DesiredObject:
-    """CREATE EXTENSION pgwarden_wal, for the whole database; one made at an older version is
-    updated (1.1 adds trigger capture's context functions, 1.2 its statement trigger), to
-    ``target`` when given (a plan needing 1.2 updates one that is at 1.1)."""
-    name = sql.Identifier(EXTENSION.name)
-    function = sql.Literal(f"{C_MARK_FUNCTION.schema}.{C_MARK_FUNCTION.name}()")
-    update = sql.SQL("ALTER EXTENSION {} UPDATE").format(name)
-    if target is not None:
-        update = sql.SQL("{} TO {}").format(update, sql.Literal(target))
-    return DesiredObject(
-        ref=EXTENSION,
-        feature="audit",
-        table=None,
-        create=sql.SQL("CREATE EXTENSION IF NOT EXISTS {}; {}").format(name, update),
-        alter=update,
-        # Kept while any trigger calls its WAL context function (one on a table left out of
-        # this apply, or one this apply moves to PL/pgSQL): never cascades to a trigger.
-        # Trigger capture's statement triggers calling warden_wal.audit_capture() (dropped
-        # before it when audit goes) are moved first to their table's PL/pgSQL function, the
-        # one its TRUNCATE trigger calls, which writes the same events: they never go with
-        # it (until the next apply, writes fail there rather than go uncaptured).
-        # (Trigger capture's functions, which call its context functions, no longer want it
-        # when it goes: they are made again in PL/pgSQL by the same apply.)
-        drop=sql.SQL(
-            "DO $$ DECLARE r record; BEGIN "
-            "IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgfoid = "
-            "pg_catalog.to_regprocedure({function})) THEN RETURN; END IF; "
-            "FOR r IN SELECT g.tgrelid::pg_catalog.regclass AS rel, g.tgname, "
-            "t.tgfoid::pg_catalog.regproc AS fn FROM pg_catalog.pg_trigger g "
-            "JOIN pg_catalog.pg_trigger t ON t.tgrelid = g.tgrelid "
-            "AND t.tgname = 'pgwarden_audit_t' "
-            "WHERE g.tgfoid = pg_catalog.to_regprocedure({capture}) LOOP "
-            "EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER %I AFTER %s ON %s "
-            "REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION %s()', r.tgname, "
-            "CASE r.tgname WHEN 'pgwarden_audit_i' THEN 'INSERT' "
-            "WHEN 'pgwarden_audit_u' THEN 'UPDATE' ELSE 'DELETE' END, r.rel, "
-            "CASE r.tgname WHEN 'pgwarden_audit_i' THEN 'NEW TABLE AS new_rows' "
-            "WHEN 'pgwarden_audit_u' THEN 'OLD TABLE AS old_rows NEW TABLE AS new_rows' "
-            "ELSE 'OLD TABLE AS old_rows' END, r.fn); "
-            "END LOOP; DROP EXTENSION IF EXISTS {name}; END $$"
-        ).format(
-            function=function,
-            capture=sql.Literal(f"{C_CAPTURE_FUNCTION.schema}.{C_CAPTURE_FUNCTION.name}()"),
-            name=name,
-        ),
-        description=f"extension {EXTENSION.name} (audit's context trigger and context, in C)",
-    )
-
-
-CONTEXT_VERSION = "1.1"
-"""The first version of the extension with trigger capture's context functions."""
-CAPTURE_VERSION = "1.2"
-"""The first version of the extension with trigger capture's statement trigger in C."""
-C_CAPTURE_FUNCTION = ObjectRef("function", "warden_wal", "audit_capture")
-"""Trigger capture's statement trigger in C (INSERT, UPDATE, DELETE of a table that is not
-partitioned): the events the PL/pgSQL function would write, for a fraction of its cost."""
-
-
-def _version(text: str | None) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in (text or "0").split("."))
-    except ValueError:
-        return (0,)
-
-
-def _in_c(ctx: PlanContext, version: str, what: str) -> tuple[bool, bool, str]:
-    """Whether extension pgwarden_wal at ``version`` or later is (or will be) there, whether
-    that needs the extension object (:func:`extension`), and what the plan says of ``what``."""
-    server = ctx.catalog.server
-    installed = server.extensions.get(EXTENSION.name)
-    ours = ctx.owns(EXTENSION)
-    available = _version(server.available_versions.get(EXTENSION.name))
-    new_enough = available >= _version(version)
-    if installed is not None and _version(installed) >= _version(version):
-        return True, ours, f"{what} in C (extension {EXTENSION.name} {installed})"
-    if installed is not None and ours and new_enough:
-        return True, True, f"{what} in C (extension {EXTENSION.name}, updated)"
-    if installed is None and new_enough and (ours or server.is_superuser):
-        return True, True, f"{what} in C (extension {EXTENSION.name})"
-    if installed is not None and new_enough:
-        why = f"ALTER EXTENSION {EXTENSION.name} UPDATE (it is at {installed})"
-    elif EXTENSION.name not in server.available_extensions or not new_enough:
-        why = (
-            f"extension {EXTENSION.name} {version} built for PostgreSQL "
-            f"{server.version_num // 10000} (make -C ext/pgwarden_wal install PG_CONFIG=...)"
-        )
-    else:
-        why = f"a superuser, or CREATE EXTENSION {EXTENSION.name} by a role with CREATE"
-    return False, False, f"{what} in PL/pgSQL (in C with {why})"
-
-
 def context_in_c(ctx: PlanContext) -> tuple[bool, bool, str]:
     """Whether trigger capture's functions number and record the transaction's context in
     C (``warden_wal.audit_seq`` / ``audit_record``, extension pgwarden_wal 1.1), whether that
     needs the extension object (:func:`extension`), and what the plan says of it."""
-    return _in_c(ctx, CONTEXT_VERSION, "context")
+    return in_c(ctx, CONTEXT_VERSION, "context")
 
 
 def capture_in_c(ctx: PlanContext) -> tuple[bool, bool, str]:
     """Whether trigger capture's INSERT, UPDATE and DELETE triggers of tables that are not
     partitioned call ``warden_wal.audit_capture()`` (extension pgwarden_wal 1.2), whether
     that needs the extension object, and what the plan says of it."""
-    return _in_c(ctx, CAPTURE_VERSION, "statement capture")
+    return in_c(ctx, CAPTURE_VERSION, "statement capture")
 
 
 def wal_objects(

@@ -19,7 +19,8 @@ letting the admin role through, fills the tenant column from the context on inse
 is absent, and builds an index led by the tenant column ``CONCURRENTLY`` when there is none.
 Partitions get the same policies (a partition read directly is no way around them). The
 context is ``warden.tenant()``: the session's ``pgwarden.tenant`` verified against its MAC
-(see ``functions/tenant.sql``). See ``docs/tenancy.md``.
+(``_verify``: in C with extension pgwarden_wal 1.3, else ``_tenant_sql.sql``). See
+``docs/tenancy.md``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from pgwarden.features.tenancy._policies import (
 )
 from pgwarden.features.tenancy._reads import read_state
 from pgwarden.features.tenancy._store import INVOKER_KIND, store_objects
+from pgwarden.features.tenancy._verify import tenant_objects
 from pgwarden.roles import declared_roles
 from pgwarden.spec import FeatureOptions
 
@@ -87,19 +89,22 @@ class Tenancy(Feature):
         return [*KINDS, INVOKER_KIND]
 
     def database_objects(self, ctx: PlanContext) -> list[DesiredObject]:
-        """Row level security on the audit store, when a table is audited (see ``_store``)."""
+        """``warden.tenant()``, in C where extension pgwarden_wal 1.3 can be had (``_verify``),
+        and row level security on the audit store, when a table is audited (``_store``)."""
+        found = tenant_objects(ctx, self.name)
         declared = sorted(ctx.spec.tables.items())
         if not any("audit" in t.features for _, t in declared):
-            return []
+            return found
         tenanted = []
         for name, spec in declared:
             options, table = spec.features.get(NAME), ctx.catalog.get(name)
             if isinstance(options, TenancyOptions) and table is not None:
                 tenanted.append((name, _rules(table, options, ctx)))
-        return store_objects(tenanted, ctx.catalog.server.major)
+        return found + store_objects(tenanted, ctx.catalog.server.major)
 
     def stream(self) -> Stream:
-        """The tenancy key (``migrations/``) and ``warden.tenant()`` (``functions/``)."""
+        """The tenancy key (``migrations/``) and ``warden.tenant_claimed()`` (``functions/``);
+        ``warden.tenant()`` is a database-wide object (its body depends on the server)."""
         return Stream(self.name, _PACKAGE)
 
     def prepare(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:

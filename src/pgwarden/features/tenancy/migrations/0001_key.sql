@@ -1,4 +1,4 @@
--- The tenancy key: HMAC-SHA256 key of the signed tenant context (see ../functions/tenant.sql).
+-- The tenancy key: HMAC-SHA256 key of the signed tenant context (see ../_tenant_sql.sql).
 -- Kept in warden.secrets, which no application role can read; the padded inner and outer
 -- keys are stored too so that warden.tenant() costs two sha256() calls. 32 bytes from two
 -- gen_random_uuid() (PostgreSQL's strong random source; 244 random bits).
