@@ -147,3 +147,14 @@ def tenanted(admin_url: str, template_db: str, roles: Roles) -> Iterator[Tenante
             yield Tenanted(url, warden, warden.tenancy.key())
         finally:
             warden.close()
+
+
+def c_verifier_available(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server can install pgwarden_wal 1.3, whose C verifier warden.tenant()
+    then calls (PostgreSQL 15 here has no extension: the SQL verifier)."""
+    return bool(
+        conn.execute(
+            "select exists (select from pg_available_extension_versions"
+            " where name = 'pgwarden_wal' and version = '1.3')"
+        ).fetchone()[0]  # type: ignore[index]
+    )

@@ -9,20 +9,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.tenancy.conftest import c_verifier_available
 
 from pgwarden import Warden
 
 AUDIT = '[tables."public.docs"]\naudit = { capture = "trigger" }\n'
 TENANCY = '[tables."public.notes"]\ntenancy = { column = "org_id" }\n'
-
-
-def _c_available(conn: psycopg.Connection[Any]) -> bool:
-    return bool(
-        conn.execute(
-            "select exists (select from pg_available_extension_versions"
-            " where name = 'pgwarden_wal' and version = '1.3')"
-        ).fetchone()[0]  # type: ignore[index]
-    )
 
 
 def _state(conn: psycopg.Connection[Any]) -> tuple[str | None, str]:
@@ -41,7 +33,7 @@ def _apply(make_warden: Callable[..., Warden], spec: str) -> None:
 
 @pytest.fixture
 def both(conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]) -> None:
-    if not _c_available(conn):
+    if not c_verifier_available(conn):
         pytest.skip("extension pgwarden_wal 1.3 is not available on this server")
     conn.execute(
         "create table docs (id int primary key, v text);"
@@ -75,7 +67,7 @@ def test_tenancy_goes_first_then_audit(
 def test_an_older_extension_of_ours_is_updated_one_of_the_owners_used_as_it_is(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
-    if not _c_available(conn):
+    if not c_verifier_available(conn):
         pytest.skip("extension pgwarden_wal 1.3 is not available on this server")
     conn.execute("create table notes (id int primary key, org_id bigint not null)")
     conn.execute("create extension pgwarden_wal version '1.2'")  # the database owner's

@@ -16,18 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import errors as pg_errors
 from psycopg import sql
-from tests.tenancy.conftest import Roles, Tenanted, as_role, sign
+from tests.tenancy.conftest import Roles, Tenanted, as_role, c_verifier_available, sign
 
 from pgwarden.db import tenant_mac
-
-
-def _c_available(conn: psycopg.Connection[Any]) -> bool:
-    return bool(
-        conn.execute(
-            "select exists (select from pg_available_extension_versions"
-            " where name = 'pgwarden_wal' and version = '1.3')"
-        ).fetchone()[0]  # type: ignore[index]
-    )
 
 
 def _definition(conn: psycopg.Connection[Any]) -> str:
@@ -50,7 +41,7 @@ def app(tenanted: Tenanted, roles: Roles) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 def in_c(root: psycopg.Connection[Any]) -> None:
-    if not _c_available(root):
+    if not c_verifier_available(root):
         pytest.skip("extension pgwarden_wal 1.3 is not available on this server")
 
 
@@ -64,7 +55,7 @@ def test_the_function_is_what_the_server_allows(root: psycopg.Connection[Any]) -
     definer, config = root.execute(
         "select prosecdef, proconfig from pg_proc where oid = 'warden.tenant()'::regprocedure"
     ).fetchone()  # type: ignore[misc]
-    if _c_available(root):
+    if c_verifier_available(root):
         assert "warden_wal.tenant()" in _definition(root)
         assert (definer, config) == (False, None)
     else:
@@ -137,7 +128,7 @@ def test_the_key_stays_unreadable_and_a_new_key_counts_from_the_next_transaction
     try:
         # In C this transaction keeps the answer of the key it read; the SQL function reads
         # the key again at each statement.
-        assert _orgs(app) == ({2} if _c_available(root) else set())
+        assert _orgs(app) == ({2} if c_verifier_available(root) else set())
         app.commit()
         sign(app, tenanted.key, "2")
         assert _orgs(app) == set()
