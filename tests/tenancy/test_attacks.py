@@ -175,7 +175,7 @@ def test_views_and_definer_functions_are_flagged(tenanted: Tenanted, roles: Role
             )
 
 
-def test_switching_tenant_in_a_session_reuses_its_nonce_and_fails_closed_elsewhere(
+def test_switching_tenant_in_a_session_reuses_its_binding_and_fails_closed_elsewhere(
     tenanted: Tenanted, roles: Roles
 ) -> None:
     from psycopg_pool import ConnectionPool
@@ -185,22 +185,22 @@ def test_switching_tenant_in_a_session_reuses_its_nonce_and_fails_closed_elsewhe
     key = tenanted.key
     with ConnectionPool(as_role(tenanted.url, roles.app), min_size=1, max_size=1) as pool:
         with open_session(pool, Context(actor="t", tenant="2"), key) as db:
-            assert db.nonce is not None
+            assert db.binding is not None
             assert _orgs(db.connection) == {2}
-            set_tenant(db.connection, "1", key, db.nonce)  # one statement
+            set_tenant(db.connection, "1", key, db.binding)  # one statement
             assert _orgs(db.connection) == {1}
-            set_tenant(db.connection, "2", key, db.nonce)
+            set_tenant(db.connection, "2", key, db.binding)
             assert _orgs(db.connection) == {2}
-            stale = db.nonce
+            stale = db.binding
         # The same connection (a pool of one), the next transaction: the old nonce signs
         # nothing there (the MAC binds the transaction's start).
         with open_session(pool, Context(actor="t", tenant="2"), key) as db:
-            assert db.nonce is not None and db.nonce != stale
+            assert db.binding is not None and db.binding != stale
             set_tenant(db.connection, "1", key, stale)
             assert _orgs(db.connection) == set()
         with open_session(pool, Context(actor="t"), key) as db:  # nothing signed, no nonce
-            assert db.nonce is None
-            set_tenant(db.connection, "3", key, db.nonce)  # two round trips, still signed
+            assert db.binding is None
+            set_tenant(db.connection, "3", key, db.binding)  # two round trips, still signed
             assert _orgs(db.connection) == {3}
 
 

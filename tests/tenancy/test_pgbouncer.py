@@ -127,3 +127,43 @@ def test_interleaved_tenants_never_leak(tenanted: Tenanted, bouncer: str) -> Non
     assert not errors, errors
     assert leaks == []
     assert 1 <= len(backends) <= POOL  # the clients did share server connections
+
+
+def test_sessions_signed_through_the_pooler_fall_back_and_never_leak(
+    tenanted: Tenanted, bouncer: str
+) -> None:
+    """Clients using pgwarden's sessions through PgBouncer: each client connection meets
+    several server backends, so the binding it remembers is often another backend's; its
+    MAC then fails there, the session says so and signs the transaction's start instead.
+    Every session sees its own tenant's rows and nothing else."""
+    from psycopg_pool import ConnectionPool
+
+    from pgwarden.db import Context, open_session
+
+    leaks: list[Any] = []
+    kinds: list[bool] = []
+    errors: list[BaseException] = []
+
+    def client(n: int) -> None:
+        tenant = str(n % 3 + 1)
+        kwargs = {"prepare_threshold": None}
+        try:
+            with ConnectionPool(bouncer, min_size=1, max_size=1, kwargs=kwargs) as pool:
+                for _ in range(ROUNDS):
+                    with open_session(pool, Context(tenant=tenant), tenanted.key) as db:
+                        rows = db.execute("select org_id from docs").fetchall()
+                        leaks.extend((tenant, r) for r in rows if str(r[0]) != tenant)
+                        assert rows, "a tenant sees its own rows"
+                        assert db.binding is not None
+                        kinds.append(db.binding.sequence is not None)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert leaks == []
+    assert len(kinds) == CLIENTS * ROUNDS

@@ -2,19 +2,22 @@
 
 from pgwarden.db._connect import APPLICATION_NAME, connect, redact_url
 from pgwarden.db._session import (
-    NONCE_SQL,
     RETRYABLE,
     SETTINGS,
-    TENANT_KEY_ENV,
     AsyncSession,
     Context,
     Session,
     context_statement,
     open_async_session,
     open_session,
-    read_tenant_key,
     run_with_retry,
     set_tenant,
+)
+from pgwarden.db._signing import (
+    NONCE_SQL,
+    TENANT_KEY_ENV,
+    TenantBinding,
+    read_tenant_key,
     tenant_key_from_env,
     tenant_mac,
 )
@@ -29,6 +32,7 @@ __all__ = [
     "AsyncSession",
     "Context",
     "Session",
+    "TenantBinding",
     "connect",
     "context_statement",
     "open_async_session",

@@ -8,8 +8,6 @@ caller's identity into the next caller's transaction. psql users set the same na
 
 from __future__ import annotations
 
-import hmac
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -22,32 +20,22 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from pgwarden.db._signing import (
+    NONCE_SQL,
+    SET_CONTEXT,
+    SET_MAC,
+    Signing,
+    TenantBinding,
+    tenant_mac,
+)
+
 T = TypeVar("T")
 
 SETTINGS = ("actor", "tenant", "reason", "request_id")
 """Names under the ``pgwarden.`` prefix; empty string means "not set" (PostgreSQL keeps ''
 after a transaction-local placeholder ends, so readers must treat '' as NULL)."""
 
-_SET_CONTEXT = (
-    "select set_config('pgwarden.actor', %s, true), set_config('pgwarden.tenant', %s, true),"
-    " set_config('pgwarden.reason', %s, true), set_config('pgwarden.request_id', %s, true)"
-)
-
-NONCE_SQL: LiteralString = (
-    "pg_backend_pid(), (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
-)
-"""Two columns for a transaction's first statement: what a signed tenant's MAC binds (the
-backend and the transaction's start, which ``warden.tenant()`` reads too). See
-:func:`context_statement`."""
-
-# With a tenant and a key: the context, and the nonce, in the same round trip.
-_SET_CONTEXT_NONCE = _SET_CONTEXT + ", " + NONCE_SQL
-_SET_MAC = "select set_config('pgwarden.tenant_mac', %s, true)"
-_SET_CONTEXT_SIGNED = _SET_CONTEXT + ", set_config('pgwarden.tenant_mac', %s, true)"
-
-TENANT_KEY_ENV = "PGWARDEN_TENANT_KEY"
-"""Environment variable holding the tenancy key (hex), for applications whose role cannot
-read it from the database (``pgwarden tenancy key`` prints it)."""
+_SET_CONTEXT_SIGNED: LiteralString = SET_CONTEXT + ", set_config('pgwarden.tenant_mac', %s, true)"
 
 RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 
@@ -65,12 +53,6 @@ class Context:
         return (self.actor or "", self.tenant or "", self.reason or "", self.request_id or "")
 
 
-def tenant_mac(key: bytes, backend_pid: int, started_us: int, tenant: str) -> str:
-    """The MAC ``warden.tenant()`` expects: HMAC-SHA256 of ``pid:start:tenant``, hex."""
-    message = f"{backend_pid}:{started_us}:{tenant}".encode()
-    return hmac.new(key, message, "sha256").hexdigest()
-
-
 def context_statement(
     context: Context, key: bytes | None = None, nonce: tuple[int, int] | None = None
 ) -> tuple[str, tuple[str, ...]]:
@@ -82,57 +64,33 @@ def context_statement(
     with it, then sends the context with its next statement, in a pipeline."""
     if context.tenant and key and nonce:
         return _SET_CONTEXT_SIGNED, (*context.values(), tenant_mac(key, *nonce, context.tenant))
-    return _SET_CONTEXT, context.values()
-
-
-def tenant_key_from_env(environ: dict[str, str] | None = None) -> bytes | None:
-    """The tenancy key from ``PGWARDEN_TENANT_KEY`` (hex), or None."""
-    value = (environ if environ is not None else os.environ).get(TENANT_KEY_ENV)
-    return bytes.fromhex(value.strip()) if value else None
-
-
-def read_tenant_key(conn: psycopg.Connection[Any]) -> bytes | None:
-    """The tenancy key from ``warden.secrets``, or None when there is none or this role may
-    not read it (an application role never may)."""
-    try:
-        with conn.transaction():
-            row = conn.execute(
-                "select value from warden.secrets where name = 'tenancy_key'"
-            ).fetchone()
-    except (pg_errors.InsufficientPrivilege, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
-        return None
-    return bytes.fromhex(row[0]) if row else None
-
-
-_SET_TENANT = (
-    "select set_config('pgwarden.tenant', %s, true), pg_backend_pid(),"
-    " (extract(epoch from transaction_timestamp()) * 1000000)::bigint"
-)
+    return SET_CONTEXT, context.values()
 
 
 _SET_SIGNED = (
     "select set_config('pgwarden.tenant', %s, true), set_config('pgwarden.tenant_mac', %s, true)"
 )
+_SET_TENANT: LiteralString = "select set_config('pgwarden.tenant', %s, true), " + NONCE_SQL
 
 
 def set_tenant(
     conn: psycopg.Connection[Any],
     tenant: str,
     key: bytes | None,
-    nonce: tuple[int, int] | None = None,
+    binding: TenantBinding | None = None,
 ) -> None:
     """In the transaction ``conn`` is in, act for ``tenant`` from the next statement on,
     signed with ``key`` (the application's: it may sign any tenant, so only its own code,
-    never a request's SQL, decides when). ``nonce``: the transaction's (backend pid, start
-    in microseconds) when known (:attr:`Session.nonce`): one round trip instead of two."""
-    if nonce is not None and key:
-        conn.execute(_SET_SIGNED, (tenant, tenant_mac(key, nonce[0], nonce[1], tenant)))
+    never a request's SQL, decides when). ``binding``: what the transaction's MAC is bound
+    to, when known (:attr:`Session.binding`): one round trip instead of two."""
+    if binding is not None and key:
+        conn.execute(_SET_SIGNED, (tenant, binding.sign(key, tenant)))
         return
     with conn.pipeline():
         row = conn.execute(_SET_TENANT, (tenant,)).fetchone()
         assert row is not None
         mac = tenant_mac(key, row[1], row[2], tenant) if key else ""
-        conn.execute(_SET_MAC, (mac,))
+        conn.execute(SET_MAC, (mac,))
 
 
 class Session:
@@ -144,13 +102,13 @@ class Session:
         self,
         connection: psycopg.Connection[Any],
         context: Context,
-        nonce: tuple[int, int] | None = None,
+        binding: TenantBinding | None = None,
     ):
         self.connection = connection
         self.context = context
-        self.nonce = nonce
-        """What a signed tenant's MAC binds (backend pid, transaction start in microseconds),
-        when the session signed one: :func:`set_tenant` reuses it."""
+        self.binding = binding
+        """What the signed tenant's MAC is bound to, when the session signed one:
+        :func:`set_tenant` signs another tenant for the same transaction with it."""
 
     def execute(
         self,
@@ -169,41 +127,50 @@ def open_session(
     pool: ConnectionPool[Any], context: Context, key: bytes | None = None
 ) -> Iterator[Session]:
     """Borrow a connection, open a transaction, set the context; commit on success. With a
-    tenant and the tenancy ``key``, the tenant is signed for this transaction (a second round
-    trip: the MAC binds the backend and the transaction start, known only once it began)."""
-    # The pool's block commits on success and rolls back on an exception. BEGIN (psycopg's,
-    # implicit) and the context go in one round trip through a pipeline, not two: a request
-    # doing two statements waits on the server a quarter less. (The whole block in pipeline
-    # mode, the MAC riding with the first statement, measured no faster: 2.43 vs 2.45 ms
-    # p50 per Kitaab entry, calls interleaved.)
+    tenant and the tenancy ``key``, the tenant is signed for this transaction: with ``BEGIN``
+    in one round trip where the backend runs extension ``pgwarden_wal``, from the
+    connection's second transaction on; otherwise a second round trip sends the MAC (see
+    :mod:`pgwarden.db._signing`)."""
+    # The pool's block commits on success and rolls back on an exception. (The whole block
+    # in pipeline mode, the MAC riding with the first statement, measured no faster: 2.43 vs
+    # 2.45 ms p50 per Kitaab entry, calls interleaved.)
     with pool.connection() as conn:
-        with conn.pipeline():
-            nonce = _set_context(conn, context, key)
-        yield Session(conn, context, nonce)
+        yield Session(conn, context, _set_context(conn, context, key))
 
 
 def _set_context(
     conn: psycopg.Connection[Any], context: Context, key: bytes | None
-) -> tuple[int, int] | None:
-    """Queue the context's statements on ``conn``, in pipeline mode; with a tenant and a key,
-    wait for the transaction's nonce and queue the MAC. Returns the nonce (or None)."""
+) -> TenantBinding | None:
+    """Set ``context`` in ``conn``'s transaction: psycopg's implicit ``BEGIN`` and the
+    context in one round trip (a request doing two statements waits on the server a quarter
+    less than with two); with a tenant and a key, signed, and the MAC sent on its own when
+    the one sent with the context cannot hold. Returns the MAC's binding (or None)."""
     if not (context.tenant and key):
-        conn.execute(_SET_CONTEXT, context.values())
+        with conn.pipeline():
+            conn.execute(SET_CONTEXT, context.values())
         return None
-    row = conn.execute(_SET_CONTEXT_NONCE, context.values()).fetchone()
-    assert row is not None
-    nonce = (int(row[4]), int(row[5]))
-    conn.execute(_SET_MAC, (tenant_mac(key, *nonce, context.tenant),))
-    return nonce
+    signing = Signing.begin(conn, context.values(), context.tenant, key)
+    with conn.pipeline():
+        cursor = conn.execute(*signing.statement)
+    binding, mac = signing.settle(cursor.fetchone())
+    if mac is not None:
+        conn.execute(SET_MAC, (mac,))
+    return binding
 
 
 class AsyncSession:
     """:class:`Session` for asyncio: one transaction on an ``AsyncConnection`` with its context
     set; ``await session.execute(...)`` returns the psycopg async cursor."""
 
-    def __init__(self, connection: psycopg.AsyncConnection[Any], context: Context):
+    def __init__(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        context: Context,
+        binding: TenantBinding | None = None,
+    ):
         self.connection = connection
         self.context = context
+        self.binding = binding
 
     async def execute(
         self,
@@ -220,24 +187,27 @@ async def open_async_session(
     """:func:`open_session` for asyncio: the same transaction and context (signed with
     ``key``), on a connection of a psycopg ``AsyncConnectionPool`` (not in autocommit).
 
-    With a signed tenant the block runs in psycopg's pipeline mode: the MAC, which needs the
-    answer of the first round trip, is sent with the block's first statement instead of on
-    its own, so a one-statement request waits on the server three times (context, statement,
-    commit), as without a tenant. Pipeline mode has no COPY; a statement's error is raised
+    When the signed tenant's MAC cannot go with ``BEGIN`` (see :func:`open_session`), the
+    block runs in psycopg's pipeline mode: the MAC is sent with the block's first statement
+    instead of on its own, so a one-statement request still waits on the server three times
+    (context, statement, commit). Pipeline mode has no COPY; a statement's error is raised
     when its results are fetched."""
     async with pool.connection() as conn:
-        if context.tenant and key:
+        if not (context.tenant and key):
             async with conn.pipeline():
-                cur = await conn.execute(_SET_CONTEXT_NONCE, context.values())
-                row = await cur.fetchone()
-                assert row is not None
-                # Queued, not waited for: it goes with the block's first statement.
-                await conn.execute(_SET_MAC, (tenant_mac(key, row[4], row[5], context.tenant),))
-                yield AsyncSession(conn, context)
-        else:
-            async with conn.pipeline():
-                await conn.execute(_SET_CONTEXT, context.values())
+                await conn.execute(SET_CONTEXT, context.values())
             yield AsyncSession(conn, context)
+            return
+        signing = Signing.begin(conn, context.values(), context.tenant, key)
+        async with conn.pipeline():
+            cursor = await conn.execute(*signing.statement)
+        binding, mac = signing.settle(await cursor.fetchone())
+        if mac is None:
+            yield AsyncSession(conn, context, binding)
+            return
+        async with conn.pipeline():
+            await conn.execute(SET_MAC, (mac,))  # queued: it goes with the first statement
+            yield AsyncSession(conn, context, binding)
 
 
 def run_with_retry(

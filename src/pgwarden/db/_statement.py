@@ -11,7 +11,8 @@ server CPU of the same statement sent through a psycopg pipeline (context, state
 ``COMMIT``).
 
 The pipelined path remains for what the message cannot carry: a tenant signed with the key
-(its MAC needs the transaction's start, a second round trip), a connection with its own
+(whether the MAC sent with the context holds is known only from its answer: one round trip
+before the statement's), a connection with its own
 isolation level, read-only or deferrable setting (its ``BEGIN`` carries them), and a
 statement that cannot be prepared (a parameter whose type PostgreSQL cannot infer, a
 placeholder psycopg would refuse).
@@ -33,7 +34,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from pgwarden.db._session import _SET_CONTEXT, Context, _set_context
+from pgwarden.db._session import Context, _set_context
+from pgwarden.db._signing import SET_CONTEXT
 
 Query = str | sql.SQL | sql.Composed
 Params = Sequence[Any] | Mapping[str, Any] | None
@@ -60,10 +62,11 @@ def run_statement(
 ) -> list[dict[str, Any]]:
     """Run one statement in a transaction of its own with ``context`` set, and commit, in one
     message and one round trip: the context and ``EXECUTE`` of the statement prepared on the
-    connection (see the module's docstring; twice with a tenant signed with ``key``: the MAC
-    needs the transaction's start). Returns the statement's rows as dicts (none for a
-    statement without rows). An error rolls the transaction back and is raised; nothing is
-    retried (a single statement at READ COMMITTED is not refused for serialization)."""
+    connection (see the module's docstring; twice with a tenant signed with ``key``, three
+    times when its MAC cannot go with the context: :func:`pgwarden.db.open_session`).
+    Returns the statement's rows as dicts (none for a statement without rows). An error
+    rolls the transaction back and is raised; nothing is retried (a single statement at
+    READ COMMITTED is not refused for serialization)."""
     with pool.connection() as conn:
         if not (context.tenant and key) and _plain(conn):
             found = _one_message(conn, context, query, params)
@@ -86,8 +89,12 @@ def _pipelined(
     key: bytes | None,
 ) -> list[dict[str, Any]]:
     """The context, the statement and ``COMMIT`` through one psycopg pipeline."""
+    signed = bool(context.tenant and key)
+    if signed:
+        _set_context(conn, context, key)  # waits: whether its MAC holds
     with conn.pipeline():
-        _set_context(conn, context, key)
+        if not signed:
+            conn.execute(SET_CONTEXT, context.values())
         cursor = conn.cursor(row_factory=dict_row)
         cursor.execute(query, params)
         conn.commit()
@@ -171,7 +178,7 @@ def _converted(text: str, named: bool | None) -> _Form | None:
         statement=statement,
         names=tuple(numbers) if named else None,
         count=n,
-        message=f"{_SET_CONTEXT}; EXECUTE {name}{arguments}".encode(),
+        message=f"{SET_CONTEXT}; EXECUTE {name}{arguments}".encode(),
     )
 
 

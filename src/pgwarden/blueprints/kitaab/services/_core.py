@@ -168,12 +168,12 @@ class Core:
             yield
             return
         key = self.warden.tenant_key
-        set_tenant(db.connection, tenant, key, db.nonce)
+        set_tenant(db.connection, tenant, key, db.binding)
         try:
             yield
         finally:
             if db.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
-                set_tenant(db.connection, db.context.tenant or "", key, db.nonce)
+                set_tenant(db.connection, db.context.tenant or "", key, db.binding)
 
 
 def plain(row: Row) -> Row:
