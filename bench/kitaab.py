@@ -23,9 +23,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -45,6 +43,7 @@ from _common import (
     server_url,
     server_version,
 )
+from _kitaab_calls import operations, timed
 from pgwarden.blueprints import kitaab
 from pgwarden.blueprints.kitaab._cli import free_port
 from pgwarden.blueprints.kitaab.generate import DEMO_PASSWORD, ITEMS, generate
@@ -61,15 +60,6 @@ SEED_TARGETS = {
 }
 
 
-def sample(fn: Callable[[int], Any], n: int) -> list[float]:
-    out = []
-    for i in range(n):
-        start = time.perf_counter()
-        fn(i)
-        out.append((time.perf_counter() - start) * 1000)
-    return out
-
-
 def row(name: str, ms: list[float]) -> list[str]:
     seed, goal = SEED_TARGETS[name]
     return [
@@ -83,49 +73,13 @@ def row(name: str, ms: list[float]) -> list[str]:
 
 
 def services(url: str, users: int, first: int, n: int) -> list[list[str]]:
-    rng = random.Random(3)
     # As the API connects: the app role, under the entries' row policies, tenants signed.
-    with kitaab.app_warden(url, pool_size=4) as w:
-        app = Kitaab(w)
+    with kitaab.app_warden(url, pool_size=4) as w, w.connect() as conn:
         w.pool.wait()
-
-        def user() -> int:
-            return first + rng.randrange(users)
-
-        def item_of(uid: int, index: int) -> int:
-            return (uid - first) * len(ITEMS) + first_item + index
-
-        with w.connect() as conn:
-            found = conn.execute("select min(deed_item_id) from kitaab.deed_items").fetchone()
-            assert found is not None
-            first_item = int(found[0])
-        future = dt.date(dt.date.today().year + 1, 1, 1)
-
-        def create(i: int) -> None:
-            uid = user()
-            app.entries.record(
-                uid, item_of(uid, 2), future + dt.timedelta(days=i % 365), count_value=3
-            )
-
-        def dashboard(i: int) -> None:
-            app.dashboard.summary(user())
-
-        def check(i: int) -> None:
-            follower = user()
-            owner = first + (follower - first + 1) % users
-            app.social.check(follower, item_of(owner, 2))
-
-        def progress(i: int) -> None:
-            app.progress.refresh(user())
-
-        for fn in (create, dashboard, check, progress):  # warm caches and plans
-            sample(fn, 50)
-        return [
-            row("create entry", sample(create, n)),
-            row("30-day dashboard", sample(dashboard, n)),
-            row("permission check", sample(check, n)),
-            row("merit + target progress (one user)", sample(progress, n)),
-        ]
+        calls = operations(Kitaab(w), conn, first, users)
+        for fn in calls.values():  # warm caches and plans
+            timed(fn, 50)
+        return [row(name, timed(fn, n)) for name, fn in calls.items()]
 
 
 def http_load(

@@ -4,15 +4,22 @@ and at this checkout (the API as the app role, entries under per-user row-level 
 tenants signed).
 
     .venv/bin/python bench/kitaab_adoption.py [--before REV] [--users N] [--days D]
-                                              [--samples S] [--http-seconds T] [--rounds R]
+                                              [--samples S] [--block B] [--http-seconds T]
+                                              [--rounds R] [--no-pin]
 
 The earlier commit is checked out in a temporary git worktree with a virtualenv of its own
 (``make .venv/.installed`` there: its entry points are not this checkout's). Each side
 installs Kitaab with its own code and generates the same data into a database of its own on
-one throwaway embedded server; then ``bench/kitaab.py --reuse`` measures the two sides in
-``--rounds`` alternating rounds (before, after, after, before, ...), and the table shows each
-figure's median over the rounds: a single 15 s HTTP round of one side varied by ±12 % between
-runs on a quiet machine, more than the difference being measured. Audit capture is pinned to
+one throwaway embedded server. The service calls are timed by two workers alive at once
+(``bench/_kitaab_calls.py``, each run by its side's interpreter, so with its side's code),
+asked in alternating blocks of ``--block`` calls, each worker and its connections' backends
+pinned to one CPU (``--no-pin``: not): both sides meet the machine in the same states, where
+timing one side's whole sample minutes after the other's let a checkpoint or a neighbour's
+burst fall on one side only (the same code measured 1.04x and 1.71x of itself that way).
+Then ``bench/kitaab.py --reuse`` measures the HTTP API of the two sides in ``--rounds``
+alternating rounds (before, after, after, before, ...), and the table shows each figure's
+median over the rounds: a single 15 s HTTP round of one side varied by ±12 % between runs on
+a quiet machine, more than the difference being measured. Audit capture is pinned to
 triggers on both sides (the earlier commit had no other default), so the difference is the
 adoption. A program, not a test: it prints figures.
 """
@@ -20,6 +27,7 @@ adoption. A program, not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -27,8 +35,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
+
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import load, machine, pgbench_tps, print_table, scratch_db, server_url
+from _common import (
+    load,
+    machine,
+    percentile,
+    pgbench_tps,
+    print_table,
+    scratch_db,
+    server_url,
+)
+from _kitaab_calls import NAMES
 
 HERE = Path(__file__).resolve().parent.parent
 BEFORE = "ecacc6a"  # main before the roles and tenancy work (Kitaab's API as the installer)
@@ -62,6 +81,10 @@ def _generate(root: Path, python: Path, url: str, args: argparse.Namespace) -> N
     print(f"# {root.name}: install and generate {args.users} users, {args.days} days", flush=True)
     command = [str(python), "-c", _GENERATE, url, str(args.users), str(args.days)]
     subprocess.run(command, cwd=root, env=_ENV, check=True, capture_output=True)
+    # Both databases in the same physical state (hint bits, visibility map, statistics), as
+    # bench/kitaab.py leaves its own: whichever autovacuum reached first ran faster.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("vacuum analyze")
 
 
 def _run(root: Path, command: list[str]) -> dict[str, list[str]]:
@@ -74,20 +97,51 @@ def _run(root: Path, command: list[str]) -> dict[str, list[str]]:
     return _tables(done.stdout)
 
 
-def _measure(root: Path, python: Path, url: str, args: argparse.Namespace) -> dict[str, list[str]]:
-    """The service figures by ``root``'s own bench/kitaab.py (its services differ), then the
-    HTTP figures by this checkout's (the same load and CPU accounting for both sides; only
-    its HTTP part runs, which needs nothing of the side's code but ``pgwarden kitaab
-    serve``)."""
-    service = _run(root, [
-        str(python), str(root / "bench" / "kitaab.py"), "--reuse", url,
-        "--samples", str(args.samples), "--http-seconds", "1", "--workers", "1",
-    ])  # fmt: skip
-    http = _run(root, [
+def _http(root: Path, python: Path, url: str, args: argparse.Namespace) -> dict[str, list[str]]:
+    """The HTTP figures by this checkout's bench/kitaab.py for either side: the same load and
+    CPU accounting for both; only its HTTP part runs, which needs nothing of the side's code
+    but ``pgwarden kitaab serve``."""
+    return _run(root, [
         str(python), str(HERE / "bench" / "kitaab.py"), "--reuse", url, "--samples", "0",
         "--http-seconds", str(args.http_seconds), "--workers", "1",
     ])  # fmt: skip
-    return {**service, **http}
+
+
+def _services(
+    roots: dict[str, tuple[Path, Path]], urls: dict[str, str], args: argparse.Namespace
+) -> dict[str, dict[str, list[float]]]:
+    """Milliseconds of every service call by side and operation, the two sides' workers
+    asked in alternating blocks (before first in even blocks, after first in odd ones)."""
+    workers = {}
+    try:
+        for side, (root, python) in roots.items():
+            print(f"# {root.name}: service calls (worker)", flush=True)
+            workers[side] = subprocess.Popen(
+                [str(python), str(HERE / "bench" / "_kitaab_calls.py"), urls[side],
+                 *(["--cpu", "0"] if args.pin else [])],
+                cwd=root, env=_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+        for side, worker in workers.items():
+            assert worker.stdout is not None
+            if worker.stdout.readline().strip() != "ready":
+                raise SystemExit(f"the {side} side's worker did not start")
+        times: dict[str, dict[str, list[float]]] = {side: {} for side in workers}
+        for name in NAMES:
+            for block in range(max(1, args.samples // args.block)):
+                order = ("before", "after") if block % 2 == 0 else ("after", "before")
+                for side in order:
+                    worker = workers[side]
+                    assert worker.stdin is not None and worker.stdout is not None
+                    worker.stdin.write(f"{name} {args.block}\n")
+                    worker.stdin.flush()
+                    times[side].setdefault(name, []).extend(json.loads(worker.stdout.readline()))
+        return times
+    finally:
+        for worker in workers.values():
+            if worker.stdin is not None and worker.poll() is None:
+                worker.stdin.write("quit\n")
+                worker.stdin.close()
+            worker.wait(60)
 
 
 def _median(rounds: list[dict[str, list[str]]], name: str, column: int) -> str:
@@ -105,7 +159,14 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help=f"the earlier commit (default {BEFORE})")
     parser.add_argument("--users", type=int, default=3000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=1000, help="service calls per side")
+    parser.add_argument("--block", type=int, default=50, help="calls per alternating block")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="each service worker and its backends on CPU 0 (see bench/_kitaab_calls.py)",
+    )
     parser.add_argument("--http-seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
     args = parser.parse_args()
@@ -130,11 +191,12 @@ def main() -> None:
                 urls = {"before": before_url, "after": after_url}
                 for side, (root, python) in roots.items():
                     _generate(root, python, urls[side], args)
+                calls = _services(roots, urls, args)
                 for n in range(args.rounds):
                     order = ("before", "after") if n % 2 == 0 else ("after", "before")
                     for side in order:
                         root, python = roots[side]
-                        sides[side].append(_measure(root, python, urls[side], args))
+                        sides[side].append(_http(root, python, urls[side], args))
                 tps = pgbench_tps(before_url)
         finally:
             subprocess.run(
@@ -143,19 +205,20 @@ def main() -> None:
     before, after = sides["before"], sides["after"]
     print(
         f"\n# {machine()}; load {load()}; plain pgbench TPS {tps:,.0f} (scale 5, 2 clients); "
-        f"medians of {args.rounds} alternating rounds"
+        f"HTTP: medians of {args.rounds} alternating rounds"
     )
-    names = (
-        "create entry", "30-day dashboard", "permission check",
-        "merit + target progress (one user)",
-    )  # fmt: skip
     service = []
-    for name in names:
-        cells = [_median(before, name, 1), _median(after, name, 1)]
-        cells += [_median(before, name, 2), _median(after, name, 2)]
+    for name in NAMES:
+        cells = [
+            f"{percentile(calls[side][name], pct):.2f}"
+            for pct in (50, 95)
+            for side in ("before", "after")
+        ]
         service.append([name, *cells, _ratio(cells[2], cells[3])])
     print_table(
-        f"Service level, {args.samples} calls each (ms): before ({args.before}) and after",
+        f"Service level, {args.samples} calls each in alternating blocks of {args.block}"
+        f"{', pinned to CPU 0' if args.pin else ''} (ms):"
+        f" before ({args.before}) and after",
         ["operation", "p50 before", "p50 after", "p95 before", "p95 after", "p95 after/before"],
         service,
     )
@@ -190,6 +253,7 @@ def main() -> None:
     print(
         f"\nrerun: .venv/bin/python bench/kitaab_adoption.py --before {args.before} "
         f"--users {args.users} --days {args.days} --samples {args.samples} "
+        f"--block {args.block}{'' if args.pin else ' --no-pin'} "
         f"--http-seconds {args.http_seconds:g} --rounds {args.rounds}"
     )
 
