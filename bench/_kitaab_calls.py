@@ -3,7 +3,8 @@
 ``operations`` is what ``bench/kitaab.py`` samples. Run as a program, this file is a worker
 for ``bench/kitaab_adoption.py``: it connects to one database with whatever pgwarden its
 interpreter imports (this checkout's, or an earlier commit's in a worktree of its own) and
-answers lines on stdin, ``<operation> <calls>``, with a JSON list of the calls' milliseconds.
+answers lines on stdin, ``<operation> <calls>``, with the calls' milliseconds and the CPU
+nanoseconds the worker and its pool's backends used for them, as JSON.
 Two workers, one per side, alive at once and asked in alternating blocks, see the machine in
 the same state: minutes apart, one side's whole sample could meet a checkpoint or a busy
 neighbour the other never saw.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import sys
 import time
@@ -84,18 +86,23 @@ def timed(fn: Callable[[], None], n: int) -> list[float]:
     return out
 
 
-def pin(pool: Any, cpu: int) -> None:
-    """This process and the backends of every connection of ``pool`` on CPU ``cpu``."""
-    import os
-
+def backends(pool: Any) -> list[int]:
+    """The backend pids of every connection of ``pool``."""
     held = [pool.getconn() for _ in range(pool.max_size)]
     try:
-        pids = [conn.info.backend_pid for conn in held]
+        return [conn.info.backend_pid for conn in held]
     finally:
         for conn in held:
             pool.putconn(conn)
-    for pid in [0, *pids]:
-        os.sched_setaffinity(pid, {cpu})
+
+
+def cpu_ns(pids: list[int]) -> int:
+    """CPU nanoseconds the processes ``pids`` have run so far (/proc/<pid>/schedstat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total
 
 
 def _serve(url: str, cpu: int | None) -> None:
@@ -112,8 +119,11 @@ def _serve(url: str, cpu: int | None) -> None:
         warden = Warden(url, spec=kitaab.declaration(), pool_size=4)
     with warden, warden.connect() as conn:
         warden.pool.wait()
+        server = backends(warden.pool)
+        client = [os.getpid()]
         if cpu is not None:
-            pin(warden.pool, cpu)
+            for pid in client + server:
+                os.sched_setaffinity(pid, {cpu})
         row = conn.execute("select min(user_id), count(*) from kitaab.users").fetchone()
         calls = operations(Kitaab(warden), conn, int(row[0]), int(row[1]))
         conn.rollback()
@@ -124,7 +134,10 @@ def _serve(url: str, cpu: int | None) -> None:
             if line.strip() == "quit":
                 return
             name, _, count = line.strip().rpartition(" ")
-            print(json.dumps(timed(calls[name], int(count))), flush=True)
+            before = cpu_ns(client), cpu_ns(server)
+            ms = timed(calls[name], int(count))
+            used = cpu_ns(client) - before[0], cpu_ns(server) - before[1]
+            print(json.dumps({"ms": ms, "client_ns": used[0], "server_ns": used[1]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -107,10 +108,23 @@ def _http(root: Path, python: Path, url: str, args: argparse.Namespace) -> dict[
     ])  # fmt: skip
 
 
+@dataclass
+class Calls:
+    """One side's calls of one operation: their milliseconds, and the CPU its worker and its
+    worker's backends used for them."""
+
+    ms: list[float] = field(default_factory=list)
+    client_ns: int = 0
+    server_ns: int = 0
+
+    def cpu_ms(self, ns: int) -> str:
+        return f"{ns / len(self.ms) / 1e6:.3f}"
+
+
 def _services(
     roots: dict[str, tuple[Path, Path]], urls: dict[str, str], args: argparse.Namespace
-) -> dict[str, dict[str, list[float]]]:
-    """Milliseconds of every service call by side and operation, the two sides' workers
+) -> dict[str, dict[str, Calls]]:
+    """Milliseconds and CPU of every service call by side and operation, the two sides' workers
     asked in alternating blocks (before first in even blocks, after first in odd ones)."""
     workers = {}
     try:
@@ -125,7 +139,7 @@ def _services(
             assert worker.stdout is not None
             if worker.stdout.readline().strip() != "ready":
                 raise SystemExit(f"the {side} side's worker did not start")
-        times: dict[str, dict[str, list[float]]] = {side: {} for side in workers}
+        times: dict[str, dict[str, Calls]] = {side: {} for side in workers}
         for name in NAMES:
             for block in range(max(1, args.samples // args.block)):
                 order = ("before", "after") if block % 2 == 0 else ("after", "before")
@@ -134,7 +148,11 @@ def _services(
                     assert worker.stdin is not None and worker.stdout is not None
                     worker.stdin.write(f"{name} {args.block}\n")
                     worker.stdin.flush()
-                    times[side].setdefault(name, []).extend(json.loads(worker.stdout.readline()))
+                    answer = json.loads(worker.stdout.readline())
+                    calls = times[side].setdefault(name, Calls())
+                    calls.ms.extend(answer["ms"])
+                    calls.client_ns += answer["client_ns"]
+                    calls.server_ns += answer["server_ns"]
         return times
     finally:
         for worker in workers.values():
@@ -209,17 +227,28 @@ def main() -> None:
     )
     service = []
     for name in NAMES:
-        cells = [
-            f"{percentile(calls[side][name], pct):.2f}"
-            for pct in (50, 95)
-            for side in ("before", "after")
-        ]
-        service.append([name, *cells, _ratio(cells[2], cells[3])])
+        b, a = calls["before"][name], calls["after"][name]
+        cells = [f"{percentile(c.ms, pct):.2f}" for pct in (50, 95) for c in (b, a)]
+        service.append([
+            name, *cells, _ratio(cells[2], cells[3]), b.cpu_ms(b.client_ns),
+            a.cpu_ms(a.client_ns), b.cpu_ms(b.server_ns), a.cpu_ms(a.server_ns),
+        ])  # fmt: skip
     print_table(
         f"Service level, {args.samples} calls each in alternating blocks of {args.block}"
         f"{', pinned to CPU 0' if args.pin else ''} (ms):"
         f" before ({args.before}) and after",
-        ["operation", "p50 before", "p50 after", "p95 before", "p95 after", "p95 after/before"],
+        [
+            "operation",
+            "p50 before",
+            "p50 after",
+            "p95 before",
+            "p95 after",
+            "p95 after/before",
+            "client CPU ms/call before",
+            "after",
+            "PostgreSQL CPU ms/call before",
+            "after",
+        ],
         service,
     )
     http = []

@@ -89,6 +89,16 @@ def _exists(user: str) -> bool:
     return True
 
 
+def _run(client: Any, errors: list[BaseException]) -> None:
+    """``client(n)`` in CLIENTS threads at once; none may have failed."""
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
 def test_interleaved_tenants_never_leak(tenanted: Tenanted, bouncer: str) -> None:
     leaks: list[Any] = []
     backends: set[int] = set()
@@ -119,12 +129,7 @@ def test_interleaved_tenants_never_leak(tenanted: Tenanted, bouncer: str) -> Non
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    _run(client, errors)
     assert leaks == []
     assert 1 <= len(backends) <= POOL  # the clients did share server connections
 
@@ -159,11 +164,6 @@ def test_sessions_signed_through_the_pooler_fall_back_and_never_leak(
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    _run(client, errors)
     assert leaks == []
     assert len(kinds) == CLIENTS * ROUNDS

@@ -128,6 +128,17 @@ def pgrls(*args: str, config: Path | None = None) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
+def _grant_key(finding: dict[str, str]) -> bool:
+    """PERF003 on the grant clause's key: the policies test it against the grants listed
+    once per statement (``ROW(project_id, owner_id)::text = ANY (...)``), which no index on
+    it would serve; the tenant column (``owner_id``) must still never be named."""
+    return (
+        finding["rule_id"] == "PERF003"
+        and re.fullmatch(r"acme\.notes\.pgwarden_tenancy_\w+", finding["location"]) is not None
+        and "column 'project_id'" in finding["message"]
+    )
+
+
 def test_every_lint_finding_is_a_documented_one(tenanted: str) -> None:
     done = pgrls("lint", "--database-url", tenanted, "--schemas", "acme,warden", "--format", "json")
     assert done.stdout, done.stderr
@@ -136,11 +147,14 @@ def test_every_lint_finding_is_a_documented_one(tenanted: str) -> None:
         f"{v['rule_id']} {v['location']}: {v['message'][:200]}"
         for v in found
         if not re.fullmatch(BY_DESIGN.get(v["rule_id"], r"(?!)"), v["location"])
+        and not _grant_key(v)
     ]
     assert unexplained == []
     # What the linter would flag if pgwarden got it wrong is not among them: trigger
     # functions executable by PUBLIC, unindexed tenant keys, tables without FORCE.
-    rules_on_tables = {v["rule_id"] for v in found if re.match(rf"{TABLE}\b", v["location"])}
+    rules_on_tables = {
+        v["rule_id"] for v in found if re.match(rf"{TABLE}\b", v["location"]) and not _grant_key(v)
+    }
     assert not rules_on_tables & {"SEC001", "SEC002", "PERF001", "PERF003", "SEC021"}
     assert not [v for v in found if v["rule_id"] == "SEC042" and "__" in v["location"]]
 

@@ -61,6 +61,15 @@ def _claim(conn: psycopg.Connection[Any], tenant: str, mac: str) -> None:
     )
 
 
+def _seen(conn: psycopg.Connection[Any], tenant: str, mac: str) -> set[int]:
+    """What a transaction claiming ``tenant`` with ``mac`` sees; rolled back."""
+    _claim(conn, tenant, mac)
+    try:
+        return _orgs(conn)
+    finally:
+        conn.rollback()
+
+
 def test_a_sequence_verifies_above_the_floor_in_its_transaction_only(
     in_c: None, app: psycopg.Connection[Any], tenanted: Tenanted
 ) -> None:
@@ -71,15 +80,11 @@ def test_a_sequence_verifies_above_the_floor_in_its_transaction_only(
     assert _orgs(app) == {2}  # remembered for the transaction
     app.commit()
     assert _backend(app)[1] == floor + 5  # spent
-    _claim(app, "2", mac)  # replayed in the next transaction
-    assert _orgs(app) == set()
-    app.rollback()
-    _claim(app, "2", _mac(tenanted.key, binding, floor + 3, "2"))  # below the floor now
-    assert _orgs(app) == set()
-    app.rollback()
-    _claim(app, "2", _mac(tenanted.key, binding, floor + 6, "2"))
-    assert _orgs(app) == {2}
-    app.rollback()
+    assert _seen(app, "2", mac) == set()  # replayed in the next transaction
+    assert (
+        _seen(app, "2", _mac(tenanted.key, binding, floor + 3, "2")) == set()
+    )  # below the floor now
+    assert _seen(app, "2", _mac(tenanted.key, binding, floor + 6, "2")) == {2}
 
 
 @pytest.mark.parametrize("end", ["commit", "rollback"])
@@ -94,9 +99,7 @@ def test_a_sequence_held_but_never_verified_is_spent_at_the_end(
     app.execute("select current_setting('pgwarden.tenant_mac')")
     getattr(app, end)()
     assert _backend(app)[1] == floor + 1
-    _claim(app, "1", mac)
-    assert _orgs(app) == set()
-    app.rollback()
+    assert _seen(app, "1", mac) == set()
 
 
 def test_a_sequence_of_another_backend_or_malformed_signs_nothing(
@@ -125,15 +128,11 @@ def test_a_sequence_of_another_backend_or_malformed_signs_nothing(
         f"s{10**18 + floor + 1}.{digest}", f"s{floor + 1}.{digest.upper()}",
         f"s{floor + 1}.{digest}0", f"s-{floor + 1}.{digest}", f"S{floor + 1}.{digest}",
     ):  # fmt: skip
-        _claim(app, "1", mac)
-        assert _orgs(app) == set(), mac
-        app.rollback()
-    _claim(app, "2", _mac(tenanted.key, binding, floor + 2, "1"))  # signed for another claim
-    assert _orgs(app) == set()
-    app.rollback()
-    _claim(app, "1", _mac(tenanted.key, binding, floor + 3, "1"))
-    assert _orgs(app) == {1}
-    app.rollback()
+        assert _seen(app, "1", mac) == set(), mac
+    assert (
+        _seen(app, "2", _mac(tenanted.key, binding, floor + 2, "1")) == set()
+    )  # signed for another claim
+    assert _seen(app, "1", _mac(tenanted.key, binding, floor + 3, "1")) == {1}
 
 
 def test_the_binding_and_the_floor_cannot_be_set(in_c: None, app: psycopg.Connection[Any]) -> None:

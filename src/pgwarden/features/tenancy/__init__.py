@@ -52,6 +52,7 @@ from pgwarden.features.tenancy._policies import (
     PUBLIC,
     Rules,
     forced,
+    grants_function,
     policies,
     policy_object,
     type_word,
@@ -130,7 +131,7 @@ class Tenancy(Feature):
                 f"view {views[0]} makes would read past the policies (use PostgreSQL 15+)",
             )  # fmt: skip
         rules = _rules(table, options, ctx)
-        found: list[DesiredObject] = []
+        found: list[DesiredObject] = grants_function(rules, table.name)
         bypasses = [
             b for b in state.get("bypasses", []) if _names(b["text"], table.name)
         ]  # fmt: skip
@@ -158,6 +159,7 @@ def _rules(table: Table, options: TenancyOptions, ctx: PlanContext) -> Rules:
         context="tenant" if ctx.spec.section(NAME, TenancySection).signed else "tenant_claimed",
         grant=validate_grant(table, options, {**state.get("views", {}), **ctx.catalog.tables}),
         **_roles(where, ctx, state),
+        table=table.name,
     )
 
 

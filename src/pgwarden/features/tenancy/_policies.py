@@ -1,5 +1,14 @@
 """The policies ``tenancy`` generates on one relation, and what each lets through (its
-*terms*), so that ``plan`` can tell a change that widens access from one that narrows it."""
+*terms*), so that ``plan`` can tell a change that widens access from one that narrows it.
+
+A grant is checked through a function, not a correlated ``EXISTS``: the policies say
+``ROW(on, owner)::text = ANY ((SELECT warden.<table>__tenancy_grants(tenant, write)))``, an
+InitPlan evaluated only when a row is not the tenant's own, once per statement. PostgreSQL
+starts every subplan of a statement whether it runs or not, and Kitaab's upsert carries
+seven policy clauses: their ``EXISTS`` over the grant view made it cost 0.2 ms more server
+CPU than the same statement without policies, most of the gap to the code before tenancy
+(the function: 0.05 ms). The terms still read as the ``EXISTS``: it is what both let
+through, so a plan does not call the change a widening."""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgwarden._names import QualifiedName
+from pgwarden._names import QualifiedName, owned_name
 from pgwarden.catalog import Table
 from pgwarden.engine import DesiredObject, Lock, ObjectRef
 from pgwarden.errors import FeatureNotApplicable
@@ -70,6 +79,16 @@ class Rules:
     writers: tuple[str, ...]
     """Roles the write policies apply to: app (or ``PUBLIC``)."""
     admin: str | None
+    table: QualifiedName | None = None
+    """The declared table (its grant function is named after it)."""
+
+    @property
+    def grants(self) -> ObjectRef | None:
+        """``warden.<table>__tenancy_grants(tenant, writing)``, when there is a grant."""
+        if self.grant is None or self.table is None:
+            return None
+        name = owned_name(self.table.schema, self.table.name, suffix="tenancy_grants")
+        return ObjectRef("function", "warden", name, args=f"{self.grant.grantee_type}, boolean")
 
 
 def validate_grant(
@@ -120,9 +139,26 @@ def _own(rules: Rules, relation: QualifiedName) -> sql.Composable:
     )
 
 
-def _granted(rules: Rules, relation: QualifiedName, *, write: bool) -> sql.Composable | None:
-    grant = rules.grant
-    if grant is None or (write and grant.write is None):
+@dataclass(frozen=True)
+class Clause:
+    """One OR-ed clause of a policy: the SQL it runs, and the SQL of what it lets through
+    (its term; the same unless the clause is a faster equivalent)."""
+
+    runs: sql.Composable
+    term: sql.Composable
+
+
+def _pair(grant: Grant, alias: sql.Composable, owner: str | None) -> sql.Composable:
+    """``ROW(<alias>.<on>[, <alias>.<owner>])::text``: a grant's key as the function lists it."""
+    columns = [sql.SQL("{}.{}").format(alias, sql.Identifier(grant.on))]
+    if owner is not None:
+        columns.append(sql.SQL("{}.{}").format(alias, sql.Identifier(owner)))
+    return sql.SQL("ROW({})::text").format(sql.SQL(", ").join(columns))
+
+
+def _granted(rules: Rules, relation: QualifiedName, *, write: bool) -> Clause | None:
+    grant, function = rules.grant, rules.grants
+    if grant is None or function is None or (write and grant.write is None):
         return None
     parts: list[sql.Composable] = [
         sql.SQL("g.{} = {}").format(
@@ -141,14 +177,64 @@ def _granted(rules: Rules, relation: QualifiedName, *, write: bool) -> sql.Compo
     if write:
         assert grant.write is not None
         parts.append(sql.SQL("g.{}").format(sql.Identifier(grant.write)))
-    return sql.SQL("EXISTS (SELECT 1 FROM {} g WHERE {})").format(
+    term = sql.SQL("EXISTS (SELECT 1 FROM {} g WHERE {})").format(
         grant.table.ident, sql.SQL(" AND ").join(parts)
     )
+    row = _pair(
+        grant, sql.Identifier(relation.name), rules.column if grant.owner is not None else None
+    )
+    runs = sql.SQL("{} = ANY ((SELECT {}({}, {}))::text[])").format(
+        row,
+        sql.Identifier(function.schema, function.name),
+        _tenant(rules, grant.grantee_type),
+        sql.SQL("true" if write else "false"),
+    )
+    return Clause(runs, term)
 
 
-def _clauses(rules: Rules, relation: QualifiedName, *, write: bool) -> list[sql.Composable]:
+def grants_function(rules: Rules, declared: QualifiedName) -> list[DesiredObject]:
+    """The function the policies' grant clause calls (none without a grant): the keys
+    (``on``, and ``owner`` when named) of the grants to ``tenant``, as the text of a row,
+    only those that let it write when ``writing``. With the caller's rights, as the
+    ``EXISTS`` it replaces ran (the caller needs ``SELECT`` on the grant table); NULL keys
+    are left out, as ``=`` would."""
+    grant, function = rules.grant, rules.grants
+    if grant is None or function is None:
+        return []
+    where = [
+        sql.SQL("g.{} = tenant").format(sql.Identifier(grant.grantee)),
+        sql.SQL("g.{} IS NOT NULL").format(sql.Identifier(grant.on)),
+    ]
+    if grant.owner is not None:
+        where.append(sql.SQL("g.{} IS NOT NULL").format(sql.Identifier(grant.owner)))
+    if grant.write is not None:
+        where.append(sql.SQL("(NOT writing OR g.{} IS TRUE)").format(sql.Identifier(grant.write)))
+    body = sql.SQL("SELECT coalesce(array_agg({}), '{{}}') FROM {} g WHERE {}").format(
+        _pair(grant, sql.SQL("g"), grant.owner), grant.table.ident, sql.SQL(" AND ").join(where)
+    )
+    name = sql.Identifier(function.schema, function.name)
+    tenant_type = sql.SQL(grant.grantee_type)  # one of _TYPES' words, not user input
+    return [
+        DesiredObject(
+            ref=function,
+            feature=NAME,
+            table=declared,
+            create=sql.SQL(
+                "CREATE OR REPLACE FUNCTION {}(tenant {}, writing boolean) RETURNS text[]"
+                " LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp"
+                " AS {}"
+            ).format(name, tenant_type, sql.Literal(body.as_string(None))),
+            drop=sql.SQL("DROP FUNCTION IF EXISTS {}({}, boolean)").format(name, tenant_type),
+            description=f"function listing the grants of {grant.table} the policies of "
+            f"{declared} read (once per statement, when a row is not the tenant's)",
+        )
+    ]
+
+
+def _clauses(rules: Rules, relation: QualifiedName, *, write: bool) -> list[Clause]:
+    own = _own(rules, relation)
     granted = _granted(rules, relation, write=write)
-    return [_own(rules, relation), *([granted] if granted is not None else [])]
+    return [Clause(own, own), *([granted] if granted is not None else [])]
 
 
 @dataclass(frozen=True)
@@ -156,16 +242,16 @@ class Policy:
     name: str
     command: str
     roles: tuple[str, ...]
-    using: list[sql.Composable] | None
-    check: list[sql.Composable] | None
+    using: list[Clause] | None
+    check: list[Clause] | None
 
     def terms(self, relation: QualifiedName) -> dict[str, list[str]]:
         """What the policy lets through, independent of the relation's name (so a partition's
         policies compare like their parent's)."""
 
-        def text(parts: list[sql.Composable] | None) -> list[str]:
+        def text(parts: list[Clause] | None) -> list[str]:
             name = sql.Identifier(relation.name).as_string(None) + "."
-            return sorted(p.as_string(None).replace(name, "") for p in parts or [])
+            return sorted(p.term.as_string(None).replace(name, "") for p in parts or [])
 
         return {"roles": sorted(self.roles), "using": text(self.using), "check": text(self.check)}
 
@@ -180,7 +266,7 @@ def policies(rules: Rules, relation: QualifiedName) -> list[Policy]:
         Policy(PREFIX + "delete", "DELETE", rules.writers, write, None),
     ]
     if rules.admin is not None:
-        everything: list[sql.Composable] = [sql.SQL("true")]
+        everything = [Clause(sql.SQL("true"), sql.SQL("true"))]
         found.append(Policy(PREFIX + "admin", "ALL", (rules.admin,), everything, everything))
     return found
 
@@ -216,9 +302,13 @@ def policy_object(
         )
     ]
     if policy.using is not None:
-        parts.append(sql.SQL("USING ({})").format(sql.SQL(" OR ").join(policy.using)))
+        parts.append(
+            sql.SQL("USING ({})").format(sql.SQL(" OR ").join(c.runs for c in policy.using))
+        )
     if policy.check is not None:
-        parts.append(sql.SQL("WITH CHECK ({})").format(sql.SQL(" OR ").join(policy.check)))
+        parts.append(
+            sql.SQL("WITH CHECK ({})").format(sql.SQL(" OR ").join(c.runs for c in policy.check))
+        )
     terms = policy.terms(relation.name)
     # The terms ride along as the policy's comment: the next plan reads them back to judge
     # whether a change widens access.
