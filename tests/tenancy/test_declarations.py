@@ -3,6 +3,7 @@ change that widens access is flagged in the plan."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -96,3 +97,48 @@ def test_widening_changes_are_flagged(
     # Narrowing back is not flagged.
     make_warden(wider).apply()
     assert not any("WIDENS" in c.description for c in make_warden(narrow).plan().changes)
+
+
+def test_policies_of_the_earlier_grant_form_are_replaced_without_an_alarm(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], roles: Roles
+) -> None:
+    """A database applied before grants were listed by a function has a correlated EXISTS
+    in each policy: the plan replaces them (their SQL differs) and does not call that a
+    widening, since both let through the same rows (the terms are the same)."""
+    conn.execute(SCHEMA)
+    grant = '{ table = "g", on = "item", grantee = "viewer", owner = "owner", write = "w" }'
+    declaration = (
+        roles.toml() + f'[tables."public.t"]\ntenancy = {{ column = "org_id", grant = {grant} }}\n'
+    )
+    make_warden(declaration).apply()
+    tenant = '(SELECT "warden"."tenant"()::bigint)'
+    exists = (
+        f'EXISTS (SELECT 1 FROM "public"."g" g WHERE g."item" = "t"."item" AND g."viewer" = '
+        f'{tenant} AND g."owner" = "t"."org_id"{{}})'
+    )
+    own = f'"t"."org_id" = {tenant}'
+    read = f"({own} OR {exists.format('')})"
+    write = f"({own} OR {exists.format(' AND g.' + chr(34) + 'w' + chr(34))})"
+    earlier = {
+        "select": f"USING {read}",
+        "insert": f"WITH CHECK {write}",
+        "update": f"USING {write} WITH CHECK {write}",
+        "delete": f"USING {write}",
+    }
+    for command, clauses in earlier.items():
+        conn.execute(f"ALTER POLICY pgwarden_tenancy_{command} ON t {clauses}")  # type: ignore[arg-type]
+        # The terms each policy records (its comment, which the next plan compares) are
+        # those the earlier code recorded: the EXISTS, whatever SQL runs.
+        comment = conn.execute(
+            "select obj_description(oid, 'pg_policy') from pg_policy where polname = %s",
+            (f"pgwarden_tenancy_{command}",),
+        ).fetchone()
+        assert comment is not None
+        terms = json.loads(comment[0])
+        assert [t for t in terms["using"] + terms["check"] if t.startswith("EXISTS (SELECT 1")]
+    changes = [c.description for c in make_warden(declaration).plan().changes]
+    replaced = [line for line in changes if line.startswith("policy ")]
+    assert {line.split(" of ")[0] for line in replaced} == {
+        "policy SELECT", "policy INSERT", "policy UPDATE", "policy DELETE",
+    }  # fmt: skip
+    assert not [line for line in changes if "WIDENS" in line]
