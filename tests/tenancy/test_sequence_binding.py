@@ -259,3 +259,32 @@ def test_the_verifier_agrees_with_a_model_of_floors_for_any_sequence(
                 verified = max(verified, held[2])
             assert row[0] == expected, (action, tenant, offset, floor)
         conn.rollback()
+
+
+def test_a_binding_set_by_the_session_before_the_verifier_loads_is_not_trusted(
+    in_c: None, tenanted: Tenanted, roles: Roles
+) -> None:
+    """Before pgwarden_wal is loaded in a backend its settings are mere placeholders, which
+    an injected statement could set (here session-wide, on a fresh connection) to another
+    backend's binding, so that the next session's MAC is bound to that backend, where the
+    injection could replay it. Sessions trust a binding only when it names their own
+    backend: the MAC read in such a session signs nothing on the other backend."""
+    with (
+        psycopg.connect(as_role(tenanted.url, roles.app)) as other,
+        ConnectionPool(as_role(tenanted.url, roles.app), min_size=1, max_size=1) as pool,
+    ):
+        theirs, _ = _backend(other)
+        with pool.connection() as conn:
+            conn.execute(
+                "select set_config('pgwarden_wal.tenant_binding', %s, false),"
+                " set_config('pgwarden_wal.tenant_floor', '0', false)",
+                (theirs,),
+            )
+        captured = []
+        for tenant in ("1", "1"):  # no tenanted table read: the library stays unloaded
+            with open_session(pool, Context(tenant=tenant), tenanted.key) as db:
+                assert db.binding is not None and not db.binding.message.startswith(theirs)
+                mac = db.execute("select current_setting('pgwarden.tenant_mac')").fetchone()
+                captured.append(mac[0])
+        for mac in captured:
+            assert _seen(other, "1", mac) == set()

@@ -150,7 +150,9 @@ class Signing:
         (None: the one sent holds)."""
         assert row is not None
         backend, floor = row[5], row[6]
-        if backend is None or floor is None:
+        # The binding must name this backend: a session could set a placeholder of that name
+        # before the library is loaded, to have MACs bound to another backend's binding.
+        if backend is None or floor is None or backend.split(":", 1)[0] != str(row[7]):
             _backends.pop(self.conn, None)
         else:
             _backends[self.conn] = (backend, int(floor))
