@@ -128,9 +128,10 @@ def open_session(
 ) -> Iterator[Session]:
     """Borrow a connection, open a transaction, set the context; commit on success. With a
     tenant and the tenancy ``key``, the tenant is signed for this transaction: with ``BEGIN``
-    in one round trip where the backend runs extension ``pgwarden_wal``, from the
-    connection's second transaction on; otherwise a second round trip sends the MAC (see
-    :mod:`pgwarden.db._signing`)."""
+    in one round trip where the backend runs extension ``pgwarden_wal``, once the
+    connection has seen its backend's binding (after the backend's first verification:
+    usually from the connection's third transaction); otherwise a second round trip sends
+    the MAC (see :mod:`pgwarden.db._signing`)."""
     # The pool's block commits on success and rolls back on an exception. (The whole block
     # in pipeline mode, the MAC riding with the first statement, measured no faster: 2.43 vs
     # 2.45 ms p50 per Kitaab entry, calls interleaved.)

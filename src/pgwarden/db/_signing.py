@@ -8,12 +8,12 @@ statement reads is worthless in any other transaction. Two bindings:
   the application learns the start only once ``BEGIN`` ran, so the MAC costs a round trip of
   its own;
 - **a sequence** (``<binding>:<sequence>``, extension ``pgwarden_wal``): the backend shows a
-  random binding of its own and a floor, and a sequence above the floor verifies once. Both
-  are remembered per connection, so from a connection's second transaction on the MAC goes
-  with ``BEGIN``: one round trip.
+  random binding of its own and a floor (once its first verification loaded the library),
+  and a sequence above the floor verifies once. Both are remembered per connection, so from
+  then on the MAC goes with ``BEGIN``: one round trip.
 
 Every signed context is sent by :data:`_PROBE`, which also reads what the backend shows; when
-the sequence could not be used (a connection's first transaction, a verifier in SQL, another
+the sequence could not be used (a connection's first transactions, a verifier in SQL, another
 backend behind a pooler, a floor raised by someone else) a MAC bound to the transaction's
 start follows. The verdict is exact either way, never guessed.
 """
