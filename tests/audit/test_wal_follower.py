@@ -25,7 +25,7 @@ from pgwarden import Warden
 from pgwarden.features.audit._wal_stream import local_url
 
 from ._support import events, needs_logical_wal
-from .test_wal_ingesters import SPEC, _stored, _Writer
+from .test_wal_ingesters import SPEC, _stored, start_writing
 
 _FOLLOW = (
     "import sys\nfrom pgwarden import Warden\nfrom pgwarden.spec import parse_spec\n"
@@ -58,14 +58,8 @@ def test_a_follower_killed_at_any_moment_loses_and_duplicates_nothing(
     make_warden: Callable[..., Warden],
     seed: int,
 ) -> None:
-    needs_logical_wal(conn)
-    conn.execute("create table w (id int primary key, v int not null)")
-    warden = make_warden(SPEC)
-    warden.apply()
+    warden, writers = start_writing(conn, db_url, make_warden)
     rng = random.Random(seed)
-    writers = [_Writer(db_url, first, 2) for first in (1, 2)]
-    for writer in writers:
-        writer.start()
     stored_by_followers = 0
     walsender: int | None = None
     try:

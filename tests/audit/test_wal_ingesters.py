@@ -70,6 +70,20 @@ class _Follower(threading.Thread):
         self.done.append(self.warden.audit.follow(stop=self.stop.is_set))
 
 
+def start_writing(
+    conn: psycopg.Connection[Any], db_url: str, make_warden: Callable[..., Warden]
+) -> tuple[Warden, list[_Writer]]:
+    """Table ``w`` audited by WAL capture, and two writers committing into it, started."""
+    needs_logical_wal(conn)
+    conn.execute("create table w (id int primary key, v int not null)")
+    warden = make_warden(SPEC)
+    warden.apply()
+    writers = [_Writer(db_url, first, 2) for first in (1, 2)]
+    for writer in writers:
+        writer.start()
+    return warden, writers
+
+
 def _committed(writers: list[_Writer]) -> dict[int, int]:
     """{row id: transaction id} of every row committed so far."""
     return {i: x for w in writers for i, x in list(w.committed)}
@@ -101,17 +115,11 @@ def test_followers_and_passes_in_any_order_store_each_committed_row_once(
     make_warden: Callable[..., Warden],
     seed: int,
 ) -> None:
-    needs_logical_wal(conn)
-    conn.execute("create table w (id int primary key, v int not null)")
-    warden = make_warden(SPEC)
-    warden.apply()
+    warden, writers = start_writing(conn, db_url, make_warden)
     rng = random.Random(seed)
-    writers = [_Writer(db_url, first, 2) for first in (1, 2)]
     followers: list[_Follower] = []
     passes: list[Ingested] = []
     steps: list[str] = []  # what was done, for the failure message
-    for writer in writers:
-        writer.start()
     try:
         for _ in range(25):
             step = rng.choice(["start", "start", "stop", "ingest", "ingest", "take over"])

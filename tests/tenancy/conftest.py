@@ -158,3 +158,18 @@ def c_verifier_available(conn: psycopg.Connection[Any]) -> bool:
             " where name = 'pgwarden_wal' and version = '1.3')"
         ).fetchone()[0]  # type: ignore[index]
     )
+
+
+@pytest.fixture
+def app(tenanted: Tenanted, roles: Roles) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of the app role to the tenanted database."""
+    with psycopg.connect(as_role(tenanted.url, roles.app)) as conn:
+        yield conn
+
+
+@pytest.fixture
+def in_c(tenanted: Tenanted) -> None:
+    """Skips the test where the verifier is not in C (PostgreSQL 15 here)."""
+    with psycopg.connect(tenanted.url) as root:
+        if not c_verifier_available(root):
+            pytest.skip("extension pgwarden_wal 1.3 is not available on this server")

@@ -4,7 +4,6 @@ closed (or, for what PostgreSQL cannot close, flagged by plan and doctor)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -14,12 +13,6 @@ from psycopg import sql
 from tests.tenancy.conftest import TABLES, Roles, Tenanted, as_role, sign
 
 from pgwarden.spec import parse_spec
-
-
-@pytest.fixture
-def app(tenanted: Tenanted, roles: Roles) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(as_role(tenanted.url, roles.app)) as conn:
-        yield conn
 
 
 def _orgs(conn: psycopg.Connection[Any]) -> set[int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -19,19 +18,6 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from tests.tenancy.conftest import Roles, Tenanted, as_role, c_verifier_available
 
 from pgwarden.db import Context, TenantBinding, open_async_session, open_session, set_tenant
-
-
-@pytest.fixture
-def app(tenanted: Tenanted, roles: Roles) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(as_role(tenanted.url, roles.app)) as conn:
-        yield conn
-
-
-@pytest.fixture
-def in_c(tenanted: Tenanted) -> None:
-    with psycopg.connect(tenanted.url) as root:
-        if not c_verifier_available(root):
-            pytest.skip("extension pgwarden_wal 1.3 is not available on this server")
 
 
 def _orgs(conn: psycopg.Connection[Any]) -> set[int]:

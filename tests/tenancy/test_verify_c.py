@@ -33,18 +33,6 @@ def root(tenanted: Tenanted) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-@pytest.fixture
-def app(tenanted: Tenanted, roles: Roles) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(as_role(tenanted.url, roles.app)) as conn:
-        yield conn
-
-
-@pytest.fixture
-def in_c(root: psycopg.Connection[Any]) -> None:
-    if not c_verifier_available(root):
-        pytest.skip("extension pgwarden_wal 1.3 is not available on this server")
-
-
 def _orgs(conn: psycopg.Connection[Any]) -> set[int]:
     return {r[0] for r in conn.execute("select org_id from docs")}
 

@@ -9,7 +9,7 @@ statement reads is worthless in any other transaction. Two bindings:
   its own;
 - **a sequence** (``<binding>:<sequence>``, extension ``pgwarden_wal``): the backend shows a
   random binding of its own and a floor (once its first verification loaded the library),
-  and a sequence above the floor verifies once. Both are remembered per connection, so from
+  and a sequence above the floor verifies once. The binding is remembered per connection, so from
   then on the MAC goes with ``BEGIN``: one round trip.
 
 Every signed context is sent by :data:`_PROBE`, which also reads what the backend shows; when
@@ -103,8 +103,9 @@ def read_tenant_key(conn: psycopg.Connection[Any]) -> bytes | None:
 
 _lock = threading.Lock()
 _last_sequence = 0
-_backends: weakref.WeakKeyDictionary[Any, tuple[str, int]] = weakref.WeakKeyDictionary()
-"""Per connection: the binding and floor its backend last showed."""
+_backends: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""Per connection: the binding its backend last showed. (Not its floor: every statement that
+signs reads the floor afresh, and this process's sequences stay above the floors it made.)"""
 
 
 def _next_sequence() -> int:
@@ -131,11 +132,10 @@ class Signing:
 
     @classmethod
     def begin(cls, conn: Any, values: tuple[str, ...], tenant: str, key: bytes) -> Signing:
-        known = _backends.get(conn)
-        if known is not None:
-            backend, floor = known
+        backend = _backends.get(conn)
+        if backend is not None:
             sequence = _next_sequence()
-            if floor < sequence < _SEQUENCE_LIMIT:
+            if sequence < _SEQUENCE_LIMIT:
                 attempt = TenantBinding(f"{backend}:{sequence}", sequence)
                 return cls(conn, values, tenant, key, backend, attempt)
         return cls(conn, values, tenant, key)
@@ -155,7 +155,8 @@ class Signing:
         if backend is None or floor is None or backend.split(":", 1)[0] != str(row[7]):
             _backends.pop(self.conn, None)
         else:
-            _backends[self.conn] = (backend, int(floor))
+            if backend != self.backend:
+                _backends[self.conn] = backend
             attempt = self.attempt
             if attempt and backend == self.backend and (attempt.sequence or 0) > int(floor):
                 return attempt, None
