@@ -142,3 +142,23 @@ def test_policies_of_the_earlier_grant_form_are_replaced_without_an_alarm(
         "policy SELECT", "policy INSERT", "policy UPDATE", "policy DELETE",
     }  # fmt: skip
     assert not [line for line in changes if "WIDENS" in line]
+
+
+def test_a_grant_taken_out_of_the_declaration_is_removed(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden], roles: Roles
+) -> None:
+    """The policies call the grant function: without the grant they are replaced first and
+    the function dropped after, not refused by the dependency."""
+    conn.execute(SCHEMA)
+    grant = '{ table = "g", on = "item", grantee = "viewer", owner = "owner", write = "w" }'
+    head = roles.toml() + '[tables."public.t"]\n'
+    make_warden(head + f'tenancy = {{ column = "org_id", grant = {grant} }}\n').apply()
+    functions = "select count(*) from pg_proc where proname like '%tenancy_grants'"
+    assert conn.execute(functions).fetchone() == (1,)
+    make_warden(head + 'tenancy = { column = "org_id" }\n').apply()
+    assert conn.execute(functions).fetchone() == (0,)
+    using = conn.execute(
+        "select string_agg(coalesce(pg_get_expr(polqual, polrelid), ''), ' ') from pg_policy"
+        " where polrelid = 't'::regclass"
+    ).fetchone()
+    assert using is not None and "tenancy_grants" not in using[0]

@@ -155,6 +155,11 @@ class Kind:
     on_relation: bool = False
     """Found through the relation it lives on (``ObjectRef.relation``): columns, triggers,
     policies; otherwise the object is a relation itself (or not one at all)."""
+    drops_last: bool = False
+    """Its drop waits until the plan's objects are built: what is rebuilt may call it until
+    then (a replaced policy, a trigger), and no object of another kind can need its name.
+    Such drops keep the reverse creation order among themselves (a function before the
+    extension it calls, everything before its schema)."""
 
     def lock_for_drop(self, ref: ObjectRef) -> Lock:
         if self.drop_lock is None:
@@ -176,6 +181,7 @@ KINDS: dict[str, Kind] = {
             0,
             "select 'schema' from pg_namespace where nspname = %(name)s",
             drop_lock=None,
+            drops_last=True,
         ),
         # An extension pgwarden installed for a feature.
         Kind(
@@ -183,6 +189,7 @@ KINDS: dict[str, Kind] = {
             5,
             "select extversion from pg_extension where extname = %(name)s",
             drop_lock=None,
+            drops_last=True,
         ),
         Kind(
             "table",
@@ -218,6 +225,7 @@ KINDS: dict[str, Kind] = {
                where to_regprocedure(%(regproc)s) is not null""",
             or_replace=True,
             drop_lock=None,
+            drops_last=True,
         ),
         # Database-wide: fires on DDL of every table.
         Kind(

@@ -27,8 +27,10 @@ from pgwarden.spec import Spec
 if TYPE_CHECKING:
     from pgwarden.features import Feature
 
-# Order of actions with the same kind rank: drops clear the way before anything is built.
+# Order of actions with the same kind rank: drops clear the way before anything is built,
+# except those of kinds that wait until it is (Kind.drops_last).
 _ACTION_ORDER = {"migrate": 0, "forget": 1, "drop": 2, "replace": 3, "repair": 3, "create": 3}
+_LAST = 4
 
 
 def build_plan(
@@ -353,4 +355,7 @@ def _order(change: Change) -> tuple[int, int, int, str]:
     if change.action in ("drop", "forget"):
         # Dependents (triggers) go before what they depend on (functions).
         rank, scope = -rank, -scope
-    return (_ACTION_ORDER[change.action], scope, rank, change.ref.key if change.ref else "")
+    order = _ACTION_ORDER[change.action]
+    if change.action == "drop" and change.ref is not None and kind_of(change.ref).drops_last:
+        order = _LAST
+    return (order, scope, rank, change.ref.key if change.ref else "")

@@ -2,13 +2,14 @@
 *terms*), so that ``plan`` can tell a change that widens access from one that narrows it.
 
 A grant is checked through a function, not a correlated ``EXISTS``: the policies say
-``ROW(on, owner)::text = ANY ((SELECT warden.<table>__tenancy_grants(tenant, write)))``, an
-InitPlan evaluated only when a row is not the tenant's own, once per statement. PostgreSQL
-starts every subplan of a statement whether it runs or not, and Kitaab's upsert carries
-seven policy clauses: their ``EXISTS`` over the grant view made it cost 0.2 ms more server
-CPU than the same statement without policies, most of the gap to the code before tenancy
-(the function: 0.05 ms). The terms still read as the ``EXISTS``: it is what both let
-through, so a plan does not call the change a widening."""
+``ROW(on, owner)::text = ANY ((SELECT warden.<table>__tenancy_grants(write)))``, an InitPlan
+evaluated only when a row is not the tenant's own, once per statement. PostgreSQL starts
+every subplan of a statement whether it runs or not, and Kitaab's upsert carries seven
+policy clauses: their ``EXISTS`` over the grant view made it cost 0.2 ms more server CPU
+than the same statement without policies, most of the gap to the code before tenancy. The
+function reads the verified tenant itself, so a clause holds one InitPlan, not two. The
+terms still read as the ``EXISTS``: it is what both let through, so a plan does not call
+the change a widening."""
 
 from __future__ import annotations
 
@@ -84,11 +85,11 @@ class Rules:
 
     @property
     def grants(self) -> ObjectRef | None:
-        """``warden.<table>__tenancy_grants(tenant, writing)``, when there is a grant."""
+        """``warden.<table>__tenancy_grants(writing)``, when there is a grant."""
         if self.grant is None or self.table is None:
             return None
         name = owned_name(self.table.schema, self.table.name, suffix="tenancy_grants")
-        return ObjectRef("function", "warden", name, args=f"{self.grant.grantee_type}, boolean")
+        return ObjectRef("function", "warden", name, args="boolean")
 
 
 def validate_grant(
@@ -183,26 +184,28 @@ def _granted(rules: Rules, relation: QualifiedName, *, write: bool) -> Clause | 
     row = _pair(
         grant, sql.Identifier(relation.name), rules.column if grant.owner is not None else None
     )
-    runs = sql.SQL("{} = ANY ((SELECT {}({}, {}))::text[])").format(
-        row,
-        sql.Identifier(function.schema, function.name),
-        _tenant(rules, grant.grantee_type),
-        sql.SQL("true" if write else "false"),
+    runs = sql.SQL("{} = ANY ((SELECT {}({}))::text[])").format(
+        row, sql.Identifier(function.schema, function.name), sql.SQL("true" if write else "false")
     )
     return Clause(runs, term)
 
 
 def grants_function(rules: Rules, declared: QualifiedName) -> list[DesiredObject]:
     """The function the policies' grant clause calls (none without a grant): the keys
-    (``on``, and ``owner`` when named) of the grants to ``tenant``, as the text of a row,
-    only those that let it write when ``writing``. With the caller's rights, as the
-    ``EXISTS`` it replaces ran (the caller needs ``SELECT`` on the grant table); NULL keys
-    are left out, as ``=`` would."""
+    (``on``, and ``owner`` when named) of the grants to the verified tenant, as the text of a
+    row, only those that let it write when ``writing``; NULL keys are left out, as ``=``
+    would. ``SECURITY DEFINER``, reading the tenant itself: the caller cannot name another
+    grantee, so it learns only its own grants (none without a verified tenant), and needs no
+    privilege on the grant table. ``EXECUTE`` stays with PUBLIC, as for any function: the
+    roles' privileges on pgwarden's schema are rewritten wholesale (``[roles]``), and a call
+    tells a caller nothing it could not read through the policies."""
     grant, function = rules.grant, rules.grants
     if grant is None or function is None:
         return []
     where = [
-        sql.SQL("g.{} = tenant").format(sql.Identifier(grant.grantee)),
+        sql.SQL("g.{} = {}").format(
+            sql.Identifier(grant.grantee), _tenant(rules, grant.grantee_type)
+        ),
         sql.SQL("g.{} IS NOT NULL").format(sql.Identifier(grant.on)),
     ]
     if grant.owner is not None:
@@ -213,20 +216,20 @@ def grants_function(rules: Rules, declared: QualifiedName) -> list[DesiredObject
         _pair(grant, sql.SQL("g"), grant.owner), grant.table.ident, sql.SQL(" AND ").join(where)
     )
     name = sql.Identifier(function.schema, function.name)
-    tenant_type = sql.SQL(grant.grantee_type)  # one of _TYPES' words, not user input
     return [
         DesiredObject(
             ref=function,
             feature=NAME,
             table=declared,
             create=sql.SQL(
-                "CREATE OR REPLACE FUNCTION {}(tenant {}, writing boolean) RETURNS text[]"
-                " LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp"
-                " AS {}"
-            ).format(name, tenant_type, sql.Literal(body.as_string(None))),
-            drop=sql.SQL("DROP FUNCTION IF EXISTS {}({}, boolean)").format(name, tenant_type),
-            description=f"function listing the grants of {grant.table} the policies of "
-            f"{declared} read (once per statement, when a row is not the tenant's)",
+                "CREATE OR REPLACE FUNCTION {name}(writing boolean) RETURNS text[]"
+                " LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED"
+                " SET search_path = pg_catalog, pg_temp AS {body}"
+            ).format(name=name, body=sql.Literal(body.as_string(None))),
+            drop=sql.SQL("DROP FUNCTION IF EXISTS {}(boolean)").format(name),
+            description=f"function listing the grants of {grant.table} to the tenant, which "
+            f"the policies of {declared} read (once per statement, when a row is not the "
+            "tenant's)",
         )
     ]
 
