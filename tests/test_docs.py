@@ -73,10 +73,11 @@ def test_the_kinds_table_lists_every_kind_with_who_registers_it() -> None:
     rows = {r[0]: r for r in _table("### Kinds (checked)")}
     assert set(rows) == set(found)
     for name, (kind, by) in found.items():
-        assert rows[name][1:6] == [
+        assert rows[name][1:7] == [
             str(kind.rank),
             by,
             "yes" if kind.or_replace else "no",
             kind.drop_lock or "none",
             "yes" if kind.on_relation else "no",
+            "yes" if kind.drops_last else "no",
         ], name

@@ -69,6 +69,43 @@ def test_no_signing_oracle(app: psycopg.Connection[Any]) -> None:
     assert {n[0] for n in names} == {"tenant", "tenant_claimed"}
 
 
+def test_the_grant_list_tells_a_tenant_its_own_grants_only(
+    app: psycopg.Connection[Any], tenanted: Tenanted, roles: Roles
+) -> None:
+    """The policies' grant list runs with its owner's rights and reads the verified tenant
+    itself: called directly it names no one else's grants, nothing to a forged tenant, and
+    the shared rows need no privilege on the grant table."""
+    grants = "select warden.public_entries__tenancy_grants(%s)"
+
+    def listed(tenant: str, writing: bool) -> list[str]:
+        sign(app, tenanted.key, tenant)
+        row = app.execute(grants, (writing,)).fetchone()
+        app.rollback()
+        assert row is not None
+        return list(row[0])
+
+    assert listed("2", False) == ["(10,1)"] and listed("2", True) == []
+    assert listed("3", True) == ["(10,1)"]
+    assert listed("1", False) == []
+    sign(app, tenanted.key, "2")
+    app.execute("select set_config('pgwarden.tenant', '3', true)")  # an injection
+    assert app.execute(grants, (False,)).fetchone() == ([],)
+    app.rollback()
+    with psycopg.connect(tenanted.url, autocommit=True) as root:
+        revoke = sql.SQL("REVOKE SELECT ON access FROM {}").format(sql.Identifier(roles.app))
+        root.execute(revoke)
+        try:
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                app.execute("select * from access")
+            app.rollback()
+            sign(app, tenanted.key, "2")
+            notes = {r[0] for r in app.execute("select note from entries")}
+            assert notes == {"e1", "e2"}
+            app.rollback()
+        finally:
+            root.execute(sql.SQL("GRANT SELECT ON access TO {}").format(sql.Identifier(roles.app)))
+
+
 def test_owner_and_set_role(tenanted: Tenanted, roles: Roles, admin_url: str) -> None:
     """The table's owner is filtered too (FORCE); SET ROLE to a role one is not a member
     of is refused; the admin role sees all."""
