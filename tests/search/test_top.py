@@ -279,16 +279,22 @@ def test_ranking_under_concurrent_writers_misses_no_row(
             _same_pages(conn, word)
 
     writing(make_warden(DECL).apply)
-    # the best rows go: the thresholds fall, and the pass adds rows (with their ranks) while
-    # the writers rewrite them
+    # the best rows go: the thresholds fall. Checked with no writer: one rewriting rows
+    # meanwhile may bring every word's best ranks back (seen once in CI).
+    run = "call warden.public_docs__search_top_run(15, 60, null, true)"
+    best = "delete from docs where id in (select id from warden.public_docs__search_top)"
     thetas = "select lexeme, theta from warden.public_docs__search_terms"
     before = dict(conn.execute(thetas).fetchall())
-    conn.execute("delete from docs where id in (select id from warden.public_docs__search_top)")
-    writing(lambda: conn.execute("call warden.public_docs__search_top_run(15, 60, null, true)"))
+    conn.execute(best)
+    conn.execute(run)
     after = dict(conn.execute(thetas).fetchall())
     # every kept row went: a word's threshold fell, or the word, no longer in `top` rows,
-    # left the common words (which of the two depends on what the writers wrote meanwhile)
+    # left the common words
     assert any(after.get(w, -1.0) < before[w] for w in before)
+    # again while the writers rewrite rows: the pass adds rows (with their ranks) and
+    # misses none
+    conn.execute(best)
+    writing(lambda: conn.execute(run))
 
 
 def test_an_install_ranked_before_the_race_fix_is_ranked_afresh_once(
