@@ -198,7 +198,7 @@ def grants_function(rules: Rules, declared: QualifiedName) -> list[DesiredObject
     grantee, so it learns only its own grants (none without a verified tenant), and needs no
     privilege on the grant table. ``EXECUTE`` stays with PUBLIC, as for any function: the
     roles' privileges on pgwarden's schema are rewritten wholesale (``[roles]``), and a call
-    tells a caller nothing it could not read through the policies."""
+    tells a signed tenant only the keys of the grants it holds."""
     grant, function = rules.grant, rules.grants
     if grant is None or function is None:
         return []
