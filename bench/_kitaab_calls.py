@@ -96,6 +96,16 @@ def backends(pool: Any) -> list[int]:
             pool.putconn(conn)
 
 
+def pin(pool: Any, cpu: int) -> list[int]:
+    """Pin the backends of ``pool`` (opened, all its connections made) to CPU ``cpu``;
+    returns their pids."""
+    pool.wait()
+    pids = backends(pool)
+    for pid in pids:
+        os.sched_setaffinity(pid, {cpu})
+    return pids
+
+
 def cpu_ns(pids: list[int]) -> int:
     """CPU nanoseconds the processes ``pids`` have run so far (/proc/<pid>/schedstat)."""
     total = 0
@@ -118,12 +128,13 @@ def _serve(url: str, cpu: int | None) -> None:
     else:
         warden = Warden(url, spec=kitaab.declaration(), pool_size=4)
     with warden, warden.connect() as conn:
-        warden.pool.wait()
-        server = backends(warden.pool)
         client = [os.getpid()]
         if cpu is not None:
-            for pid in client + server:
-                os.sched_setaffinity(pid, {cpu})
+            os.sched_setaffinity(0, {cpu})
+            server = pin(warden.pool, cpu)
+        else:
+            warden.pool.wait()
+            server = backends(warden.pool)
         row = conn.execute("select min(user_id), count(*) from kitaab.users").fetchone()
         calls = operations(Kitaab(warden), conn, int(row[0]), int(row[1]))
         conn.rollback()

@@ -25,23 +25,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import load, machine, pgbench_tps, print_table, scratch_db, server_url
-from _kitaab_calls import backends, cpu_ns
+from _kitaab_calls import cpu_ns, pin
 from pgwarden import Warden
 from pgwarden.blueprints import kitaab
 from pgwarden.blueprints.kitaab.generate import generate
+from pgwarden.blueprints.kitaab.services.dashboard import LOCAL_DATE, SERIES
 from pgwarden.db import Context
 from pgwarden.db._session import open_session
 
-LOOKUP = "select (%s at time zone timezone)::date from kitaab.users where user_id = %s"
-SERIES = (
-    "select e.entry_date, d.category_type::text as category, count(*) as entries, "
-    "coalesce(sum(e.count_value), 0) as total_count, count(e.scale_value_id) as scale_entries "
-    "from kitaab.entries e join kitaab.deed_items di on di.deed_item_id = e.deed_item_id "
-    "join kitaab.deeds d on d.deed_id = di.deed_id "
-    "where e.user_id = %s and e.entry_date between %s and %s "
-    "and di.is_active and d.deleted_at is null "
-    "group by e.entry_date, d.category_type order by e.entry_date, category"
-)
 BLOCK = 100
 
 
@@ -66,7 +57,7 @@ def main() -> None:
             "superuser, tenant signed, MAC on its own": (_warden(url), True),
             "app role, tenant signed (policies, privilege checks)": (app, True),
         }
-        pids = {name: _pin(w) for name, (w, _) in variants.items()}
+        pids = {name: pin(w.pool, 0) for name, (w, _) in variants.items()}
         rng = random.Random(1)
         today = dt.date.today()
 
@@ -74,7 +65,7 @@ def main() -> None:
             user = first + rng.randrange(args.users)
             context = Context(actor=f"user:{user}", tenant=str(user))
             with open_session(warden.pool, context, key if signed else None) as db:
-                db.execute(LOOKUP, (dt.datetime.now(dt.UTC), user)).fetchone()
+                db.execute(LOCAL_DATE, (dt.datetime.now(dt.UTC), user)).fetchone()
                 db.execute(SERIES, (user, today - dt.timedelta(days=29), today)).fetchall()
 
         for warden, signed in variants.values():  # caches, plans, bindings
@@ -117,14 +108,6 @@ def _warden(url: str, *, loaded: bool = False) -> Warden:
         with warden.pool.connection() as conn:
             conn.execute("select warden.tenant()")
     return warden
-
-
-def _pin(warden: Warden) -> list[int]:
-    warden.pool.wait()
-    pids: list[int] = backends(warden.pool)
-    for pid in pids:
-        os.sched_setaffinity(pid, {0})
-    return pids
 
 
 if __name__ == "__main__":

@@ -10,6 +10,19 @@ from pgwarden.blueprints.kitaab.services._core import Core, Row, rows
 from pgwarden.features.audit import _runtime as audit_reads
 
 DAYS = 30
+# The dashboard's two statements (bench/tenancy_session.py times them too).
+LOCAL_DATE = "select (%s at time zone timezone)::date from kitaab.users where user_id = %s"
+SERIES = (
+    "select e.entry_date, d.category_type::text as category, count(*) as entries, "
+    "coalesce(sum(e.count_value), 0) as total_count, "
+    "count(e.scale_value_id) as scale_entries "
+    "from kitaab.entries e "
+    "join kitaab.deed_items di on di.deed_item_id = e.deed_item_id "
+    "join kitaab.deeds d on d.deed_id = di.deed_id "
+    "where e.user_id = %s and e.entry_date between %s and %s "
+    "and di.is_active and d.deleted_at is null "
+    "group by e.entry_date, d.category_type order by e.entry_date, category"
+)
 
 
 class Dashboard:
@@ -22,26 +35,11 @@ class Dashboard:
         category the same, for charts."""
         with self.core.tx(user_id) as db:
             if today is None:
-                found = db.execute(
-                    "select (%s at time zone timezone)::date from kitaab.users where user_id = %s",
-                    (self.core.now(), user_id),
-                ).fetchone()
+                found = db.execute(LOCAL_DATE, (self.core.now(), user_id)).fetchone()
                 today = found[0] if found else self.core.now().date()
             assert today is not None
             since = today - dt.timedelta(days=days - 1)
-            series = rows(
-                db,
-                "select e.entry_date, d.category_type::text as category, count(*) as entries, "
-                "coalesce(sum(e.count_value), 0) as total_count, "
-                "count(e.scale_value_id) as scale_entries "
-                "from kitaab.entries e "
-                "join kitaab.deed_items di on di.deed_item_id = e.deed_item_id "
-                "join kitaab.deeds d on d.deed_id = di.deed_id "
-                "where e.user_id = %s and e.entry_date between %s and %s "
-                "and di.is_active and d.deleted_at is null "
-                "group by e.entry_date, d.category_type order by e.entry_date, category",
-                (user_id, since, today),
-            )
+            series = rows(db, SERIES, (user_id, since, today))
         totals: dict[str, dict[str, Any]] = {
             c: {"entries": 0, "total_count": 0, "scale_entries": 0, "active_days": 0}
             for c in ("hasanaat", "saiyyiaat")
