@@ -139,6 +139,27 @@ def test_maintain_ranks_again_after_deletes(
     assert _same_pages(conn, word) >= 1
 
 
+def test_maintain_drops_a_word_no_longer_common(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(SETUP)
+    conn.execute(
+        "insert into docs (id, name, body) select i, '', case when i <= 100 then 'zucchini'"
+        " else 'quince' end || ' apple' from generate_series(1, 200) i"
+    )
+    warden = make_warden(DECL)
+    warden.apply()
+    terms = "select lexeme from warden.public_docs__search_terms order by 1"
+    assert [r[0] for r in conn.execute(terms)] == ["appl", "quinc", "zucchini"]
+    conn.execute("delete from docs where id <= 50")  # 50 rows hold zucchini: below common
+    warden.maintain()
+    assert [r[0] for r in conn.execute(terms)] == ["appl", "quinc"]
+    kept = "select distinct lexeme from warden.public_docs__search_top order by 1"
+    assert [r[0] for r in conn.execute(kept)] == ["appl", "quinc"]
+    found, expected = pages(conn, "zucchini", 10, 0)  # ranked in full again
+    assert found == expected and len(found) == 10
+
+
 def test_writer_older_than_a_threshold_is_waited_for(
     db_url: str, conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
@@ -288,9 +309,10 @@ def test_ranking_under_concurrent_writers_misses_no_row(
     conn.execute(best)
     conn.execute(run)
     after = dict(conn.execute(thetas).fetchall())
-    # every kept row went: a word's threshold fell, or the word, no longer in `top` rows,
-    # left the common words
-    assert any(after.get(w, -1.0) < before[w] for w in before)
+    # every kept row went: each word's threshold fell, or the word (no longer in `top`
+    # rows, or no longer common) left the common words
+    assert before
+    assert all(after.get(w, -1.0) < before[w] for w in before), (before, after)
     # again while the writers rewrite rows: the pass adds rows (with their ranks) and
     # misses none
     conn.execute(best)

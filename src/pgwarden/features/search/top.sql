@@ -20,6 +20,7 @@ declare
     prev_r real;
     prev_acc bigint;
     g record;
+    common_words text[] := array[]::text[];
     me xid;
     since timestamptz;
     late boolean;
@@ -54,6 +55,7 @@ begin
         execute format('select word::text from ts_stat(%L) where ndoc * %s >= %s order by ndoc desc',
                        {sample_sql} || pct || ')', 100 / pct, common)
     loop
+        common_words := common_words || word;
         q := ('''' || replace(replace(word, '\', '\\'), '''', '''''') || '''')::tsquery;
         select s.theta into old_theta from {terms} s where s.lexeme = word and s.ready;
         continue when found and not refresh;
@@ -144,6 +146,11 @@ begin
                and ts_rank(t.{vector}, q) >= th);
         commit;
     end loop;
+    -- words no longer common (rows deleted or rewritten since): their queries rank every
+    -- match again, which is cheap for a word in fewer than `common` rows
+    delete from {terms} s where s.lexeme <> all (common_words);
+    delete from {kept} c where c.lexeme <> all (common_words);
+    commit;
     if not refresh then
         execute format('create or replace function %s() returns text language sql immutable '
                        'as %L', {marker_text}, format('select %L::text', definition));
