@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-import pytest
 
 from pgwarden import Warden
 
@@ -106,22 +105,83 @@ def test_a_row_moving_between_partitions_keeps_a_readable_history(
     assert rows(conn, "select * from p") == [(1, "eu", "a")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="capture_rows.sql is a row-level trigger: PostgreSQL fires a cross-partition "
-    "UPDATE as DELETE on the old partition + INSERT on the new one, so the move is "
-    "recorded as two unrelated events (D then I) instead of one update with old_key",
-)
 def test_a_cross_partition_update_is_recorded_as_one_update_with_the_key_change(
     conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
 ) -> None:
     _partitioned(conn)
     warden = applied(make_warden, SPEC)
-    conn.execute("insert into p values (1, 'eu', 'a')")
-    conn.execute("update p set region = 'us' where id = 1")
-    moved = events(conn)[1:]
-    assert [(e["op"], e["row_key"], e["old_key"]) for e in moved] == [("U", [1, "us"], [1, "eu"])]
+    conn.execute("insert into p values (1, 'eu', 'a'), (2, 'eu', 'b'), (3, 'us', 'c')")
+    # two rows move, one stays, in one statement; PostgreSQL fires each move as a DELETE
+    # from the one partition and an INSERT into the other
+    conn.execute("update p set region = 'us', v = v || '2'")
+    moved = [(e["op"], e["row_key"], e["old_key"]) for e in events(conn)[3:]]
+    assert sorted(moved, key=str) == sorted(
+        [("U", [1, "us"], [1, "eu"]), ("U", [2, "us"], [2, "eu"]), ("U", [3, "us"], None)],
+        key=str,
+    )
+    assert len({e["statement_id"] for e in events(conn)[3:]}) == 1
     assert warden.audit.history("public.p", (1, "eu"))[-1].op == "update (key moved away)"
+    # and it reverts as one: the transaction moves both rows back
+    txid = events(conn)[-1]["txid"]
+    warden.audit.revert_transaction(int(txid))
+    assert rows(conn, "select * from p order by id") == [
+        (1, "eu", "a"),
+        (2, "eu", "b"),
+        (3, "us", "c"),
+    ]
+
+
+def test_deletes_that_are_no_moves_stay_deletes(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """A DELETE and the next INSERT of one statement pair up only in an UPDATE: not in a
+    MERGE that also deletes, not in a DO block's statements, not in a trigger's statement."""
+    _partitioned(conn)
+    warden = applied(make_warden, SPEC)
+    conn.execute("insert into p values (1, 'eu', 'a'), (2, 'us', 'b')")
+    start = len(events(conn))
+    conn.execute(
+        "do $$ begin update p set v = 'x' where id = 2; delete from p where id = 1;"
+        " insert into p values (5, 'us', 'e'); end $$"
+    )
+    ops = [(e["op"], e["row_key"], e["old_key"]) for e in events(conn)[start:]]
+    assert ops == [("U", [2, "us"], None), ("D", [1, "eu"], None), ("I", [5, "us"], None)]
+    if conn.info.server_version >= 150000:
+        start = len(events(conn))
+        conn.execute(
+            "merge into p using (values (2, 'us', 'del'), (6, 'eu', 'new'), (5, 'us', 'upd'))"
+            " s(id, region, what) on p.id = s.id and p.region = s.region"
+            " when matched and s.what = 'del' then delete"
+            " when matched then update set v = 'u'"
+            " when not matched then insert values (s.id, s.region, 'f')"
+        )
+        ops = sorted(((e["op"], e["row_key"], e["old_key"]) for e in events(conn)[start:]), key=str)
+        assert ops == sorted(
+            [("D", [2, "us"], None), ("I", [6, "eu"], None), ("U", [5, "us"], None)], key=str
+        )
+    # a move whose DELETE fires a trigger deleting another row (deeper, in between): the
+    # move is still one update, the other row's DELETE stays a DELETE
+    conn.execute(
+        "create function p_side() returns trigger language plpgsql as $$ begin"
+        " delete from p where id = 6; return null; end $$"
+    )
+    conn.execute(
+        "create trigger zz_side after delete on p_us for each row execute function p_side()"
+    )
+    start = len(events(conn))
+    conn.execute("update p set region = 'eu' where id = 5")
+    ops = [(e["op"], e["row_key"], e["old_key"]) for e in events(conn)[start:]]
+    assert sorted(ops, key=str) == sorted(
+        [("U", [5, "eu"], [5, "us"]), ("D", [6, "eu"], None)], key=str
+    )
+    assert warden.audit.as_of("public.p", "2999-01-01") == rows_dicts(conn)
+
+
+def rows_dicts(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "region": r, "v": v}
+        for i, r, v in conn.execute("select id, region, v from p order by id, region")
+    ]
 
 
 def test_a_partition_made_by_hand_has_its_truncate_recorded_before_the_next_apply(

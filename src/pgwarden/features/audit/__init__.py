@@ -77,6 +77,9 @@ STATEMENT_TRIGGERS = {
 ROW_TRIGGER = "pgwarden_audit"
 STATEMENT_END_TRIGGER = "pgwarden_audit_s"
 """Row capture (partitioned tables): after each statement, closes its statement id."""
+MOVE_TRIGGER = "pgwarden_audit_m"
+"""Row capture (partitioned tables): before an UPDATE (or DELETE) statement on a table with
+partitions, marks whether a DELETE among its rows is half of a row's move (capture_rows.sql)."""
 
 if TYPE_CHECKING:
     import typer
@@ -201,6 +204,16 @@ class Audit(Feature):
             triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn, ()))
             end = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
             each.append((STATEMENT_END_TRIGGER, end, rows_fn))
+            # Rows move between partitions only below the table an UPDATE names, so only
+            # tables with partitions mark their statements.
+            move = sql.SQL("BEFORE UPDATE OR DELETE ON {} FOR EACH STATEMENT")
+            for moving in [table, *(p for p in ctx.partitions_below(table) if p.is_partitioned)]:
+                found.append(
+                    trigger(
+                        self.name, moving, MOVE_TRIGGER, move.format(moving.name.ident), rows_fn,
+                        description=f"trigger {MOVE_TRIGGER} on {moving.name}", declared=table,
+                    )
+                )  # fmt: skip
         else:
             target, args = function, tuple[str, ...]()
             if c_capture:

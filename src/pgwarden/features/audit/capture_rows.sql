@@ -6,7 +6,13 @@
 -- removals before its additions: keys shifted or swapped in one statement): they are kept
 -- in a transaction-local setting with the statement's start, and closed after the statement
 -- by the statement trigger pgwarden_audit_s (this same function) on the table and each
--- partition.
+-- partition. An UPDATE moving a row to another partition reaches the row triggers as a DELETE
+-- from the one and, next, an INSERT into the other: the statement trigger pgwarden_audit_m
+-- (BEFORE UPDATE) marks the statement, its DELETE is written and remembered, and the INSERT
+-- that follows at the same trigger depth makes that event one update whose key moved. A
+-- DELETE no INSERT follows stays a DELETE: nothing is held back, so nothing can be lost. A
+-- statement that also deletes (a MERGE with a DELETE action fires BEFORE DELETE too) is
+-- marked as not pairing: there a DELETE and the next INSERT may be two rows.
 declare
 {declare}    written bigint := 1;
     open_statement text;
@@ -14,10 +20,30 @@ declare
     nj jsonb;
     ok jsonb;
     nk jsonb;
+    here text;
+    depth text;
+    moved text;
 begin
     tid := {table_id};
+    -- Moves are told apart per trigger depth: a statement a trigger runs meanwhile (deeper)
+    -- neither pairs with nor clears the one that fired it.
+    here := statement_timestamp()::text;
+    depth := '_' || pg_trigger_depth();
     if tg_level = 'STATEMENT' then
-        perform set_config('pgwarden._rows_' || tid, '', true);
+        if tg_when = 'BEFORE' and tg_op = 'DELETE' then
+            perform set_config('pgwarden._moving_' || tid || depth, here || '!', true);
+        elsif tg_when = 'BEFORE' then
+            if current_setting('pgwarden._moving_' || tid || depth, true)
+               is distinct from here || '!' then
+                perform set_config('pgwarden._moving_' || tid || depth, here, true);
+            end if;
+        elsif current_setting('pgwarden._moving_' || tid || depth, true) in (here, here || '!') then
+            perform set_config('pgwarden._moving_' || tid || depth, '', true);
+            perform set_config('pgwarden._moved_' || tid || depth, '', true);
+        end if;
+        if tg_when = 'AFTER' then
+            perform set_config('pgwarden._rows_' || tid, '', true);
+        end if;
         return null;
     end if;
 {hidden}    if tg_op = 'UPDATE' or tg_op = 'DELETE' then
@@ -44,7 +70,14 @@ begin
     end if;
     sid := split_part(split_part(open_statement, '@', 1), ':',
                       case when tg_op = 'DELETE' then 1 else 2 end)::bigint;
-    if tg_op = 'INSERT' then
+    moved := current_setting('pgwarden._moved_' || tid || depth, true);
+    if tg_op = 'INSERT' and split_part(moved, '#', 1) = here then
+        -- The second half of a move: its DELETE, written just before, becomes the update.
+        perform set_config('pgwarden._moved_' || tid || depth, '', true);
+        update warden.audit_events e
+           set op = 'U', statement_id = sid, row_key = nk, old_key = e.row_key, new_row = nj
+         where e.txid = txv and e.event_id = split_part(moved, '#', 2)::bigint and e.op = 'D';
+    elsif tg_op = 'INSERT' then
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          new_row)
         values (sid, txv, seq, tid, 'I', at_, nk, nj);
@@ -52,10 +85,21 @@ begin
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_key, old_row, new_row)
         values (sid, txv, seq, tid, 'U', at_, nk, nullif(ok, nk), oj, nj);
+    elsif current_setting('pgwarden._moving_' || tid || depth, true) = here then
+        -- Within an UPDATE: the first half of a row's move (or the statement's own rows are
+        -- no DELETE). Remembered until the next row, whatever it is.
+        insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
+                                         old_row)
+        values (sid, txv, seq, tid, 'D', at_, ok, oj)
+        returning here || '#' || event_id into moved;
+        perform set_config('pgwarden._moved_' || tid || depth, moved, true);
     else
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
         values (sid, txv, seq, tid, 'D', at_, ok, oj);
+    end if;
+    if moved <> '' and tg_op <> 'INSERT' and tg_op <> 'DELETE' then
+        perform set_config('pgwarden._moved_' || tid || depth, '', true);
     end if;
 {context_record}
     return null;
