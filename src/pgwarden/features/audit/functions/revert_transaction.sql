@@ -2,7 +2,8 @@
 -- Undoes transaction p_txid, row by row (returns table, key and what was done), refusing
 -- when it truncated a table, a table is gone or a row changed since. The transaction's images
 -- are taken in the current names (generated columns computed): both for that check and for
--- putting the rows back.
+-- putting the rows back. A bulk transaction of one table is put back by one statement per
+-- kind of change when it can be (see the fast path below).
 CREATE OR REPLACE FUNCTION warden.revert_transaction(p_txid xid8) RETURNS TABLE(table_name text, row_key jsonb, action text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -31,6 +32,11 @@ declare
     refusal text;
     refusal_hint text;
     refusal_state text;
+    tid int;
+    hidden text[];
+    match text;
+    cols text;
+    col_values text;
 begin
     if not exists (select 1 from warden.audit_events_all e where e.txid = p_txid) then
         raise exception 'pgwarden: transaction % changed no audited row', p_txid
@@ -38,6 +44,121 @@ begin
     end if;
     if exists (select 1 from warden.audit_events_all e where e.txid = p_txid and e.op = 'T') then
         raise exception 'pgwarden: cannot revert transaction %: it truncated a table', p_txid;
+    end if;
+    -- The fast path, for the bulk transaction of one table: every row changed by one kind of
+    -- change (inserted, updated or deleted), no key moved, no insert undone on a soft-delete
+    -- table, no column renamed since, no generated column, every image of a kind holding the
+    -- same columns. Checked at once, as below (a row changed since refuses the revert), then
+    -- put back by one DELETE, one UPDATE and one INSERT, each row to the image the row-by-row
+    -- path would give it. A unique value or a reference that only the row-by-row order can
+    -- satisfy rolls that back and leaves the work to it, as if never tried.
+    select min(e.table_id) into tid from warden.audit_events_all e where e.txid = p_txid
+    having count(distinct e.table_id) = 1;
+    if tid is not null
+       and not exists (select 1 from warden.audit_events_all e
+                        where e.txid = p_txid and e.old_key is not null)
+       and not exists (select 1 from warden.audit_events_all e where e.txid = p_txid
+                        group by e.row_key having count(distinct e.op) > 1)
+       and not exists (select 1 from warden.audit_events_all e
+                        where e.txid = p_txid and e.op <> 'I' group by e.op
+                       having count(distinct array(select jsonb_object_keys(
+                                  case e.op when 'U' then e.new_row || e.old_row
+                                            else e.old_row end) order by 1)) > 1)
+       and warden.audit_generated_sql(tid, '$1', false) is null
+       and warden.audit_moves(tid, (select min(e.at) from warden.audit_events_all e
+                                     where e.txid = p_txid)) is null
+    then
+        select t.relid::regclass, warden.audit_hidden_names(t.table_id),
+               warden.audit_key_match_sql(t.table_id, 'f.k', 'c')
+          into rel, hidden, match
+          from warden.audit_tables t
+         where t.table_id = tid and exists (select 1 from pg_class c where c.oid = t.relid);
+        if rel is null then
+            raise exception 'pgwarden: cannot revert transaction %: table % no longer exists',
+                p_txid, (select t.schema_name || '.' || t.table_name from warden.audit_tables t
+                          where t.table_id = tid);
+        end if;
+        if not exists (select 1 from warden.audit_events_all e where e.txid = p_txid
+                        and e.op = 'I')
+           or not exists (select 1 from pg_trigger g
+                           where g.tgrelid = rel and g.tgname = 'pgwarden_soft_delete'
+                             and g.tgenabled <> 'D')
+        then
+            -- The row each key holds now against how the transaction left it.
+            execute format(
+                'select f.k from (select distinct on (e.row_key) e.row_key as k,'
+                ' e.op <> ''D'' as present, e.new_row as image'
+                ' from warden.audit_events_all e where e.txid = $1'
+                ' order by e.row_key, e.statement_id desc, e.event_id desc) f'
+                ' left join %s c on %s'
+                ' where (c.ctid is not null) <> f.present'
+                ' or (f.present and not (to_jsonb(c.*) - $2) @> (f.image - $2)) limit 1',
+                rel, match)
+               into current_row using p_txid, hidden;
+            if current_row is not null then
+                raise exception 'pgwarden: cannot revert transaction %: row % of % changed since',
+                    p_txid, current_row, rel
+                    using errcode = 'serialization_failure',
+                          hint = 'revert the later change first, or revert the row to a time '
+                                 'instead';
+            end if;
+            begin
+                execute format(
+                    'delete from %s c using (select distinct e.row_key as k'
+                    ' from warden.audit_events_all e where e.txid = $1 and e.op = ''I'') f'
+                    ' where %s', rel, match) using p_txid;
+                -- Each updated row to the image before the transaction's first change of it.
+                image := (select case e.op when 'U' then e.new_row || e.old_row else e.old_row end
+                            from warden.audit_events_all e
+                           where e.txid = p_txid and e.op = 'U' limit 1);
+                select string_agg(format('%I = (f.r).%I', a.attname, a.attname), ', '
+                                  order by a.attnum)
+                  into cols
+                  from pg_attribute a
+                 where a.attrelid = rel and a.attnum > 0 and not a.attisdropped
+                   and a.attgenerated = '' and a.attidentity <> 'a' and image ? a.attname
+                   and a.attname <> all (hidden);
+                if image is not null and cols is not null then
+                    execute format(
+                        'update %1$s c set %2$s from (select distinct on (e.row_key)'
+                        ' e.row_key as k, jsonb_populate_record(null::%1$s,'
+                        ' e.new_row || e.old_row) as r from warden.audit_events_all e'
+                        ' where e.txid = $1 and e.op = ''U'''
+                        ' order by e.row_key, e.statement_id, e.event_id) f where %3$s',
+                        rel, cols, match) using p_txid;
+                end if;
+                image := (select e.old_row from warden.audit_events_all e
+                           where e.txid = p_txid and e.op = 'D' limit 1);
+                select string_agg(format('%I', a.attname), ', ' order by a.attnum),
+                       string_agg(format('(f.r).%I', a.attname), ', ' order by a.attnum)
+                  into cols, col_values
+                  from pg_attribute a
+                 where a.attrelid = rel and a.attnum > 0 and not a.attisdropped
+                   and a.attgenerated = '' and image ? a.attname
+                   and a.attname <> all (hidden);
+                if image is not null then
+                    if cols is null then
+                        raise exception 'pgwarden: no column of % in the recorded image', rel;
+                    end if;
+                    execute format(
+                        'insert into %1$s (%2$s) overriding system value select %3$s'
+                        ' from (select jsonb_populate_record(null::%1$s, e.old_row) as r'
+                        ' from warden.audit_events_all e where e.txid = $1 and e.op = ''D'''
+                        ' order by e.statement_id, e.event_id) f', rel, cols, col_values)
+                        using p_txid;
+                end if;
+                return query
+                    select rel::text, e.row_key,
+                           case e.op when 'I' then 'deleted' when 'D' then 'restored'
+                                else 'updated back' end
+                      from warden.audit_events_all e
+                     where e.txid = p_txid
+                     order by e.statement_id desc, e.event_id desc;
+                return;
+            exception when foreign_key_violation or unique_violation then
+                null;  -- row by row below, in the order the keys need
+            end;
+        end if;
     end if;
     for st in
         with facts as (
