@@ -1,10 +1,11 @@
 """Undoing a bulk transaction (``warden.revert_transaction``): time against its size.
 
 For each size N (default 1,000, 5,000 and 20,000) and each of two audited tables of N rows,
-one transaction UPDATEs every row (a new value, and for one row in ten a new key), and
-``revert_transaction`` undoes it: wall time, the server backend's CPU (from /proc when the
-server runs here) and µs per row, the median of ``--repeat`` runs each rolled back (the same
-transaction undone again). The tables:
+one transaction UPDATEs every row, and ``revert_transaction`` undoes it. Two shapes of that
+transaction: ``values`` (a new value in every row: put back by one UPDATE, the bulk path)
+and ``keys`` (also a new key for one row in ten: a key moved, so row by row). For each:
+wall time, the server backend's CPU (from /proc when the server runs here) and µs per row,
+the median of ``--repeat`` runs each rolled back (the same transaction undone again). The tables:
 
 - ``pk``: ``id int`` primary key;
 - ``ck``: a composite primary key ``(region text, amount numeric, id uuid, at timestamptz)``.
@@ -21,6 +22,7 @@ follow the load.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -48,7 +50,10 @@ TABLES = {
     "pk": (
         "create table pk (id int primary key, v int, note text)",
         "insert into pk select i, i, 'row ' || i from generate_series(1, %(n)s) i",
-        "update pk set v = v + 1, id = case when id % 10 = 0 then -id else id end",
+        {
+            "values": "update pk set v = v + 1",
+            "keys": "update pk set v = v + 1, id = case when id % 10 = 0 then -id else id end",
+        },
     ),
     "ck": (
         "create table ck (region text, amount numeric, id uuid, at timestamptz, v int, "
@@ -56,7 +61,11 @@ TABLES = {
         "insert into ck select 'region ' || (i %% 7), (i %% 100) / 4.0, "
         "md5(i::text)::uuid, '2026-01-01'::timestamptz + i * interval '1 minute', i "
         "from generate_series(1, %(n)s) i",
-        "update ck set v = v + 1, amount = case when v % 10 = 0 then amount + 1000 else amount end",
+        {
+            "values": "update ck set v = v + 1",
+            "keys": "update ck set v = v + 1, "
+            "amount = case when v % 10 = 0 then amount + 1000 else amount end",
+        },
     ),
 }
 
@@ -75,7 +84,7 @@ def revert(conn: psycopg.Connection[Any], txid: str, limit: int) -> tuple[float,
     return wall, (c1 - c0) if c0 is not None and c1 is not None else None
 
 
-def run(url: str, sizes: list[int], repeat: int, limit: int) -> list[list[str]]:
+def run(url: str, sizes: list[int], shapes: list[str], repeat: int, limit: int) -> list[list[str]]:
     rows = []
     with psycopg.connect(url, autocommit=True) as conn:
         for ddl, _, _ in TABLES.values():
@@ -83,11 +92,11 @@ def run(url: str, sizes: list[int], repeat: int, limit: int) -> list[list[str]]:
         with Warden(url, spec=parse_spec(SPEC)) as warden:
             warden.apply()
         for n in sizes:
-            for table, (_, fill, change) in TABLES.items():
+            for (table, (_, fill, changes)), shape in itertools.product(TABLES.items(), shapes):
                 conn.execute(f"truncate {table}")  # type: ignore[arg-type]
                 conn.execute(fill, {"n": n})  # type: ignore[arg-type]
                 with conn.transaction():
-                    conn.execute(change)  # type: ignore[arg-type]
+                    conn.execute(changes[shape])  # type: ignore[arg-type]
                     found = conn.execute("select pg_current_xact_id()::text").fetchone()
                 assert found is not None
                 conn.execute(f"analyze {table}")  # type: ignore[arg-type]
@@ -99,13 +108,14 @@ def run(url: str, sizes: list[int], repeat: int, limit: int) -> list[list[str]]:
                 wall = statistics.median(r[0] for r in runs)
                 cpus = [r[1] for r in runs if r[1] is not None]
                 if wall == float("inf"):
-                    rows.append([f"{n:,}", table, f"> {limit} s", "", ""])
+                    rows.append([f"{n:,}", table, shape, f"> {limit} s", "", ""])
                     continue
                 used = statistics.median(cpus) if cpus else None
                 rows.append(
                     [
                         f"{n:,}",
                         table,
+                        shape,
                         f"{wall:.2f} s",
                         f"{used:.2f} s" if used is not None else "n/a",
                         f"{wall / n * 1e6:,.0f} µs",
@@ -119,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", help="server to use (default: a throwaway embedded one)")
     parser.add_argument("--sizes", default="1000,5000,20000")
+    parser.add_argument("--shapes", default="values,keys", help="values, keys or both")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--limit", type=int, default=300, help="seconds before giving up")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the baseline")
@@ -128,12 +139,12 @@ def main() -> None:
         print(f"pgwarden {__version__}; {server_version(admin)}; {machine()}; load {load()}")
         with scratch_db(admin) as url:
             tps = None if args.no_pgbench else pgbench_tps(url)
-            found = run(url, sizes, args.repeat, args.limit)
+            found = run(url, sizes, args.shapes.split(","), args.repeat, args.limit)
         print_table(
             "revert_transaction of one UPDATE of every row (median of "
             f"{args.repeat}; load {load()} at the end"
             + (f"; plain pgbench {tps:,.0f} TPS, 2 clients)" if tps is not None else ")"),
-            ["rows", "table", "wall", "server CPU", "per row"],
+            ["rows", "table", "shape", "wall", "server CPU", "per row"],
             found,
         )
 

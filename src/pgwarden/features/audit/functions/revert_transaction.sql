@@ -46,19 +46,24 @@ begin
         raise exception 'pgwarden: cannot revert transaction %: it truncated a table', p_txid;
     end if;
     -- The fast path, for the bulk transaction of one table: every row changed by one kind of
-    -- change (inserted, updated or deleted), no key moved, no insert undone on a soft-delete
-    -- table, no column renamed since, no generated column, every image of a kind holding the
-    -- same columns. Checked at once, as below (a row changed since refuses the revert), then
-    -- put back by one DELETE, one UPDATE and one INSERT, each row to the image the row-by-row
-    -- path would give it. A unique value or a reference that only the row-by-row order can
-    -- satisfy rolls that back and leaves the work to it, as if never tried.
+    -- change (inserted, updated or deleted), or, when a key moved, every key in one change
+    -- only; no insert undone on a soft-delete table, no column renamed since, no generated
+    -- column, every image of a kind holding the same columns. Checked at once, as below (a
+    -- row changed since refuses the revert), then put back by one DELETE, one UPDATE (keys
+    -- moved back too) and one INSERT, each row to the image the row-by-row path would give
+    -- it. A unique value or a reference that only the row-by-row order can satisfy rolls
+    -- that back and leaves the work to it, as if never tried.
     select min(e.table_id) into tid from warden.audit_events_all e where e.txid = p_txid
     having count(distinct e.table_id) = 1;
     if tid is not null
-       and not exists (select 1 from warden.audit_events_all e
-                        where e.txid = p_txid and e.old_key is not null)
-       and not exists (select 1 from warden.audit_events_all e where e.txid = p_txid
-                        group by e.row_key having count(distinct e.op) > 1)
+       and (not exists (select 1 from warden.audit_events_all e
+                         where e.txid = p_txid and e.old_key is not null)
+            and not exists (select 1 from warden.audit_events_all e where e.txid = p_txid
+                             group by e.row_key having count(distinct e.op) > 1)
+            or not exists (select 1 from warden.audit_events_all e
+                            cross join lateral (values (e.row_key), (e.old_key)) x(k)
+                            where e.txid = p_txid and x.k is not null
+                            group by x.k having count(*) > 1))
        and not exists (select 1 from warden.audit_events_all e
                         where e.txid = p_txid and e.op <> 'I' group by e.op
                        having count(distinct array(select jsonb_object_keys(
@@ -86,10 +91,11 @@ begin
         then
             -- The row each key holds now against how the transaction left it.
             execute format(
-                'select f.k from (select distinct on (e.row_key) e.row_key as k,'
-                ' e.op <> ''D'' as present, e.new_row as image'
-                ' from warden.audit_events_all e where e.txid = $1'
-                ' order by e.row_key, e.statement_id desc, e.event_id desc) f'
+                'select f.k from (select distinct on (x.k) x.k, x.present, x.image'
+                ' from warden.audit_events_all e cross join lateral (values'
+                ' (e.row_key, 1, e.op <> ''D'', e.new_row), (e.old_key, 0, false, null))'
+                ' x(k, phase, present, image) where e.txid = $1 and x.k is not null'
+                ' order by x.k, e.statement_id desc, x.phase desc, e.event_id desc) f'
                 ' left join %s c on %s'
                 ' where (c.ctid is not null) <> f.present'
                 ' or (f.present and not (to_jsonb(c.*) - $2) @> (f.image - $2)) limit 1',
@@ -148,8 +154,9 @@ begin
                         using p_txid;
                 end if;
                 return query
-                    select rel::text, e.row_key,
-                           case e.op when 'I' then 'deleted' when 'D' then 'restored'
+                    select rel::text, coalesce(e.old_key, e.row_key),
+                           case when e.op = 'I' then 'deleted' when e.op = 'D' then 'restored'
+                                when e.old_key is not null then 'moved back'
                                 else 'updated back' end
                       from warden.audit_events_all e
                      where e.txid = p_txid
