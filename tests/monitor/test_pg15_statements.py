@@ -5,57 +5,24 @@ The 16+ / 17+ branches run on the embedded 18 (test_queries.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from tests.monitor._cluster import cluster
 from tests.monitor.conftest import found, warden_for
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def pg15_url() -> Iterator[str]:
     if not (PG15 / "postgres").exists():
         pytest.skip("PostgreSQL 15 binaries are not installed in /usr/lib/postgresql/15")
-    from pgwarden.server._system import chown, make_traversable, server_account
-
-    home = Path(tempfile.mkdtemp(prefix="pgwarden-pg15-"))
-    account = server_account(home)  # PostgreSQL refuses root: the embedded server's user
-    make_traversable(home)
-    chown(home, account, recursive=True)
-    as_user = {"user": account.uid, "group": account.gid} if account else {}
-    data, port = home / "data", _free_port()
-    env = {**os.environ, "LC_ALL": "C"}
-
-    def run(*argv: str, check: bool = True) -> None:
-        subprocess.run(argv, check=check, capture_output=True, env=env, cwd=home, **as_user)  # type: ignore[call-overload]
-
-    try:
-        run(str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-            "--no-sync", "-E", "UTF8", "--locale=C")  # fmt: skip
-        options = (f"-p {port} -k {home} -c listen_addresses='' -c fsync=off "
-                   "-c shared_preload_libraries=pg_stat_statements")  # fmt: skip
-        run(str(PG15 / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "log"),
-            "-w", "start")  # fmt: skip
-        yield f"host={home} port={port} user=postgres dbname=postgres"
-    finally:
-        if (data / "postmaster.pid").exists():
-            run(str(PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop",
-                check=False)  # fmt: skip
-        shutil.rmtree(home, ignore_errors=True)
+    options = "-c listen_addresses='' -c shared_preload_libraries=pg_stat_statements"
+    with cluster(PG15, options) as server:
+        yield server.url
 
 
 def test_statements_1_10_and_prepared_generic_plans(pg15_url: str) -> None:

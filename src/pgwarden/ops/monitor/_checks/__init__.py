@@ -10,4 +10,5 @@ from pgwarden.ops.monitor._checks import (  # noqa: F401  (they register checks)
     server,
     sessions,
     tables,
+    transport,
 )
