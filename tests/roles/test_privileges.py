@@ -145,6 +145,7 @@ APP_CANNOT = [
     "insert into warden.audit_contexts default values",
     "select * from warden.secrets",
     "select warden.allow_hard_delete()",
+    "select * from warden.audit_erase('app.items', '[1]', null)",
     "select * from warden.owned_objects",
     "alter table app.items disable trigger all",
     "alter table app.items no force row level security",
@@ -194,6 +195,22 @@ def test_admin_operates(db_url: str, applied: Names) -> None:
         assert admin.execute("select count(*) > 0 from warden.audit_events").fetchone() == (True,)
         with pytest.raises(errors.InsufficientPrivilege):
             admin.execute("delete from warden.audit_events")
+
+
+def test_admin_erases_personal_data_from_the_history(db_url: str, applied: Names) -> None:
+    """audit_erase runs as the store's owner for the admin, who cannot otherwise write it."""
+    with login(db_url, applied.admin) as admin:
+        admin.execute("update app.items set name = 'secret name' where id = 1")
+        erased = admin.execute(
+            "select columns, events from warden.audit_erase('app.items', '[1]', '{name}')"
+        ).fetchone()
+        assert erased is not None and erased[0] == ["name"] and erased[1] == 1
+        left = admin.execute(
+            "select count(*) from warden.audit_events where row_key = '[1]'"
+            " and (old_row ? 'name' or new_row ? 'name')"
+        ).fetchone()
+        assert left == (0,)
+        assert admin.execute("select count(*) from warden.audit_erasures").fetchone() == (1,)
 
 
 def test_admin_reverts_a_transaction(db_url: str, applied: Names) -> None:

@@ -44,16 +44,17 @@ READER_RELATIONS = {
 }  # fmt: skip
 """pgwarden's tables and views that history reads, by the stream that makes them."""
 
-# The admin role may also revert, restore, purge and read the change feed (revert_transaction
-# calls audit_fk_refs and audit_referenced as its caller; the feed's horizon reads the running
-# transactions and the WAL ingester's progress).
+# The admin role may also revert, restore, purge, erase and read the change feed
+# (revert_transaction calls audit_fk_refs and audit_referenced as its caller; the feed's
+# horizon reads the running transactions and the WAL ingester's progress).
 ADMIN_FUNCTIONS = frozenset(
     {
-        "allow_hard_delete", "audit_fk_refs", "audit_referenced", "audit_slot_name",
-        "changes_after", "feed_horizon", "put_row", "revert_transaction", "running_horizon",
+        "allow_hard_delete", "audit_erase", "audit_fk_refs", "audit_referenced",
+        "audit_slot_name", "changes_after", "feed_horizon", "put_row", "revert_transaction",
+        "running_horizon",
     }
 )  # fmt: skip
-ADMIN_RELATIONS: dict[str, tuple[str, ...]] = {"audit": ("audit_wal",)}
+ADMIN_RELATIONS: dict[str, tuple[str, ...]] = {"audit": ("audit_wal", "audit_erasures")}
 """pgwarden's tables the admin reads besides the readers' ones, by the stream that makes them."""
 
 PROFILES = {

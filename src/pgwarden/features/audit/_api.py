@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pgwarden.features._base import FeatureAPI
 from pgwarden.features.audit import _runtime as audit
+from pgwarden.features.audit._erase import Erasure, erase
 from pgwarden.features.audit._runtime import Event, KeyLike, Version
 from pgwarden.features.audit._wal import Ingested, ingest
 
@@ -101,6 +102,28 @@ class AuditAPI(FeatureAPI):
         self._fresh()
         with self.warden.session(actor=actor, reason=why) as db:
             return audit.revert_transaction(db.connection, txid)
+
+    def erase(
+        self,
+        table: str,
+        key: KeyLike,
+        *,
+        columns: Sequence[str] | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Erasure:
+        """Erase personal data of one row from the history (a right-to-erasure request):
+        ``columns`` (None: every column but the key) leave every image of the row's events,
+        hot and archived, under every key it had and every name the columns had, and its
+        values in the table's checkpoints become NULL. History, time travel and the feed
+        then show those columns as unknown. Recorded, with ``actor`` and ``reason`` but never
+        the values, in ``warden.audit_erasures``. The live row is the application's to delete
+        or update; erase after that, so no later change records the values again. Needs the
+        admin role (or the store's owner)."""
+        why = reason or f"erase {table} {key!r}"
+        self._fresh()
+        with self.warden.session(actor=actor, reason=why) as db:
+            return erase(db.connection, table, key, columns)
 
     def changes(
         self, after: tuple[int, int] = (0, 0), *, limit: int = 1000, table: str | None = None

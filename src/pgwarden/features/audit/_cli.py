@@ -1,7 +1,9 @@
-"""Audit commands: ``history``, ``log``, ``revert``, ``revert-transaction``, ``changes``."""
+"""Audit commands: ``history``, ``log``, ``revert``, ``revert-transaction``, ``changes``,
+``erase``."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -169,6 +171,40 @@ def revert_transaction(
     for table, key, action in undone:
         console.print(f"  {escape(table)} {escape(_short(key, 40))}: {action}")
     console.print(f"[green]Reverted transaction {txid}[/] ({len(undone)} change(s) undone).")
+
+
+@audit_app.command("erase")
+def erase(
+    ctx: typer.Context,
+    table: TableArg,
+    key: KeyArgs,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column", "-c", help="A column to erase (repeat; default: all but the key)."
+        ),
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Recorded with it.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Erase a row's personal data from the history (every version, archive, checkpoint)."""
+    warden = options(ctx).warden()
+    what = ", ".join(column) if column else "every column but the key"
+    if not yes and not _confirm(f"Erase {what} of {table} {' '.join(key)} from the history?"):
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        done = warden.audit.erase(table, _key(key), columns=column, actor="cli", reason=reason)
+    except PgwardenError as exc:
+        fail(exc)
+    if as_json:
+        print_json(dataclasses.asdict(done))
+        return
+    console.print(
+        f"[green]Erased[/] {escape(', '.join(done.columns))} of {escape(table)} "
+        f"{escape(_short(done.keys, 60))}: {done.events} event(s), "
+        f"{done.checkpoint_rows} checkpoint row(s) (erasure {done.erasure_id})"
+    )
 
 
 def _confirm(question: str) -> bool:

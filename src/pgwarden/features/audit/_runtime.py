@@ -104,7 +104,7 @@ def require_store(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _table(table: str) -> str:
+def qualified(table: str) -> str:
     try:
         return QualifiedName.parse(table).regclass_text
     except ValueError as exc:
@@ -116,7 +116,7 @@ def key_json(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> Jsonb:
     require_store(conn)
     parts = list(key) if isinstance(key, tuple | list) else [key]
     text = [p.isoformat() if isinstance(p, dt.date | dt.datetime) else str(p) for p in parts]
-    row = _one(conn, "select warden.audit_key(%s, %s::text[])::text", (_table(table), text))
+    row = _one(conn, "select warden.audit_key(%s, %s::text[])::text", (qualified(table), text))
     return _exact(row[0])
 
 
@@ -139,7 +139,7 @@ def history(conn: psycopg.Connection[Any], table: str, key: KeyLike) -> list[Ver
     """Every version of one row, oldest first (version 0: as it was before auditing)."""
     k = key_json(conn, table, key)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("select * from warden.history(%s, %s)", (_table(table), k)).fetchall()
+        rows = cur.execute("select * from warden.history(%s, %s)", (qualified(table), k)).fetchall()
     return [
         Version(
             version=r["version"],
@@ -220,22 +220,24 @@ def revert(
             "select h.row_data is not null, warden.audit_rename_image(h.row_data, "
             "warden.audit_moves(warden.audit_table_id(%s), coalesce(h.valid_from, h.valid_to)))"
             "::text from warden.history(%s, %s) h where h.version = %s",
-            (_table(table), _table(table), k, to),
+            (qualified(table), qualified(table), k, to),
         )
     else:
         found = conn.execute(
             "select present, case when present then row_data end::text "
             "from warden.audit_state_at(warden.audit_table_id(%s), %s, %s)",
-            (_table(table), to, k),
+            (qualified(table), to, k),
         ).fetchone()
         if found is None:  # never changed since auditing began: as it is now
-            found = _one(conn, "select warden.audit_current_row(%s, %s)::text", (_table(table), k))
+            found = _one(
+                conn, "select warden.audit_current_row(%s, %s)::text", (qualified(table), k)
+            )
             found = (found[0] is not None, found[0])
         present, image = bool(found[0]), found[1]
     try:
         conn.execute(
             "select warden.put_row(%s::regclass, %s, %s, %s)",
-            (_table(table), k, present, _exact(image) if image is not None else None),
+            (qualified(table), k, present, _exact(image) if image is not None else None),
         )
     except psycopg.Error as exc:
         raise AuditError(
@@ -294,7 +296,7 @@ def changes(
     require_store(conn)
     table_id = None
     if table is not None:
-        table_id = _one(conn, "select warden.audit_table_id(%s)", (_table(table),))[0]
+        table_id = _one(conn, "select warden.audit_table_id(%s)", (qualified(table),))[0]
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "select event_id, txid::text::bigint as txid, at, table_name, op, row_key, old_key,"
@@ -331,7 +333,7 @@ def log(
     if table is not None:
         # A sub-select: looked up once, not once per event scanned.
         where.append(sql.SQL("e.table_id = (select warden.audit_table_id(%s))"))
-        params.append(_table(table))
+        params.append(qualified(table))
     if actor is not None:
         where.append(sql.SQL("c.actor = %s"))
         params.append(actor)
