@@ -84,3 +84,26 @@ def test_audit_store_growth(module_db: str, module_conn: psycopg.Connection[Any]
     assert not calm.findings  # far below the 1 GB default
     (finding,) = grown.findings
     assert finding.object == "audit store" and finding.evidence["bytes"] >= 8192
+
+
+def test_audited_columns_that_look_personal_are_named_unless_redacted_or_excluded(
+    module_db: str, module_conn: psycopg.Connection[Any]
+) -> None:
+    module_conn.execute(
+        "create table customers (id int primary key, email text, phone_number text,"
+        " password_hash text, birth_date date, notes text, emailed boolean, updated_at date)"
+    )
+    spec = (
+        '[tables."public.customers"]\n'
+        'audit = { redact = ["phone_number"], exclude = ["password_hash"] }\n'
+    )
+    with warden_for(module_db, spec) as warden:
+        warden.apply()
+        (finding,) = [
+            f
+            for f in warden.monitor.doctor(["pgwarden.audit_personal_data"]).findings
+            if f.object == "public.customers"
+        ]
+    # not phone_number (redacted), password_hash (excluded), emailed (not the word)
+    assert finding.detail == "email, birth_date" and finding.evidence == {"columns": 2}
+    assert finding.severity == "info"

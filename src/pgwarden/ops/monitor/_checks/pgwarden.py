@@ -1,5 +1,6 @@
 """pgwarden's own features: WAL-capture ingest lag and slot retention, rows waiting in
-default partitions, partitions not made ahead, purges and archiving due, audit store size.
+default partitions, partitions not made ahead, purges and archiving due, audit store size,
+audited columns that look like personal data.
 
 Due work is measured by running the maintenance jobs of ``pgwarden maintain`` in dry-run
 mode (they count, and change nothing), so the doctor and ``maintain`` never disagree.
@@ -8,6 +9,7 @@ mode (they count, and change nothing), so the doctor and ``maintain`` never disa
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 from pgwarden.errors import PgwardenError
@@ -189,3 +191,45 @@ def _backup(ctx: Ctx) -> Iterator[Finding]:
             evidence,
             f"{problem}: run pgwarden backup run / verify (or the worker with [backup])",
         )
+
+
+# Column names that usually hold personal data or secrets (as a word of the name).
+_PERSONAL = re.compile(
+    r"(^|_)(e_?mail|phone|mobile|ssn|social_security|passport|national_id|tax_id|birth|dob|"
+    r"address|street|post_?code|zip_?code|iban|card_number|credit_card|cvv|password|passwd|"
+    r"secret|token|api_key)($|_)"
+)
+
+
+@check(
+    "pgwarden.audit_personal_data",
+    "Audited columns that look like personal data or secrets, recorded in clear",
+    "pgwarden.toml audit options (exclude, redact), pg_attribute",
+    "a column named like email, phone, birth, address, iban, card, password, token",
+)
+def _personal(ctx: Ctx) -> Iterator[Finding]:
+    for name, declared in sorted(ctx.spec.tables.items()):
+        options = declared.features.get("audit")
+        if options is None:
+            continue
+        hidden = set(getattr(options, "exclude", ())) | set(getattr(options, "redact", ()))
+        columns = [
+            r["attname"]
+            for r in ctx.rows(
+                "select a.attname from pg_attribute a where a.attrelid = to_regclass(%s) "
+                "and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                (name.regclass_text,),
+            )
+        ]
+        clear = [c for c in columns if c not in hidden and _PERSONAL.search(c.lower())]
+        if clear:
+            yield Finding(
+                "pgwarden.audit_personal_data",
+                Severity.INFO,
+                str(name),
+                {"columns": len(clear)},
+                "every version of these is kept in the audit store in clear: redact them "
+                "(a keyed hash: changes still show) or exclude them; pgwarden audit erase "
+                "takes one person's out of the history",
+                detail=", ".join(clear),
+            )
