@@ -17,6 +17,7 @@ declare
     shown text := (select t.schema_name || '.' || t.table_name from warden.audit_tables t
                     where t.table_id = tid);
     keys jsonb[];
+    frontier jsonb[];
     attnums smallint[];
     names text[];
     key_attnums smallint[];
@@ -35,17 +36,22 @@ begin
         raise exception 'pgwarden: the key of a row of % is a JSON array of its key values',
             shown using errcode = 'invalid_parameter_value';
     end if;
-    -- Every key the row had: moves recorded as (old_key -> row_key), followed both ways.
-    with recursive chain(k) as (
-        select p_key
-        union
-        select case when e.row_key = c.k then e.old_key else e.row_key end
-          from chain c
-          join warden.audit_events_all e
-            on e.table_id = tid and e.old_key is not null
-           and (e.row_key = c.k or e.old_key = c.k)
-    )
-    select array_agg(k order by k) into keys from chain;
+    -- Every key the row had: moves recorded as (old_key -> row_key), followed both ways,
+    -- each step by the store's key indexes (a join on either key would read it whole).
+    keys := array[p_key];
+    frontier := keys;
+    while cardinality(frontier) > 0 loop
+        frontier := array(
+            select e.old_key from warden.audit_events_all e
+             where e.table_id = tid and e.row_key = any (frontier) and e.old_key is not null
+            union
+            select e.row_key from warden.audit_events_all e
+             where e.table_id = tid and e.old_key = any (frontier)
+            except
+            select unnest(keys));
+        keys := keys || frontier;
+    end loop;
+    keys := array(select k from unnest(keys) k order by k);
     -- The columns, by attribute number over the table's history of names.
     if p_columns is null then
         select array_agg(distinct c.attnum) into attnums
@@ -72,18 +78,40 @@ begin
     select coalesce(array_agg(distinct c.name), '{}') into names
       from warden.audit_columns c
      where c.table_id = tid and c.attnum = any (attnums) and c.name is not null;
-    update warden.audit_events e
-       set old_row = e.old_row - names, new_row = e.new_row - names
-     where e.table_id = tid and (e.row_key = any (keys) or e.old_key = any (keys))
-       and (e.old_row ?| names or e.new_row ?| names);
-    get diagnostics n = row_count;
-    rewritten := rewritten + n;
-    update warden.audit_events_archive e
-       set old_row = e.old_row - names, new_row = e.new_row - names
-     where e.table_id = tid and (e.row_key = any (keys) or e.old_key = any (keys))
-       and (e.old_row ?| names or e.new_row ?| names);
-    get diagnostics n = row_count;
-    rewritten := rewritten + n;
+    -- By row_key, then by old_key (events whose key moved away from the row's): each by
+    -- its own index on (table_id, key); an OR of the two would read the table's history.
+    for n in
+        with hot_new as (
+            update warden.audit_events e
+               set old_row = e.old_row - names, new_row = e.new_row - names
+             where e.table_id = tid and e.row_key = any (keys)
+               and (e.old_row ?| names or e.new_row ?| names)
+            returning 1),
+        hot_old as (
+            update warden.audit_events e
+               set old_row = e.old_row - names, new_row = e.new_row - names
+             where e.table_id = tid and e.old_key is not null and e.old_key = any (keys)
+               and e.row_key <> all (keys)
+               and (e.old_row ?| names or e.new_row ?| names)
+            returning 1),
+        cold_new as (
+            update warden.audit_events_archive e
+               set old_row = e.old_row - names, new_row = e.new_row - names
+             where e.table_id = tid and e.row_key = any (keys)
+               and (e.old_row ?| names or e.new_row ?| names)
+            returning 1),
+        cold_old as (
+            update warden.audit_events_archive e
+               set old_row = e.old_row - names, new_row = e.new_row - names
+             where e.table_id = tid and e.old_key is not null and e.old_key = any (keys)
+               and e.row_key <> all (keys)
+               and (e.old_row ?| names or e.new_row ?| names)
+            returning 1)
+        select (select count(*) from hot_new) + (select count(*) from hot_old)
+               + (select count(*) from cold_new) + (select count(*) from cold_old)
+    loop
+        rewritten := n;
+    end loop;
     -- Checkpoints hold one column a<attnum> per column: the row's erased ones set to NULL.
     select t.key_attnums into key_attnums from warden.audit_tables t where t.table_id = tid;
     for cp in
