@@ -46,12 +46,39 @@ class DatabaseSection(BaseModel):
     """Longest wait for one lock while applying; then pgwarden backs off and retries."""
     retries: int = Field(default=5, ge=0, le=100)
     """How many times a statement that hit ``lock_timeout`` is retried."""
+    replicas: tuple[str, ...] = ()
+    """Streaming standbys that read-only sessions may read from: each ``postgresql://...``
+    or ``env:NAME``, like ``url``."""
+    max_lag: DurationField = Duration.parse("5s")
+    """A replica further behind the primary than this is not read from."""
+    replay_wait: DurationField = Duration.parse("1s")
+    """How long a read that must see an earlier write waits for a replica to replay it
+    before it reads on the primary instead (0s: never waits)."""
+    replica_check: DurationField = Duration.parse("500ms")
+    """How often the replicas' health and lag are measured (routing uses the last measure)."""
 
     @field_validator("lock_timeout")
     @classmethod
     def _positive(cls, value: Duration) -> Duration:
         if value.milliseconds < 1:
             raise ValueError("must be at least 1ms (0 would mean waiting forever)")
+        return value
+
+    @field_validator("max_lag", "replica_check")
+    @classmethod
+    def _some_time(cls, value: Duration) -> Duration:
+        if value.milliseconds < 1:
+            raise ValueError("must be at least 1ms")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not entry.strip() or entry.strip() == "env:":
+                raise ValueError("each replica is a 'postgresql://...' URL or 'env:NAME'")
+        if len(set(value)) != len(value):
+            raise ValueError("a replica is listed twice")
         return value
 
 
