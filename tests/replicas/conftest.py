@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from pgwarden import Warden
+from pgwarden.db._lag import format_lsn, parse_lsn, settled
 from pgwarden.ops.backup import Instance
 from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
@@ -79,15 +80,18 @@ class Pair:
         return psycopg.connect(self.standby_url(), autocommit=True)
 
     def caught_up(self, timeout: float = 30) -> None:
-        """Wait until the standby has replayed everything the primary has written."""
+        """Wait until the standby has replayed everything the primary has written (an insert
+        position just past a page header is the page's start: see pgwarden.db._lag)."""
         with self.primary_conn() as primary:
-            target = primary.execute("select pg_current_wal_insert_lsn()").fetchone()[0]  # type: ignore[index]
-        until(
-            lambda: _replayed(self, target), timeout, "the standby never caught up"
-        )
+            row = primary.execute(
+                "select pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int"
+            ).fetchone()
+        assert row is not None
+        target = format_lsn(settled(parse_lsn(row[0]), row[1]))
+        until(lambda: _replayed(self, target), timeout, "the standby never caught up")
 
 
-def _replayed(pair: Pair, target: Any) -> bool:
+def _replayed(pair: Pair, target: str) -> bool:
     with pair.standby_conn() as conn:
         row = conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()
     return bool(row and row[0])

@@ -278,7 +278,14 @@ class Replicas:
             return
         with self._start_lock:
             if self._thread is None and not self._stop.is_set():
-                self.check()  # the first read routes on a measure, not on nothing
+                # The first read routes on a measure, not on nothing. With no history yet, a
+                # replica a little behind has only its last commit's age as a bound (which
+                # an idle primary makes large): measure again shortly, when it has replayed
+                # the position just sampled.
+                now = time.monotonic()
+                if any(not s.usable(now, self.max_lag) for s in self.check()):
+                    time.sleep(min(self.check_every, 0.05))
+                    self.check()
                 thread = threading.Thread(target=self._poll, name="pgwarden-replicas", daemon=True)
                 thread.start()
                 self._thread = thread
