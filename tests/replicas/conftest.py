@@ -140,9 +140,7 @@ def make_warden(pair: Pair) -> Iterator[Callable[..., Warden]]:
 
     def make(toml: str = "", *, user: str = "postgres", **kw: Any) -> Warden:
         spec = parse_spec(f'[database]\nreplica_check = "100ms"\n{toml}', file="pgwarden.toml")
-        warden = Warden(
-            pair.primary_url(user), spec=spec, replicas=[pair.standby_url(user)], **kw
-        )
+        warden = Warden(pair.primary_url(user), spec=spec, replicas=[pair.standby_url(user)], **kw)
         made.append(warden)
         return warden
 

@@ -3,12 +3,15 @@ avoided and comes back; a read cancelled by a conflict with recovery is run agai
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg import errors as pg_errors
@@ -48,15 +51,16 @@ def test_reads_go_to_the_replica_writes_to_the_primary(
         ).fetchone()
         assert row == ("user:7", "report", 1)
     # Read-only wherever it runs: a write in a read session fails, replica or primary alike.
-    with pytest.raises(pg_errors.ReadOnlySqlTransaction):
-        with warden.session(readonly=True) as r:
-            r.execute(f"insert into {table} values (2)")
+    with pytest.raises(pg_errors.ReadOnlySqlTransaction), warden.session(readonly=True) as r:
+        r.execute(f"insert into {table} values (2)")
     alone = Warden(pair.primary_url())
     try:
-        with pytest.raises(pg_errors.ReadOnlySqlTransaction):
-            with alone.session(readonly=True) as r:
-                assert r.server == "primary" and not _in_recovery(r)
-                r.execute(f"insert into {table} values (2)")
+        with (
+            pytest.raises(pg_errors.ReadOnlySqlTransaction),
+            alone.session(readonly=True) as r,
+        ):
+            assert r.server == "primary" and not _in_recovery(r)
+            r.execute(f"insert into {table} values (2)")
         with alone.session() as w:
             w.execute(f"insert into {table} values (2)")
         assert w.commit_lsn is None  # no replicas: nothing more is asked at commit
@@ -150,3 +154,45 @@ def test_a_recovery_conflict_cancel_is_run_again(
     assert len(attempts) == 2 and attempts[0] != "primary" and attempts[1] == "primary"
     assert "conflict with recovery" in str(errors[0])
     assert isinstance(errors[0], psycopg.Error) and errors[0].sqlstate == "40001"
+
+
+def test_replicas_command_and_metrics_show_the_lag(
+    pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from tests.serve.conftest import serving
+    from typer.testing import CliRunner
+
+    from pgwarden.api import create_app
+    from pgwarden.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PGWARDEN_DATABASE_URL", pair.primary_url())
+    monkeypatch.setenv("REPLICA1_URL", pair.standby_url())
+    (tmp_path / "pgwarden.toml").write_text(
+        '[database]\nreplicas = ["env:REPLICA1_URL"]\nmax_lag = "1s"\n'
+    )
+    pair.caught_up()
+    ok = CliRunner().invoke(app, ["replicas", "--json"])
+    assert ok.exit_code == 0, ok.output
+    body = json.loads(ok.output)
+    (shown,) = body["replicas"]
+    assert body["max_lag_seconds"] == 1.0
+    assert shown["name"] == f"127.0.0.1:{pair.standby_port}/postgres"
+    assert shown["state"] == "ok" and shown["lag_seconds"] == 0 and shown["lag_bytes"] == 0
+    human = CliRunner().invoke(app, ["replicas"], env={"COLUMNS": "250"})
+    assert human.exit_code == 0 and "ok" in human.output and "lag 0.000s" in human.output
+    warden = Warden.from_config()
+    with serving(create_app(warden, close_warden=True)) as base:
+        text = httpx.get(f"{base}/metrics", timeout=30).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    (sample,) = families["pgwarden_replica_lag_seconds"].samples
+    assert sample.labels == {"replica": shown["name"]} and sample.value == 0
+    assert families["pgwarden_replica_usable"].samples[0].value == 1
+    pair.stop_standby()
+    try:
+        down = CliRunner().invoke(app, ["replicas", "--json"])
+        assert down.exit_code == 2
+        assert json.loads(down.output)["replicas"][0]["state"] == "down"
+    finally:
+        pair.start_standby()

@@ -143,9 +143,7 @@ class Replicas:
         what they have replayed; otherwise in turn, to spread the reads."""
         states = self.states()
         now = time.monotonic()
-        usable = [
-            i for i, s in enumerate(states) if i not in avoid and s.usable(now, self.max_lag)
-        ]
+        usable = [i for i, s in enumerate(states) if i not in avoid and s.usable(now, self.max_lag)]
         if after is not None:
             return sorted(usable, key=lambda i: -(states[i].replayed or 0))
         with self._lock:
@@ -203,6 +201,17 @@ class Replicas:
             with self._lock:
                 self._states = states
             return states
+
+    def measure(self) -> tuple[ReplicaState, ...]:
+        """:meth:`check`, twice when a replica is not usable at first: with no history yet, a
+        replica a little behind has only its last commit's age as a bound (which an idle
+        primary makes large); 50 ms later it has replayed the position just sampled."""
+        now = time.monotonic()
+        states = self.check()
+        if any(not s.usable(now, self.max_lag) for s in states):
+            time.sleep(min(self.check_every, 0.05))
+            states = self.check()
+        return states
 
     def _sample_primary(self) -> tuple[float, int] | None:
         try:
@@ -278,14 +287,7 @@ class Replicas:
             return
         with self._start_lock:
             if self._thread is None and not self._stop.is_set():
-                # The first read routes on a measure, not on nothing. With no history yet, a
-                # replica a little behind has only its last commit's age as a bound (which
-                # an idle primary makes large): measure again shortly, when it has replayed
-                # the position just sampled.
-                now = time.monotonic()
-                if any(not s.usable(now, self.max_lag) for s in self.check()):
-                    time.sleep(min(self.check_every, 0.05))
-                    self.check()
+                self.measure()  # the first read routes on a measure, not on nothing
                 thread = threading.Thread(target=self._poll, name="pgwarden-replicas", daemon=True)
                 thread.start()
                 self._thread = thread
