@@ -31,7 +31,7 @@ import psycopg
 from psycopg import pq
 from psycopg_pool import ConnectionPool
 
-from pgwarden.db._lag import parse_lsn, settled
+from pgwarden.db._lag import format_lsn, parse_lsn, settled
 from pgwarden.db._replicas import Replicas
 from pgwarden.db._session import (
     RETRYABLE,
@@ -83,15 +83,18 @@ def _on_replica(
     avoid: frozenset[int],
 ) -> Session | None:
     target = None if after is None else settled(parse_lsn(after), replicas.block_size)
+    position = None if target is None else format_lsn(target)
     deadline = time.monotonic() + replicas.replay_wait
     for index in replicas.candidates(target, avoid):
         known = target is None or replicas.has_replayed(index, target)
-        probe = None if known else (_REPLAYED, (after,))
+        probe = None if known else (_REPLAYED, (position,))
         attempt = ExitStack()
         try:
             conn = attempt.enter_context(replicas.pool(index).connection())
-            binding, row = begin_context(conn, context, key, read_only=True, probe=probe)
-            if not known and not (row[1] and (row[0] or _wait(conn, after, deadline))):
+            # A standby refuses writes by itself (the same ReadOnlySqlTransaction): no
+            # SET TRANSACTION READ ONLY to send there.
+            binding, row = begin_context(conn, context, key, probe=probe)
+            if not known and not (row[1] and (row[0] or _wait(conn, position, deadline))):
                 attempt.close()  # not replayed in time (or not provably): the next, or the primary
                 continue
         except psycopg.OperationalError as exc:  # refused, restarting, gone: not the caller's
@@ -106,13 +109,13 @@ def _on_replica(
     return None
 
 
-def _wait(conn: psycopg.Connection[Any], after: str | None, deadline: float) -> bool:
-    """Ask the replica every few milliseconds whether it has replayed ``after``, until the
-    deadline."""
+def _wait(conn: psycopg.Connection[Any], position: str | None, deadline: float) -> bool:
+    """Ask the replica every few milliseconds whether it has replayed ``position``, until
+    the deadline."""
     pause = 0.002
     while time.monotonic() + pause < deadline:
         time.sleep(pause)
-        row = conn.execute(_STILL, (after,)).fetchone()
+        row = conn.execute(_STILL, (position,)).fetchone()
         if row is not None and row[0]:
             return True
         pause = min(pause * 2, 0.02)
