@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import load, machine, percentile, pgbench_tps, print_table, server_version
 from pgwarden import Warden
-from pgwarden.db import Context, Session, open_session
+from pgwarden.db import Session
 from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 from pgwarden.testing import standby_pair
@@ -67,11 +67,13 @@ def per_transaction(
     variants: dict[str, Callable[[], Any]], n: int
 ) -> dict[str, tuple[float, float]]:
     """Median wall time and client CPU of this thread (µs) of each variant's transaction, in
-    alternating blocks of 200."""
+    alternating blocks of 200, each round starting with the next variant (whichever runs
+    first after another measured 100-200 µs slower on these busy cores)."""
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(max(n // 200, 1)):
-        for name, run in variants.items():
+    order = list(variants.items())
+    for block in range(max(n // 200, 1)):
+        for name, run in order[block % len(order) :] + order[: block % len(order)]:
             start, used = time.perf_counter(), time.thread_time()
             for _ in range(200):
                 run()
@@ -95,13 +97,17 @@ def main() -> None:
         spec = parse_spec('[database]\nmax_lag = "5s"\n')
         routed = Warden(primary, spec=spec, replicas=[standby], pool_size=args.clients)
         alone = Warden(primary, spec=spec, pool_size=args.clients)
+        # One connection per pool for the sequential figures: the same backend each time, as
+        # the plain pool's.
+        routed_one = Warden(primary, spec=spec, replicas=[standby], pool_size=1)
+        alone_one = Warden(primary, spec=spec, pool_size=1)
         try:
             _throughput_table(routed, alone, args)
-            _overhead_table(routed, alone, standby, args.iterations)
-            _ryw_table(routed, primary)
+            _overhead_table(routed_one, alone_one, standby, args.iterations)
+            _ryw_table(routed_one, primary)
         finally:
-            routed.close()
-            alone.close()
+            for warden in (routed, alone, routed_one, alone_one):
+                warden.close()
         print(
             f"\n{machine()}; {server_version(primary)}; load {load()};"
             f" pgbench baseline (2 clients, scale 5, primary): {baseline:.0f} TPS"
@@ -133,45 +139,40 @@ def _throughput_table(routed: Warden, alone: Warden, args: argparse.Namespace) -
 
 
 def _overhead_table(routed: Warden, alone: Warden, standby: str, n: int) -> None:
-    plain = Warden(standby, pool_size=1)
-    context = Context(actor="bench")
+    direct = Warden(standby, pool_size=1)  # the replica's URL as the Warden's own: no routing
     try:
 
-        def through_router() -> None:
-            with routed.session(readonly=True, actor="bench") as s:
-                s.execute("select 1")
-
-        def plain_pool(read_only: bool) -> Callable[[], None]:
+        def session(warden: Warden, statement: str, **kw: Any) -> Callable[[], None]:
             def run() -> None:
-                with open_session(plain.pool, context, read_only=read_only) as s:
-                    s.execute("select 1")
+                with warden.session(actor="bench", **kw) as s:
+                    s.execute(statement, (random.randint(1, ACCOUNTS),))
 
             return run
 
-        def write(warden: Warden) -> Callable[[], None]:
-            def run() -> None:
-                with warden.session(actor="bench") as s:
-                    s.execute(WRITE, (random.randint(1, ACCOUNTS),))
-
-            return run
-
-        for warm in (through_router, plain_pool(True), plain_pool(False)):
-            for _ in range(200):
-                warm()
         reads = per_transaction(
             {
-                "routed: warden.session(readonly=True) -> replica": through_router,
-                "plain pool on the replica, SET TRANSACTION READ ONLY": plain_pool(True),
-                "plain pool on the replica": plain_pool(False),
+                "read, routed: session(readonly=True) -> replica": session(
+                    routed, READ, readonly=True
+                ),
+                "read, a Warden on the replica's URL: session()": session(direct, READ),
+            },
+            n,
+        )
+        on_primary = per_transaction(
+            {
+                "read on the primary: session(readonly=True) (SET ... READ ONLY)": session(
+                    alone, READ, readonly=True
+                ),
+                "read on the primary: session()": session(alone, READ),
             },
             n,
         )
         writes = per_transaction(
             {
-                "write, replicas configured (COMMIT; SELECT insert LSN)": write(routed),
-                "write, no replicas (COMMIT)": write(alone),
+                "write, replicas configured (COMMIT; SELECT insert LSN)": session(routed, WRITE),
+                "write, no replicas (COMMIT)": session(alone, WRITE),
             },
-            n // 2,
+            n,
         )
         replicas = routed.replicas
         assert replicas is not None
@@ -180,21 +181,19 @@ def _overhead_table(routed: Warden, alone: Warden, standby: str, n: int) -> None
             replicas.candidates(None)
         choose = (time.perf_counter() - start) / 100_000 * 1e6
     finally:
-        plain.close()
+        direct.close()
     rows = []
-    for found, plain_name in (
-        (reads, "plain pool on the replica"),
-        (writes, "write, no replicas (COMMIT)"),
-    ):
-        base_wall, base_cpu = found[plain_name]
+    for found in (reads, on_primary, writes):
+        (name, (w, c)), (base_name, (bw, bc)) = found.items()
         rows += [
-            [name, f"{w:.0f}", f"{w - base_wall:+.0f}", f"{c:.0f}", f"{c - base_cpu:+.0f}"]
-            for name, (w, c) in found.items()
+            [name, f"{w:.0f}", f"{w - bw:+.0f}", f"{c:.0f}", f"{c - bc:+.0f}"],
+            [base_name, f"{bw:.0f}", "", f"{bc:.0f}", ""],
         ]
     print_table(
-        "Per transaction, one client, sequential (median of blocks of 200; a session with "
-        f"its context and one statement). Choosing a replica alone: {choose:.2f} µs",
-        ["transaction", "wall µs", "vs plain", "client CPU µs", "vs plain"],
+        "Per transaction, one client, sequential (median of blocks of 200, the variants"
+        " of a pair alternating; a session with its context and one statement). Choosing a"
+        f" replica alone: {choose:.2f} µs",
+        ["transaction", "wall µs", "difference", "client CPU µs", "difference"],
         rows,
     )
 

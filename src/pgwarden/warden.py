@@ -184,6 +184,13 @@ class Warden:
                 )
             return self._replicas
 
+    def _context(
+        self, actor: str | None, tenant: str | None, reason: str | None, request_id: str | None
+    ) -> tuple[Context, bytes | None]:
+        """A session's context and the key its tenant is signed with (None without one)."""
+        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
+        return context, self.tenant_key if tenant else None
+
     @contextmanager
     def session(
         self,
@@ -205,8 +212,7 @@ class Warden:
         replayed it (waiting up to ``replay_wait``), else the primary. Without ``readonly``
         the primary, and with replicas ``session.commit_lsn`` is set once the block has
         committed. See docs/replicas.md."""
-        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        key = self.tenant_key if tenant else None
+        context, key = self._context(actor, tenant, reason, request_id)
         if readonly:
             with open_read_session(self.replicas, self.pool, context, key, after=after) as session:
                 yield session
@@ -232,8 +238,7 @@ class Warden:
         replica when one is usable; ``after`` as there), run again when a replica cancels
         it for a conflict with recovery or loses its connection (then elsewhere: another
         replica or the primary), or on a serialization failure or a deadlock."""
-        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        key = self.tenant_key if tenant else None
+        context, key = self._context(actor, tenant, reason, request_id)
         return run_read(
             self.replicas, self.pool, context, work, after=after, retries=retries, key=key
         )
@@ -251,8 +256,7 @@ class Warden:
         """Run ``work(session)`` in a session, re-running it with jittered backoff when the
         transaction fails with a serialization failure or a deadlock. ``work`` must be safe to
         run again (its earlier attempt was rolled back)."""
-        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        key = self.tenant_key if tenant else None
+        context, key = self._context(actor, tenant, reason, request_id)
         return run_with_retry(self.pool, context, work, retries=retries, key=key)
 
     # -- declaration -> database ---------------------------------------------------------

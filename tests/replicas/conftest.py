@@ -8,22 +8,19 @@ PostgreSQL 15 binaries instead, so each CI run reads from a real replica of its 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.tools import server_bin_dir
 
 from pgwarden import Warden
-from pgwarden.server import bin_path
 from pgwarden.spec import parse_spec
 from pgwarden.testing import StandbyPair, standby_pair, until
 
 __all__ = ["Pair", "until"]
 
 Pair = StandbyPair
-PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
 STANDBY = {
     # No snapshot conflicts (vacuum's cleanup) under the other tests' reads; the conflict
@@ -34,17 +31,9 @@ STANDBY = {
 }
 
 
-def pair_bin_dir() -> Path:
-    if os.environ.get("PGWARDEN_TEST_DSN"):
-        if not (PG15_BIN / "postgres").is_file():
-            pytest.fail(f"PGWARDEN_TEST_DSN is set but {PG15_BIN} has no PostgreSQL 15")
-        return PG15_BIN
-    return bin_path()
-
-
 @pytest.fixture(scope="module")
 def pair() -> Iterator[StandbyPair]:
-    with standby_pair(pair_bin_dir(), standby=STANDBY) as made:
+    with standby_pair(server_bin_dir(), standby=STANDBY) as made:
         yield made
 
 

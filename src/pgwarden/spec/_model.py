@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 
 from pgwarden._names import QualifiedName
 from pgwarden.spec._durations import Duration
@@ -57,18 +65,12 @@ class DatabaseSection(BaseModel):
     replica_check: DurationField = Duration.parse("500ms")
     """How often the replicas' health and lag are measured (routing uses the last measure)."""
 
-    @field_validator("lock_timeout")
+    @field_validator("lock_timeout", "max_lag", "replica_check")
     @classmethod
-    def _positive(cls, value: Duration) -> Duration:
+    def _positive(cls, value: Duration, info: ValidationInfo) -> Duration:
         if value.milliseconds < 1:
-            raise ValueError("must be at least 1ms (0 would mean waiting forever)")
-        return value
-
-    @field_validator("max_lag", "replica_check")
-    @classmethod
-    def _some_time(cls, value: Duration) -> Duration:
-        if value.milliseconds < 1:
-            raise ValueError("must be at least 1ms")
+            why = " (0 would mean waiting forever)" if info.field_name == "lock_timeout" else ""
+            raise ValueError(f"must be at least 1ms{why}")
         return value
 
     @field_validator("replicas")
