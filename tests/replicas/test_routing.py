@@ -42,6 +42,8 @@ def test_reads_go_to_the_replica_writes_to_the_primary(
         db.execute(f"create table {table} (v int)")
         db.execute(f"insert into {table} values (1)")
     assert db.commit_lsn is not None
+    # (On a busy machine the first measures may not bound the lag yet: the primary then.)
+    until(lambda: _state(warden) == "ok", 10, "the replica never became usable")
     with warden.session(readonly=True, actor="user:7", reason="report", after=db.commit_lsn) as r:
         assert _in_recovery(r) and r.server == f"127.0.0.1:{pair.standby_port}/postgres"
         # The context is set on the standby too, for this transaction.
@@ -129,6 +131,7 @@ def test_a_recovery_conflict_cancel_is_run_again(
         db.execute(f"create table {table} (v int)")
         db.execute(f"insert into {table} values (1), (2)")
     pair.caught_up()
+    until(lambda: _state(warden) == "ok", 10, "the replica never became usable")
     attempts: list[str] = []
     errors: list[BaseException] = []
 
@@ -179,15 +182,18 @@ def test_replicas_command_and_metrics_show_the_lag(
     (shown,) = body["replicas"]
     assert body["max_lag_seconds"] == 1.0
     assert shown["name"] == f"127.0.0.1:{pair.standby_port}/postgres"
-    assert shown["state"] == "ok" and shown["lag_seconds"] == 0 and shown["lag_bytes"] == 0
+    # Caught up with an idle primary: 0 by position (a background WAL record, such as a
+    # checkpoint's, can put it a few bytes and milliseconds behind for a moment).
+    assert shown["state"] == "ok" and shown["lag_seconds"] < 1 and shown["lag_bytes"] < 65536
+    assert not shown["replay_paused"] and shown["error"] is None
     human = CliRunner().invoke(app, ["replicas"], env={"COLUMNS": "250"})
-    assert human.exit_code == 0 and "ok" in human.output and "lag 0.000s" in human.output
+    assert human.exit_code == 0 and human.output.startswith("ok ") and "lag 0." in human.output
     warden = Warden.from_config()
     with serving(create_app(warden, close_warden=True)) as base:
         text = httpx.get(f"{base}/metrics", timeout=30).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     (sample,) = families["pgwarden_replica_lag_seconds"].samples
-    assert sample.labels == {"replica": shown["name"]} and sample.value == 0
+    assert sample.labels == {"replica": shown["name"]} and 0 <= sample.value < 1
     assert families["pgwarden_replica_usable"].samples[0].value == 1
     pair.stop_standby()
     try:
