@@ -1,5 +1,7 @@
-"""A real primary and streaming standby per test module, in temporary directories
-(:func:`pgwarden.testing.standby_pair`).
+"""A real primary and streaming standby per test process, shared by the modules (under
+pytest-xdist a module's tests spread over the workers: a pair per module would start one in
+each), in temporary directories (:func:`pgwarden.testing.standby_pair`). Tests use tables of
+their own and leave the standby running and replaying.
 
 PostgreSQL 18 (the embedded server's binaries) by default; with PGWARDEN_TEST_DSN set (the
 machine's PostgreSQL 15, which refuses replication connections) a pair of the machine's
@@ -31,7 +33,7 @@ STANDBY = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pair() -> Iterator[StandbyPair]:
     with standby_pair(server_bin_dir(), standby=STANDBY) as made:
         yield made

@@ -20,7 +20,7 @@ from pgwarden.db import Session
 from pgwarden.spec import parse_spec
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def counter_warden(pair: Pair) -> Iterator[Warden]:
     spec = parse_spec(
         '[database]\nreplica_check = "100ms"\nreplay_wait = "50ms"\nmax_lag = "2s"\n',
