@@ -116,7 +116,12 @@ class Replicas:
     ):
         self.primary_url = primary_url
         self.urls = tuple(urls)
-        self.names = tuple(replica_name(u) for u in self.urls)
+        names = [replica_name(u) for u in self.urls]
+        # Two entries for one server (as two users, say) get told apart: a name is a key.
+        self.names = tuple(
+            n if names.count(n) == 1 else f"{n}#{names[: i + 1].count(n)}"
+            for i, n in enumerate(names)
+        )
         self.max_lag, self.replay_wait, self.check_every = max_lag, replay_wait, check_every
         self.block_size = 8192
         self.history = PrimaryHistory(keep=max_lag + 4 * check_every + 5)
