@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,19 @@ def require_tool(name: str, *candidates: str) -> str:
     if os.environ.get("PGWARDEN_REQUIRE_TOOLS"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def server_bin_dir() -> Path:
+    """Binaries for servers a test starts itself (replication, slots...): the machine's
+    PostgreSQL 15 under PGWARDEN_TEST_DSN (CI's second run), else the embedded PostgreSQL 18,
+    so each CI run exercises its own version once."""
+    if os.environ.get("PGWARDEN_TEST_DSN"):
+        if not (PG15_BIN / "postgres").is_file():
+            pytest.fail(f"PGWARDEN_TEST_DSN is set but {PG15_BIN} has no PostgreSQL 15")
+        return PG15_BIN
+    from pgwarden.server import bin_path
+
+    return bin_path()

@@ -1,5 +1,6 @@
 """Where the database is: ``PGWARDEN_DATABASE_URL``, then ``DATABASE_URL``, then the file's
-``[database] url`` (``env:NAME`` reads another variable), else the embedded server."""
+``[database] url`` (``env:NAME`` reads another variable), else the embedded server; and its
+replicas (``[database] replicas``, the same ``env:NAME`` convention)."""
 
 from __future__ import annotations
 
@@ -54,13 +55,30 @@ def resolve_target(
     if not file_url:
         return Target(None, "no URL given")
     if file_url.startswith("env:"):
-        name = file_url[4:]
-        value = env.get(name)
-        if not value:
-            # No silent fallback to the embedded server: the file asked for a real database.
-            raise ConfigError(
-                f"{spec.file}: [database] url = {file_url!r}, but ${name} is not set",
-                hint=f"export {name}=postgresql://... or remove the url to use the embedded server",
-            )
-        return Target(value, f"{spec.file} via ${name}")
+        value = _from_env(spec, "url", file_url, env, "remove the url to use the embedded server")
+        return Target(value, f"{spec.file} via ${file_url[4:]}")
     return Target(file_url, spec.file)
+
+
+def resolve_replicas(spec: Spec, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The URLs of ``[database] replicas``, ``env:NAME`` entries read from the environment
+    (an unset variable is an error naming the file and the entry)."""
+    env = os.environ if environ is None else environ
+    return tuple(
+        _from_env(spec, f"replicas[{i}]", entry, env, "remove the entry")
+        if entry.startswith("env:")
+        else entry
+        for i, entry in enumerate(spec.database.replicas)
+    )
+
+
+def _from_env(spec: Spec, key: str, entry: str, env: Mapping[str, str], otherwise: str) -> str:
+    name = entry[4:]
+    value = env.get(name)
+    if not value:
+        # No silent fallback (to the embedded server, or to no replica): the file asked for it.
+        raise ConfigError(
+            f"{spec.file}: [database] {key} = {entry!r}, but ${name} is not set",
+            hint=f"export {name}=postgresql://... or {otherwise}",
+        )
+    return value

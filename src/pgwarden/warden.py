@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -16,14 +16,18 @@ from psycopg_pool import ConnectionPool
 from pgwarden import __version__
 from pgwarden._names import QualifiedName
 from pgwarden.catalog import Catalog, read_catalog
-from pgwarden.config import Target, load_config, resolve_target
+from pgwarden.config import Target, load_config, resolve_replicas, resolve_target
 from pgwarden.db import (
     APPLICATION_NAME,
     Context,
+    Replicas,
     Session,
     connect,
+    open_read_session,
     open_session,
+    open_tracked_session,
     read_tenant_key,
+    run_read,
     run_with_retry,
     tenant_key_from_env,
 )
@@ -95,8 +99,11 @@ class Warden:
         features: Mapping[str, Feature] | None = None,
         pool_size: int = 10,
         tenant_key: bytes | None = None,
+        replicas: Sequence[str] = (),
     ):
         self.url = url
+        self.replica_urls = tuple(replicas)
+        self._replicas: Replicas | None = None
         self._tenant_key = tenant_key
         self.spec = spec or Spec.empty()
         self.target = target or Target(url, "argument")
@@ -120,8 +127,9 @@ class Warden:
         the embedded server (started if needed)."""
         spec = load_config(Path(path) if path is not None else None)
         target = resolve_target(spec, url=url, environ=environ)
+        replicas = resolve_replicas(spec, environ)
         resolved = target.url or embedded_url(spec)
-        return cls(resolved, spec=spec, target=target, pool_size=pool_size)
+        return cls(resolved, spec=spec, target=target, pool_size=pool_size, replicas=replicas)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -157,6 +165,32 @@ class Warden:
         """A new connection of its own (not from the pool); the caller closes it."""
         return connect(self.url, autocommit=autocommit)
 
+    @property
+    def replicas(self) -> Replicas | None:
+        """The replicas read-only sessions use (``[database] replicas``), their pools and
+        measured lag; None without any. Measuring starts with the first read."""
+        if not self.replica_urls:
+            return None
+        with self._pool_lock:
+            if self._replicas is None:
+                options = self.spec.database
+                self._replicas = Replicas(
+                    self.url,
+                    self.replica_urls,
+                    max_lag=options.max_lag.seconds,
+                    replay_wait=options.replay_wait.seconds,
+                    check_every=options.replica_check.seconds,
+                    pool_size=self._pool_size,
+                )
+            return self._replicas
+
+    def _context(
+        self, actor: str | None, tenant: str | None, reason: str | None, request_id: str | None
+    ) -> tuple[Context, bytes | None]:
+        """A session's context and the key its tenant is signed with (None without one)."""
+        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
+        return context, self.tenant_key if tenant else None
+
     @contextmanager
     def session(
         self,
@@ -165,14 +199,49 @@ class Warden:
         tenant: str | None = None,
         reason: str | None = None,
         request_id: str | None = None,
+        readonly: bool = False,
+        after: str | None = None,
     ) -> Iterator[Session]:
         """A transaction from the pool with ``pgwarden.actor`` / ``tenant`` / ``reason`` /
         ``request_id`` set for that transaction only. Commits when the block ends normally,
-        rolls back on an exception."""
-        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        key = self.tenant_key if tenant else None
-        with open_session(self.pool, context, key) as session:
-            yield session
+        rolls back on an exception.
+
+        ``readonly``: a ``READ ONLY`` transaction, on a replica whose lag is within
+        ``[database] max_lag`` when there is one, else on the primary (``session.server``
+        says which). ``after``: a write's ``session.commit_lsn``: only a replica that has
+        replayed it (waiting up to ``replay_wait``), else the primary. Without ``readonly``
+        the primary, and with replicas ``session.commit_lsn`` is set once the block has
+        committed. See docs/replicas.md."""
+        context, key = self._context(actor, tenant, reason, request_id)
+        if readonly:
+            with open_read_session(self.replicas, self.pool, context, key, after=after) as session:
+                yield session
+        elif self.replica_urls:
+            with open_tracked_session(self.pool, context, key) as session:
+                yield session
+        else:
+            with open_session(self.pool, context, key) as session:
+                yield session
+
+    def read(
+        self,
+        work: Callable[[Session], T],
+        *,
+        actor: str | None = None,
+        tenant: str | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+        after: str | None = None,
+        retries: int = 5,
+    ) -> T:
+        """:meth:`run` for reads: ``work(session)`` in a ``readonly`` :meth:`session` (on a
+        replica when one is usable; ``after`` as there), run again when a replica cancels
+        it for a conflict with recovery or loses its connection (then elsewhere: another
+        replica or the primary), or on a serialization failure or a deadlock."""
+        context, key = self._context(actor, tenant, reason, request_id)
+        return run_read(
+            self.replicas, self.pool, context, work, after=after, retries=retries, key=key
+        )
 
     def run(
         self,
@@ -187,8 +256,7 @@ class Warden:
         """Run ``work(session)`` in a session, re-running it with jittered backoff when the
         transaction fails with a serialization failure or a deadlock. ``work`` must be safe to
         run again (its earlier attempt was rolled back)."""
-        context = Context(actor=actor, tenant=tenant, reason=reason, request_id=request_id)
-        key = self.tenant_key if tenant else None
+        context, key = self._context(actor, tenant, reason, request_id)
         return run_with_retry(self.pool, context, work, retries=retries, key=key)
 
     # -- declaration -> database ---------------------------------------------------------
@@ -341,6 +409,9 @@ class Warden:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+            replicas, self._replicas = self._replicas, None
+        if replicas is not None:
+            replicas.close()
 
     def __enter__(self) -> Warden:
         return self

@@ -49,6 +49,7 @@ class Services:
             self.sampler,
             top_tables=settings.top_tables,
             top_queries=settings.top_queries,
+            replicas=warden.replicas,
         )
         self.probe = Link(warden.url, "probe", statement_timeout=2.0)
         self.api = Link(warden.url, "api")

@@ -30,9 +30,11 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 from pgwarden.api._link import Link, Unreachable
+from pgwarden.api._replicas import replica_metrics
 from pgwarden.api._sampler import Sampler
 from pgwarden.api._scrape import DATABASE_COLUMNS, TABLE_COLUMNS, Scrape, read_scrape
 from pgwarden.api._state import HealthState
+from pgwarden.db import Replicas
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _GAUGES = {"numbackends", "n_live_tup", "n_dead_tup", "size_bytes"}
@@ -50,8 +52,10 @@ class Metrics:
         *,
         top_tables: int = 20,
         top_queries: int = 10,
+        replicas: Replicas | None = None,
     ):
         self.link = Link(url, "metrics")
+        self.replicas = replicas
         self.state = state
         self.sampler = sampler
         self.top_tables = top_tables
@@ -86,6 +90,7 @@ class Metrics:
         if scrape is not None:
             families += _core(scrape)
             families += self._pgwarden_state()
+        families += await replica_metrics(self.replicas)
         families += self._own(time.perf_counter() - started)
         return generate_latest(_Families(families, self._process))
 

@@ -13,6 +13,7 @@ from pgwarden.blueprints import registered_blueprints
 from pgwarden.cli import (  # noqa: F401  (they register commands)
     _init,
     _maintain,
+    _replicas,
     _server,
     _worker,
 )

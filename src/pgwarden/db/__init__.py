@@ -1,6 +1,8 @@
 """Connections, pool and the transaction-scoped session context."""
 
 from pgwarden.db._connect import APPLICATION_NAME, connect, redact_url
+from pgwarden.db._replicas import Replicas, ReplicaState
+from pgwarden.db._routing import open_read_session, open_tracked_session, run_read
 from pgwarden.db._session import (
     RETRYABLE,
     SETTINGS,
@@ -31,14 +33,19 @@ __all__ = [
     "TENANT_KEY_ENV",
     "AsyncSession",
     "Context",
+    "ReplicaState",
+    "Replicas",
     "Session",
     "TenantBinding",
     "connect",
     "context_statement",
     "open_async_session",
+    "open_read_session",
     "open_session",
+    "open_tracked_session",
     "read_tenant_key",
     "redact_url",
+    "run_read",
     "run_statement",
     "run_with_retry",
     "set_tenant",

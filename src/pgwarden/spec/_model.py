@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 
 from pgwarden._names import QualifiedName
 from pgwarden.spec._durations import Duration
@@ -46,12 +54,33 @@ class DatabaseSection(BaseModel):
     """Longest wait for one lock while applying; then pgwarden backs off and retries."""
     retries: int = Field(default=5, ge=0, le=100)
     """How many times a statement that hit ``lock_timeout`` is retried."""
+    replicas: tuple[str, ...] = ()
+    """Streaming standbys that read-only sessions may read from: each ``postgresql://...``
+    or ``env:NAME``, like ``url``."""
+    max_lag: DurationField = Duration.parse("5s")
+    """A replica further behind the primary than this is not read from."""
+    replay_wait: DurationField = Duration.parse("1s")
+    """How long a read that must see an earlier write waits for a replica to replay it
+    before it reads on the primary instead (0s: never waits)."""
+    replica_check: DurationField = Duration.parse("500ms")
+    """How often the replicas' health and lag are measured (routing uses the last measure)."""
 
-    @field_validator("lock_timeout")
+    @field_validator("lock_timeout", "max_lag", "replica_check")
     @classmethod
-    def _positive(cls, value: Duration) -> Duration:
+    def _positive(cls, value: Duration, info: ValidationInfo) -> Duration:
         if value.milliseconds < 1:
-            raise ValueError("must be at least 1ms (0 would mean waiting forever)")
+            why = " (0 would mean waiting forever)" if info.field_name == "lock_timeout" else ""
+            raise ValueError(f"must be at least 1ms{why}")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not entry.strip() or entry.strip() == "env:":
+                raise ValueError("each replica is a 'postgresql://...' URL or 'env:NAME'")
+        if len(set(value)) != len(value):
+            raise ValueError("a replica is listed twice")
         return value
 
 

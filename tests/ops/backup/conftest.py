@@ -8,7 +8,6 @@ the machine's PostgreSQL 15 binaries; without it, the embedded PostgreSQL 18 one
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,19 +16,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.tools import PG15_BIN, server_bin_dir
 
 from pgwarden.ops.backup import Backups, BackupSection, Instance
-from pgwarden.server import _system, bin_path
+from pgwarden.server import _system
 
-PG15_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def source_bin_dir() -> Path:
-    if os.environ.get("PGWARDEN_TEST_DSN"):
-        if not (PG15_BIN / "postgres").is_file():
-            pytest.fail(f"PGWARDEN_TEST_DSN is set but {PG15_BIN} has no PostgreSQL 15")
-        return PG15_BIN
-    return bin_path()
+__all__ = ["PG15_BIN", "Source", "start_source"]
 
 
 @dataclass
@@ -91,7 +83,7 @@ def start_source(
 def source() -> Iterator[Source]:
     """A running source server for the backup tests of this process (PG18 or PG15, see
     above); each test uses a repository and a replication slot of its own."""
-    yield from start_source(source_bin_dir(), archive=True)
+    yield from start_source(server_bin_dir(), archive=True)
 
 
 @pytest.fixture
