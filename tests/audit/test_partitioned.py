@@ -38,7 +38,7 @@ def test_changes_through_the_parent_and_directly_on_partitions_present_and_futur
     assert pending == {
         ("create", f"trigger public.{part}/pgwarden_audit_{t}")
         for part in ("p_asia", "p_other")
-        for t in ("t", "s")
+        for t in ("t", "s", "m")
     }
 
     conn.execute("insert into p values (1, 'eu', 'a'), (2, 'us', 'b')")  # through the parent

@@ -78,8 +78,8 @@ ROW_TRIGGER = "pgwarden_audit"
 STATEMENT_END_TRIGGER = "pgwarden_audit_s"
 """Row capture (partitioned tables): after each statement, closes its statement id."""
 MOVE_TRIGGER = "pgwarden_audit_m"
-"""Row capture (partitioned tables): before an UPDATE (or DELETE) statement on a table with
-partitions, marks whether a DELETE among its rows is half of a row's move (capture_rows.sql)."""
+"""Row capture (partitioned tables): before an UPDATE (or DELETE) statement, marks whether a
+DELETE among its rows is half of a row's move to another partition (capture_rows.sql)."""
 
 if TYPE_CHECKING:
     import typer
@@ -204,16 +204,10 @@ class Audit(Feature):
             triggers.append((ROW_TRIGGER, each_row.format(table.name.ident), rows_fn, ()))
             end = sql.SQL("AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH STATEMENT")
             each.append((STATEMENT_END_TRIGGER, end, rows_fn))
-            # Rows move between partitions only below the table an UPDATE names, so only
-            # tables with partitions mark their statements.
+            # Rows move only below the table an UPDATE names; every partition has it all the
+            # same, as the event trigger gives a new partition every statement trigger.
             move = sql.SQL("BEFORE UPDATE OR DELETE ON {} FOR EACH STATEMENT")
-            for moving in [table, *(p for p in ctx.partitions_below(table) if p.is_partitioned)]:
-                found.append(
-                    trigger(
-                        self.name, moving, MOVE_TRIGGER, move.format(moving.name.ident), rows_fn,
-                        description=f"trigger {MOVE_TRIGGER} on {moving.name}", declared=table,
-                    )
-                )  # fmt: skip
+            each.append((MOVE_TRIGGER, move, rows_fn))
         else:
             target, args = function, tuple[str, ...]()
             if c_capture:
