@@ -10,18 +10,14 @@ security) and creates the current partitions; :func:`app_warden` connects as the
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg
-
 from pgwarden._names import QualifiedName
-from pgwarden.roles import declared_roles
-from pgwarden.spec import Spec, parse_spec
+from pgwarden.blueprints import _roles
+from pgwarden.blueprints._roles import prefixed_declaration
+from pgwarden.spec import Spec
 from pgwarden.warden import Warden
 
 DECLARATION = Path(__file__).parent / "pgwarden.toml"
@@ -30,42 +26,25 @@ ROLE_PREFIX = "kitaab"
 """The declaration's roles are ``kitaab_owner``, ``kitaab_app``, ``kitaab_readonly`` and
 ``kitaab_admin``; another prefix names them ``<prefix>_owner``, ... (roles are cluster-wide:
 two installs on one server that must not share roles, such as parallel tests, use two)."""
-_ROLE = re.compile(r'"kitaab_(owner|app|readonly|admin)"')
 
 
 def declaration(role_prefix: str = ROLE_PREFIX) -> Spec:
     """The blueprint's policies (audit, versioning, soft delete, partitions, archive,
     tenancy) and its roles, named ``<role_prefix>_owner``, ``_app``, ``_readonly``, ``_admin``."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", role_prefix):
-        raise ValueError(f"role_prefix {role_prefix!r}: lower-case letters, digits and _ only")
-    text = DECLARATION.read_text()
-    if role_prefix != ROLE_PREFIX:
-        text = _ROLE.sub(lambda m: f'"{role_prefix}_{m.group(1)}"', text)
-    return parse_spec(text, file=str(DECLARATION), path=DECLARATION)
+    return prefixed_declaration(DECLARATION, ROLE_PREFIX, role_prefix)
 
 
 def app_url(url: str, spec: Spec | None = None) -> str:
     """``url`` logging in as the declaration's app role, with its password from the
     environment variable the declaration names (when set)."""
-    app = declared_roles(spec or declaration()).app
-    assert app is not None, "the Kitaab declaration names an app role"
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    params["user"] = app.name
-    params.pop("password", None)
-    password = os.environ.get(app.password.removeprefix("env:")) if app.password else None
-    if password:
-        params["password"] = password
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    return _roles.app_url(url, spec or declaration())
 
 
 def app_warden(url: str, spec: Spec | None = None, **options: object) -> Warden:
     """A :class:`Warden` for the Kitaab services that connects as the app role (row-level
     security applies to it), signing tenants with the tenancy key read through ``url`` (a
     role that may read it: the installer's) unless ``$PGWARDEN_TENANT_KEY`` holds it."""
-    spec = spec or declaration()
-    with Warden(url, spec=spec) as installer:
-        key = installer.tenant_key
-    return Warden(app_url(url, spec), spec=spec, tenant_key=key, **options)  # type: ignore[arg-type]
+    return _roles.app_warden(url, spec or declaration(), **options)
 
 
 def tables(spec: Spec | None = None) -> list[QualifiedName]:
@@ -93,11 +72,9 @@ def install(
 
     say = step or (lambda _: None)
     spec = declaration(role_prefix)
-    roles = declared_roles(spec)
     say("migrations")
-    _migrate.upgrade(url, role=_schema_owner(url, roles.owner.name if roles.owner else None))
-    if roles.app is not None and roles.app.password:
-        os.environ.setdefault(roles.app.password.removeprefix("env:"), secrets.token_urlsafe(24))
+    _migrate.upgrade(url, role=_roles.migration_role(url, SCHEMA, spec))
+    _roles.ensure_app_password(spec)
     warden = Warden(url, spec=spec)
     only = tables(spec)
     say("apply")
@@ -109,19 +86,6 @@ def install(
             break
         warden.apply(only=only)
     return warden
-
-
-def _schema_owner(url: str, owner: str | None) -> str | None:
-    """``owner`` when it owns schema kitaab already (migrations then run as it), else None."""
-    if owner is None:
-        return None
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "select 1 from pg_namespace n join pg_roles r on r.oid = n.nspowner "
-            "where n.nspname = %s and r.rolname = %s",
-            (SCHEMA, owner),
-        ).fetchone()
-    return owner if row else None
 
 
 def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:

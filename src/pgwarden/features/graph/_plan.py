@@ -59,7 +59,10 @@ class Reader:
         same = (
             sql.SQL("true")
             if options.per is None
-            else sql.SQL("e.{0} is not distinct from p.kind").format(sql.Identifier(options.per))
+            # compared as text, as the clock and the walks compare it: a per column of any type
+            else sql.SQL("e.{0}::text is not distinct from p.kind").format(
+                sql.Identifier(options.per)
+            )
         )
         kind = sql.SQL("null::text") if options.per is None else sql.Identifier(options.per)
         query = sql.SQL(
