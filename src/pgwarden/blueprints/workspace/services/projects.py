@@ -8,6 +8,7 @@ from psycopg import sql
 
 from pgwarden.blueprints.workspace.services._core import (
     Caller,
+    Conflict,
     Core,
     NotFound,
     Row,
@@ -75,6 +76,15 @@ class Projects:
         is live (the key from tasks is RESTRICT)."""
 
         def work(db: Session) -> None:
+            live = db.execute(
+                "select count(*) from workspace.tasks where project_id = %s"
+                " and deleted_at is null",
+                [project_id],
+            ).fetchone()
+            if live and live[0]:
+                # the database refuses it too (soft delete honours the RESTRICT key); said
+                # here in words
+                raise Conflict(f"the project has {live[0]} live task(s): move or delete them")
             cur = db.execute(
                 "delete from workspace.projects where project_id = %s and deleted_at is null",
                 [project_id],
