@@ -76,7 +76,7 @@ def install(
     warden.maintain(only=only, names=["partition-premake", "partition-rescue"], now=now)
     say("analytics")
     with warden.connect() as conn:
-        _analytics.grant_views(conn, spec)
+        _analytics.grant_reads(conn, spec)
     for _ in range(3):
         if not warden.plan(only=only).changes:
             break

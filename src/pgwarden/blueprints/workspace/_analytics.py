@@ -1,10 +1,15 @@
-"""The tenants' way into the analytics materialized views.
+"""The tenants' way into the analytics materialized views and the events archive.
 
 A materialized view has no row-level security: granted to the app role, every organization
 would read every other's figures. The views are declared in schema ``workspace_analytics``,
 where the roles module grants nothing; install adds one ``security_barrier`` view per
 materialized view, owned by the installer, that shows the rows of the session's verified
 tenant only, and grants the app and read-only roles ``SELECT`` on those views alone.
+
+The events archive (``archive.workspace__events``, where retention hands old months) is in
+schema ``archive``, which the roles module does not manage either: ``workspace.events__all``
+(live and archived events, ``security_invoker``) needs ``SELECT`` on it, granted here, read
+only; its row-level security is forced like the live table's.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from pgwarden.spec import Spec
 SCHEMA = "workspace_analytics"
 VIEWS = {"task_days": "daily_task_summary", "event_days": "daily_event_summary"}
 """Tenant view -> the materialized view it filters."""
+ARCHIVE = ("archive", "workspace__events")
 
 
-def grant_views(conn: psycopg.Connection[Any], spec: Spec) -> None:
-    """(Re)create the tenant views and grant them to the app and read-only roles."""
+def grant_reads(conn: psycopg.Connection[Any], spec: Spec) -> None:
+    """(Re)create the tenant views; grant them and the events archive to the app and
+    read-only roles."""
     roles = declared_roles(spec)
     readers = [r.name for r in (roles.app, roles.readonly) if r is not None]
     schema = sql.Identifier(SCHEMA)
@@ -44,6 +51,12 @@ def grant_views(conn: psycopg.Connection[Any], spec: Spec) -> None:
             for view in VIEWS:
                 target = sql.Identifier(SCHEMA, view)
                 conn.execute(sql.SQL("grant select on {} to {}").format(target, who))
+            if conn.execute("select to_regclass(%s)", [".".join(ARCHIVE)]).fetchone() != (None,):
+                archive = sql.Identifier(ARCHIVE[0])
+                conn.execute(sql.SQL("grant usage on schema {} to {}").format(archive, who))
+                conn.execute(
+                    sql.SQL("grant select on {} to {}").format(sql.Identifier(*ARCHIVE), who)
+                )
 
 
 def drop_views(conn: psycopg.Connection[Any]) -> None:
