@@ -92,9 +92,15 @@ class Org:
 
 
 def sign_up(client: TestClient, slug: str) -> Org:
-    got = client.post("/organizations", json={"name": slug.title(), "slug": slug,
-                                              "owner_email": f"owner@{slug}.test",
-                                              "owner_name": "Owner"})  # fmt: skip
+    got = client.post(
+        "/organizations",
+        json={
+            "name": slug.title(),
+            "slug": slug,
+            "owner_email": f"owner@{slug}.test",
+            "owner_name": "Owner",
+        },
+    )
     assert got.status_code == 201, got.text
     body = got.json()
     return Org(body["organization"]["organization_id"], body["user"]["user_id"], body["token"])

@@ -26,8 +26,11 @@ def _reach(edges: set[tuple[int, int]], start: int) -> set[int]:
 
 Op = tuple[str, int, int]
 ops = st.lists(
-    st.tuples(st.sampled_from(["add", "add", "add", "remove"]), st.integers(0, N - 1),
-              st.integers(0, N - 1)),  # fmt: skip
+    st.tuples(
+        st.sampled_from(["add", "add", "add", "remove"]),
+        st.integers(0, N - 1),
+        st.integers(0, N - 1),
+    ),
     min_size=1,
     max_size=25,
 )
@@ -43,8 +46,9 @@ def test_random_edges_match_a_reachability_model(app: Workspace) -> None:
     theirs = [app.tasks.create(other, f"u{i}")["task_id"] for i in range(2)]
     app.dependencies.add(other, theirs[0], theirs[1])
 
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(ops)
     def run(sequence: list[Op]) -> None:
         model: set[tuple[int, int]] = set()

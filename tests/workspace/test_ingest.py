@@ -11,8 +11,9 @@ import sys
 import textwrap
 import time
 
-from pgwarden.blueprints.workspace.services import Event, Workspace
 from tests.workspace.conftest import T0, Org, scalar
+
+from pgwarden.blueprints.workspace.services import Event, Workspace
 
 BATCH = 500
 BATCHES = 30
@@ -39,18 +40,27 @@ SCRIPT = textwrap.dedent("""
 
 def _run(url: str, prefix: str, org: int, mode: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, url, prefix, str(org), mode], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, url, prefix, str(org), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_redelivery_is_stored_once(app: Workspace, acme: Org, workspace_url: str) -> None:
     me = acme.caller
-    events = [Event("linear", f"l{i}", "Issue.create", T0 + dt.timedelta(minutes=i), {"i": i})
-              for i in range(20)]  # fmt: skip
+    events = [
+        Event("linear", f"l{i}", "Issue.create", T0 + dt.timedelta(minutes=i), {"i": i})
+        for i in range(20)
+    ]
     assert app.events.ingest(me, events, batch_size=7).stored == 20
     # redelivered with another time in the payload: still the same delivery
-    moved = [Event(e.source, e.external_id, e.event_type, T0 + dt.timedelta(days=40), {})
-             for e in events[:10]]  # fmt: skip
+    moved = [
+        Event(e.source, e.external_id, e.event_type, T0 + dt.timedelta(days=40), {})
+        for e in events[:10]
+    ]
     again = app.events.ingest(me, [*moved, *events], batch_size=9)
     assert (again.received, again.stored, again.duplicates) == (30, 0, 30)
     assert scalar(workspace_url, "select count(*) from workspace.events") == 20
@@ -82,4 +92,6 @@ def test_killed_ingest_loses_and_duplicates_nothing(
     total = BATCH * BATCHES
     assert f"received={total}, stored={total - stored}, duplicates={stored}" in out
     assert scalar(workspace_url, count) == total
-    assert scalar(workspace_url, "select count(distinct external_id) from workspace.events") == total
+    assert (
+        scalar(workspace_url, "select count(distinct external_id) from workspace.events") == total
+    )

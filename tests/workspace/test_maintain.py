@@ -7,18 +7,22 @@ from __future__ import annotations
 import datetime as dt
 
 import psycopg
+from tests.workspace.conftest import T0, Org, scalar
 
 from pgwarden import Warden
 from pgwarden.blueprints import workspace
 from pgwarden.blueprints.workspace.services import Event, Workspace
-from tests.workspace.conftest import T0, Org, scalar
 
 
 def _partitions(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        return {r[0] for r in conn.execute(
-            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-            "where i.inhparent = 'workspace.events'::regclass")}  # fmt: skip
+        return {
+            r[0]
+            for r in conn.execute(
+                "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "where i.inhparent = 'workspace.events'::regclass"
+            )
+        }
 
 
 def test_partitions_made_ahead_and_archived(
@@ -64,10 +68,22 @@ def test_analytics_views_equal_the_direct_aggregate(
         for i in range(n):
             task = app.tasks.create(caller, f"task {i}")
             if i % 3 == 0:
-                app.tasks.update(caller, task["task_id"],
-                                 {"status": "done", "actual_duration_minutes": 10 + i})
-        app.events.ingest(caller, [Event(("linear", "github", "slack")[i % 3], f"e{i}", f"t{i % 2}",
-                                         T0 + dt.timedelta(days=i % 4), {}) for i in range(n)])
+                app.tasks.update(
+                    caller, task["task_id"], {"status": "done", "actual_duration_minutes": 10 + i}
+                )
+        app.events.ingest(
+            caller,
+            [
+                Event(
+                    ("linear", "github", "slack")[i % 3],
+                    f"e{i}",
+                    f"t{i % 2}",
+                    T0 + dt.timedelta(days=i % 4),
+                    {},
+                )
+                for i in range(n)
+            ],
+        )
     deleted = app.tasks.create(me, "gone")
     app.tasks.delete(me, deleted["task_id"])
     start, end = dt.date(2020, 1, 1), dt.date(2030, 1, 1)
@@ -75,9 +91,11 @@ def test_analytics_views_equal_the_direct_aggregate(
     operator.maintain(names=["view-refresh"])  # database-wide: no `only`
     for caller in (me, other):
         assert app.analytics.task_days(caller, start, end) == app.analytics.task_days(
-            caller, start, end, live=True)  # fmt: skip
+            caller, start, end, live=True
+        )
         assert app.analytics.event_days(caller, start, end) == app.analytics.event_days(
-            caller, start, end, live=True)  # fmt: skip
+            caller, start, end, live=True
+        )
     mine = app.analytics.task_days(me, start, end)
     assert sum(d["created"] for d in mine) == 12 and sum(d["completed"] for d in mine) == 4
     assert sum(d["events"] for d in app.analytics.event_days(other, start, end)) == 5
@@ -96,11 +114,16 @@ def test_analytics_views_equal_the_direct_aggregate(
     # a change, then the next refresh (due 5 minutes on): concurrent, and equal again
     app.tasks.create(me, "later")
     assert app.analytics.task_days(me, start, end) != app.analytics.task_days(
-        me, start, end, live=True)  # fmt: skip
+        me, start, end, live=True
+    )
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)
     operator.maintain(names=["view-refresh"], now=later)
     assert app.analytics.task_days(me, start, end) == app.analytics.task_days(
-        me, start, end, live=True)  # fmt: skip
-    last = scalar(workspace_url, "select concurrent from warden.view_refreshes where view_name"
-                  " = 'workspace_analytics.daily_task_summary' order by refresh_id desc limit 1")
+        me, start, end, live=True
+    )
+    last = scalar(
+        workspace_url,
+        "select concurrent from warden.view_refreshes where view_name"
+        " = 'workspace_analytics.daily_task_summary' order by refresh_id desc limit 1",
+    )
     assert last is True

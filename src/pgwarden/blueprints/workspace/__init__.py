@@ -51,11 +51,13 @@ def install(
     url: str,
     *,
     now: dt.datetime | None = None,
+    since: dt.datetime | None = None,
     step: Callable[[str], None] | None = None,
     role_prefix: str = ROLE_PREFIX,
 ) -> Warden:
     """Migrate, apply the declaration (roles, the blueprint's tables and its analytics
-    views), make the event partitions of ``now`` (default: the present) and the months after,
+    views), make the event partitions of ``now`` (default: the present) and the months after
+    (and from ``since`` on, for a history to load: premake makes no past month by itself),
     give the roles their per-tenant analytics views, and apply again (new partitions get
     their per-partition objects). ``url`` is a superuser's (the admin role is ``BYPASSRLS``).
     The app role's password is ``$WORKSPACE_APP_PASSWORD`` when set, else a random one (set
@@ -69,11 +71,17 @@ def install(
     _migrate.upgrade(url, role=_roles.migration_role(url, SCHEMA, spec))
     _roles.ensure_app_password(spec)
     warden = Warden(url, spec=spec)
+    with warden.connect(autocommit=True) as conn:
+        _analytics.create_schema(conn)
     only = tables(spec)
     say("apply")
     warden.apply(only=only)
     say("partitions")
-    warden.maintain(only=only, names=["partition-premake", "partition-rescue"], now=now)
+    jobs = ["partition-premake", "partition-rescue"]
+    if since is not None:
+        for month in range(0, max(0, ((now or dt.datetime.now(dt.UTC)) - since).days), 28):
+            warden.maintain(only=only, names=jobs, now=since + dt.timedelta(days=month))
+    warden.maintain(only=only, names=jobs, now=now)
     say("analytics")
     with warden.connect() as conn:
         _analytics.grant_reads(conn, spec)
@@ -94,6 +102,8 @@ def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:
     warden = Warden(url, spec=replace(spec, tables={}, sections=sections))
     try:
         warden.apply(only=tables(spec))
+        with warden.connect(autocommit=True) as conn:
+            _analytics.drop_schema(conn)
     finally:
         warden.close()
     from pgwarden.blueprints.workspace import _migrate
@@ -101,5 +111,13 @@ def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:
     _migrate.downgrade(url)
 
 
-__all__ = ["DECLARATION", "ROLE_PREFIX", "SCHEMA", "app_warden", "declaration", "install",
-           "tables", "teardown"]  # fmt: skip
+__all__ = [
+    "DECLARATION",
+    "ROLE_PREFIX",
+    "SCHEMA",
+    "app_warden",
+    "declaration",
+    "install",
+    "tables",
+    "teardown",
+]

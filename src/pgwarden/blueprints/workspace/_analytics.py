@@ -28,6 +28,12 @@ VIEWS = {"task_days": "daily_task_summary", "event_days": "daily_event_summary"}
 ARCHIVE = ("archive", "workspace__events")
 
 
+def create_schema(conn: psycopg.Connection[Any]) -> None:
+    """The views' schema, by the installer (the owner role that runs the migrations may not
+    create schemas)."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
+
+
 def grant_reads(conn: psycopg.Connection[Any], spec: Spec) -> None:
     """(Re)create the tenant views; grant them and the events archive to the app and
     read-only roles."""
@@ -41,9 +47,7 @@ def grant_reads(conn: psycopg.Connection[Any], spec: Spec) -> None:
                     "create or replace view {view} with (security_barrier) as "
                     "select * from {mv} where organization_id = "
                     "(select warden.tenant()::bigint)"
-                ).format(
-                    view=sql.Identifier(SCHEMA, view), mv=sql.Identifier(SCHEMA, matview)
-                )
+                ).format(view=sql.Identifier(SCHEMA, view), mv=sql.Identifier(SCHEMA, matview))
             )
         for reader in readers:
             who = sql.Identifier(reader)
@@ -63,3 +67,9 @@ def drop_views(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         for view in VIEWS:
             conn.execute(sql.SQL("drop view if exists {}").format(sql.Identifier(SCHEMA, view)))
+
+
+def drop_schema(conn: psycopg.Connection[Any]) -> None:
+    """The schema, once pgwarden has removed the materialized views (``RESTRICT``: anything
+    else in it stops the teardown rather than vanish)."""
+    conn.execute(sql.SQL("drop schema if exists {}").format(sql.Identifier(SCHEMA)))

@@ -49,8 +49,9 @@ def create_app(workspace: Workspace, *, close: bool = False) -> FastAPI:
     @app.exception_handler(WorkspaceError)
     async def broken_rule(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, WorkspaceError)
-        return JSONResponse(status_code=exc.status,
-                            content={"error": exc.code, "detail": exc.message})  # fmt: skip
+        return JSONResponse(
+            status_code=exc.status, content={"error": exc.code, "detail": exc.message}
+        )
 
     @app.get("/health", tags=["health"])
     async def health(response: Response) -> dict[str, Any]:

@@ -144,8 +144,10 @@ class NewAnalysis(Body):
 
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"example": {
-        "error": name, "detail": "..."}}}}  # fmt: skip
+    code: {
+        "description": text,
+        "content": {"application/json": {"example": {"error": name, "detail": "..."}}},
+    }
     for code, name, text in (
         (401, "unauthorized", "No or an unknown bearer token"),
         (403, "forbidden", "The caller's role may not do this"),

@@ -30,8 +30,9 @@ Rows = list[dict[str, Any]]
 @router.post("/organizations", tags=["organization"], status_code=201)
 def sign_up(app: App, body: SignUp) -> dict[str, Any]:
     """A new organization, its owner, and the owner's bearer token (shown once)."""
-    org, user, token = app.orgs.create(body.name, body.slug, body.owner_email,
-                                       body.owner_name, tier=body.tier)  # fmt: skip
+    org, user, token = app.orgs.create(
+        body.name, body.slug, body.owner_email, body.owner_name, tier=body.tier
+    )
     return {"organization": org, "user": user, "token": token}
 
 
@@ -66,8 +67,12 @@ async def webhook(app: App, me: Me, source: str, request: Request) -> dict[str, 
     import anyio.to_thread
 
     done = await anyio.to_thread.run_sync(lambda: app.events.ingest(me, [event]))
-    return {"source": event.source, "external_id": event.external_id,
-            "event_type": event.event_type, "stored": done.stored == 1}  # fmt: skip
+    return {
+        "source": event.source,
+        "external_id": event.external_id,
+        "event_type": event.event_type,
+        "stored": done.stored == 1,
+    }
 
 
 @router.post("/events", tags=["events"])
@@ -100,8 +105,7 @@ def event_days(app: App, me: Me, start: dt.date, end: dt.date, live: bool = Fals
 @router.post("/prompts", tags=["prompts"], status_code=201)
 def save_prompt(app: App, me: Me, body: NewPrompt) -> dict[str, Any]:
     """The prompt's next version (1 when new)."""
-    return app.prompts.save(me, body.name, body.content, variables=body.variables,
-                            tags=body.tags)  # fmt: skip
+    return app.prompts.save(me, body.name, body.content, variables=body.variables, tags=body.tags)
 
 
 @router.get("/prompts/search", tags=["prompts"])
@@ -121,9 +125,14 @@ def prompt_versions(app: App, me: Me, name: str) -> Rows:
 
 @router.post("/models", tags=["learning"], status_code=201)
 def register_model(app: App, me: Me, body: NewModel) -> dict[str, Any]:
-    return app.insights.register_model(me, body.name, body.model_type, body.algorithm,
-                                       accuracy=body.accuracy,
-                                       target_modules=body.target_modules)  # fmt: skip
+    return app.insights.register_model(
+        me,
+        body.name,
+        body.model_type,
+        body.algorithm,
+        accuracy=body.accuracy,
+        target_modules=body.target_modules,
+    )
 
 
 @router.get("/models", tags=["learning"])
@@ -133,10 +142,13 @@ def models(app: App, me: Me) -> Rows:
 
 @router.post("/evaluations", tags=["learning"], status_code=201)
 def record_evaluation(app: App, me: Me, body: NewEvaluation) -> dict[str, Any]:
-    return app.insights.record_evaluation(me, body.evaluation_type,
-                                          population_size=body.population_size,
-                                          generations=body.generations,
-                                          best_solution=body.best_solution)  # fmt: skip
+    return app.insights.record_evaluation(
+        me,
+        body.evaluation_type,
+        population_size=body.population_size,
+        generations=body.generations,
+        best_solution=body.best_solution,
+    )
 
 
 @router.post("/repositories", tags=["codebase"], status_code=201)
@@ -146,9 +158,9 @@ def add_repository(app: App, me: Me, body: NewRepository) -> dict[str, Any]:
 
 @router.post("/repositories/{repository_id}/analyses", tags=["codebase"], status_code=201)
 def record_analysis(app: App, me: Me, repository_id: int, body: NewAnalysis) -> dict[str, Any]:
-    return app.insights.record_analysis(me, repository_id, body.commit_sha,
-                                        quality_score=body.quality_score,
-                                        summary=body.summary)  # fmt: skip
+    return app.insights.record_analysis(
+        me, repository_id, body.commit_sha, quality_score=body.quality_score, summary=body.summary
+    )
 
 
 @router.get("/repositories/{repository_id}/trend", tags=["codebase"])

@@ -64,8 +64,9 @@ def board(
     limit: int = Query(100, ge=1, le=1000),
 ) -> Rows:
     """The task board: live tasks by status, then priority (1 first)."""
-    return app.tasks.board(me, status=status, project_id=project_id, assignee_id=assignee_id,
-                           limit=limit)  # fmt: skip
+    return app.tasks.board(
+        me, status=status, project_id=project_id, assignee_id=assignee_id, limit=limit
+    )
 
 
 @router.post("/tasks", tags=["tasks"], status_code=201)
@@ -75,9 +76,12 @@ def create_task(app: App, me: Me, body: NewTask) -> dict[str, Any]:
 
 @router.get("/tasks/search", tags=["tasks"])
 def search_tasks(
-    app: App, me: Me, q: str = Query(min_length=1), limit: int = Query(20, ge=1, le=100),
+    app: App,
+    me: Me,
+    q: str = Query(min_length=1),
+    limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0),
-) -> Rows:  # fmt: skip
+) -> Rows:
     """Full-text search of titles and descriptions (a title typo falls back to similarity)."""
     return app.tasks.search(me, q, limit=limit, offset=offset)
 

@@ -82,11 +82,11 @@ class Dependencies:
 
     def remove(self, caller: Caller, task_id: int, depends_on_id: int) -> None:
         def work(db: Session) -> int:
-            return db.execute(
-                "delete from workspace.task_dependencies where task_id = %s"
-                " and depends_on_id = %s",
+            cur = db.execute(
+                "delete from workspace.task_dependencies where task_id = %s and depends_on_id = %s",
                 [task_id, depends_on_id],
-            ).rowcount
+            )
+            return int(cur.rowcount)
 
         if self.core.run(caller, work, reason="remove dependency") == 0:
             raise NotFound("no such dependency")
@@ -100,6 +100,8 @@ class Dependencies:
         """Every task that waits on ``task_id``, directly or through others."""
         return self._walk(caller, _UNBLOCKS, task_id, open_only)
 
-    def _walk(self, caller: Caller, walk: LiteralString, task_id: int, open_only: bool) -> list[Row]:
+    def _walk(
+        self, caller: Caller, walk: LiteralString, task_id: int, open_only: bool
+    ) -> list[Row]:
         query = sql.SQL(walk).format(open=sql.SQL(_OPEN if open_only else ""))
         return self.core.run(caller, lambda db: rows(db, query, {"task": task_id}))

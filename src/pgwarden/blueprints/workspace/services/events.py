@@ -149,15 +149,13 @@ class Events:
             }
 
             def work(db: Session, params: dict[str, Any] = params) -> int:
-                return db.execute(_INGEST, params).rowcount
+                return int(db.execute(_INGEST, params).rowcount)
 
             stored += self.core.run(caller, work)
             received += len(batch)
         return Ingested(received, stored, received - stored)
 
-    def recent(
-        self, caller: Caller, *, source: str | None = None, limit: int = 50
-    ) -> list[Row]:
+    def recent(self, caller: Caller, *, source: str | None = None, limit: int = 50) -> list[Row]:
         """The organization's latest events, newest first (of one source)."""
         if source is not None and source not in SOURCES:
             raise Invalid(f"source must be one of {', '.join(SOURCES)}")

@@ -32,8 +32,14 @@ class Insights:
                 "insert into workspace.learning_models (organization_id, name, model_type,"
                 " algorithm, accuracy, target_modules) values (%s, %s, %s, %s, %s, %s)"
                 " returning *",
-                [caller.organization_id, name, model_type, algorithm, accuracy,
-                 target_modules or []],  # fmt: skip
+                [
+                    caller.organization_id,
+                    name,
+                    model_type,
+                    algorithm,
+                    accuracy,
+                    target_modules or [],
+                ],
             ),
         )
 
@@ -59,8 +65,13 @@ class Insights:
                 "insert into workspace.evaluations (organization_id, evaluation_type,"
                 " population_size, generations, best_solution) values (%s, %s, %s, %s, %s)"
                 " returning *",
-                [caller.organization_id, evaluation_type, population_size, generations,
-                 Jsonb(best_solution) if best_solution is not None else None],  # fmt: skip
+                [
+                    caller.organization_id,
+                    evaluation_type,
+                    population_size,
+                    generations,
+                    Jsonb(best_solution) if best_solution is not None else None,
+                ],
             ),
         )
 
@@ -90,8 +101,13 @@ class Insights:
                 db,
                 "insert into workspace.analysis_runs (organization_id, repository_id,"
                 " commit_sha, quality_score, summary) values (%s, %s, %s, %s, %s) returning *",
-                [caller.organization_id, repository_id, commit_sha, quality_score,
-                 Jsonb(summary or {})],  # fmt: skip
+                [
+                    caller.organization_id,
+                    repository_id,
+                    commit_sha,
+                    quality_score,
+                    Jsonb(summary or {}),
+                ],
             ),
         )
 

@@ -102,9 +102,9 @@ class Organizations:
     def get(self, caller: Caller) -> Row:
         return self.core.run(caller, lambda db: one(db, "select * from workspace.organizations"))
 
-    def add_user(self, caller: Caller, email: str, full_name: str, role: str = "member") -> tuple[
-        Row, str
-    ]:
+    def add_user(
+        self, caller: Caller, email: str, full_name: str, role: str = "member"
+    ) -> tuple[Row, str]:
         """A new user of the caller's organization and their token (owners and admins)."""
         if role not in ROLES:
             raise Invalid("role must be owner, admin or member")

@@ -77,8 +77,7 @@ class Projects:
 
         def work(db: Session) -> None:
             live = db.execute(
-                "select count(*) from workspace.tasks where project_id = %s"
-                " and deleted_at is null",
+                "select count(*) from workspace.tasks where project_id = %s and deleted_at is null",
                 [project_id],
             ).fetchone()
             if live and live[0]:

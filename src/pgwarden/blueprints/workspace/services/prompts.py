@@ -38,8 +38,15 @@ class Prompts:
                 "insert into workspace.prompts (organization_id, name, version, content,"
                 " variables, tags, created_by) select %s, %s, coalesce(max(version), 0) + 1,"
                 " %s, %s, %s, %s from workspace.prompts where name = %s returning *",
-                [caller.organization_id, name, content, Jsonb(variables or []), tags or [],
-                 caller.user_id, name],  # fmt: skip
+                [
+                    caller.organization_id,
+                    name,
+                    content,
+                    Jsonb(variables or []),
+                    tags or [],
+                    caller.user_id,
+                    name,
+                ],
             )
 
         return self.core.run(caller, work, reason="save prompt")

@@ -12,7 +12,6 @@ from pgwarden.blueprints.workspace.services._core import (
     Conflict,
     Core,
     Invalid,
-    NotFound,
     Row,
     one,
     rows,
@@ -22,11 +21,22 @@ from pgwarden.db import Session
 
 STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 EDITABLE = (
-    "title", "description", "status", "priority", "task_type", "assignee_id", "project_id",
-    "metadata", "estimated_minutes", "actual_duration_minutes", "quality_score", "due_date",
-)  # fmt: skip
-CARD = (
-    "task_id, project_id, title, status, priority, assignee_id, due_date"  # what the board shows
+    "title",
+    "description",
+    "status",
+    "priority",
+    "task_type",
+    "assignee_id",
+    "project_id",
+    "metadata",
+    "estimated_minutes",
+    "actual_duration_minutes",
+    "quality_score",
+    "due_date",
+)
+_BOARD = (  # what a card shows, on the board's covering index
+    "select task_id, project_id, title, status, priority, assignee_id, due_date"
+    " from workspace.tasks where {} order by status, priority, task_id limit %s"
 )
 _OPEN_BLOCKERS = """
 select d.depends_on_id from workspace.task_dependencies d
@@ -60,9 +70,19 @@ class Tasks:
                 "insert into workspace.tasks (organization_id, project_id, title, description,"
                 " priority, task_type, assignee_id, created_by, metadata, estimated_minutes,"
                 " due_date) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning *",
-                [caller.organization_id, project_id, title, description, priority, task_type,
-                 assignee_id, caller.user_id, Jsonb(metadata or {}), estimated_minutes,
-                 due_date],  # fmt: skip
+                [
+                    caller.organization_id,
+                    project_id,
+                    title,
+                    description,
+                    priority,
+                    task_type,
+                    assignee_id,
+                    caller.user_id,
+                    Jsonb(metadata or {}),
+                    estimated_minutes,
+                    due_date,
+                ],
             ),
             reason="create task",
         )
@@ -91,10 +111,18 @@ class Tasks:
         query = sql.SQL(
             "update workspace.tasks set {} where task_id = %(id)s and deleted_at is null"
             " returning *"
-        ).format(updates(fields, EDITABLE) if status is None else sql.SQL(", ").join([
-            updates(fields, EDITABLE),
-            sql.SQL("completed_at = case when %(done)s then coalesce(completed_at, %(now)s) end"),
-        ]))  # fmt: skip
+        ).format(
+            updates(fields, EDITABLE)
+            if status is None
+            else sql.SQL(", ").join(
+                [
+                    updates(fields, EDITABLE),
+                    sql.SQL(
+                        "completed_at = case when %(done)s then coalesce(completed_at, %(now)s) end"
+                    ),
+                ]
+            )
+        )
 
         def work(db: Session) -> Row:
             if status == "done":
@@ -143,18 +171,20 @@ class Tasks:
         query, on its covering index), optionally of one status, project or assignee."""
         if status is not None and status not in STATUSES:
             raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-        where = [sql.SQL("deleted_at is null")]
+        where: list[sql.Composable] = [sql.SQL("deleted_at is null")]
         params: list[Any] = []
-        for column, value in (("status", status), ("project_id", project_id),
-                              ("assignee_id", assignee_id)):  # fmt: skip
+        for column, value in (
+            ("status", status),
+            ("project_id", project_id),
+            ("assignee_id", assignee_id),
+        ):
             if value is not None:
                 where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
                 params.append(value)
-        query = sql.SQL(
-            "select " + CARD + " from workspace.tasks where {} "
-            "order by status, priority, task_id limit %s"
-        ).format(sql.SQL(" and ").join(where))
-        return self.core.run(caller, lambda db: rows(db, query, [*params, max(1, min(limit, 1000))]))
+        query = sql.SQL(_BOARD).format(sql.SQL(" and ").join(where))
+        return self.core.run(
+            caller, lambda db: rows(db, query, [*params, max(1, min(limit, 1000))])
+        )
 
     def search(self, caller: Caller, text: str, *, limit: int = 20, offset: int = 0) -> list[Row]:
         """Full-text search over titles and descriptions (a title typo falls back to trigram

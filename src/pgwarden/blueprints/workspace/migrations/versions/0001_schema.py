@@ -17,9 +17,9 @@ the seed's UUIDs (half the index size; the API's ids are opaque numbers either w
 partitions. A webhook delivered twice is stored once: ``event_deliveries`` holds one row per
 ``(organization_id, source, external_id)``, written by the statement that writes the event (a
 unique key on ``events`` itself would have to include the partition key, ``occurred_at``, and
-a redelivery whose payload says another time would pass it). The analytics materialized views live in schema
-``workspace_analytics``, out of the app role's reach (a materialized view has no row-level
-security): they are declared in pgwarden.toml and read through per-tenant views made at install.
+a redelivery whose payload says another time would pass it). The analytics materialized views
+live in schema ``workspace_analytics`` (made by install), out of the app role's reach (a
+materialized view has no row-level security): read through per-tenant views.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = r"""
-create schema if not exists workspace_analytics;
-
 create type workspace.task_status as enum ('todo', 'in_progress', 'blocked', 'done', 'cancelled');
 create type workspace.event_source as enum ('linear', 'github', 'slack');
 
@@ -267,12 +265,12 @@ create index analysis_runs_trend on workspace.analysis_runs (repository_id, anal
 
 DOWNGRADE = r"""
 drop table if exists workspace.analysis_runs, workspace.repositories, workspace.evaluations,
-    workspace.learning_models, workspace.prompts, workspace.event_deliveries, workspace.events, workspace.task_dependencies,
+    workspace.learning_models, workspace.prompts, workspace.event_deliveries, workspace.events,
+    workspace.task_dependencies,
     workspace.tasks, workspace.projects, workspace.api_tokens, workspace.users,
     workspace.organizations cascade;
 drop function if exists workspace.task_dependencies_guard();
 drop type if exists workspace.event_source, workspace.task_status;
-drop schema if exists workspace_analytics cascade;
 """
 
 
