@@ -124,8 +124,8 @@ def generate(
                 caller, f"prompt-{k}", f"{_title(rng)} for {{ticket}}", tags=[rng.choice(WORDS)]
             )
     stored = 0
-    per_org_events = max(1, events // organizations)
-    for caller in callers:
+    per_org_events = events // organizations
+    for caller in callers if per_org_events else ():
         stored += app.events.ingest(caller, _events(caller, per_org_events, days, now, seed)).stored
         say("events", stored)
     return Generated(organizations, made, edges, stored, tuple(callers))
