@@ -90,6 +90,19 @@ def scratch_database(admin_url: str, prefix: str, template: str | None = None) -
             )
 
 
+@contextlib.contextmanager
+def prefixed_roles(admin_url: str, stem: str) -> Iterator[str]:
+    """A role prefix of this test process's for a blueprint whose declaration names roles
+    (they are cluster-wide; the server may be shared); its four roles are dropped at the end,
+    once the databases using them are gone."""
+    prefix = f"{stem}{uuid.uuid4().hex[:8]}"
+    yield prefix
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for slot in ("app", "readonly", "admin", "owner"):
+            name = sql.Identifier(f"{prefix}_{slot}")
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(name))
+
+
 @pytest.fixture(scope="session")
 def template_db(admin_url: str) -> Iterator[str]:
     """A template database each test clones; add extensions here once if tests need them."""

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from tests.conftest import _with_db, scratch_database
+from tests.conftest import _with_db, prefixed_roles, scratch_database
 
 from pgwarden import Warden
 from pgwarden.blueprints import kitaab
@@ -23,14 +23,9 @@ from pgwarden.blueprints.kitaab.services import FAST_HASHER, Kitaab
 
 @pytest.fixture(scope="session")
 def role_prefix(admin_url: str) -> Iterator[str]:
-    """The blueprint's roles under a prefix of this test process's (roles are cluster-wide;
-    the server may be shared), dropped at the end, once the databases using them are gone."""
-    prefix = f"kt{uuid.uuid4().hex[:8]}"
-    yield prefix
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        for slot in ("app", "readonly", "admin", "owner"):
-            name = sql.Identifier(f"{prefix}_{slot}")
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(name))
+    """The blueprint's roles under a prefix of this test process's."""
+    with prefixed_roles(admin_url, "kt") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ security applies), the API runs in-process (TestClient)."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
-from tests.conftest import _with_db, scratch_database
+from tests.conftest import _with_db, prefixed_roles, scratch_database
 
 from pgwarden import Warden
 from pgwarden.blueprints import workspace
@@ -27,14 +25,9 @@ T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def role_prefix(admin_url: str) -> Iterator[str]:
-    """The blueprint's roles under a prefix of this test process's (roles are cluster-wide),
-    dropped at the end, once the databases using them are gone."""
-    prefix = f"ws{uuid.uuid4().hex[:8]}"
-    yield prefix
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        for slot in ("app", "readonly", "admin", "owner"):
-            name = sql.Identifier(f"{prefix}_{slot}")
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(name))
+    """The blueprint's roles under a prefix of this test process's."""
+    with prefixed_roles(admin_url, "ws") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,50 @@ class Blueprint(ABC):
         raise ConfigError(f"the {self.name} blueprint has no demo")
 
 
+class CommandBlueprint(Blueprint):
+    """A blueprint whose command group is the Typer app ``cli`` (``"module:attribute"``) and
+    whose demo is ``run_demo`` in module ``demo_module``; both are imported only when used,
+    and an ImportError (its extra not installed) becomes a command that says what to install."""
+
+    cli: ClassVar[str]
+    demo_module: ClassVar[str]
+
+    def _missing(self, exc: ImportError) -> str:
+        what = exc.name or "a dependency"
+        return f"the {self.name} blueprint needs {what}: pip install 'pgwarden[{self.extra}]'"
+
+    def commands(self, app: typer.Typer) -> None:
+        import importlib
+
+        import typer
+
+        module, attribute = self.cli.split(":")
+        try:
+            group = getattr(importlib.import_module(module), attribute)
+        except ImportError as exc:  # the extra is not installed: say how to get it
+            message = self._missing(exc)
+
+            def unavailable() -> None:
+                typer.echo(message, err=True)
+                raise typer.Exit(1)
+
+            app.command(self.name, help=f"The {self.name} blueprint ({message}).")(unavailable)
+            return
+        app.add_typer(group, name=self.name)
+
+    def demo(self, ctx: typer.Context, *, port: int, serve: bool, check: bool) -> None:
+        import importlib
+
+        import typer
+
+        try:
+            run_demo = importlib.import_module(self.demo_module).run_demo
+        except ImportError as exc:
+            typer.echo(self._missing(exc), err=True)
+            raise typer.Exit(1) from None
+        run_demo(ctx, port=port, serve=serve, check=check)
+
+
 @cache
 def _registered() -> tuple[tuple[str, Blueprint], ...]:
     found = []
@@ -57,4 +101,4 @@ def registered_blueprints() -> dict[str, Blueprint]:
     return dict(_registered())
 
 
-__all__ = ["BLUEPRINT_GROUP", "Blueprint", "registered_blueprints"]
+__all__ = ["BLUEPRINT_GROUP", "Blueprint", "CommandBlueprint", "registered_blueprints"]

@@ -1,5 +1,5 @@
-"""Serving a blueprint's API from its CLI: a free port, uvicorn's fast settings, and the API
-run in a thread for the length of a block (demos' ``--check``)."""
+"""What blueprints' CLIs share: a free port, uvicorn's fast settings, the API run in a thread
+for the length of a block (demos' ``--check``), and a generator's progress drawn."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -54,3 +54,36 @@ def in_thread(served: Any, name: str) -> Iterator[str]:
     finally:
         served.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def progress_lines(console: Any) -> Iterator[Callable[[str, int], None]]:
+    """A generator's ``progress(what, n)`` drawn as one line per ``what`` (its count so far
+    and the time taken) on ``console`` (rich), for the block."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]generating[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        lines: dict[str, Any] = {}
+
+        def progress(what: str, n: int) -> None:
+            if what not in lines:
+                lines[what] = bar.add_task(what, total=None)
+            bar.update(lines[what], completed=n)
+
+        yield progress
+
+
+def generate_with_progress(app: Any, generate: Callable[..., Any], console: Any, **kw: Any) -> Any:
+    """``generate(app, progress=..., **kw)`` with its progress drawn on ``console``; the
+    service's pool is closed afterwards."""
+    try:
+        with progress_lines(console) as progress:
+            return generate(app, progress=progress, **kw)
+    finally:
+        app.warden.close()

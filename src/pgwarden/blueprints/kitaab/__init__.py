@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pgwarden._names import QualifiedName
-from pgwarden.blueprints import _roles
+from pgwarden.blueprints import _install, _roles
 from pgwarden.blueprints._roles import prefixed_declaration
 from pgwarden.spec import Spec
 from pgwarden.warden import Warden
@@ -80,11 +80,8 @@ def install(
     say("apply")
     warden.apply(only=only)
     say("partitions")
-    warden.maintain(only=only, names=["partition-premake", "partition-rescue"], now=now)
-    for _ in range(3):
-        if not warden.plan(only=only).changes:
-            break
-        warden.apply(only=only)
+    _install.make_partitions(warden, only, now)
+    _install.settle(warden, only)
     return warden
 
 

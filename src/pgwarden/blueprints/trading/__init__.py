@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pgwarden._names import QualifiedName
+from pgwarden.blueprints import _install
 from pgwarden.spec import Spec, load_spec
 from pgwarden.warden import Warden
 
@@ -66,11 +67,8 @@ def install(
     say("foreign keys")
     restrict_cascades(warden)
     say("partitions")
-    warden.maintain(only=only, names=["partition-premake", "partition-rescue"], now=now)
-    for _ in range(3):
-        if not warden.plan(only=only).changes:
-            break
-        warden.apply(only=only)
+    _install.make_partitions(warden, only, now)
+    _install.settle(warden, only)
     return warden
 
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pgwarden.blueprints import trading
+from pgwarden.blueprints import _serve, trading
 from pgwarden.cli._common import console, fail, options, print_json
 from pgwarden.errors import PgwardenError
 
@@ -61,25 +58,7 @@ def load(url: str, **kw: Any) -> Any:
     """Generate with a progress display (accounts, ticks, orders)."""
     from pgwarden.blueprints.trading.generate import generate
 
-    app = service(url)
-    try:
-        with Progress(
-            TextColumn("[bold]generating[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(what: str, n: int) -> None:
-                if what not in tasks:
-                    tasks[what] = bar.add_task(what, total=None)
-                bar.update(tasks[what], completed=n)
-
-            return generate(app, progress=progress, **kw)
-    finally:
-        app.warden.close()
+    return _serve.generate_with_progress(service(url), generate, console, **kw)
 
 
 @trading_app.command("generate")
@@ -157,32 +136,14 @@ def ingest_command(
                   f"already in; {done.rows / max(took, 1e-9):,.0f} rows/s.")  # fmt: skip
 
 
-def free_port(wanted: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", wanted))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-# uvloop's event loop and httptools' parser (dependencies, as uvicorn[standard] has them) named
-# rather than left to "auto", and no access log: the server's CPU per request is the bound.
-FAST: dict[str, Any] = (
-    {"loop": "uvloop", "http": "httptools", "access_log": False}
-    if sys.platform != "win32"
-    else {"http": "httptools", "access_log": False}
-)
+free_port = _serve.free_port
+FAST = _serve.FAST
 
 
 def make_server(url: str, port: int, pool_size: int = 10) -> Any:
-    import uvicorn
-
     from pgwarden.blueprints.trading.api import create_app
 
-    app = create_app(service(url, pool_size), close=True)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **FAST)
-    return uvicorn.Server(config)
+    return _serve.server(create_app(service(url, pool_size), close=True), port)
 
 
 def print_access(port: int) -> None:
@@ -194,19 +155,8 @@ def print_access(port: int) -> None:
 @contextlib.contextmanager
 def running(url: str, port: int = 0) -> Iterator[str]:
     """The API served in a thread for the duration of the block; yields its base URL."""
-    server = make_server(url, free_port(port))
-    thread = threading.Thread(target=server.run, name="trading-api", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the trading API did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _serve.in_thread(make_server(url, free_port(port)), "trading API") as base:
+        yield base
 
 
 _WORKER_URL = "PGWARDEN_TRADING_WORKER_URL"

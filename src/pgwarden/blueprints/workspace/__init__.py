@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pgwarden._names import QualifiedName
-from pgwarden.blueprints import _roles
+from pgwarden.blueprints import _install, _roles
 from pgwarden.blueprints.workspace import _analytics
 from pgwarden.spec import Spec
 from pgwarden.warden import Warden
@@ -77,18 +77,14 @@ def install(
     say("apply")
     warden.apply(only=only)
     say("partitions")
-    jobs = ["partition-premake", "partition-rescue"]
     if since is not None:
         for month in range(0, max(0, ((now or dt.datetime.now(dt.UTC)) - since).days), 28):
-            warden.maintain(only=only, names=jobs, now=since + dt.timedelta(days=month))
-    warden.maintain(only=only, names=jobs, now=now)
+            _install.make_partitions(warden, only, since + dt.timedelta(days=month))
+    _install.make_partitions(warden, only, now)
     say("analytics")
     with warden.connect() as conn:
         _analytics.grant_reads(conn, spec)
-    for _ in range(3):
-        if not warden.plan(only=only).changes:
-            break
-        warden.apply(only=only)
+    _install.settle(warden, only)
     return warden
 
 

@@ -8,7 +8,6 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pgwarden.blueprints import _serve, workspace
 from pgwarden.cli._common import console, fail, options, print_json
@@ -66,25 +65,7 @@ def load(url: str, **kw: Any) -> Any:
     """Generate with a progress display, as the app role."""
     from pgwarden.blueprints.workspace.generate import generate
 
-    app = service(url)
-    try:
-        with Progress(
-            TextColumn("[bold]generating[/] {task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(what: str, n: int) -> None:
-                if what not in tasks:
-                    tasks[what] = bar.add_task(what, total=None)
-                bar.update(tasks[what], completed=n)
-
-            return generate(app, progress=progress, **kw)
-    finally:
-        app.warden.close()
+    return _serve.generate_with_progress(service(url), generate, console, **kw)
 
 
 @workspace_app.command("generate")

@@ -14,6 +14,13 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgwarden.blueprints import _errors
+from pgwarden.blueprints._errors import BlueprintError, Rules
+from pgwarden.blueprints._errors import Conflict as Conflict
+from pgwarden.blueprints._errors import Forbidden as Forbidden
+from pgwarden.blueprints._errors import Invalid as Invalid
+from pgwarden.blueprints._errors import NotFound as NotFound
+from pgwarden.blueprints._errors import Unauthorized as Unauthorized
 from pgwarden.db import Session, set_tenant
 from pgwarden.warden import Warden
 
@@ -23,44 +30,12 @@ Query = LiteralString | sql.SQL | sql.Composed
 Clock = Callable[[], dt.datetime]
 
 
-class KitaabError(Exception):
-    """A rule of the app was broken; ``status`` is the HTTP status the API answers with."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class Invalid(KitaabError):
-    status = 422
-    code = "invalid"
-
-
-class NotFound(KitaabError):
-    status = 404
-    code = "not-found"
-
-
-class Forbidden(KitaabError):
-    status = 403
-    code = "forbidden"
-
-
-class Conflict(KitaabError):
-    status = 409
-    code = "conflict"
-
-
-class Unauthorized(KitaabError):
-    status = 401
-    code = "unauthorized"
+KitaabError = BlueprintError
+"""A rule of the app was broken; ``status`` is the HTTP status the API answers with."""
 
 
 # The database's rules, by constraint name, as the message a user reads.
-RULES: Mapping[str, tuple[type[KitaabError], str]] = {
+RULES: Rules = {
     "users_email_key": (Conflict, "an account with this email already exists"),
     "users_email_format": (Invalid, "email is not a valid address"),
     "users_full_name_present": (Invalid, "full_name must not be empty"),
@@ -105,20 +80,9 @@ RULES: Mapping[str, tuple[type[KitaabError], str]] = {
 
 def translate(exc: psycopg.Error) -> KitaabError:
     """The database refused a write: say which rule, in words."""
-    diag = exc.diag
-    name = diag.constraint_name or ""
-    # soft_delete keeps unique keys among live rows as <key>__live partial indexes.
-    rule = RULES.get(name.removesuffix("__live"))
-    if rule is not None:
-        kind, message = rule
-        return kind(message)
-    if isinstance(exc, pg_errors.ForeignKeyViolation):
-        return Conflict(diag.message_primary or "a referenced row is missing or deleted")
-    if isinstance(exc, pg_errors.UniqueViolation):
-        return Conflict(diag.message_primary or "this already exists")
-    if isinstance(exc, pg_errors.IntegrityError | pg_errors.DataError):
-        return Invalid(diag.message_primary or str(exc))
-    raise exc
+    return _errors.translate(
+        exc, RULES, foreign_key=(Conflict, "a referenced row is missing or deleted")
+    )
 
 
 REFUSALS = (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.RaiseException)

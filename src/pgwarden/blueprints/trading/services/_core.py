@@ -14,6 +14,11 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgwarden.blueprints import _errors
+from pgwarden.blueprints._errors import BlueprintError, Rules
+from pgwarden.blueprints._errors import Conflict as Conflict
+from pgwarden.blueprints._errors import Invalid as Invalid
+from pgwarden.blueprints._errors import NotFound as NotFound
 from pgwarden.db import Session
 from pgwarden.warden import Warden
 
@@ -24,37 +29,13 @@ Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
 
 
-class TradingError(Exception):
-    """A rule of the trading system was broken; ``status`` is the HTTP status the API answers
-    with and ``code`` a stable name."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, rows: list[Row] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.rows = rows or []
-        """Offending rows, when the refusal is about data (a lossy type conversion)."""
-
-
-class Invalid(TradingError):
-    status = 422
-    code = "invalid"
-
-
-class NotFound(TradingError):
-    status = 404
-    code = "not-found"
-
-
-class Conflict(TradingError):
-    status = 409
-    code = "conflict"
+TradingError = BlueprintError
+"""A rule of the trading system was broken; ``status`` is the HTTP status the API answers
+with, ``code`` a stable name, ``rows`` the offending rows (a lossy type conversion)."""
 
 
 # The database's rules, by constraint name, as the message a client reads.
-RULES: Mapping[str, tuple[type[TradingError], str]] = {
+RULES: Rules = {
     "instruments_symbol_key": (Conflict, "an instrument with this symbol exists"),
     "instruments_symbol_format": (Invalid, "symbol: upper-case letters, digits, . _ / -"),
     "instruments_tick_size_positive": (Invalid, "tick_size must be positive"),
@@ -76,19 +57,9 @@ RULES: Mapping[str, tuple[type[TradingError], str]] = {
 
 def translate(exc: psycopg.Error) -> TradingError:
     """The database refused a write: say which rule, in words (else re-raise)."""
-    diag = exc.diag
-    name = diag.constraint_name or ""
-    rule = RULES.get(name.removesuffix("__live"))
-    if rule is not None:
-        kind, message = rule
-        return kind(message)
-    if isinstance(exc, pg_errors.ForeignKeyViolation):
-        return Conflict(diag.message_primary or "a referenced row is missing or still used")
-    if isinstance(exc, pg_errors.UniqueViolation):
-        return Conflict(diag.message_primary or "this already exists")
-    if isinstance(exc, pg_errors.IntegrityError | pg_errors.DataError):
-        return Invalid(diag.message_primary or str(exc))
-    raise exc
+    return _errors.translate(
+        exc, RULES, foreign_key=(Conflict, "a referenced row is missing or still used")
+    )
 
 
 REFUSALS = (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.RaiseException)

@@ -14,6 +14,13 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgwarden.blueprints import _errors
+from pgwarden.blueprints._errors import BlueprintError, Rules
+from pgwarden.blueprints._errors import Conflict as Conflict
+from pgwarden.blueprints._errors import Forbidden as Forbidden
+from pgwarden.blueprints._errors import Invalid as Invalid
+from pgwarden.blueprints._errors import NotFound as NotFound
+from pgwarden.blueprints._errors import Unauthorized as Unauthorized
 from pgwarden.db import Session
 from pgwarden.warden import Warden
 
@@ -24,47 +31,15 @@ Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
 
 
-class WorkspaceError(Exception):
-    """A rule of the workspace was broken; ``status`` is the HTTP status the API answers
-    with and ``code`` a stable name."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class Invalid(WorkspaceError):
-    status = 422
-    code = "invalid"
-
-
-class NotFound(WorkspaceError):
-    status = 404
-    code = "not-found"
-
-
-class Conflict(WorkspaceError):
-    status = 409
-    code = "conflict"
-
-
-class Forbidden(WorkspaceError):
-    status = 403
-    code = "forbidden"
-
-
-class Unauthorized(WorkspaceError):
-    status = 401
-    code = "unauthorized"
+WorkspaceError = BlueprintError
+"""A rule of the workspace was broken; ``status`` is the HTTP status the API answers with
+and ``code`` a stable name."""
 
 
 # The database's rules, by constraint name, as the message a client reads. A composite key
 # naming another organization's row fails exactly as a missing row does (row-level security
 # hides it, the key's organization differs): "not found", never "not yours".
-RULES: Mapping[str, tuple[type[WorkspaceError], str]] = {
+RULES: Rules = {
     "organizations_slug_key": (Conflict, "an organization with this slug exists"),
     "organizations_slug_format": (Invalid, "slug: lower-case letters, digits and -"),
     "organizations_name_present": (Invalid, "an organization needs a name"),
@@ -96,22 +71,12 @@ RULES: Mapping[str, tuple[type[WorkspaceError], str]] = {
 
 
 def translate(exc: psycopg.Error) -> WorkspaceError:
-    """The database refused a write: say which rule, in words (else re-raise)."""
-    diag = exc.diag
-    name = diag.constraint_name or ""
-    rule = RULES.get(name.removesuffix("__live"))
-    if rule is not None:
-        kind, message = rule
-        return kind(message)
+    """The database refused a write: say which rule, in words (else re-raise). Row-level
+    security refusing a row, or a key to a row the organization cannot see, reads "not
+    found", as for a row that does not exist."""
     if isinstance(exc, pg_errors.InsufficientPrivilege):
-        return NotFound("not found")  # a row of another organization: as if missing
-    if isinstance(exc, pg_errors.ForeignKeyViolation):
-        return NotFound(diag.message_primary or "a referenced row is missing")
-    if isinstance(exc, pg_errors.UniqueViolation):
-        return Conflict(diag.message_primary or "this exists already")
-    if isinstance(exc, pg_errors.IntegrityError | pg_errors.DataError):
-        return Invalid(diag.message_primary or str(exc))
-    raise exc
+        return NotFound("not found")
+    return _errors.translate(exc, RULES, foreign_key=(NotFound, "a referenced row is missing"))
 
 
 REFUSALS = (pg_errors.IntegrityError, pg_errors.DataError, pg_errors.InsufficientPrivilege)
