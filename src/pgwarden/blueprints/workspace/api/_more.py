@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 
 from pgwarden.blueprints.workspace.api._deps import (
@@ -64,8 +65,6 @@ async def webhook(app: App, me: Me, source: str, request: Request) -> dict[str, 
     if not isinstance(body, dict):
         raise Invalid("the body is not a JSON object")
     event = from_webhook(source, body, dict(request.headers), dt.datetime.now(dt.UTC))
-    import anyio.to_thread
-
     done = await anyio.to_thread.run_sync(lambda: app.events.ingest(me, [event]))
     return {
         "source": event.source,

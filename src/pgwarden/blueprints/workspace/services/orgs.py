@@ -63,7 +63,7 @@ class Organizations:
     ) -> tuple[Row, Row, str]:
         """A new organization with its first user (its owner) and that user's token. The
         organization's id is drawn first, so that the whole sign-up runs as its tenant."""
-        with self.core.warden.connect(autocommit=True) as conn:
+        with self.core.warden.pool.connection() as conn:
             got = conn.execute(
                 "select nextval(pg_get_serial_sequence('workspace.organizations',"
                 " 'organization_id'))"
@@ -90,7 +90,8 @@ class Organizations:
 
     def authenticate(self, token: str) -> Caller:
         """The caller a bearer token stands for (:class:`Unauthorized` when none)."""
-        with self.core.warden.connect(autocommit=True) as conn:
+        # From the pool (a connection per request would cost a login each time).
+        with self.core.warden.pool.connection() as conn:
             found = conn.execute(
                 "select organization_id, user_id from workspace.api_tokens where token_hash = %s",
                 [_digest(token)],
