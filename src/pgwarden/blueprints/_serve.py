@@ -8,7 +8,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -87,3 +88,25 @@ def generate_with_progress(app: Any, generate: Callable[..., Any], console: Any,
             return generate(app, progress=progress, **kw)
     finally:
         app.warden.close()
+
+
+def demo_database(ctx: Any, title: str, schema: str, migrate: Callable[[str], None]) -> str:
+    """A demo's first two steps: the database the global options lead to (the embedded
+    server started if needed), its schema migrated; says both. Returns its URL."""
+    from pgwarden.cli._common import console, options
+
+    opts = options(ctx)
+    with console.status("Starting the database…"):
+        base = opts.warden()
+    console.print(f"[bold]1.[/] Database: {opts.target_display()}.")
+    migrate(base.url)
+    console.print(f"[bold]2.[/] {title} schema migrated (Alembic, schema [bold]{schema}[/]).")
+    return str(base.url)
+
+
+def planned(changes: Iterable[Any]) -> str:
+    """``pgwarden.toml planned: N change(s) (audit 12, ...)`` for a plan's changes."""
+    listed = list(changes)
+    features = Counter(c.feature for c in listed)
+    summary = ", ".join(f"{name} {n}" for name, n in sorted(features.items())) or "none"
+    return f"pgwarden.toml planned: {len(listed)} change(s) ({summary})."

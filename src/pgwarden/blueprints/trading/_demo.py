@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import typer
 
-from pgwarden.blueprints import trading
+from pgwarden.blueprints import _serve, trading
 from pgwarden.blueprints.trading import _migrate
 from pgwarden.blueprints.trading._cli import load, print_access, running, service
-from pgwarden.cli._common import console, err_console, fail, options
+from pgwarden.cli._common import console, err_console, fail
 from pgwarden.errors import PgwardenError
 from pgwarden.warden import Warden
 
@@ -33,21 +32,12 @@ def _keys(url: str) -> list[tuple[str, str, bool]]:
 
 def run_demo(ctx: typer.Context, *, port: int, serve: bool, check: bool) -> None:
     """Install, load, tell an order's story, then serve (or check and stop)."""
-    opts = options(ctx)
     try:
-        with console.status("Starting the database…"):
-            base = opts.warden()
-        url = base.url
-        console.print(f"[bold]1.[/] Database: {opts.target_display()}.")
-        _migrate.upgrade(url)
-        console.print("[bold]2.[/] Trading schema migrated (Alembic, schema [bold]trading[/]).")
+        url = _serve.demo_database(ctx, "Trading", "trading", _migrate.upgrade)
         cascading = [f"{t}.{n}" for t, n, c in _keys(url) if c]
         with Warden(url, spec=trading.declaration()) as warden:
             plan = warden.plan(only=trading.tables(warden.spec))
-        features = Counter(c.feature for c in plan.changes)
-        summary = ", ".join(f"{name} {n}" for name, n in sorted(features.items())) or "none"
-        console.print(f"[bold]3.[/] pgwarden.toml planned: {len(plan.changes)} change(s) "
-                      f"({summary}).")  # fmt: skip
+        console.print(f"[bold]3.[/] {_serve.planned(plan.changes)}")
         trading.install(url).close()
         after = {f"{t}.{n}": c for t, n, c in _keys(url)}
         made = [k for k in cascading if not after.get(k, True)]

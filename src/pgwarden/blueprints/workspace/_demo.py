@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import urllib.request
-from collections import Counter
 from typing import Any
 
 import typer
 
 from pgwarden.blueprints import _serve, workspace
+from pgwarden.blueprints.workspace import _migrate
 from pgwarden.blueprints.workspace._cli import (
     install_with_output,
     load,
@@ -21,30 +21,18 @@ from pgwarden.blueprints.workspace._cli import (
     role_prefix,
     service,
 )
-from pgwarden.cli._common import console, err_console, fail, options
+from pgwarden.cli._common import console, err_console, fail
 from pgwarden.errors import PgwardenError
 from pgwarden.warden import Warden
 
 
 def run_demo(ctx: typer.Context, *, port: int, serve: bool, check: bool) -> None:
     """Install, load, tell the story, then serve (or check and stop)."""
-    opts = options(ctx)
     try:
-        with console.status("Starting the database…"):
-            base = opts.warden()
-        url = base.url
-        console.print(f"[bold]1.[/] Database: {opts.target_display()}.")
-        from pgwarden.blueprints.workspace import _migrate
-
-        _migrate.upgrade(url)
-        console.print("[bold]2.[/] Workspace schema migrated (Alembic, schema [bold]workspace[/]).")
+        url = _serve.demo_database(ctx, "Workspace", "workspace", _migrate.upgrade)
         with Warden(url, spec=workspace.declaration(role_prefix())) as warden:
             plan = warden.plan(only=workspace.tables(warden.spec))
-        features = Counter(c.feature for c in plan.changes)
-        summary = ", ".join(f"{name} {n}" for name, n in sorted(features.items())) or "none"
-        console.print(
-            f"[bold]3.[/] pgwarden.toml planned: {len(plan.changes)} change(s) ({summary})."
-        )
+        console.print(f"[bold]3.[/] {_serve.planned(plan.changes)}")
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
         install_with_output(url, since=since)
         console.print(
