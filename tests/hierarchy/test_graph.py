@@ -71,6 +71,25 @@ def test_existing_cycle_is_shown_by_the_plan(
         make_warden('[tables."public.deps"]\ngraph = true\n').plan()
 
 
+def test_per_a_column_of_another_type_than_text(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    """``per`` on a bigint (a tenant's id): the plan's look for a cycle the rows hold already
+    compared it with text and failed. Each value is its own graph."""
+    conn.execute(EDGES)
+    conn.execute("alter table deps add column org bigint not null default 1")
+    conn.execute("insert into deps (org, source_id, target_id) values (1, 1, 2), (2, 2, 1),"
+                 " (4, 5, 6), (4, 6, 7), (4, 7, 5)")  # fmt: skip
+    declared = '[tables."public.deps"]\ngraph = { per = "org" }\n'
+    with pytest.raises(FeatureNotApplicable, match=r"acyclic.*5 -> 6 -> 7 -> 5"):
+        make_warden(declared).plan()
+    conn.execute("delete from deps where org = 4")
+    make_warden(declared).apply()  # 1 -> 2 in one graph, 2 -> 1 in another: no cycle
+    with pytest.raises(psycopg.errors.CheckViolation, match="cycle"):
+        conn.execute("insert into deps (org, source_id, target_id) values (2, 1, 2)")
+    conn.execute("insert into deps (org, source_id, target_id) values (3, 1, 2)")
+
+
 @pytest.mark.parametrize("level", [IsolationLevel.READ_COMMITTED, IsolationLevel.REPEATABLE_READ])
 def test_two_edges_closing_a_cycle_cannot_both_commit(
     db_url: str, graph: Warden, level: IsolationLevel
