@@ -114,6 +114,12 @@ def test_blocking_tree_top_data_cancel_and_terminate(
             assert warden.monitor.terminate(root)
             writer.join()
             assert writer.error is None
+            # A terminated backend lingers a moment while it exits (a signal still reaches it)
+            _wait_until(
+                module_conn,
+                "select not exists (select from pg_stat_activity where pid = %s)",
+                (root,),
+            )
             assert not warden.monitor.cancel(root)  # gone: nothing signalled
     finally:
         holder.close()

@@ -89,7 +89,7 @@ BY_DESIGN: dict[str, str] = {
     # own tables, or verify (warden.tenant), and return nothing of other tenants.
     "SEC013": rf"{TABLE}\.pgwarden_\w+",
     "SEC014": rf"{OURS}|warden\.(tenant|allow_hard_delete|hard_delete_allowed"
-    r"|audit_adopt_partitions|audit_track_columns)",
+    r"|audit_adopt_partitions|audit_track_columns|audit_erase)",
     # ... and the grant list, callable by every role the policies judge: it reads the
     # verified tenant itself, so it lists only the caller's own grants.
     "SEC042": r"warden\.(tenant|audit_adopt_partitions|acme_\w+__tenancy_grants)\b",
