@@ -18,6 +18,8 @@ declare
                     where t.table_id = tid);
     keys jsonb[];
     frontier jsonb[];
+    store text;
+    key_column text;
     attnums smallint[];
     names text[];
     key_attnums smallint[];
@@ -78,39 +80,21 @@ begin
     select coalesce(array_agg(distinct c.name), '{}') into names
       from warden.audit_columns c
      where c.table_id = tid and c.attnum = any (attnums) and c.name is not null;
-    -- By row_key, then by old_key (events whose key moved away from the row's): each by
-    -- its own index on (table_id, key); an OR of the two would read the table's history.
-    for n in
-        with hot_new as (
-            update warden.audit_events e
-               set old_row = e.old_row - names, new_row = e.new_row - names
-             where e.table_id = tid and e.row_key = any (keys)
-               and (e.old_row ?| names or e.new_row ?| names)
-            returning 1),
-        hot_old as (
-            update warden.audit_events e
-               set old_row = e.old_row - names, new_row = e.new_row - names
-             where e.table_id = tid and e.old_key is not null and e.old_key = any (keys)
-               and e.row_key <> all (keys)
-               and (e.old_row ?| names or e.new_row ?| names)
-            returning 1),
-        cold_new as (
-            update warden.audit_events_archive e
-               set old_row = e.old_row - names, new_row = e.new_row - names
-             where e.table_id = tid and e.row_key = any (keys)
-               and (e.old_row ?| names or e.new_row ?| names)
-            returning 1),
-        cold_old as (
-            update warden.audit_events_archive e
-               set old_row = e.old_row - names, new_row = e.new_row - names
-             where e.table_id = tid and e.old_key is not null and e.old_key = any (keys)
-               and e.row_key <> all (keys)
-               and (e.old_row ?| names or e.new_row ?| names)
-            returning 1)
-        select (select count(*) from hot_new) + (select count(*) from hot_old)
-               + (select count(*) from cold_new) + (select count(*) from cold_old)
+    -- Each store by row_key, then by old_key (events whose key moved away from the row's),
+    -- one statement each so that each is served by its index on (table_id, key): an OR of
+    -- the two would read every event of the table.
+    for store, key_column in
+        select s, k from unnest(array['audit_events', 'audit_events_archive']) s,
+                         unnest(array['row_key', 'old_key']) k
     loop
-        rewritten := n;
+        execute format(
+            'update warden.%I e set old_row = e.old_row - $1, new_row = e.new_row - $1'
+            ' where e.table_id = $2 and e.%I is not null and e.%I = any ($3)'
+            ' and (%L = ''row_key'' or e.row_key <> all ($3))'
+            ' and (e.old_row ?| $1 or e.new_row ?| $1)', store, key_column, key_column, key_column)
+           using names, tid, keys;
+        get diagnostics n = row_count;
+        rewritten := rewritten + n;
     end loop;
     -- Checkpoints hold one column a<attnum> per column: the row's erased ones set to NULL.
     select t.key_attnums into key_attnums from warden.audit_tables t where t.table_id = tid;
