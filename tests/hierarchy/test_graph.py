@@ -15,7 +15,7 @@ import pytest
 from psycopg import IsolationLevel
 
 from pgwarden import Warden
-from pgwarden.errors import FeatureNotApplicable
+from pgwarden.errors import FeatureNotApplicable, SpecError
 
 EDGES = """
 create table nodes (id int primary key);
@@ -60,6 +60,30 @@ def test_duplicates_ignored(
     conn.execute("insert into deps (source_id, target_id) values (1, 2), (1, 2), (2, 3)")
     rows = conn.execute("select source_id, target_id from deps order by id").fetchall()
     assert rows == [(1, 2), (2, 3)]
+
+
+def test_acyclic_only_for_the_listed_types(
+    conn: psycopg.Connection[Any], make_warden: Callable[..., Warden]
+) -> None:
+    conn.execute(EDGES)
+    # a cycle of an unlisted type is no reason to refuse the declaration
+    conn.execute("insert into deps (kind, source_id, target_id) values"
+                 " ('relates', 1, 2), ('relates', 2, 1)")  # fmt: skip
+    declared = '[tables."public.deps"]\ngraph = { per = "kind", acyclic = ["blocks"] }\n'
+    make_warden(declared).apply()
+    conn.execute("insert into deps (kind, source_id, target_id) values ('relates', 2, 3),"
+                 " ('relates', 3, 1), ('blocks', 1, 2), ('blocks', 2, 3)")  # fmt: skip
+    with pytest.raises(psycopg.errors.CheckViolation, match="cycle"):
+        conn.execute("insert into deps (kind, source_id, target_id) values ('blocks', 3, 1)")
+    with pytest.raises(psycopg.errors.CheckViolation, match="cycle"):
+        conn.execute("update deps set kind = 'blocks' where kind = 'relates' and source_id = 3")
+    with pytest.raises(psycopg.errors.CheckViolation, match="self loop"):
+        conn.execute("insert into deps (kind, source_id, target_id) values ('relates', 4, 4)")
+
+
+def test_acyclic_list_needs_per(make_warden: Callable[..., Warden]) -> None:
+    with pytest.raises(SpecError, match="per"):
+        make_warden('[tables."public.deps"]\ngraph = { acyclic = ["blocks"] }\n')
 
 
 def test_existing_cycle_is_shown_by_the_plan(

@@ -31,7 +31,14 @@ from pgwarden.features._base import (
 from pgwarden.features._indexes import concurrent_index, drop_invalid_leftovers, index_name
 from pgwarden.features.graph._api import GraphAPI
 from pgwarden.features.graph._options import GraphOptions
-from pgwarden.features.graph._plan import NAME, Reader, clock_table, node_type, reach_functions
+from pgwarden.features.graph._plan import (
+    NAME,
+    Reader,
+    acyclic_test,
+    clock_table,
+    node_type,
+    reach_functions,
+)
 from pgwarden.spec import FeatureOptions, Spec
 
 _PACKAGE = "pgwarden.features.graph"
@@ -73,7 +80,7 @@ class Graph(Feature):
             clock=sql.Identifier(clock.ref.schema, clock.ref.name),
             no_self_loops=sql.Literal(options.no_self_loops),
             duplicates=sql.Literal(options.duplicates),
-            acyclic=sql.Literal(options.acyclic),
+            acyclic=acyclic_test(options),
         )
         watched = [options.source, options.target, *([per] if per else [])]
         timing = sql.SQL("BEFORE INSERT OR UPDATE OF {} ON {} FOR EACH ROW").format(

@@ -48,6 +48,17 @@ def node_type(table: Table, options: GraphOptions) -> str:
     return source.type
 
 
+def acyclic_test(options: GraphOptions) -> sql.Composable:
+    """The trigger's test of whether the new edge's graph must stay acyclic: a constant, or
+    (``acyclic`` listing relationship types) whether the edge's type is one of them."""
+    if not isinstance(options.acyclic, tuple):
+        return sql.Literal(options.acyclic)
+    assert options.per is not None
+    return sql.SQL("(new.{}::text = any({}::text[]))").format(
+        sql.Identifier(options.per), sql.Literal(list(options.acyclic))
+    )
+
+
 class Reader:
     """Reads the edges while planning (``Feature.prepare``'s result), so that a plan shows a
     cycle or a self loop the existing rows hold instead of failing in the apply."""
@@ -65,9 +76,17 @@ class Reader:
             )
         )
         kind = sql.SQL("null::text") if options.per is None else sql.Identifier(options.per)
+        kinds = (
+            sql.SQL("true")
+            if not isinstance(options.acyclic, tuple)
+            else sql.SQL("{}::text = any({}::text[])").format(
+                kind, sql.Literal(list(options.acyclic))
+            )
+        )
         query = sql.SQL(
             """with recursive p(start, n, kind, trail) as (
                    select {s}, {t}, {kind}::text, array[{s}::text, {t}::text] from {table}
+                    where {kinds}
                    union all
                    select p.start, e.{t}, p.kind, p.trail || e.{t}::text
                      from p join {table} e on e.{s} = p.n and {same}
@@ -79,6 +98,7 @@ class Reader:
             kind=kind,
             table=table.name.ident,
             same=same,
+            kinds=kinds,
         )
         row = self.conn.execute(query).fetchone()
         return list(row[0]) if row else None
