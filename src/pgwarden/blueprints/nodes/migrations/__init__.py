@@ -1,0 +1,1 @@
+"""The nodes blueprint's Alembic migrations."""
