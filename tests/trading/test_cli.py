@@ -57,7 +57,10 @@ def test_generate_then_ingest_a_file_twice(trading_url: str, tmp_path: Path) -> 
 def test_demo_names_its_blueprint() -> None:
     result = CliRunner().invoke(cli, ["demo", "nope"], env=ENV)
     assert result.exit_code == 2
-    assert "no blueprint 'nope'" in result.output and "kitaab, nodes, trading" in result.output
+    assert (
+        "no blueprint 'nope'" in result.output
+        and "kitaab, nodes, trading, workspace" in result.output
+    )
     helped = CliRunner().invoke(cli, ["demo", "--help"], env=ENV)
     assert "[BLUEPRINT]" in helped.output.upper()
 
