@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,18 @@ FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 @pytest.fixture
-def srv_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    server = EmbeddedServer(tmp_path_factory.mktemp("srv") / ".pgwarden")
+def private_dir() -> Iterator[Path]:
+    """A folder outside pytest's own: pytest puts /tmp/pytest-of-<user> back to mode 0700
+    whenever a pytest session starts on the machine, and the server's user (root runs
+    PostgreSQL as another) could then no longer reach a data directory below it."""
+    path = Path(tempfile.mkdtemp(prefix="pgwarden-srv-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def srv_server(private_dir: Path) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(private_dir / ".pgwarden")
     yield server
     server.stop(mode="immediate")
 
@@ -155,8 +167,8 @@ def test_srv_pidfile_naming_live_process(srv_server: EmbeddedServer) -> None:
     assert _select_one(started.url()) == 1
 
 
-def test_srv_long_path_moves_socket(tmp_path_factory: pytest.TempPathFactory) -> None:
-    base = tmp_path_factory.mktemp("srv_long")
+def test_srv_long_path_moves_socket(private_dir: Path) -> None:
+    base = private_dir
     data_dir = base / ("d" * 60) / ("e" * 60) / ".pgwarden"
     assert len(str(data_dir)) > 110
     server = EmbeddedServer(data_dir)
