@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+
 from pgwarden.errors import PgwardenError
 from pgwarden.warden import Warden
 
@@ -123,20 +125,32 @@ def take_snapshot(warden: Warden) -> Snapshot:
     sizes: dict[str, int] = {}
     try:
         features = feature_state(warden, errors)
-        sizes = database_sizes(warden)
     except Exception as exc:
         errors["features"] = _first_line(exc)
+    try:
+        sizes = database_sizes(warden)
+    except Exception as exc:
+        errors["sizes"] = _first_line(exc)
     return Snapshot(time.time(), findings, features, errors, notices, seconds, sizes, alerts)
 
 
 def database_sizes(warden: Warden) -> dict[str, int]:
+    sizes: dict[str, int] = {}
     with warden.connect(autocommit=True) as conn:
-        rows = conn.execute(
-            "select datname, pg_database_size(oid) from pg_database "
+        listed = conn.execute(
+            "select datname, oid from pg_database "
             "where datallowconn and has_database_privilege(oid, 'CONNECT') "
             "order by datname = current_database() desc, datname limit 10"
         ).fetchall()
-    return {str(name): int(size) for name, size in rows}
+        for name, oid in listed:
+            # One statement each: a database dropped meanwhile fails its own size only.
+            try:
+                row = conn.execute("select pg_database_size(%s::oid)", (oid,)).fetchone()
+            except psycopg.Error:
+                continue
+            if row and row[0] is not None:
+                sizes[str(name)] = int(row[0])
+    return sizes
 
 
 def feature_state(warden: Warden, errors: dict[str, str]) -> dict[str, Any]:
