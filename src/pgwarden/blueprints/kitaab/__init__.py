@@ -72,17 +72,8 @@ def install(
 
     say = step or (lambda _: None)
     spec = declaration(role_prefix)
-    say("migrations")
-    _migrate.upgrade(url, role=_roles.migration_role(url, SCHEMA, spec))
-    _roles.ensure_app_password(spec)
-    warden = Warden(url, spec=spec)
-    only = tables(spec)
-    say("apply")
-    warden.apply(only=only)
-    say("partitions")
-    _install.make_partitions(warden, only, now)
-    _install.settle(warden, only)
-    return warden
+    warden = _install.migrated(url, spec, SCHEMA, _migrate.upgrade, say)
+    return _install.applied(warden, tables(spec), now, say)
 
 
 def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:

@@ -15,7 +15,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pgwarden._names import QualifiedName
 from pgwarden.blueprints import _install, _roles
@@ -63,28 +62,15 @@ def install(
 
     say = step or (lambda _: None)
     spec = declaration(role_prefix)
-    say("migrations")
-    _migrate.upgrade(url, role=_roles.migration_role(url, SCHEMA, spec))
-    _roles.ensure_app_password(spec)
-    warden = Warden(url, spec=spec)
-    only = tables(spec)
-    say("apply")
-    warden.apply(only=only)
-    say("partitions")
-    _install.make_partitions(warden, only, now)
-    _install.settle(warden, only)
-    return warden
-
-
-def _without_views(spec: Spec) -> dict[str, Any]:
-    return {k: v for k, v in spec.sections.items() if k != "materialized_views"}
+    warden = _install.migrated(url, spec, SCHEMA, _migrate.upgrade, say)
+    return _install.applied(warden, tables(spec), now, say)
 
 
 def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:
     """Remove what pgwarden built on the blueprint's tables, then every migration (the roles
     stay: they are cluster-wide)."""
     spec = declaration(role_prefix)
-    warden = Warden(url, spec=replace(spec, tables={}, sections=_without_views(spec)))
+    warden = Warden(url, spec=replace(spec, tables={}, sections=_install.without_views(spec)))
     try:
         warden.apply(only=tables(spec))
     finally:

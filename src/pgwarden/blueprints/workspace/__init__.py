@@ -67,10 +67,7 @@ def install(
 
     say = step or (lambda _: None)
     spec = declaration(role_prefix)
-    say("migrations")
-    _migrate.upgrade(url, role=_roles.migration_role(url, SCHEMA, spec))
-    _roles.ensure_app_password(spec)
-    warden = Warden(url, spec=spec)
+    warden = _install.migrated(url, spec, SCHEMA, _migrate.upgrade, say)
     with warden.connect(autocommit=True) as conn:
         _analytics.create_schema(conn)
     only = tables(spec)
@@ -94,8 +91,7 @@ def teardown(url: str, *, role_prefix: str = ROLE_PREFIX) -> None:
     spec = declaration(role_prefix)
     with Warden(url, spec=spec) as warden, warden.connect() as conn:
         _analytics.drop_views(conn)
-    sections = {k: v for k, v in spec.sections.items() if k != "materialized_views"}
-    warden = Warden(url, spec=replace(spec, tables={}, sections=sections))
+    warden = Warden(url, spec=replace(spec, tables={}, sections=_install.without_views(spec)))
     try:
         warden.apply(only=tables(spec))
         with warden.connect(autocommit=True) as conn:
