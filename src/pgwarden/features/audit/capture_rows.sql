@@ -25,10 +25,12 @@ declare
     moved text;
 begin
     tid := {table_id};
-    -- Moves are told apart per trigger depth: a statement a trigger runs meanwhile (deeper)
-    -- neither pairs with nor clears the one that fired it.
-    here := statement_timestamp()::text;
-    depth := '_' || pg_trigger_depth();
+    if tg_level = 'STATEMENT' or tg_op <> 'UPDATE' then  -- an UPDATE's rows pair nothing
+        -- Moves are told apart per trigger depth: a statement a trigger runs meanwhile
+        -- (deeper) neither pairs with nor clears the one that fired it.
+        here := statement_timestamp()::text;
+        depth := '_' || pg_trigger_depth();
+    end if;
     if tg_level = 'STATEMENT' then
         if tg_when = 'BEFORE' and tg_op = 'DELETE' then
             perform set_config('pgwarden._moving_' || tid || depth, here || '!', true);
@@ -70,7 +72,9 @@ begin
     end if;
     sid := split_part(split_part(open_statement, '@', 1), ':',
                       case when tg_op = 'DELETE' then 1 else 2 end)::bigint;
-    moved := current_setting('pgwarden._moved_' || tid || depth, true);
+    if tg_op = 'INSERT' then
+        moved := current_setting('pgwarden._moved_' || tid || depth, true);
+    end if;
     if tg_op = 'INSERT' and split_part(moved, '#', 1) = here then
         -- The second half of a move: its DELETE, written just before, becomes the update.
         perform set_config('pgwarden._moved_' || tid || depth, '', true);
@@ -86,8 +90,9 @@ begin
                                          old_key, old_row, new_row)
         values (sid, txv, seq, tid, 'U', at_, nk, nullif(ok, nk), oj, nj);
     elsif current_setting('pgwarden._moving_' || tid || depth, true) = here then
-        -- Within an UPDATE: the first half of a row's move (or the statement's own rows are
-        -- no DELETE). Remembered until the next row, whatever it is.
+        -- Within an UPDATE: the first half of a row's move (an UPDATE's own rows are no
+        -- DELETE). Remembered for the INSERT that follows it; the next move's DELETE, or the
+        -- statement's end, replaces it.
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
         values (sid, txv, seq, tid, 'D', at_, ok, oj)
@@ -97,9 +102,6 @@ begin
         insert into warden.audit_events (statement_id, txid, context_seq, table_id, op, at, row_key,
                                          old_row)
         values (sid, txv, seq, tid, 'D', at_, ok, oj);
-    end if;
-    if moved <> '' and tg_op <> 'INSERT' and tg_op <> 'DELETE' then
-        perform set_config('pgwarden._moved_' || tid || depth, '', true);
     end if;
 {context_record}
     return null;
